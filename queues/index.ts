@@ -1,0 +1,79 @@
+/**
+ * The contract between producers and consumers: queue names, job names, one zod schema per payload,
+ * default job options. Producers and workers both import from here and nowhere else.
+ */
+import { z } from 'zod';
+import type { DefaultJobOptions } from 'bullmq';
+
+/** Each bot has its own queue, so one bot's backlog or failure never delays another's. */
+export const updatesQueueName = (botInstanceId: number) => `updates-${botInstanceId}`;
+export const MAINTENANCE_QUEUE = 'maintenance';
+
+/**
+ * BullMQ refuses custom ids containing `:` and all-digit ids; this one is deterministic so a re-delivered
+ * update (crash between addBulk and the offset advance) is dropped by BullMQ as a duplicate.
+ */
+export const updateJobId = (botInstanceId: number, updateId: number) => `u-${botInstanceId}-${updateId}`;
+
+const botInstanceId = z.number().int().positive();
+const telegramId = z.number().int();
+
+/** Jobs on a bot's `updates-<id>` queue. */
+export const updateJobs = {
+  /** A raw Telegram update, exactly as getUpdates returned it. Never the token. */
+  update: z.object({
+    botInstanceId,
+    update: z.looseObject({ update_id: z.number().int().nonnegative() }),
+    /** When the poller received it (ms since epoch), for lag and end-to-end latency. */
+    receivedAt: z.number().int().positive(),
+  }),
+  /** Delete a verification prompt once its lifetime is over. */
+  'delete-prompt': z.object({ botInstanceId, chatId: telegramId, messageId: z.number().int().positive() }),
+  /** Decline a join request whose user did not subscribe in time. */
+  'expire-join-request': z.object({ botInstanceId, chatId: telegramId, userId: telegramId }),
+  /** Lift every open restriction the bot made in a group (turning protection off), paced. */
+  'lift-restrictions': z.object({ botInstanceId, groupId: z.number().int().positive(), reason: z.string().max(200) }),
+} as const;
+
+/** Jobs on the shared maintenance queue; most are started by job schedulers. */
+export const maintenanceJobs = {
+  'stats-rollup': z.object({}),
+  'retention': z.object({}),
+  'health-sweep': z.object({}),
+  'export': z.object({ exportId: z.number().int().positive() }),
+  'scheduled-export': z.object({}),
+} as const;
+
+export type UpdateJobName = keyof typeof updateJobs;
+export type MaintenanceJobName = keyof typeof maintenanceJobs;
+export type UpdateJobData<N extends UpdateJobName> = z.infer<(typeof updateJobs)[N]>;
+export type MaintenanceJobData<N extends MaintenanceJobName> = z.infer<(typeof maintenanceJobs)[N]>;
+
+/**
+ * Retries are few and spaced: in-process Telegram retries already absorb blips, so BullMQ attempts are for
+ * real outages. Completed jobs are kept briefly (job ids dedupe re-deliveries only while the job exists),
+ * failed ones long enough to be looked at in Bull Board.
+ */
+export const defaultJobOptions: DefaultJobOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export class MissingHandlerError extends Error {
+  override name = 'MissingHandlerError';
+}
+
+/**
+ * Start-up check: every job name of a queue has exactly one handler and no handler is for an unknown job.
+ * (A Record keyed by job name cannot hold two handlers for one name, so "exactly one" is "none missing".)
+ */
+export function assertHandlers(queue: string, jobs: Record<string, unknown>, handlers: Record<string, unknown>): void {
+  const missing = Object.keys(jobs).filter((name) => typeof handlers[name] !== 'function');
+  const unknown = Object.keys(handlers).filter((name) => !(name in jobs));
+  if (missing.length || unknown.length) {
+    const parts = [missing.length && `no handler for ${missing.join(', ')}`, unknown.length && `handler for unknown job ${unknown.join(', ')}`];
+    throw new MissingHandlerError(`Queue ${queue}: ${parts.filter(Boolean).join('; ')}`);
+  }
+}

@@ -1,0 +1,118 @@
+import dotenv from 'dotenv';
+import { z } from 'zod';
+
+dotenv.config({ quiet: true });
+
+/** Every role a process can run; `ROLES` picks a subset. */
+export const ALL_ROLES = ['poller', 'verifier', 'maintenance', 'api'] as const;
+export type Role = (typeof ALL_ROLES)[number];
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce.number({ message: 'expected a port number' }).int().min(0).max(65535);
+const positiveInt = z.coerce.number({ message: 'expected a whole number' }).int().positive();
+const nonNegativeInt = z.coerce.number({ message: 'expected a whole number' }).int().nonnegative();
+
+const csv = <T extends string = string>(allowed?: readonly T[]) =>
+  z.string().transform((value, ctx) => {
+    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    if (allowed) {
+      const unknown = items.filter((i) => !(allowed as readonly string[]).includes(i));
+      if (unknown.length) ctx.addIssue({ code: 'custom', message: `unknown ${unknown.join(', ')}; expected some of ${allowed.join(', ')}` });
+    }
+    return items as T[];
+  });
+
+/** A 32-byte key given as 64 hex characters or as base64. */
+const encryptionKey = z.string().transform((value, ctx) => {
+  const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  if (key.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: 'expected 32 bytes as 64 hex characters or base64 (openssl rand -hex 32)' });
+    return z.NEVER;
+  }
+  return key;
+});
+
+const botToken = z.string().regex(/^\d{5,15}:[A-Za-z0-9_-]{30,}$/, 'expected a bot token like 123456:ABC… from @BotFather');
+
+/** `k/n`: this verifier process takes the bots whose id hashes to k modulo n. */
+const shard = z.string().transform((value, ctx) => {
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || count < 1 || index >= count) {
+    ctx.addIssue({ code: 'custom', message: 'expected k/n with 0 <= k < n, e.g. 0/2' });
+    return z.NEVER;
+  }
+  return { index, count };
+});
+
+const url = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `expected a ${protocols.join(' or ')}// URL`);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  ROLES: csv(ALL_ROLES).prefault(ALL_ROLES.join(',')),
+  DATABASE_URL: url(['postgresql:', 'postgres:']).default('postgresql://postgres:postgres@127.0.0.1:5432/nezuko'),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]+$/i, 'expected letters, digits, _ or -').default('nezuko'),
+  TELEGRAM_API_ROOT: url(['http:', 'https:']).default('https://api.telegram.org'),
+  BOT_TOKEN: botToken.optional(),
+  TOKEN_ENCRYPTION_KEY: encryptionKey.optional(),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: port.default(3000),
+  METRICS_PORT: port.default(9464),
+  CORS_ORIGINS: csv().prefault(''),
+  ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
+  ADMIN_PASSWORD: z.string().min(12, 'expected at least 12 characters').optional(),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  LOG_DIR: z.string().min(1).default('storage/logs'),
+  LOG_MAX_SIZE: z.string().regex(/^\d+[kmg]?$/, 'expected a size such as 50m').default('50m'),
+  LOG_MAX_FILES: positiveInt.default(10),
+  LOG_TO_FILE: bool.default(true),
+  LOG_PER_BOT: bool.default(false),
+  EXPORT_DIR: z.string().min(1).default('storage/exports'),
+  VERIFIER_CONCURRENCY: positiveInt.max(1000).default(50),
+  VERIFIER_SHARD: shard.prefault('0/1'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(15_000),
+  SLOW_REQUEST_MS: positiveInt.default(1000),
+  STATS_ROLLUP_INTERVAL_MS: positiveInt.default(30_000),
+  RETENTION_DAYS: positiveInt.default(90),
+  EXPORT_RETENTION_DAYS: positiveInt.default(14),
+  DB_POOL_SIZE: positiveInt.max(200).default(10),
+  READY_CHECK_TIMEOUT_MS: nonNegativeInt.default(2000),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses the environment once. Empty strings count as unset, so `FOO=` in a .env file means "default".
+ * Throws one ConfigError naming every offending variable and what it expects.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+  throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+}
+
+let cached: Config | undefined;
+
+/** The process-wide configuration, parsed on first use. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

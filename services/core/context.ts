@@ -1,0 +1,85 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config';
+import { createDatabase, databaseIsUp, type PrismaClient } from './db';
+import { Lifecycle, Readiness } from './lifecycle';
+import type { Logger } from './logger';
+import { createMetrics, type Metrics } from './metrics';
+import { assertNoEviction, createRedis, keyspace, type Keyspace, type RedisPurpose } from './redis';
+
+/** What every role of a process shares: one config, logger, database pool, metrics registry and lifecycle. */
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  db: PrismaClient;
+  /** General-purpose connection (caches, locks, leases). */
+  redis: Redis;
+  keys: Keyspace;
+  metrics: Metrics;
+  readiness: Readiness;
+  lifecycle: Lifecycle;
+  /** A new Redis connection, closed at shutdown with the others. */
+  newRedis(purpose: RedisPurpose): Redis;
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+/** host:port/database of a connection URL, without credentials, for messages. */
+export function describeUrl(raw: string): string {
+  const url = new URL(raw);
+  return `${url.hostname}:${url.port || 'default port'}${url.pathname.length > 1 ? url.pathname : ''}`;
+}
+
+/** Prisma wraps driver errors; its message ends with the driver's own words, which are what a person needs. */
+const databaseError = (err: unknown): string => {
+  const message = err instanceof Error ? err.message : String(err);
+  return /Message: `([^`]+)`/.exec(message)?.[1] ?? errorCode(err);
+};
+
+const errorCode = (err: unknown): string => {
+  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
+  return e?.cause?.code ?? e?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+};
+
+/** Connects to PostgreSQL and Redis, failing with one clear line when either cannot be used. */
+export async function createContext(config: Config, log: Logger): Promise<AppContext> {
+  const lifecycle = new Lifecycle(log);
+  const readiness = new Readiness();
+  const connections: Redis[] = [];
+  const newRedis = (purpose: RedisPurpose) => {
+    const connection = createRedis(config.REDIS_URL, purpose);
+    connection.on('error', (err) => log.warn('redis connection error', { purpose, code: errorCode(err) }));
+    connections.push(connection);
+    return connection;
+  };
+
+  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE });
+  try {
+    await db.$queryRaw`SELECT 1`;
+  } catch (err) {
+    await db.$disconnect().catch(() => {});
+    throw new StartupError(`Cannot use PostgreSQL at ${describeUrl(config.DATABASE_URL)}: ${databaseError(err)}. Check DATABASE_URL and that the server is running (npm run setup).`);
+  }
+
+  const redis = newRedis('default');
+  try {
+    await redis.ping();
+    await assertNoEviction(redis);
+  } catch (err) {
+    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    await db.$disconnect().catch(() => {});
+    if (err instanceof Error && err.name === 'RedisPolicyError') throw new StartupError(err.message);
+    throw new StartupError(`Cannot use Redis at ${describeUrl(config.REDIS_URL)}: ${errorCode(err)}. Check REDIS_URL and that the server is running (npm run setup).`);
+  }
+
+  readiness.addCheck('database', () => databaseIsUp(db, config.READY_CHECK_TIMEOUT_MS));
+  readiness.addCheck('redis', async () => redis.status === 'ready' && (await redis.ping()) === 'PONG');
+  lifecycle.onShutdown('readiness', 'readiness', () => readiness.stopAccepting());
+  lifecycle.onShutdown('redis', 'redis connections', async () => {
+    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+  });
+  lifecycle.onShutdown('database', 'database pool', () => db.$disconnect());
+
+  return { config, log, db, redis, keys: keyspace(config.REDIS_PREFIX), metrics: createMetrics(), readiness, lifecycle, newRedis };
+}

@@ -1,0 +1,35 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from './generated/client';
+
+export { Prisma, PrismaClient } from './generated/client';
+export type * from './generated/client';
+
+export interface DatabaseOptions {
+  url: string;
+  poolSize?: number;
+}
+
+/**
+ * A Prisma client over node-postgres (Prisma 7 is engine-free with a driver adapter).
+ * Interactive transactions (`db.$transaction(async (tx) => …)`) roll back and re-throw the original error,
+ * with its own stack, so callers see what really failed.
+ */
+export function createDatabase({ url, poolSize = 10 }: DatabaseOptions): PrismaClient {
+  const adapter = new PrismaPg({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
+  return new PrismaClient({ adapter });
+}
+
+/** True when PostgreSQL answers a trivial query within `timeoutMs`. */
+export async function databaseIsUp(db: PrismaClient, timeoutMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([db.$queryRaw`SELECT 1`.then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

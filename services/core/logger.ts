@@ -1,0 +1,92 @@
+import path from 'node:path';
+import winston from 'winston';
+import DailyRotateFile from 'winston-daily-rotate-file';
+
+/** `<bot id>:<secret>` as @BotFather issues it; it also hides inside Bot API URLs (`/bot<token>/getMe`). */
+const BOT_TOKEN_PATTERN = /\d{5,15}:[A-Za-z0-9_-]{30,}/g;
+/** Keys whose values are secrets wherever they appear in a log line's metadata. */
+const SECRET_KEYS = /^(password|passwd|token|bot_?token|secret|authorization|cookie|set-cookie|api_?key|session|x-api-key|token_?encrypted|encryption_?key)$/i;
+const SECRET_ASSIGNMENTS = /\b(password|passwd|secret|authorization|cookie|token)(["']?\s*[:=]\s*["']?)(bearer\s+)?[^\s"',;&]+/gi;
+
+export const REDACTED = '[redacted]';
+
+/** Removes bot tokens and credentials from a string, wherever they appear. */
+export function redactString(value: string): string {
+  return value.replace(BOT_TOKEN_PATTERN, REDACTED).replace(SECRET_ASSIGNMENTS, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`);
+}
+
+/** A deep copy of `value` with secrets removed; errors become plain objects so their message and stack are kept. */
+export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  if (value instanceof Error) {
+    const plain: Record<string, unknown> = { name: value.name, message: value.message, stack: value.stack };
+    for (const [k, v] of Object.entries(value)) plain[k] = v;
+    if (value.cause !== undefined) plain.cause = value.cause;
+    return redact(plain, seen);
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, seen));
+  if (value instanceof Date) return value.toISOString();
+  if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.test(k) ? REDACTED : redact(v, seen);
+  return out;
+}
+
+/** Winston format: every field of every line passes through `redact`, including the message. */
+const redaction = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    info[key] = key === 'level' ? info[key] : SECRET_KEYS.test(key) ? REDACTED : redact(info[key]);
+  }
+  return info;
+});
+
+export interface LoggerOptions {
+  level?: string;
+  /** Directory for rotated files; omitted = console only. */
+  dir?: string;
+  maxSize?: string;
+  maxFiles?: number;
+  /** File name stem, e.g. `nezuko` or `bot-12`. */
+  name?: string;
+  /** Extra transports (tests capture lines through a stream transport). */
+  transports?: winston.transport[];
+  console?: boolean;
+}
+
+export const lineFormat = winston.format.combine(winston.format.timestamp(), redaction(), winston.format.json());
+
+export function fileTransport(dir: string, name: string, maxSize = '50m', maxFiles = 10): winston.transport {
+  return new DailyRotateFile({
+    dirname: path.resolve(dir),
+    filename: `${name}-%DATE%.log`,
+    datePattern: 'YYYY-MM-DD',
+    maxSize,
+    maxFiles,
+  });
+}
+
+/** JSON lines to the console and, when `dir` is given, to daily-rotated files; every line redacted. */
+export function createLogger(options: LoggerOptions = {}): winston.Logger {
+  const transports: winston.transport[] = [...(options.transports ?? [])];
+  if (options.console !== false) transports.push(new winston.transports.Console());
+  if (options.dir) transports.push(fileTransport(options.dir, options.name ?? 'nezuko', options.maxSize, options.maxFiles));
+  return winston.createLogger({ level: options.level ?? 'info', format: lineFormat, transports });
+}
+
+export type Logger = winston.Logger;
+
+/**
+ * The process logger. Console-only until `configureLogger` runs at start-up, so modules can import it
+ * freely (and tests stay quiet unless LOG_LEVEL asks otherwise).
+ */
+export let logger: winston.Logger = createLogger({ level: process.env.LOG_LEVEL ?? (process.env.VITEST ? 'error' : 'info') });
+
+export function configureLogger(options: LoggerOptions): winston.Logger {
+  const previous = logger;
+  logger = createLogger(options);
+  previous.close();
+  return logger;
+}

@@ -1,0 +1,58 @@
+import client from 'prom-client';
+
+/**
+ * One registry per process, shared by every role it runs, so a process has exactly one /metrics.
+ * Default Node.js metrics carry no prefix (the public Grafana dashboard 11159 expects their plain names);
+ * ours are prefixed `nezuko_`. Labels stay low-cardinality: `bot` yes, user or group ids never.
+ */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const reg = [registry];
+  const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+  return {
+    registry,
+    httpRequestDuration: new client.Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by method, route template and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: latencyBuckets,
+      registers: reg,
+    }),
+    updatesPolled: new client.Counter({ name: 'nezuko_updates_polled_total', help: 'Updates read with getUpdates and queued', labelNames: ['bot'] as const, registers: reg }),
+    pollErrors: new client.Counter({ name: 'nezuko_poll_errors_total', help: 'getUpdates failures by kind', labelNames: ['bot', 'kind'] as const, registers: reg }),
+    verifications: new client.Counter({ name: 'nezuko_verifications_total', help: 'Verification decisions by status', labelNames: ['bot', 'status'] as const, registers: reg }),
+    verificationDuration: new client.Histogram({
+      name: 'nezuko_verification_duration_seconds',
+      help: 'Time from the poller receiving an update to the decision',
+      labelNames: ['bot'] as const,
+      buckets: latencyBuckets,
+      registers: reg,
+    }),
+    jobDuration: new client.Histogram({
+      name: 'nezuko_job_duration_seconds',
+      help: 'Job processing time by queue kind, job name and outcome',
+      labelNames: ['queue', 'job', 'outcome'] as const,
+      buckets: latencyBuckets,
+      registers: reg,
+    }),
+    skippedUpdates: new client.Counter({ name: 'nezuko_updates_skipped_total', help: 'Updates skipped as malformed or not ours, by reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
+    telegramCalls: new client.Counter({ name: 'nezuko_telegram_calls_total', help: 'Telegram Bot API calls by method and outcome', labelNames: ['bot', 'method', 'outcome'] as const, registers: reg }),
+    telegramCallDuration: new client.Histogram({
+      name: 'nezuko_telegram_call_duration_seconds',
+      help: 'Telegram Bot API call duration',
+      labelNames: ['bot', 'method'] as const,
+      buckets: latencyBuckets,
+      registers: reg,
+    }),
+    telegramRateLimited: new client.Counter({ name: 'nezuko_telegram_429_total', help: '429 answers from Telegram', labelNames: ['bot'] as const, registers: reg }),
+    telegramRetryAfterSeconds: new client.Counter({ name: 'nezuko_telegram_retry_after_seconds_total', help: 'Seconds waited because of retry_after', labelNames: ['bot'] as const, registers: reg }),
+    breakerState: new client.Gauge({ name: 'nezuko_circuit_breaker_open', help: '1 while the bot\'s circuit breaker is open or half-open, else 0', labelNames: ['bot'] as const, registers: reg }),
+    membershipCache: new client.Counter({ name: 'nezuko_membership_cache_total', help: 'Membership cache lookups by result', labelNames: ['bot', 'result'] as const, registers: reg }),
+    dbWriteBatches: new client.Counter({ name: 'nezuko_log_rows_written_total', help: 'Log rows written in batches, by table', labelNames: ['table'] as const, registers: reg }),
+    dbWriteFailures: new client.Counter({ name: 'nezuko_log_write_failures_total', help: 'Failed log batch writes (rows are kept and retried)', labelNames: ['table'] as const, registers: reg }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

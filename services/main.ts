@@ -1,0 +1,54 @@
+import type { AppContext } from './core/context';
+import { createContext, StartupError } from './core/context';
+import { ConfigError, loadConfig, type Role } from './core/config';
+import { configureLogger, logger } from './core/logger';
+import { closeServer, createOpsServer, listen } from './core/ops-http';
+import { startApi } from './api';
+
+type RoleStarter = (ctx: AppContext) => Promise<void>;
+
+/** Roles in start order: consumers before producers, so nothing queued waits for a worker that is still starting. */
+const ROLE_STARTERS: Partial<Record<Role, RoleStarter>> = {
+  api: startApi,
+};
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = configureLogger({
+    level: config.LOG_LEVEL,
+    dir: config.LOG_TO_FILE ? config.LOG_DIR : undefined,
+    maxSize: config.LOG_MAX_SIZE,
+    maxFiles: config.LOG_MAX_FILES,
+  });
+  const missing = config.ROLES.filter((role) => !ROLE_STARTERS[role]);
+  if (missing.length) throw new ConfigError(`ROLES: ${missing.join(', ')} not available in this build`);
+
+  const ctx = await createContext(config, log);
+  const shutdown = (reason: string) =>
+    void ctx.lifecycle.shutdown(reason, config.SHUTDOWN_TIMEOUT_MS).then((clean) => {
+      log.close();
+      process.exitCode = clean ? 0 : 1;
+      // Whatever still holds the event loop open after an orderly shutdown must not keep the process alive.
+      setTimeout(() => process.exit(), 200).unref();
+    });
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
+  for (const role of Object.keys(ROLE_STARTERS) as Role[]) {
+    if (config.ROLES.includes(role)) await ROLE_STARTERS[role]!(ctx);
+  }
+  if (!config.ROLES.includes('api')) {
+    const server = createOpsServer(ctx.readiness, ctx.metrics.registry);
+    const port = await listen(server, config.METRICS_PORT, config.API_HOST);
+    ctx.lifecycle.onShutdown('http', 'ops server', () => closeServer(server));
+    log.info('ops endpoints listening', { port, paths: ['/health', '/ready', '/metrics'] });
+  }
+  log.info('nezuko started', { roles: config.ROLES, pid: process.pid });
+}
+
+main().catch((err) => {
+  // Expected start-up failures get one clear line; anything else is logged (redacted) with its stack.
+  if (err instanceof ConfigError || err instanceof StartupError) console.error(err.message);
+  else logger.error('start-up failed', { err });
+  process.exit(1);
+});
