@@ -442,15 +442,16 @@ ALTER TABLE "exports" ADD CONSTRAINT "exports_requested_by_id_fkey" FOREIGN KEY 
 -- Hand-written: CHECK constraints, partial unique indexes, full-text indexes.
 -- Prisma cannot express these, and its schema diff leaves them alone. Allowed values are documented
 -- in prisma/schema.prisma next to each column, and test/db exercises every constraint.
+-- Not blank means: contains a character that is not whitespace (btrim would let tabs and newlines pass).
 -- (No semicolons or quotes in comments here: some migration runners split statements naively.)
 -- ═══════════════════════════════════════════════════════════════════════════════════════════════
 
 -- admin_users
 ALTER TABLE "admin_users"
   ADD CONSTRAINT "admin_users_role_check" CHECK ("role" IN ('owner', 'admin', 'viewer')),
-  ADD CONSTRAINT "admin_users_email_normalized_check" CHECK ("email" = lower(btrim("email"))),
+  ADD CONSTRAINT "admin_users_email_normalized_check" CHECK ("email" = lower("email")),
   ADD CONSTRAINT "admin_users_email_format_check" CHECK ("email" ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
-  ADD CONSTRAINT "admin_users_password_hash_check" CHECK (btrim("password_hash") <> '');
+  ADD CONSTRAINT "admin_users_password_hash_check" CHECK ("password_hash" ~ '[^[:space:]]');
 -- Email is unique among live (not soft-deleted) users.
 CREATE UNIQUE INDEX "admin_users_email_live_key" ON "admin_users" (lower("email")) WHERE "deleted_at" IS NULL;
 
@@ -463,12 +464,12 @@ ALTER TABLE "admin_sessions"
 ALTER TABLE "api_tokens"
   ADD CONSTRAINT "api_tokens_role_check" CHECK ("role" IN ('owner', 'admin', 'viewer')),
   ADD CONSTRAINT "api_tokens_token_hash_check" CHECK ("token_hash" ~ '^[0-9a-f]{64}$'),
-  ADD CONSTRAINT "api_tokens_name_check" CHECK (btrim("name") <> '');
+  ADD CONSTRAINT "api_tokens_name_check" CHECK ("name" ~ '[^[:space:]]');
 
 -- admin_audit_log
 ALTER TABLE "admin_audit_log"
-  ADD CONSTRAINT "admin_audit_log_action_check" CHECK (btrim("action") <> ''),
-  ADD CONSTRAINT "admin_audit_log_resource_type_check" CHECK (btrim("resource_type") <> '');
+  ADD CONSTRAINT "admin_audit_log_action_check" CHECK ("action" ~ '[^[:space:]]'),
+  ADD CONSTRAINT "admin_audit_log_resource_type_check" CHECK ("resource_type" ~ '[^[:space:]]');
 
 -- bot_instances
 ALTER TABLE "bot_instances"
@@ -477,13 +478,13 @@ ALTER TABLE "bot_instances"
   ADD CONSTRAINT "bot_instances_restart_count_check" CHECK ("restart_count" >= 0),
   ADD CONSTRAINT "bot_instances_telegram_bot_id_check" CHECK ("telegram_bot_id" > 0),
   ADD CONSTRAINT "bot_instances_username_check" CHECK ("username" ~ '^[A-Za-z0-9_]+$'),
-  ADD CONSTRAINT "bot_instances_name_check" CHECK (btrim("name") <> ''),
-  ADD CONSTRAINT "bot_instances_token_encrypted_check" CHECK (btrim("token_encrypted") <> '');
+  ADD CONSTRAINT "bot_instances_name_check" CHECK ("name" ~ '[^[:space:]]'),
+  ADD CONSTRAINT "bot_instances_token_encrypted_check" CHECK ("token_encrypted" ~ '[^[:space:]]');
 
 -- protected_groups
 ALTER TABLE "protected_groups"
   ADD CONSTRAINT "protected_groups_chat_id_check" CHECK ("chat_id" < 0),
-  ADD CONSTRAINT "protected_groups_title_check" CHECK (btrim("title") <> ''),
+  ADD CONSTRAINT "protected_groups_title_check" CHECK ("title" ~ '[^[:space:]]'),
   ADD CONSTRAINT "protected_groups_username_check" CHECK ("username" IS NULL OR "username" ~ '^[A-Za-z0-9_]+$'),
   ADD CONSTRAINT "protected_groups_chat_type_check" CHECK ("chat_type" IN ('group', 'supergroup')),
   ADD CONSTRAINT "protected_groups_mode_check" CHECK ("mode" IN ('mute', 'join_request')),
@@ -492,7 +493,7 @@ ALTER TABLE "protected_groups"
     CHECK ("mute_duration_seconds" = 0 OR "mute_duration_seconds" BETWEEN 30 AND 31622400),
   ADD CONSTRAINT "protected_groups_language_check" CHECK ("language" ~ '^[a-z]{2}$'),
   ADD CONSTRAINT "protected_groups_custom_prompt_text_check"
-    CHECK ("custom_prompt_text" IS NULL OR (btrim("custom_prompt_text") <> '' AND char_length("custom_prompt_text") <= 2048)),
+    CHECK ("custom_prompt_text" IS NULL OR ("custom_prompt_text" ~ '[^[:space:]]' AND char_length("custom_prompt_text") <= 2048)),
   ADD CONSTRAINT "protected_groups_member_count_check" CHECK ("member_count" >= 0),
   ADD CONSTRAINT "protected_groups_missing_rights_check"
     CHECK ("missing_rights" <@ ARRAY['can_restrict_members', 'can_delete_messages', 'can_invite_users']::text[]);
@@ -503,7 +504,7 @@ CREATE INDEX "protected_groups_title_fts_idx" ON "protected_groups" USING GIN (t
 -- enforced_channels
 ALTER TABLE "enforced_channels"
   ADD CONSTRAINT "enforced_channels_channel_id_check" CHECK ("channel_id" < 0),
-  ADD CONSTRAINT "enforced_channels_title_check" CHECK (btrim("title") <> ''),
+  ADD CONSTRAINT "enforced_channels_title_check" CHECK ("title" ~ '[^[:space:]]'),
   ADD CONSTRAINT "enforced_channels_username_check" CHECK ("username" IS NULL OR "username" ~ '^[A-Za-z0-9_]+$'),
   ADD CONSTRAINT "enforced_channels_subscriber_count_check" CHECK ("subscriber_count" >= 0);
 -- Channel search must use the same expression as below (title and username, simple configuration).
@@ -535,7 +536,7 @@ ALTER TABLE "verification_log"
 
 -- api_call_log
 ALTER TABLE "api_call_log"
-  ADD CONSTRAINT "api_call_log_method_check" CHECK (btrim("method") <> ''),
+  ADD CONSTRAINT "api_call_log_method_check" CHECK ("method" ~ '[^[:space:]]'),
   ADD CONSTRAINT "api_call_log_latency_check" CHECK ("latency_ms" >= 0),
   ADD CONSTRAINT "api_call_log_error_code_check" CHECK (NOT "success" OR "error_code" IS NULL);
 
@@ -555,7 +556,7 @@ ALTER TABLE "verification_stats_hourly"
 
 -- api_call_stats_hourly
 ALTER TABLE "api_call_stats_hourly"
-  ADD CONSTRAINT "api_call_stats_hourly_method_check" CHECK (btrim("method") <> ''),
+  ADD CONSTRAINT "api_call_stats_hourly_method_check" CHECK ("method" ~ '[^[:space:]]'),
   ADD CONSTRAINT "api_call_stats_hourly_hour_check" CHECK (extract(epoch FROM "hour") % 3600 = 0),
   ADD CONSTRAINT "api_call_stats_hourly_counts_check" CHECK (
     "calls" >= 0 AND "success_count" >= 0 AND "failure_count" >= 0 AND "error_429_count" >= 0
@@ -570,7 +571,7 @@ ALTER TABLE "dashboard_snapshot"
 
 -- rollup_watermarks
 ALTER TABLE "rollup_watermarks"
-  ADD CONSTRAINT "rollup_watermarks_name_check" CHECK (btrim("name") <> ''),
+  ADD CONSTRAINT "rollup_watermarks_name_check" CHECK ("name" ~ '[^[:space:]]'),
   ADD CONSTRAINT "rollup_watermarks_last_id_check" CHECK ("last_id" >= 0);
 
 -- exports
