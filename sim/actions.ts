@@ -1,0 +1,241 @@
+// What people do in the simulated Telegram (driven through the control API): join, leave, ask to join,
+// press buttons, write messages, post in channels, and admins changing someone's status.
+import { normalizeAdminRights, normalizePermissions } from './permissions';
+import type { ChatPermissions, ChatRecord, MemberRecord, MemberStatus, TgChatInviteLink, TgMessage, TgUser } from './types';
+import { GROUP_ANONYMOUS_BOT, World } from './world';
+
+/** A control-API error: the caller asked for something impossible in this world. */
+export class SimError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+function chatOf(world: World, chatId: number): ChatRecord {
+  const chat = world.chats.get(chatId);
+  if (!chat || chat.chat.type === 'private') throw new SimError(`chat ${chatId} not found`, 404);
+  return chat;
+}
+
+function userOf(world: World, userId: number): TgUser {
+  const user = world.users.get(userId);
+  if (!user) throw new SimError(`user ${userId} not found`, 404);
+  return user;
+}
+
+function ownerOrSelf(world: World, chat: ChatRecord, fallback: TgUser): TgUser {
+  for (const id of chat.adminIds) if (chat.members.get(id)?.status === 'creator') return world.users.get(id)!;
+  return fallback;
+}
+
+function inviteLinkOf(chat: ChatRecord, link: string | undefined): TgChatInviteLink | undefined {
+  if (link === undefined) return undefined;
+  const found = chat.inviteLinks.get(link);
+  if (!found || found.is_revoked) throw new SimError(`invite link ${link} is not valid for chat ${chat.chat.id}`);
+  return found;
+}
+
+export type JoinOutcome = 'joined' | 'requested' | 'already_member';
+
+/**
+ * A user joins (or, with actorId, is added by an admin). Through a link that creates join requests,
+ * or a chat with join_by_request, a self-join becomes a join request instead.
+ */
+export function join(world: World, chatId: number, userId: number, options: { actorId?: number; inviteLink?: string } = {}): JoinOutcome {
+  const chat = chatOf(world, chatId);
+  const user = userOf(world, userId);
+  const current = world.member(chat, userId);
+  if (World.isMember(current)) return 'already_member';
+  if (current.status === 'kicked') throw new SimError(`user ${userId} is banned in chat ${chatId}`, 409);
+  const link = inviteLinkOf(chat, options.inviteLink);
+  const actor = options.actorId !== undefined ? userOf(world, options.actorId) : user;
+  if (actor.id === user.id && (link?.creates_join_request || (chat.joinByRequest && !link))) {
+    requestJoin(world, chatId, userId, link ? { inviteLink: link.invite_link } : {});
+    return 'requested';
+  }
+  // A user who was restricted while outside the chat keeps the restriction when they come back.
+  const next: MemberRecord =
+    current.status === 'restricted' ? { ...current, isMember: true } : { status: 'member', untilDate: 0, isMember: true };
+  world.changeMember(chat, userId, next, { actor, serviceMessage: true, ...(link ? { inviteLink: link } : {}) });
+  return 'joined';
+}
+
+/** Bulk joins for load set-up: no service messages and no updates, just state. */
+export function joinSilently(world: World, chatId: number, userIds: number[]): number {
+  const chat = chatOf(world, chatId);
+  let joined = 0;
+  for (const userId of userIds) {
+    userOf(world, userId);
+    if (World.isMember(world.member(chat, userId))) continue;
+    world.writeMember(chat, userId, { status: 'member', untilDate: 0, isMember: true });
+    joined++;
+  }
+  return joined;
+}
+
+/** The user leaves (or, with actorId, is removed by that admin without a ban). */
+export function leave(world: World, chatId: number, userId: number, options: { actorId?: number } = {}): void {
+  const chat = chatOf(world, chatId);
+  const user = userOf(world, userId);
+  const current = world.member(chat, userId);
+  if (current.status === 'creator') throw new SimError('the creator cannot leave in this simulator');
+  if (!World.isMember(current)) return;
+  const actor = options.actorId !== undefined ? userOf(world, options.actorId) : user;
+  // A restricted user who leaves stays restricted (is_member false), as in Telegram.
+  const next: MemberRecord = current.status === 'restricted' ? { ...current, isMember: false } : { status: 'left', untilDate: 0, isMember: false };
+  world.changeMember(chat, userId, next, { actor, serviceMessage: true });
+}
+
+export function requestJoin(world: World, chatId: number, userId: number, options: { inviteLink?: string; bio?: string } = {}): void {
+  const chat = chatOf(world, chatId);
+  const user = userOf(world, userId);
+  const current = world.member(chat, userId);
+  if (World.isMember(current)) throw new SimError(`user ${userId} is already a member`, 409);
+  if (current.status === 'kicked') throw new SimError(`user ${userId} is banned in chat ${chatId}`, 409);
+  const link = inviteLinkOf(chat, options.inviteLink);
+  world.addJoinRequest(chat, userId, { ...(options.bio ? { bio: options.bio } : {}), ...(link ? { inviteLink: link } : {}) });
+  const event = {
+    chat: chat.chat,
+    from: user,
+    user_chat_id: user.id,
+    date: world.now(),
+    ...(options.bio ? { bio: options.bio } : {}),
+    ...(link ? { invite_link: link } : {}),
+  };
+  // Only admin bots that may invite users hear about join requests.
+  for (const adminId of chat.adminIds) {
+    const bot = world.botsById.get(adminId);
+    if (bot && World.hasRight(world.member(chat, adminId), 'can_invite_users')) bot.updates.enqueue('chat_join_request', event);
+  }
+}
+
+/** A human admin approves or declines a pending request. */
+export function resolveJoinRequest(world: World, chatId: number, userId: number, approve: boolean, actorId?: number): void {
+  const chat = chatOf(world, chatId);
+  const request = chat.joinRequests.get(userId);
+  if (!request) throw new SimError(`no pending join request from ${userId}`, 404);
+  world.removeJoinRequest(chat, userId);
+  if (!approve) return;
+  const actor = actorId !== undefined ? userOf(world, actorId) : ownerOrSelf(world, chat, userOf(world, userId));
+  world.changeMember(chat, userId, { status: 'member', untilDate: 0, isMember: true }, {
+    actor,
+    viaJoinRequest: true,
+    serviceMessage: true,
+    ...(request.inviteLink ? { inviteLink: request.inviteLink } : {}),
+  });
+}
+
+export interface SetMemberInput {
+  status: MemberStatus;
+  rights?: Record<string, unknown>;
+  permissions?: Record<string, unknown>;
+  untilDate?: number;
+  isMember?: boolean;
+  isAnonymous?: boolean;
+  customTitle?: string;
+  actorId?: number;
+  /** skip the new_chat_members / left_chat_member service message */
+  silent?: boolean;
+}
+
+/** Sets anyone's status directly (promoting the bot, making a user admin, banning by hand …). */
+export function setMember(world: World, chatId: number, userId: number, input: SetMemberInput): void {
+  const chat = chatOf(world, chatId);
+  const user = userOf(world, userId);
+  let next: MemberRecord;
+  switch (input.status) {
+    case 'creator':
+      next = { status: 'creator', untilDate: 0, isMember: true, isAnonymous: input.isAnonymous ?? false };
+      break;
+    case 'administrator':
+      next = { status: 'administrator', untilDate: 0, isMember: true, rights: normalizeAdminRights({ ...input.rights, is_anonymous: input.isAnonymous ?? input.rights?.is_anonymous }, chat.chat.type) };
+      break;
+    case 'restricted':
+      next = {
+        status: 'restricted',
+        untilDate: input.untilDate ?? 0,
+        isMember: input.isMember ?? true,
+        permissions: normalizePermissions(input.permissions ?? {}, true) as ChatPermissions,
+      };
+      break;
+    case 'kicked':
+      next = { status: 'kicked', untilDate: input.untilDate ?? 0, isMember: false };
+      break;
+    default:
+      next = { status: input.status, untilDate: 0, isMember: input.status === 'member' };
+  }
+  if (input.customTitle) next.customTitle = input.customTitle;
+  const actor = input.actorId !== undefined ? userOf(world, input.actorId) : ownerOrSelf(world, chat, user);
+  world.changeMember(chat, userId, next, { actor, serviceMessage: !input.silent });
+}
+
+export interface UserMessageInput {
+  fromId?: number;
+  text: string;
+  /** forum topic */
+  messageThreadId?: number;
+  replyToMessageId?: number;
+  /** an anonymous admin writes: from = GroupAnonymousBot, sender_chat = the group */
+  anonymousAdmin?: boolean;
+  /** a user writing on behalf of one of their channels */
+  senderChatId?: number;
+}
+
+export function userMessage(world: World, chatId: number, input: UserMessageInput): TgMessage {
+  const chat = chatOf(world, chatId);
+  if (chat.chat.type === 'channel') throw new SimError('use the channel post endpoint for channels');
+  const fields: Omit<TgMessage, 'message_id' | 'date' | 'chat'> = { text: input.text };
+  if (input.anonymousAdmin) {
+    fields.from = GROUP_ANONYMOUS_BOT;
+    fields.sender_chat = chat.chat;
+  } else {
+    if (input.fromId === undefined) throw new SimError('fromId is required unless anonymousAdmin');
+    fields.from = userOf(world, input.fromId);
+    if (input.senderChatId !== undefined) fields.sender_chat = chatOf(world, input.senderChatId).chat;
+  }
+  if (input.messageThreadId !== undefined && chat.chat.is_forum) {
+    fields.message_thread_id = input.messageThreadId;
+    fields.is_topic_message = true;
+  }
+  if (input.replyToMessageId !== undefined) {
+    const replied = chat.messages.get(input.replyToMessageId);
+    if (!replied || replied.deleted) throw new SimError(`message ${input.replyToMessageId} not found`, 404);
+    fields.reply_to_message = replied.message;
+  }
+  if (input.text.startsWith('/')) fields.entities = [{ type: 'bot_command', offset: 0, length: input.text.split(/\s/)[0]!.length }];
+  return world.postMessage(chat, fields);
+}
+
+export function channelPost(world: World, chatId: number, text: string): { post: TgMessage; forwarded?: TgMessage } {
+  const chat = chatOf(world, chatId);
+  if (chat.chat.type !== 'channel') throw new SimError(`chat ${chatId} is not a channel`);
+  const post = world.postMessage(chat, { sender_chat: chat.chat, text });
+  const forwarded = world.forwardToDiscussionGroup(chat, post);
+  return forwarded ? { post, forwarded } : { post };
+}
+
+export function privateMessage(world: World, botId: number, userId: number, text: string): TgMessage {
+  const runtime = world.botsById.get(botId);
+  if (!runtime) throw new SimError(`bot ${botId} not found`, 404);
+  return world.sendPrivateMessage(runtime, userOf(world, userId), text);
+}
+
+/** A user presses an inline button: the bot that sent the message gets a callback_query. */
+export function pressButton(world: World, chatId: number, messageId: number, userId: number, data: string): { callbackQueryId: string } {
+  const chat = world.chats.get(chatId);
+  if (!chat) throw new SimError(`chat ${chatId} not found`, 404);
+  const user = userOf(world, userId);
+  const stored = chat.messages.get(messageId);
+  if (!stored || stored.deleted) throw new SimError(`message ${messageId} not found in chat ${chatId}`, 404);
+  const hasButton = stored.message.reply_markup?.inline_keyboard.some((row) => row.some((b) => b.callback_data === data));
+  if (!hasButton) throw new SimError(`message ${messageId} has no button with callback_data ${JSON.stringify(data)}`);
+  const botId = stored.message.from?.id;
+  const runtime = botId === undefined ? undefined : world.botsById.get(botId);
+  if (!runtime) throw new SimError(`message ${messageId} was not sent by a simulated bot`);
+  const query = world.newCallbackQuery(runtime.bot.user.id, user.id);
+  runtime.updates.enqueue('callback_query', { id: query.id, from: user, message: stored.message, chat_instance: chat.chatInstance, data });
+  return { callbackQueryId: query.id };
+}
