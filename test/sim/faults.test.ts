@@ -120,13 +120,20 @@ describe('send limits', () => {
 
   it('20 messages per minute in a group: the 21st waits for the oldest to leave the window', async () => {
     const scene = await buildScene(sim, client);
-    const firstSentAt = Date.now();
-    for (let i = 0; i < 20; i++) expect((await scene.api('sendMessage', { chat_id: scene.group.id, text: `m${i}` })).status).toBe(200);
+    // The oldest send entered the window between these two instants; retry_after must be the rest of
+    // its minute, rounded up.
+    const beforeFirst = performance.now();
+    expect((await scene.api('sendMessage', { chat_id: scene.group.id, text: 'm0' })).status).toBe(200);
+    const afterFirst = performance.now();
+    for (let i = 1; i < 20; i++) expect((await scene.api('sendMessage', { chat_id: scene.group.id, text: `m${i}` })).status).toBe(200);
+    const beforeLimited = performance.now();
     const limited = await scene.api('sendMessage', { chat_id: scene.group.id, text: 'too many' });
+    const afterLimited = performance.now();
     expect(limited.status).toBe(429);
-    const expected = Math.ceil((firstSentAt + 60_000 - Date.now()) / 1000);
-    expect(limited.body.parameters!.retry_after).toBeGreaterThanOrEqual(expected - 1);
-    expect(limited.body.parameters!.retry_after).toBeLessThanOrEqual(60);
+    const retryAfter = limited.body.parameters!.retry_after!;
+    expect(limited.body.description).toBe(`Too Many Requests: retry after ${retryAfter}`);
+    expect(retryAfter).toBeGreaterThanOrEqual(Math.ceil((beforeFirst + 60_000 - afterLimited) / 1000));
+    expect(retryAfter).toBeLessThanOrEqual(Math.ceil((afterFirst + 60_000 - beforeLimited) / 1000));
     // the limit is per group: another group is unaffected
     const other = await client.createChat({ type: 'supergroup', title: 'other', ownerId: scene.owner.id });
     await client.makeAdmin(other.id, scene.bot.id);

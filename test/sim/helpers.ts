@@ -18,7 +18,7 @@ export async function callApi(
 ): Promise<BotApiAnswer> {
   const url = `${apiRoot}/bot${token}/${method}`;
   const asStrings = () =>
-    new URLSearchParams(Object.entries(params).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]));
+    new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]));
   let response: Response;
   if (encoding === 'query') response = await fetch(`${url}?${asStrings()}`);
   else if (encoding === 'form')
