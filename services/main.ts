@@ -1,14 +1,19 @@
 import type { AppContext } from './core/context';
+import { assertTokenKey, BotRegistryError, registerBot } from './core/bots';
 import { createContext, StartupError } from './core/context';
 import { ConfigError, loadConfig, type Role } from './core/config';
 import { configureLogger, logger } from './core/logger';
 import { closeServer, createOpsServer, listen } from './core/ops-http';
 import { startApi } from './api';
+import { startPoller } from './poller';
+import { startVerifier } from './verifier';
 
 type RoleStarter = (ctx: AppContext) => Promise<void>;
 
 /** Roles in start order: consumers before producers, so nothing queued waits for a worker that is still starting. */
 const ROLE_STARTERS: Partial<Record<Role, RoleStarter>> = {
+  verifier: startVerifier,
+  poller: startPoller,
   api: startApi,
 };
 
@@ -24,6 +29,18 @@ async function main(): Promise<void> {
   if (missing.length) throw new ConfigError(`ROLES: ${missing.join(', ')} not available in this build`);
 
   const ctx = await createContext(config, log);
+  try {
+    await assertTokenKey(ctx.db, config);
+    // The simplest deployment: one bot from the environment, registered (or its token updated) at start-up.
+    if (config.BOT_TOKEN) {
+      const bot = await registerBot(ctx.db, config, config.BOT_TOKEN);
+      log.info('bot from BOT_TOKEN registered', { botId: bot.id, username: bot.username });
+    }
+  } catch (err) {
+    await ctx.lifecycle.shutdown('start-up failed', 2_000);
+    if (err instanceof BotRegistryError) throw new StartupError(err.message);
+    throw err;
+  }
   const shutdown = (reason: string) =>
     void ctx.lifecycle.shutdown(reason, config.SHUTDOWN_TIMEOUT_MS).then((clean) => {
       log.close();

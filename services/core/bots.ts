@@ -1,0 +1,82 @@
+import { Telegram } from 'telegraf';
+import type { Config } from './config';
+import { decryptSecret, encryptSecret, TokenDecryptionError } from './crypto';
+import type { PrismaClient } from './db';
+
+/** A bot as the roles need it: its token decrypted in memory only. */
+export interface ActiveBot {
+  id: number;
+  telegramBotId: bigint;
+  username: string;
+  token: string;
+}
+
+export class BotRegistryError extends Error {
+  override name = 'BotRegistryError';
+  constructor(message: string, readonly code: 'key_missing' | 'key_wrong' | 'invalid_token' | 'duplicate' | 'not_found') {
+    super(message);
+  }
+}
+
+function requireKey(config: Pick<Config, 'TOKEN_ENCRYPTION_KEY'>): Buffer {
+  if (!config.TOKEN_ENCRYPTION_KEY) {
+    throw new BotRegistryError('TOKEN_ENCRYPTION_KEY is not set but bot tokens are stored encrypted; set the key they were encrypted with (openssl rand -hex 32 for a new deployment)', 'key_missing');
+  }
+  return config.TOKEN_ENCRYPTION_KEY;
+}
+
+/**
+ * Start-up check: a process refuses to run when tokens are stored and the key is missing or cannot decrypt them.
+ * Trying one token is enough: all are sealed with the same key.
+ */
+export async function assertTokenKey(db: PrismaClient, config: Pick<Config, 'TOKEN_ENCRYPTION_KEY'>): Promise<void> {
+  const sample = await db.botInstance.findFirst({ where: { deletedAt: null }, select: { tokenEncrypted: true } });
+  if (!sample) return;
+  const key = requireKey(config);
+  try {
+    decryptSecret(sample.tokenEncrypted, key);
+  } catch (err) {
+    if (err instanceof TokenDecryptionError) throw new BotRegistryError('TOKEN_ENCRYPTION_KEY cannot decrypt the stored bot tokens: it is not the key they were encrypted with', 'key_wrong');
+    throw err;
+  }
+}
+
+export async function loadActiveBots(db: PrismaClient, config: Pick<Config, 'TOKEN_ENCRYPTION_KEY'>, ids?: number[]): Promise<ActiveBot[]> {
+  const rows = await db.botInstance.findMany({
+    where: { isActive: true, deletedAt: null, ...(ids ? { id: { in: ids } } : {}) },
+    select: { id: true, telegramBotId: true, username: true, tokenEncrypted: true },
+    orderBy: { id: 'asc' },
+  });
+  if (!rows.length) return [];
+  const key = requireKey(config);
+  return rows.map((row) => ({ id: row.id, telegramBotId: row.telegramBotId, username: row.username, token: decryptSecret(row.tokenEncrypted, key) }));
+}
+
+/**
+ * Registers a bot from its token (validated with getMe), or updates the token of a bot already known.
+ * `failOnDuplicate` makes an existing live bot a conflict (the admin API's "add"); BOT_TOKEN at start-up
+ * updates instead, so a rotated token just works.
+ */
+export async function registerBot(
+  db: PrismaClient,
+  config: Pick<Config, 'TOKEN_ENCRYPTION_KEY' | 'TELEGRAM_API_ROOT'>,
+  token: string,
+  options: { createdById?: number; failOnDuplicate?: boolean } = {},
+) {
+  const key = requireKey(config);
+  let me;
+  try {
+    me = await new Telegram(token, { apiRoot: config.TELEGRAM_API_ROOT }).getMe();
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    throw new BotRegistryError(code === 401 || code === 404 ? 'Telegram does not accept this bot token' : 'Could not reach Telegram to validate the token', 'invalid_token');
+  }
+  const existing = await db.botInstance.findUnique({ where: { telegramBotId: BigInt(me.id) } });
+  if (existing && existing.deletedAt === null && options.failOnDuplicate) {
+    throw new BotRegistryError(`Bot @${me.username} is already registered (id ${existing.id})`, 'duplicate');
+  }
+  const fields = { username: me.username, name: me.first_name, tokenEncrypted: encryptSecret(token, key) };
+  return existing
+    ? db.botInstance.update({ where: { id: existing.id }, data: { ...fields, deletedAt: null, isActive: true } })
+    : db.botInstance.create({ data: { ...fields, telegramBotId: BigInt(me.id), createdById: options.createdById ?? null } });
+}

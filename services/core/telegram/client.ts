@@ -1,0 +1,200 @@
+import http from 'node:http';
+import https from 'node:https';
+import {
+  circuitBreaker,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  retry,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+} from 'cockatiel';
+import type { Redis } from 'ioredis';
+import { Telegram } from 'telegraf';
+import type { Opts, Telegram as Methods } from 'telegraf/types';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { Keyspace } from '../redis';
+import { BotUnavailableError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
+import { SEND_RATES, takeSlot } from './pacing';
+
+export interface ApiCallRecord {
+  botInstanceId: number;
+  method: string;
+  chatId: bigint | null;
+  success: boolean;
+  errorCode: number | null;
+  latencyMs: number;
+  createdAt: Date;
+}
+
+export interface BotApiOptions {
+  botInstanceId: number;
+  token: string;
+  apiRoot: string;
+  redis: Redis;
+  keys: Keyspace;
+  metrics: Metrics;
+  log: Logger;
+  /** Receives one record per Telegram call, for the batched api_call_log. */
+  onCall?: (record: ApiCallRecord) => void;
+  timeoutMs?: number;
+  breakerOpenMs?: number;
+}
+
+/** A 429 shorter than this is waited out in process; longer ones hand the job back delayed. */
+const MAX_INLINE_WAIT_MS = 1_500;
+const SEND_METHODS = new Set(['sendMessage', 'editMessageText', 'copyMessage', 'forwardMessage']);
+
+// Telegraf drops its keep-alive agent for http:// roots (the simulator); a shared one keeps sockets warm.
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const httpsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 256 });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One bot's door to Telegram. Every call goes through timeout (10 s) → retry (network errors and 5xx,
+ * 3 attempts, exponential backoff with jitter) → a circuit breaker of this bot's own (5 consecutive
+ * failures open it for 30 s), with 429s honoured exactly: after a `retry_after`, no call of this bot leaves
+ * any process before it has run out. Sends are paced below Telegram's limits with buckets in Redis.
+ */
+export class BotApi {
+  readonly botInstanceId: number;
+  private readonly telegram: Telegram;
+  private readonly breaker;
+  private readonly policy;
+  /** Local copy of the shared cooldown, checked synchronously right before each request leaves. */
+  private cooldownUntil = 0;
+  private readonly bot: string;
+
+  constructor(private readonly options: BotApiOptions) {
+    this.botInstanceId = options.botInstanceId;
+    this.bot = String(options.botInstanceId);
+    this.telegram = new Telegram(options.token, { apiRoot: options.apiRoot });
+    (this.telegram as unknown as { options: { agent: unknown } }).options.agent = options.apiRoot.startsWith('https:') ? httpsAgent : httpAgent;
+
+    const transient = handleWhen(isTransient);
+    this.breaker = circuitBreaker(transient, {
+      halfOpenAfter: options.breakerOpenMs ?? 30_000,
+      breaker: new ConsecutiveBreaker(5),
+    });
+    this.breaker.onStateChange((state) => {
+      options.metrics.breakerState.set({ bot: this.bot }, state === CircuitState.Closed ? 0 : 1);
+      options.log.warn('circuit breaker state changed', { botId: this.botInstanceId, state: CircuitState[state] });
+    });
+    options.metrics.breakerState.set({ bot: this.bot }, 0);
+    this.policy = wrap(
+      retry(transient, { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }) }),
+      this.breaker,
+      timeout(options.timeoutMs ?? 10_000, TimeoutStrategy.Aggressive),
+    );
+  }
+
+  get breakerState(): 'closed' | 'open' | 'half-open' | 'isolated' {
+    return ({ [CircuitState.Closed]: 'closed', [CircuitState.Open]: 'open', [CircuitState.HalfOpen]: 'half-open', [CircuitState.Isolated]: 'isolated' } as const)[this.breaker.state];
+  }
+
+  private get cooldownKey() {
+    return this.options.keys.bot(this.botInstanceId, 'cooldown');
+  }
+
+  /** Calls a Bot API method through the bot's policies. */
+  async call<M extends keyof Methods>(method: M, payload: Opts<M>): Promise<ReturnType<Methods[M]>> {
+    const chatId = (payload as { chat_id?: number | string }).chat_id;
+    for (let inlineWaits = 0; ; inlineWaits++) {
+      await this.waitForCooldown();
+      if (SEND_METHODS.has(method)) await this.pace(chatId);
+      try {
+        return await this.attempt(method, payload, chatId);
+      } catch (err) {
+        if (!isTelegramError(err, 429)) throw err;
+        const retryAfterMs = (err.parameters?.retry_after ?? 1) * 1000;
+        await this.startCooldown(retryAfterMs);
+        if (retryAfterMs > MAX_INLINE_WAIT_MS || inlineWaits >= 2) throw new RateLimitedError(Date.now() + retryAfterMs, `429 on ${method}`);
+      }
+    }
+  }
+
+  /** getUpdates bypasses the 10 s timeout and the breaker: it long-polls, and its caller owns the retry loop. */
+  getUpdates(payload: Opts<'getUpdates'>, signal: AbortSignal): Promise<ReturnType<Methods['getUpdates']>> {
+    return this.telegram.callApi('getUpdates', payload, { signal: signal as never });
+  }
+
+  private async attempt<M extends keyof Methods>(method: M, payload: Opts<M>, chatId: number | string | undefined) {
+    try {
+      return await this.policy.execute(async ({ signal }) => {
+        // Checked synchronously as the request leaves: a 429 seen by a concurrent call stops this one too.
+        if (Date.now() < this.cooldownUntil) throw new RateLimitedError(this.cooldownUntil, 'cooldown');
+        const started = performance.now();
+        let errorCode: number | null = null;
+        try {
+          return (await this.telegram.callApi(method, payload, { signal: signal as never })) as ReturnType<Methods[M]>;
+        } catch (err) {
+          errorCode = isTelegramError(err) ? err.code : 0;
+          throw err;
+        } finally {
+          this.record(method, chatId, errorCode, performance.now() - started);
+        }
+      });
+    } catch (err) {
+      if (isBrokenCircuit(err)) throw new BotUnavailableError(Date.now() + (this.options.breakerOpenMs ?? 30_000) / 2);
+      if (!(err instanceof RateLimitedError) && !isTelegramError(err, 429)) {
+        this.options.log.debug('telegram call failed', { botId: this.botInstanceId, method, error: describeError(err) });
+      }
+      throw err;
+    }
+  }
+
+  private record(method: string, chatId: number | string | undefined, errorCode: number | null, ms: number) {
+    const { metrics } = this.options;
+    const outcome = errorCode === null ? 'ok' : errorCode === 0 ? 'network' : String(errorCode);
+    metrics.telegramCalls.inc({ bot: this.bot, method, outcome });
+    metrics.telegramCallDuration.observe({ bot: this.bot, method }, ms / 1000);
+    this.options.onCall?.({
+      botInstanceId: this.botInstanceId,
+      method,
+      chatId: typeof chatId === 'number' ? BigInt(chatId) : null,
+      success: errorCode === null,
+      errorCode: errorCode === null ? null : errorCode,
+      latencyMs: Math.round(ms),
+      createdAt: new Date(),
+    });
+  }
+
+  private async startCooldown(ms: number) {
+    const { metrics, redis } = this.options;
+    this.cooldownUntil = Math.max(this.cooldownUntil, Date.now() + ms);
+    metrics.telegramRateLimited.inc({ bot: this.bot });
+    metrics.telegramRetryAfterSeconds.inc({ bot: this.bot }, ms / 1000);
+    // PX with GT semantics by hand: never shorten a longer cooldown another process set.
+    const current = Number(await redis.pttl(this.cooldownKey));
+    if (current < ms) await redis.set(this.cooldownKey, '1', 'PX', ms);
+  }
+
+  private async waitForCooldown() {
+    const remote = Number(await this.options.redis.pttl(this.cooldownKey));
+    if (remote > 0) this.cooldownUntil = Math.max(this.cooldownUntil, Date.now() + remote);
+    const waitMs = this.cooldownUntil - Date.now();
+    if (waitMs <= 0) return;
+    if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(this.cooldownUntil, 'cooldown');
+    await sleep(waitMs + 5);
+  }
+
+  private async pace(chatId: number | string | undefined) {
+    const { redis, keys } = this.options;
+    const buckets: Array<[string, (typeof SEND_RATES)[keyof typeof SEND_RATES]]> = [[keys.bot(this.botInstanceId, 'pace'), SEND_RATES.perBot]];
+    if (typeof chatId === 'number') {
+      buckets.push([keys.bot(this.botInstanceId, 'pace', chatId), chatId < 0 ? SEND_RATES.perGroup : SEND_RATES.perPrivateChat]);
+    }
+    for (const [key, rate] of buckets) {
+      for (;;) {
+        const waitMs = await takeSlot(redis, key, rate);
+        if (waitMs === 0) break;
+        if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + waitMs, 'send pacing');
+        await sleep(waitMs);
+      }
+    }
+  }
+}

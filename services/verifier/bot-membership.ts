@@ -1,0 +1,64 @@
+import type { ChatMemberAdministrator, ChatMemberUpdated } from 'telegraf/types';
+import type { BotRuntime, VerifierDeps } from './runtime';
+import { text } from './texts';
+
+const GROUP_RIGHTS = ['can_restrict_members', 'can_delete_messages', 'can_invite_users'] as const;
+
+/** Rights the bot lacks in a group, from its own ChatMember. */
+export function missingGroupRights(member: ChatMemberUpdated['new_chat_member']): Array<(typeof GROUP_RIGHTS)[number]> {
+  if (member.status === 'creator') return [];
+  if (member.status !== 'administrator') return [...GROUP_RIGHTS];
+  return GROUP_RIGHTS.filter((right) => !(member as ChatMemberAdministrator)[right]);
+}
+
+/**
+ * my_chat_member: the bot was added, promoted, demoted or removed. Groups and channels are registered (a
+ * group stays off until an admin runs /protect), missing rights are recorded and announced once, and a group
+ * the bot left is disabled.
+ */
+export async function onMyChatMember(deps: VerifierDeps, rt: BotRuntime, update: ChatMemberUpdated): Promise<void> {
+  const { db } = deps.ctx;
+  const chat = update.chat;
+  const status = update.new_chat_member.status;
+  const present = status === 'member' || status === 'administrator' || status === 'creator' || (status === 'restricted' && (update.new_chat_member as { is_member?: boolean }).is_member === true);
+  const title = ('title' in chat && chat.title?.trim()) || String(chat.id);
+  const username = ('username' in chat && chat.username) || null;
+
+  if (chat.type === 'channel') {
+    const botIsAdmin = status === 'administrator' || status === 'creator';
+    await db.enforcedChannel.upsert({
+      where: { botInstanceId_channelId: { botInstanceId: rt.bot.id, channelId: BigInt(chat.id) } },
+      create: { botInstanceId: rt.bot.id, channelId: BigInt(chat.id), title, username, botIsAdmin },
+      update: { title, username, botIsAdmin, lastSyncAt: new Date() },
+    });
+    return;
+  }
+  if (chat.type !== 'group' && chat.type !== 'supergroup') return;
+  const chatId = BigInt(chat.id);
+  deps.groups.invalidate(rt.bot.id, chat.id);
+
+  if (!present) {
+    await db.protectedGroup.updateMany({ where: { botInstanceId: rt.bot.id, chatId }, data: { enabled: false, botRemovedAt: new Date() } });
+    await db.restriction.updateMany({
+      where: { botInstanceId: rt.bot.id, group: { chatId }, liftedAt: null },
+      data: { liftedAt: new Date(), liftReason: 'bot_removed' },
+    });
+    return;
+  }
+
+  const missing = missingGroupRights(update.new_chat_member);
+  const before = await db.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId: rt.bot.id, chatId } } });
+  const group = await db.protectedGroup.upsert({
+    where: { botInstanceId_chatId: { botInstanceId: rt.bot.id, chatId } },
+    create: { botInstanceId: rt.bot.id, chatId, title, username, chatType: chat.type, missingRights: missing },
+    update: { title, username, chatType: chat.type, missingRights: missing, botRemovedAt: null, lastSyncAt: new Date() },
+  });
+  // Tell the group once per change of what is missing, not on every update.
+  const changed = !before || before.missingRights.slice().sort().join() !== missing.slice().sort().join() || before.botRemovedAt !== null;
+  if (missing.length && changed) {
+    await rt.api
+      .call('sendMessage', { chat_id: chat.id, text: text(group.language, 'missingRights', { rights: missing.join(', ') }) })
+      .catch((err) => rt.log.info('could not announce missing rights', { chatId: chat.id, err: String(err) }));
+    await db.protectedGroup.update({ where: { id: group.id }, data: { rightsNotifiedAt: new Date() } });
+  }
+}

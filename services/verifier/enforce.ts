@@ -1,0 +1,192 @@
+import type { ChatPermissions, InlineKeyboardButton, User } from 'telegraf/types';
+import type { VerificationStatus } from '../core/log-writer';
+import { isTelegramError } from '../core/telegram/errors';
+import type { ChannelPolicy, GroupPolicy } from './groups';
+import type { BotRuntime, VerifierDeps } from './runtime';
+import { escapeHtml, fill, text } from './texts';
+
+/** A muted user may do nothing; granted back on success from the group's own defaults. */
+const MUTED: ChatPermissions = {
+  can_send_messages: false,
+  can_send_audios: false,
+  can_send_documents: false,
+  can_send_photos: false,
+  can_send_videos: false,
+  can_send_video_notes: false,
+  can_send_voice_notes: false,
+  can_send_polls: false,
+  can_send_other_messages: false,
+  can_add_web_page_previews: false,
+  can_change_info: false,
+  can_invite_users: false,
+  can_pin_messages: false,
+  can_manage_topics: false,
+};
+
+/** Telegram treats until_date under 30 s or over 366 days as forever; 0 says forever plainly. */
+const untilDate = (seconds: number) => (seconds > 0 ? Math.floor(Date.now() / 1000) + seconds : 0);
+
+export const VERIFY_PREFIX = 'v:';
+export const CHECK_AGAIN_PREFIX = 'jr:';
+
+export function channelLink(channel: ChannelPolicy): string | undefined {
+  return channel.inviteLink ?? (channel.username ? `https://t.me/${channel.username}` : undefined);
+}
+
+export function channelNames(channels: ChannelPolicy[]): string {
+  return channels.map((c) => (c.username ? `@${c.username}` : escapeHtml(c.title))).join(', ');
+}
+
+/** For alerts and plain-text messages (no HTML). */
+export function plainChannelNames(channels: ChannelPolicy[]): string {
+  return channels.map((c) => (c.username ? `@${c.username}` : c.title)).join(', ');
+}
+
+export function joinButtons(group: GroupPolicy, channels: ChannelPolicy[]): InlineKeyboardButton[][] {
+  return channels.flatMap((c) => {
+    const url = channelLink(c);
+    return url ? [[{ text: text(group.language, 'joinButton', { title: c.title }), url }]] : [];
+  });
+}
+
+const mention = (user: Pick<User, 'id' | 'first_name'>) => `<a href="tg://user?id=${user.id}">${escapeHtml(user.first_name || String(user.id))}</a>`;
+
+export function promptText(group: GroupPolicy, user: Pick<User, 'id' | 'first_name'>, missing: ChannelPolicy[], reason: 'not_subscribed' | 'left_channel'): string {
+  const vars = { mention: mention(user), channels: channelNames(missing) };
+  if (group.customPromptText) return fill(escapeHtml(group.customPromptText), vars);
+  return text(group.language, reason === 'left_channel' ? 'promptLeft' : 'prompt', vars);
+}
+
+export function logDecision(deps: VerifierDeps, rt: BotRuntime, chatId: number | bigint, userId: number, status: VerificationStatus, startedAt: number, cached: boolean, errorType?: string) {
+  const latencyMs = Date.now() - startedAt;
+  deps.verifications.push({ botInstanceId: rt.bot.id, chatId, userId, status, latencyMs, cached, errorType: errorType ?? null, createdAt: new Date() });
+  deps.ctx.metrics.verifications.inc({ bot: String(rt.bot.id), status });
+  deps.ctx.metrics.verificationDuration.observe({ bot: String(rt.bot.id) }, latencyMs / 1000);
+}
+
+/** Held while one worker mutes and prompts a user, so a concurrent update for the same user does not do it twice. */
+async function lockUser(deps: VerifierDeps, rt: BotRuntime, chatId: bigint, userId: number): Promise<boolean> {
+  const key = deps.ctx.keys.bot(rt.bot.id, 'lock', String(chatId), userId);
+  return (await deps.ctx.redis.set(key, '1', 'PX', 15_000, 'NX')) === 'OK';
+}
+
+export type RestrictOutcome = 'restricted' | 'already' | 'busy' | 'no_rights';
+
+/**
+ * Mutes the user (until the group's mute duration, or forever), sends one prompt naming every missing
+ * channel with a join button each and an "I've joined" button bound to this user, records the restriction
+ * and schedules the prompt's deletion. A user with a live prompt is not prompted again.
+ */
+export async function restrictAndPrompt(
+  deps: VerifierDeps,
+  rt: BotRuntime,
+  group: GroupPolicy,
+  user: Pick<User, 'id' | 'first_name'>,
+  missing: ChannelPolicy[],
+  reason: 'not_subscribed' | 'left_channel',
+  threadId?: number,
+): Promise<RestrictOutcome> {
+  const chatId = Number(group.chatId);
+  if (!(await lockUser(deps, rt, group.chatId, user.id))) return 'busy';
+  const { db } = deps.ctx;
+  const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
+  const promptLive = open?.promptMessageId && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
+  if (open && promptLive) return 'already';
+
+  try {
+    await rt.api.call('restrictChatMember', {
+      chat_id: chatId,
+      user_id: user.id,
+      permissions: MUTED,
+      use_independent_chat_permissions: true,
+      until_date: untilDate(group.muteDurationSeconds),
+    });
+  } catch (err) {
+    if (isTelegramError(err, 400) && /not enough rights|CHAT_ADMIN_REQUIRED|user is an administrator|can't remove chat owner/i.test(err.description)) {
+      rt.log.warn('cannot mute user', { chatId, reason: err.description });
+      if (/not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description)) await recordMissingRight(deps, group, 'can_restrict_members');
+      return 'no_rights';
+    }
+    throw err;
+  }
+
+  const prompt = await rt.api.call('sendMessage', {
+    chat_id: chatId,
+    text: promptText(group, user, missing, reason),
+    parse_mode: 'HTML',
+    ...(threadId ? { message_thread_id: threadId } : {}),
+    link_preview_options: { is_disabled: true },
+    reply_markup: {
+      inline_keyboard: [...joinButtons(group, missing), [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }]],
+    },
+  });
+
+  const mutedUntil = group.muteDurationSeconds > 0 ? new Date(Date.now() + group.muteDurationSeconds * 1000) : null;
+  if (open) {
+    if (open.promptMessageId) await deletePrompt(rt, chatId, open.promptMessageId);
+    await db.restriction.update({ where: { id: open.id }, data: { promptMessageId: prompt.message_id, reason, mutedUntil } });
+  } else {
+    await db.restriction.create({
+      data: { botInstanceId: rt.bot.id, groupId: group.id, userId: BigInt(user.id), reason, promptMessageId: prompt.message_id, mutedUntil },
+    });
+  }
+  await rt.queue.add(
+    'delete-prompt',
+    { botInstanceId: rt.bot.id, chatId, messageId: prompt.message_id },
+    { delay: group.promptLifetimeSeconds * 1000, jobId: `p-${rt.bot.id}-${-chatId}-${prompt.message_id}` },
+  );
+  return 'restricted';
+}
+
+/** The group's own default permissions, so a verified user is not left half-restricted. */
+async function defaultPermissions(rt: BotRuntime, chatId: number): Promise<ChatPermissions> {
+  const chat = await rt.api.call('getChat', { chat_id: chatId });
+  return ('permissions' in chat && chat.permissions) || { can_send_messages: true };
+}
+
+/**
+ * Lifts the mute the bot made (never one an admin made: only users with an open restriction of ours),
+ * deletes the prompt and closes the restriction. False when there was nothing of ours to lift.
+ */
+export async function liftRestriction(
+  deps: VerifierDeps,
+  rt: BotRuntime,
+  group: Pick<GroupPolicy, 'id' | 'chatId'>,
+  userId: number,
+  liftReason: 'verified' | 'unprotected' | 'manual' | 'bot_removed',
+): Promise<boolean> {
+  const { db } = deps.ctx;
+  const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null } });
+  if (!open) return false;
+  const chatId = Number(group.chatId);
+  try {
+    await rt.api.call('restrictChatMember', {
+      chat_id: chatId,
+      user_id: userId,
+      permissions: await defaultPermissions(rt, chatId),
+      use_independent_chat_permissions: true,
+    });
+  } catch (err) {
+    // A user who left, or became an admin, has nothing to lift; anything else is worth a retry.
+    if (!isTelegramError(err, 400)) throw err;
+    rt.log.info('unmute not applied', { chatId, reason: err.description });
+  }
+  if (open.promptMessageId) await deletePrompt(rt, chatId, open.promptMessageId);
+  await db.restriction.updateMany({ where: { id: open.id, liftedAt: null }, data: { liftedAt: new Date(), liftReason } });
+  return true;
+}
+
+/** Deleting a message that is already gone is not an error worth retrying. */
+export async function deletePrompt(rt: BotRuntime, chatId: number, messageId: number): Promise<void> {
+  try {
+    await rt.api.call('deleteMessage', { chat_id: chatId, message_id: messageId });
+  } catch (err) {
+    if (!isTelegramError(err, 400) && !isTelegramError(err, 403)) throw err;
+  }
+}
+
+export async function recordMissingRight(deps: VerifierDeps, group: Pick<GroupPolicy, 'id'>, right: 'can_restrict_members' | 'can_delete_messages' | 'can_invite_users') {
+  await deps.ctx.db.$executeRaw`
+    UPDATE protected_groups SET missing_rights = array_append(missing_rights, ${right}), updated_at = now()
+    WHERE id = ${group.id} AND NOT (${right} = ANY(missing_rights))`;
+}

@@ -1,0 +1,90 @@
+import type { PrismaClient } from '../core/db';
+
+export interface ChannelPolicy {
+  id: number;
+  channelId: bigint;
+  title: string;
+  username: string | null;
+  inviteLink: string | null;
+}
+
+export interface GroupPolicy {
+  id: number;
+  botInstanceId: number;
+  chatId: bigint;
+  title: string;
+  enabled: boolean;
+  mode: 'mute' | 'join_request';
+  promptLifetimeSeconds: number;
+  muteDurationSeconds: number;
+  language: string;
+  customPromptText: string | null;
+  linkedChatId: bigint | null;
+  channels: ChannelPolicy[];
+  whitelist: Set<bigint>;
+}
+
+const TTL_MS = 1_500;
+
+/**
+ * Group settings, channels and whitelist as the handlers read them on every update: cached in process for
+ * a moment (a wave of joins reads PostgreSQL once), short enough that a change applies within 2 s everywhere.
+ */
+export class GroupStore {
+  private readonly cache = new Map<string, { at: number; value: Promise<GroupPolicy | null> }>();
+
+  constructor(private readonly db: PrismaClient) {}
+
+  get(botInstanceId: number, chatId: number | bigint): Promise<GroupPolicy | null> {
+    const key = `${botInstanceId}:${chatId}`;
+    const hit = this.cache.get(key);
+    if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
+    const value = this.load(botInstanceId, BigInt(chatId)).catch((err) => {
+      this.cache.delete(key);
+      throw err;
+    });
+    this.cache.set(key, { at: Date.now(), value });
+    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    return value;
+  }
+
+  invalidate(botInstanceId: number, chatId: number | bigint): void {
+    this.cache.delete(`${botInstanceId}:${chatId}`);
+  }
+
+  /** Enabled groups of this bot that require `channelChatId`. */
+  async linkedToChannel(botInstanceId: number, channelChatId: number | bigint): Promise<GroupPolicy[]> {
+    const groups = await this.db.protectedGroup.findMany({
+      where: { botInstanceId, enabled: true, channelLinks: { some: { channel: { channelId: BigInt(channelChatId) } } } },
+      select: { chatId: true },
+    });
+    const policies = await Promise.all(groups.map((g) => this.get(botInstanceId, g.chatId)));
+    return policies.filter((p): p is GroupPolicy => p !== null);
+  }
+
+  private async load(botInstanceId: number, chatId: bigint): Promise<GroupPolicy | null> {
+    const row = await this.db.protectedGroup.findUnique({
+      where: { botInstanceId_chatId: { botInstanceId, chatId } },
+      include: {
+        channelLinks: { include: { channel: { select: { id: true, channelId: true, title: true, username: true, inviteLink: true } } } },
+        whitelist: { select: { userId: true } },
+      },
+    });
+    if (!row) return null;
+    return {
+      id: row.id,
+      botInstanceId: row.botInstanceId,
+      chatId: row.chatId,
+      title: row.title,
+      enabled: row.enabled,
+      mode: row.mode === 'join_request' ? 'join_request' : 'mute',
+      promptLifetimeSeconds: row.promptLifetimeSeconds,
+      muteDurationSeconds: row.muteDurationSeconds,
+      language: row.language,
+      customPromptText: row.customPromptText,
+      linkedChatId: row.linkedChatId,
+      channels: row.channelLinks.map((l) => l.channel).sort((a, b) => a.id - b.id),
+      whitelist: new Set(row.whitelist.map((w) => w.userId)),
+    };
+  }
+}

@@ -1,0 +1,139 @@
+import type { ChatMemberUpdated, Message, User } from 'telegraf/types';
+import { checkChannels, forgetAdmins, forgetMembership, isAdminStatus, isGroupAdmin, isMember, rememberMembership } from './membership';
+import { deletePrompt, liftRestriction, logDecision, plainChannelNames, restrictAndPrompt } from './enforce';
+import type { GroupPolicy } from './groups';
+import type { BotRuntime, VerifierDeps } from './runtime';
+import { text } from './texts';
+
+/** Telegram's account that forwards linked-channel posts into the discussion group. */
+const TELEGRAM_SERVICE_USER = 777000;
+
+const memberOf = (m: ChatMemberUpdated['new_chat_member']) => isMember(m as typeof m & { is_member?: boolean });
+
+/**
+ * A user is in a protected group: skip bots, admins and whitelisted users; check every channel; all joined →
+ * `verified`, else mute and prompt (`restricted`). `source` dedupes the two signals of one join.
+ */
+export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, startedAt: number, threadId?: number): Promise<void> {
+  if (user.is_bot || group.mode !== 'mute' || !group.channels.length) return;
+  const chatId = Number(group.chatId);
+  // chat_member and the new_chat_members service message describe the same join: handle it once.
+  const joinKey = deps.ctx.keys.bot(rt.bot.id, 'join', chatId, user.id);
+  if ((await deps.ctx.redis.set(joinKey, '1', 'EX', 30, 'NX')) !== 'OK') return;
+  if (group.whitelist.has(BigInt(user.id))) return logDecision(deps, rt, chatId, user.id, 'skipped', startedAt, true);
+  if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
+  const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
+  if (!missing.length) return logDecision(deps, rt, chatId, user.id, 'verified', startedAt, cached);
+  const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
+  if (outcome === 'restricted') logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
+  else if (outcome === 'no_rights') logDecision(deps, rt, chatId, user.id, 'error', startedAt, cached, 'no_rights');
+}
+
+/** chat_member: joins and admin changes in groups, joins and leaves in channels. */
+export async function onChatMember(deps: VerifierDeps, rt: BotRuntime, update: ChatMemberUpdated, startedAt: number): Promise<void> {
+  const chatId = update.chat.id;
+  const user = update.new_chat_member.user;
+  const was = memberOf(update.old_chat_member);
+  const is = memberOf(update.new_chat_member);
+
+  if (update.chat.type === 'channel') {
+    if (was === is) return;
+    await rememberMembership(deps, rt, BigInt(chatId), user.id, is);
+    if (is) return onChannelJoin(deps, rt, chatId, user.id);
+    return onChannelLeave(deps, rt, chatId, user, startedAt);
+  }
+
+  if (isAdminStatus(update.old_chat_member.status) || isAdminStatus(update.new_chat_member.status)) {
+    await forgetAdmins(deps, rt, chatId);
+  }
+  if (was || !is) return;
+  // Re-joining while an admin's restriction still holds: that is the admin's business, not ours.
+  const group = await deps.groups.get(rt.bot.id, chatId);
+  if (!group?.enabled) return;
+  if (update.new_chat_member.status === 'restricted') {
+    const ours = await deps.ctx.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
+    if (!ours) return;
+  }
+  await verifyJoin(deps, rt, group, user, startedAt);
+}
+
+/** new_chat_members service message: the fallback when chat_member updates are missing (large groups). */
+export async function onNewChatMembers(deps: VerifierDeps, rt: BotRuntime, message: Message.NewChatMembersMessage, startedAt: number): Promise<void> {
+  const group = await deps.groups.get(rt.bot.id, message.chat.id);
+  if (!group?.enabled) return;
+  // The users who joined, not the admin who added them.
+  for (const user of message.new_chat_members) await verifyJoin(deps, rt, group, user, startedAt, message.message_thread_id);
+}
+
+/** A user left an enforced channel: mute them again, with a prompt, in every enabled group that requires it. */
+async function onChannelLeave(deps: VerifierDeps, rt: BotRuntime, channelChatId: number, user: User, startedAt: number) {
+  for (const group of await deps.groups.linkedToChannel(rt.bot.id, channelChatId)) {
+    if (group.mode !== 'mute' || group.whitelist.has(BigInt(user.id))) continue;
+    const chatId = Number(group.chatId);
+    const inGroup = await rt.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch(() => undefined);
+    if (!inGroup || !memberOf(inGroup) || isAdminStatus(inGroup.status)) continue;
+    if (inGroup.status === 'restricted') {
+      const ours = await deps.ctx.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
+      if (!ours) continue;
+    }
+    const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
+    if (!missing.length) continue;
+    const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'left_channel');
+    if (outcome === 'restricted') logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
+  }
+}
+
+/** A muted user joined a channel: when that completes their set, unmute them at once, without a button press. */
+async function onChannelJoin(deps: VerifierDeps, rt: BotRuntime, channelChatId: number, userId: number) {
+  const open = await deps.ctx.db.restriction.findMany({
+    where: { botInstanceId: rt.bot.id, userId: BigInt(userId), liftedAt: null, group: { enabled: true, channelLinks: { some: { channel: { channelId: BigInt(channelChatId) } } } } },
+    select: { group: { select: { chatId: true } } },
+  });
+  for (const { group: ref } of open) {
+    const group = await deps.groups.get(rt.bot.id, ref.chatId);
+    if (!group) continue;
+    const { missing, cached } = await checkChannels(deps, rt, group.channels, userId);
+    if (missing.length) continue;
+    if (await liftRestriction(deps, rt, group, userId, 'verified')) logDecision(deps, rt, group.chatId, userId, 'verified', Date.now(), cached);
+  }
+}
+
+/**
+ * A message in a protected group from someone not known to be subscribed (members from before protection):
+ * non-members lose the message and are muted and prompted. Anonymous admins, the linked channel's posts,
+ * bots, admins and whitelisted users are exempt.
+ */
+export async function onGroupMessage(deps: VerifierDeps, rt: BotRuntime, message: Message, startedAt: number): Promise<void> {
+  const group = await deps.groups.get(rt.bot.id, message.chat.id);
+  if (!group?.enabled || group.mode !== 'mute' || !group.channels.length) return;
+  const from = message.from;
+  if (!from || from.is_bot || from.id === TELEGRAM_SERVICE_USER) return;
+  const senderChat = (message as { sender_chat?: { id: number } }).sender_chat;
+  if (senderChat && (senderChat.id === message.chat.id || BigInt(senderChat.id) === group.linkedChatId)) return;
+  if ((message as { is_automatic_forward?: boolean }).is_automatic_forward) return;
+  if (group.whitelist.has(BigInt(from.id))) return;
+  const chatId = message.chat.id;
+  const { missing, cached } = await checkChannels(deps, rt, group.channels, from.id);
+  if (!missing.length) {
+    if (!cached) logDecision(deps, rt, chatId, from.id, 'verified', startedAt, false);
+    return;
+  }
+  if (await isGroupAdmin(deps, rt, chatId, from.id)) return;
+  await deletePrompt(rt, chatId, message.message_id);
+  const outcome = await restrictAndPrompt(deps, rt, group, from, missing, 'not_subscribed', message.message_thread_id);
+  if (outcome === 'restricted') logDecision(deps, rt, chatId, from.id, 'restricted', startedAt, cached);
+}
+
+/** "I've joined": only its user may press it; re-check without the cache; lift the mute or list what is missing. */
+export async function onVerifyButton(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, boundUserId: number, presser: User, callbackId: string, startedAt: number) {
+  const answer = (t: string, alert = true) => rt.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
+  if (presser.id !== boundUserId) return void (await answer(text(group.language, 'notYourButton')));
+  await forgetMembership(deps, rt, group.channels.map((c) => c.channelId), presser.id);
+  const { missing } = await checkChannels(deps, rt, group.channels, presser.id);
+  if (missing.length) {
+    return void (await answer(text(group.language, 'stillMissing', { channels: plainChannelNames(missing) })));
+  }
+  await liftRestriction(deps, rt, group, presser.id, 'verified');
+  await answer(text(group.language, 'verified'), false);
+  logDecision(deps, rt, group.chatId, presser.id, 'verified', startedAt, false);
+}

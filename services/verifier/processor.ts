@@ -1,0 +1,126 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { CallbackQuery, ChatJoinRequest, ChatMemberUpdated, Message } from 'telegraf/types';
+import { assertHandlers, updateJobs, type UpdateJobData, type UpdateJobName } from '../../queues';
+import { BotUnavailableError, describeError, isTelegramError, RateLimitedError } from '../core/telegram/errors';
+import { onMyChatMember } from './bot-membership';
+import { onCommand } from './commands';
+import { CHECK_AGAIN_PREFIX, deletePrompt, liftRestriction, VERIFY_PREFIX } from './enforce';
+import { expireJoinRequest, onCheckAgain, onJoinRequest } from './join-requests';
+import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from './joins';
+import type { BotRuntime, VerifierDeps } from './runtime';
+import { text } from './texts';
+import { classifyUpdate } from './update-schemas';
+
+/** Skipped work is completed (never retried forever), logged and counted by reason. */
+class SkipError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+async function onCallback(deps: VerifierDeps, rt: BotRuntime, query: CallbackQuery.DataQuery, startedAt: number) {
+  const data = query.data;
+  const verify = new RegExp(`^${VERIFY_PREFIX}(\\d{1,15})$`).exec(data);
+  const checkAgain = new RegExp(`^${CHECK_AGAIN_PREFIX}(-\\d{1,15})$`).exec(data);
+  const group = verify && query.message ? await deps.groups.get(rt.bot.id, query.message.chat.id) : checkAgain ? await deps.groups.get(rt.bot.id, Number(checkAgain[1])) : null;
+  if (!group) {
+    await rt.api.call('answerCallbackQuery', { callback_query_id: query.id, text: text('en', 'invalidButton'), show_alert: true }).catch(() => {});
+    throw new SkipError(verify || checkAgain ? 'unknown_group' : 'forged_callback');
+  }
+  if (verify) return onVerifyButton(deps, rt, group, Number(verify[1]), query.from, query.id, startedAt);
+  return onCheckAgain(deps, rt, group, query.from, query.id, startedAt);
+}
+
+async function onUpdate(deps: VerifierDeps, rt: BotRuntime, data: UpdateJobData<'update'>) {
+  const kind = classifyUpdate(data.update);
+  if ('skip' in kind) throw new SkipError(kind.skip);
+  const startedAt = data.receivedAt;
+  switch (kind.type) {
+    case 'message': {
+      const message = kind.payload as Message;
+      if ('text' in message && message.text.startsWith('/') && (await onCommand(deps, rt, message))) return;
+      if ('new_chat_members' in message) return onNewChatMembers(deps, rt, message, startedAt);
+      if (message.chat.type === 'group' || message.chat.type === 'supergroup') return onGroupMessage(deps, rt, message, startedAt);
+      return;
+    }
+    case 'callback_query': {
+      const query = kind.payload as CallbackQuery;
+      if (!('data' in query) || !query.data) throw new SkipError('callback_without_data');
+      return onCallback(deps, rt, query, startedAt);
+    }
+    case 'chat_member':
+      return onChatMember(deps, rt, kind.payload as ChatMemberUpdated, startedAt);
+    case 'my_chat_member':
+      return onMyChatMember(deps, rt, kind.payload as ChatMemberUpdated);
+    case 'chat_join_request':
+      return onJoinRequest(deps, rt, kind.payload as ChatJoinRequest, startedAt);
+  }
+}
+
+/** /unprotect: lifts every open restriction of the group, a page at a time; a 429 midway resumes where it stopped. */
+async function liftAll(deps: VerifierDeps, rt: BotRuntime, data: UpdateJobData<'lift-restrictions'>) {
+  const group = await deps.ctx.db.protectedGroup.findFirst({ where: { id: data.groupId, botInstanceId: rt.bot.id } });
+  if (!group) return;
+  for (;;) {
+    const page = await deps.ctx.db.restriction.findMany({ where: { groupId: group.id, liftedAt: null }, select: { userId: true }, take: 50, orderBy: { id: 'asc' } });
+    if (!page.length) return;
+    for (const { userId } of page) await liftRestriction(deps, rt, group, Number(userId), 'unprotected');
+  }
+}
+
+type Handler<N extends UpdateJobName> = (deps: VerifierDeps, rt: BotRuntime, data: UpdateJobData<N>) => Promise<unknown>;
+const handlers: { [N in UpdateJobName]: Handler<N> } = {
+  update: onUpdate,
+  'delete-prompt': async (deps, rt, data) => {
+    await deletePrompt(rt, data.chatId, data.messageId);
+    await deps.ctx.db.restriction.updateMany({ where: { botInstanceId: rt.bot.id, promptMessageId: data.messageId, group: { chatId: BigInt(data.chatId) } }, data: { promptMessageId: null } });
+  },
+  'expire-join-request': (deps, rt, data) => expireJoinRequest(deps, rt, data.chatId, data.userId),
+  'lift-restrictions': liftAll,
+};
+assertHandlers('updates', updateJobs, handlers);
+
+/**
+ * The BullMQ processor for one bot's queue. Errors are classified: skip (malformed, forged, a permanent
+ * 400/403 from Telegram) completes the job; a 429 or an open breaker hands it back delayed without spending
+ * an attempt; anything else is transient and retried with backoff.
+ */
+export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
+  const bot = String(rt.bot.id);
+  return async (job: Job, token?: string): Promise<void> => {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      const name = job.name as UpdateJobName;
+      const schema = updateJobs[name];
+      if (!schema) throw new SkipError('unknown_job');
+      const parsed = schema.safeParse(job.data);
+      if (!parsed.success) throw new SkipError('malformed');
+      if (parsed.data.botInstanceId !== rt.bot.id) throw new SkipError('wrong_bot');
+      await (handlers[name] as Handler<UpdateJobName>)(deps, rt, parsed.data);
+    } catch (err) {
+      if (err instanceof SkipError || err instanceof TypeError || err instanceof RangeError) {
+        outcome = 'skipped';
+        const reason = err instanceof SkipError ? err.reason : 'handler_error';
+        deps.ctx.metrics.skippedUpdates.inc({ bot, reason });
+        rt.log.warn('job skipped', { jobId: job.id, job: job.name, reason, ...(reason === 'handler_error' ? { err } : {}) });
+        return;
+      }
+      if (err instanceof RateLimitedError || err instanceof BotUnavailableError) {
+        outcome = 'delayed';
+        await job.moveToDelayed(err.retryAt + Math.floor(Math.random() * 250), token);
+        throw new DelayedError();
+      }
+      if (isTelegramError(err) && (err.code === 400 || err.code === 403)) {
+        outcome = 'rejected';
+        rt.log.warn('telegram refused; not retrying', { jobId: job.id, job: job.name, reason: err.description });
+        return;
+      }
+      outcome = 'failed';
+      rt.log.warn('job failed; will retry', { jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, error: describeError(err) });
+      throw err;
+    } finally {
+      deps.ctx.metrics.jobDuration.observe({ queue: 'updates', job: job.name, outcome }, (performance.now() - started) / 1000);
+    }
+  };
+}

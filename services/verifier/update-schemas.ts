@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+/**
+ * The parts of Telegram's updates the handlers rely on, checked before any handler runs; unknown extra
+ * fields pass through. A hostile or broken update fails here and is skipped with a reason.
+ */
+const id = z.number().int();
+const user = z.looseObject({ id: id.positive(), is_bot: z.boolean(), first_name: z.string().max(1024) });
+const chat = z.looseObject({ id, type: z.enum(['private', 'group', 'supergroup', 'channel']) });
+const chatMember = z.looseObject({ status: z.enum(['creator', 'administrator', 'member', 'restricted', 'left', 'kicked']), user });
+
+const message = z.looseObject({
+  message_id: id.positive(),
+  date: id,
+  chat,
+  from: user.optional(),
+  text: z.string().max(8192).optional(),
+  new_chat_members: z.array(user).max(200).optional(),
+  message_thread_id: id.optional(),
+});
+
+export const updateSchemas = {
+  message,
+  callback_query: z.looseObject({ id: z.string().min(1).max(256), from: user, data: z.string().max(64).optional(), message: message.optional() }),
+  chat_member: z.looseObject({ chat, from: user, date: id, old_chat_member: chatMember, new_chat_member: chatMember }),
+  my_chat_member: z.looseObject({ chat, from: user, date: id, old_chat_member: chatMember, new_chat_member: chatMember }),
+  chat_join_request: z.looseObject({ chat, from: user, user_chat_id: id, date: id }),
+} as const;
+
+export type HandledUpdateType = keyof typeof updateSchemas;
+
+/** The one handled kind an update carries, validated; or why it is skipped. */
+export function classifyUpdate(update: Record<string, unknown>): { type: HandledUpdateType; payload: unknown } | { skip: string } {
+  const type = (Object.keys(updateSchemas) as HandledUpdateType[]).find((t) => t in update);
+  if (!type) return { skip: 'unhandled_type' };
+  const parsed = updateSchemas[type].safeParse(update[type]);
+  return parsed.success ? { type, payload: parsed.data } : { skip: 'malformed' };
+}
