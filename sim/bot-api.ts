@@ -137,8 +137,12 @@ const getUpdates: Handler = async (ctx) => {
   const { updates } = ctx.runtime;
   if (ctx.runtime.bot.webhookUrl) throw Errors.webhookConflict();
   if (updates.pollInFlight) {
-    updates.conflicts++;
-    throw Errors.pollConflict();
+    // A client that just aborted its long poll and polls again (Telegraf's stop() does) may be read before
+    // the old socket's close event; let pending I/O callbacks run once before calling it a conflict.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (updates.pollInFlight) {
+      throw Errors.pollConflict();
+    }
   }
   const offset = optionalInt(ctx.params, 'offset') ?? 0;
   const rawLimit = optionalInt(ctx.params, 'limit') ?? 100;

@@ -11,7 +11,6 @@ export class BotUpdateQueue {
   private waiters = new Set<() => void>();
   /** true while a getUpdates call is being answered (for 409 on overlap) */
   pollInFlight = false;
-  conflicts = 0;
 
   /**
    * Telegram semantics: omitted = keep the previous setting; [] = back to the default

@@ -63,6 +63,7 @@ Promise.all(Array.from({ length: concurrency }, loop)).then(() => {
 });
 `;
 
+const serverCpuBefore = process.cpuUsage();
 const client = spawn(process.execPath, ['-e', clientSource], {
   env: {
     ...process.env,
@@ -75,10 +76,17 @@ client.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
 const exitCode = await new Promise<number | null>((resolve) => client.once('close', resolve));
 if (exitCode !== 0) throw new Error(`benchmark client exited with ${exitCode}`);
 const result = JSON.parse(output) as { done: number; errors: number; elapsedMs: number };
+// The server's own CPU time tells its capacity independently of the client and of other load on the machine.
+const serverCpu = process.cpuUsage(serverCpuBefore);
+const serverCpuSeconds = (serverCpu.user + serverCpu.system) / 1e6;
 const perSecond = Math.round(result.done / (result.elapsedMs / 1000));
 const counters = bot.calls.counters;
 console.log(
   `sim getChatMember: ${perSecond} calls/s (${result.done} ok, ${result.errors} errors in ${(result.elapsedMs / 1000).toFixed(1)} s, ` +
     `concurrency ${concurrency}, keep-alive, ${memberCount} users; server logged ${counters.total} calls) — goal ≥ 10000/s: ${perSecond >= 10_000 ? 'met' : 'NOT met'}`,
+);
+console.log(
+  `sim server CPU: ${serverCpuSeconds.toFixed(2)} s for ${result.done + result.errors} calls → capacity ≈ ${Math.round((result.done + result.errors) / serverCpuSeconds)} calls per CPU-second ` +
+    `(${Math.round((serverCpuSeconds / (result.elapsedMs / 1000)) * 100)}% of one core busy)`,
 );
 await sim.stop();

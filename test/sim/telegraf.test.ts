@@ -103,4 +103,31 @@ describe('Telegraf against the simulator', () => {
     expect(counters.byMethod.getUpdates!.total).toBeGreaterThan(0);
     expect(counters.conflicts409).toBe(0);
   });
+
+  it('stop then relaunch: the offset was confirmed, nothing is handled twice, no 409', async () => {
+    const scene = await buildScene(sim, client);
+    const seen: string[] = [];
+    const launchBot = async () => {
+      const instance = new Telegraf(scene.bot.token, { telegram: { apiRoot: sim.apiRoot } });
+      instance.on('message', (ctx) => {
+        if ('text' in ctx.message) seen.push(ctx.message.text);
+      });
+      await new Promise<void>((resolve) => void instance.launch({ allowedUpdates: ['message'] }, resolve));
+      return instance;
+    };
+    const first = await launchBot();
+    await client.sendMessage(scene.group.id, { fromId: scene.owner.id, text: 'once' });
+    await vi.waitFor(() => expect(seen).toEqual(['once']), { timeout: 5000, interval: 20 });
+    first.stop();
+    // Telegraf confirms the offset with a last getUpdates(limit 1) after aborting its long poll.
+    await vi.waitFor(async () => {
+      const { calls } = await client.calls(scene.bot.id, { method: 'getUpdates' });
+      expect(calls.at(-1)?.params.limit).toBe(1);
+    }, { timeout: 5000, interval: 20 });
+    const second = await launchBot();
+    await client.sendMessage(scene.group.id, { fromId: scene.owner.id, text: 'twice?' });
+    await vi.waitFor(() => expect(seen).toEqual(['once', 'twice?']), { timeout: 5000, interval: 20 });
+    second.stop();
+    expect((await client.calls(scene.bot.id)).counters.conflicts409).toBe(0);
+  });
 });
