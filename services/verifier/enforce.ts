@@ -64,10 +64,22 @@ export function logDecision(deps: VerifierDeps, rt: BotRuntime, chatId: number |
   deps.ctx.metrics.verificationDuration.observe({ bot: String(rt.bot.id) }, latencyMs / 1000);
 }
 
-/** Held while one worker mutes and prompts a user, so a concurrent update for the same user does not do it twice. */
-async function lockUser(deps: VerifierDeps, rt: BotRuntime, chatId: bigint, userId: number): Promise<boolean> {
+const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/**
+ * Runs `fn` while holding a short per-(bot, group, user) lock, so two workers never mute, prompt or unmute
+ * the same user at once; `busy` when another worker holds it (its decision, made from the same current
+ * state, stands). The TTL only matters if this process dies mid-way.
+ */
+async function withUserLock<T>(deps: VerifierDeps, rt: BotRuntime, chatId: bigint, userId: number, fn: () => Promise<T>): Promise<T | 'busy'> {
   const key = deps.ctx.keys.bot(rt.bot.id, 'lock', String(chatId), userId);
-  return (await deps.ctx.redis.set(key, '1', 'PX', 15_000, 'NX')) === 'OK';
+  const owner = `${process.pid}:${Math.random()}`;
+  if ((await deps.ctx.redis.set(key, owner, 'PX', 15_000, 'NX')) !== 'OK') return 'busy';
+  try {
+    return await fn();
+  } finally {
+    await deps.ctx.redis.eval(UNLOCK, 1, key, owner).catch(() => {});
+  }
 }
 
 export type RestrictOutcome = 'restricted' | 'already' | 'busy' | 'no_rights';
@@ -77,7 +89,7 @@ export type RestrictOutcome = 'restricted' | 'already' | 'busy' | 'no_rights';
  * channel with a join button each and an "I've joined" button bound to this user, records the restriction
  * and schedules the prompt's deletion. A user with a live prompt is not prompted again.
  */
-export async function restrictAndPrompt(
+export function restrictAndPrompt(
   deps: VerifierDeps,
   rt: BotRuntime,
   group: GroupPolicy,
@@ -86,8 +98,19 @@ export async function restrictAndPrompt(
   reason: 'not_subscribed' | 'left_channel',
   threadId?: number,
 ): Promise<RestrictOutcome> {
+  return withUserLock(deps, rt, group.chatId, user.id, () => mutePromptAndRecord(deps, rt, group, user, missing, reason, threadId));
+}
+
+async function mutePromptAndRecord(
+  deps: VerifierDeps,
+  rt: BotRuntime,
+  group: GroupPolicy,
+  user: Pick<User, 'id' | 'first_name'>,
+  missing: ChannelPolicy[],
+  reason: 'not_subscribed' | 'left_channel',
+  threadId?: number,
+): Promise<Exclude<RestrictOutcome, 'busy'>> {
   const chatId = Number(group.chatId);
-  if (!(await lockUser(deps, rt, group.chatId, user.id))) return 'busy';
   const { db } = deps.ctx;
   const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
   const promptLive = open?.promptMessageId && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
@@ -149,6 +172,16 @@ async function defaultPermissions(rt: BotRuntime, chatId: number): Promise<ChatP
  * deletes the prompt and closes the restriction. False when there was nothing of ours to lift.
  */
 export async function liftRestriction(
+  deps: VerifierDeps,
+  rt: BotRuntime,
+  group: Pick<GroupPolicy, 'id' | 'chatId'>,
+  userId: number,
+  liftReason: 'verified' | 'unprotected' | 'manual' | 'bot_removed',
+): Promise<boolean> {
+  return (await withUserLock(deps, rt, group.chatId, userId, () => unmuteAndClose(deps, rt, group, userId, liftReason))) === true;
+}
+
+async function unmuteAndClose(
   deps: VerifierDeps,
   rt: BotRuntime,
   group: Pick<GroupPolicy, 'id' | 'chatId'>,

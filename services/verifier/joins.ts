@@ -133,7 +133,8 @@ export async function onVerifyButton(deps: VerifierDeps, rt: BotRuntime, group: 
   if (missing.length) {
     return void (await answer(text(group.language, 'stillMissing', { channels: plainChannelNames(missing) })));
   }
-  await liftRestriction(deps, rt, group, presser.id, 'verified');
+  const lifted = await liftRestriction(deps, rt, group, presser.id, 'verified');
   await answer(text(group.language, 'verified'), false);
-  logDecision(deps, rt, group.chatId, presser.id, 'verified', startedAt, false);
+  // Pressed after an automatic unmute (they joined the channel first): nothing new to record.
+  if (lifted) logDecision(deps, rt, group.chatId, presser.id, 'verified', startedAt, false);
 }
