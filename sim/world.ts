@@ -85,6 +85,8 @@ export class World {
   }
 
   reset(): void {
+    // Answer pending long polls now rather than leaving them attached to bots that no longer exist.
+    for (const runtime of this.botsById.values()) runtime.updates.wakeAll();
     this.botsByToken.clear();
     this.botsById.clear();
     this.users.clear();
