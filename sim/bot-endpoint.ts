@@ -53,7 +53,7 @@ export async function handleBotRequest(
 
   const decision = runtime.faults.decide(method);
   if (decision.latencyMs > 0) await sleep(decision.latencyMs);
-  if (decision.fault) return applyFault(runtime, req, res, method, at, params, decision.fault, tracker);
+  if (decision.fault && !decision.fault.afterEffect) return applyFault(runtime, req, res, method, at, params, decision.fault, tracker);
 
   if (!found) return respondError(runtime, res, method, at, params, Errors.notFound());
   try {
@@ -63,6 +63,7 @@ export async function handleBotRequest(
       params,
       onClientGone: (callback) => res.once('close', callback),
     });
+    if (decision.fault) return applyFault(runtime, req, res, method, at, params, decision.fault, tracker);
     log(runtime, { method, at, params, outcome: 'ok' });
     if (!res.destroyed) sendJson(res, 200, { ok: true, result });
   } catch (error) {
@@ -100,7 +101,7 @@ function applyFault(
   fault: FaultRule,
   tracker: PendingTracker,
 ): void {
-  const base = { method, at, params, outcome: 'fault' as const, fault: fault.kind };
+  const base = { method, at, params, outcome: 'fault' as const, fault: fault.afterEffect ? `${fault.kind} (after effect)` : fault.kind };
   switch (fault.kind) {
     case 'retry_after': {
       const error = Errors.tooManyRequests(fault.retryAfter);

@@ -23,6 +23,8 @@ export const faultRuleSchema = z.object({
   retryAfter: z.number().int().positive().default(5),
   status: z.number().int().min(500).max(599).default(502),
   latencyMs: z.number().int().nonnegative().default(200),
+  /** true: the call takes effect first and only the answer is lost or replaced (e.g. a sent message whose reply drops) */
+  afterEffect: z.boolean().default(false),
 });
 export type FaultRuleInput = z.input<typeof faultRuleSchema>;
 export type FaultRule = z.output<typeof faultRuleSchema>;

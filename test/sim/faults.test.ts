@@ -69,6 +69,15 @@ describe('injected faults', () => {
     expect((await s.api('getMe')).body.ok).toBe(true);
   });
 
+  it('afterEffect: the call takes effect and only the answer is lost', async () => {
+    await client.addFaults(s.bot.id, [{ kind: 'drop', method: 'sendMessage', afterEffect: true, count: 1 }]);
+    await expect(fetch(url(s, 'sendMessage'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: s.group.id, text: 'lost answer' }) })).rejects.toThrow();
+    const { messages } = await client.messages(s.group.id);
+    expect(messages.at(-1)?.text).toBe('lost answer');
+    const { calls } = await client.calls(s.bot.id, { method: 'sendMessage' });
+    expect(calls.at(-1)).toMatchObject({ outcome: 'fault', fault: 'drop (after effect)' });
+  });
+
   it('timeout: never answers; the client gives up; stop() still closes promptly', async () => {
     const own = await startSimulator({ port: 0 });
     const bot = own.world.createBot();
