@@ -1,7 +1,7 @@
 // What people do in the simulated Telegram (driven through the control API): join, leave, ask to join,
 // press buttons, write messages, post in channels, and admins changing someone's status.
 import { normalizeAdminRights, normalizePermissions } from './permissions';
-import type { ChatPermissions, ChatRecord, MemberRecord, MemberStatus, TgChatInviteLink, TgMessage, TgUser } from './types';
+import type { ChatRecord, MemberRecord, MemberStatus, TgChatInviteLink, TgMessage, TgUser } from './types';
 import { GROUP_ANONYMOUS_BOT, World } from './world';
 
 /** A control-API error: the caller asked for something impossible in this world. */
@@ -158,7 +158,7 @@ export function setMember(world: World, chatId: number, userId: number, input: S
         status: 'restricted',
         untilDate: input.untilDate ?? 0,
         isMember: input.isMember ?? true,
-        permissions: normalizePermissions(input.permissions ?? {}, true) as ChatPermissions,
+        permissions: normalizePermissions(input.permissions ?? {}, true),
       };
       break;
     case 'kicked':

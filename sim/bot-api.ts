@@ -76,10 +76,10 @@ function untilDateParam(ctx: CallContext): number {
   return delta < FOREVER_MIN_SECONDS || delta > FOREVER_MAX_SECONDS ? 0 : until;
 }
 
-function requireNotPrivileged(chat: ChatRecord, target: MemberRecord): void {
+/** Owners and administrators cannot be restricted, banned or removed by a bot. */
+function requireNotPrivileged(target: MemberRecord): void {
   if (target.status === 'creator') throw Errors.cantRemoveOwner();
   if (target.status === 'administrator') throw Errors.userIsAdministrator();
-  void chat;
 }
 
 function replyMarkupParam(ctx: CallContext): InlineKeyboardMarkup | undefined {
@@ -222,7 +222,7 @@ const restrictChatMember: Handler = (ctx) => {
   const raw = optionalJson<Record<string, unknown>>(ctx.params, 'permissions');
   if (raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) throw Errors.badRequest("can't parse permissions JSON object");
   const current = ctx.world.member(chat, user.id);
-  requireNotPrivileged(chat, current);
+  requireNotPrivileged(current);
   const permissions = normalizePermissions(raw, optionalBool(ctx.params, 'use_independent_chat_permissions') ?? false);
   const untilDate = untilDateParam(ctx);
   // A user holding every permission the chat's defaults grant is not restricted at all.
@@ -241,7 +241,7 @@ const banChatMember: Handler = (ctx) => {
   const user = userParam(ctx);
   requireRight(ctx, chat, 'can_restrict_members');
   if (user.id === ctx.runtime.bot.user.id) throw Errors.cantRestrictSelf();
-  requireNotPrivileged(chat, ctx.world.member(chat, user.id));
+  requireNotPrivileged(ctx.world.member(chat, user.id));
   const untilDate = chat.chat.type === 'group' ? 0 : untilDateParam(ctx);
   ctx.world.changeMember(chat, user.id, { status: 'kicked', untilDate, isMember: false }, { actor: ctx.runtime.bot.user, serviceMessage: true });
   return true;
@@ -258,7 +258,7 @@ const unbanChatMember: Handler = (ctx) => {
     return true;
   }
   if (optionalBool(ctx.params, 'only_if_banned')) return true;
-  requireNotPrivileged(chat, current);
+  requireNotPrivileged(current);
   // Telegram: without only_if_banned, the user is guaranteed not to be a member afterwards.
   if (World.isMember(current)) {
     ctx.world.changeMember(chat, user.id, { status: 'left', untilDate: 0, isMember: false }, { actor: ctx.runtime.bot.user, serviceMessage: true });
