@@ -115,6 +115,14 @@ async function mutePromptAndRecord(
   const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
   const promptLive = open?.promptMessageId && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
   if (open && promptLive) return 'already';
+  if (!open) {
+    // An admin's mute stands as it is: ours would be lifted later, and theirs with it.
+    const current = await rt.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch((err) => {
+      if (isTelegramError(err, 400)) return undefined;
+      throw err;
+    });
+    if (current?.status === 'restricted' && !current.can_send_messages) return 'already';
+  }
 
   try {
     await rt.api.call('restrictChatMember', {
