@@ -35,6 +35,13 @@ const encryptionKey = z.string().transform((value, ctx) => {
   return key;
 });
 
+/** Export kinds (mirrored by the exports_kind_check constraint). */
+export const EXPORT_KINDS = ['verifications', 'audit', 'api_calls', 'groups'] as const;
+export type ExportKind = (typeof EXPORT_KINDS)[number];
+
+/** A five-field cron pattern (minute hour day-of-month month day-of-week), evaluated in UTC. */
+const cron = z.string().trim().regex(/^\S+(\s+\S+){4}$/, 'expected a cron pattern with 5 fields, e.g. 0 2 * * *');
+
 const botToken = z.string().regex(/^\d{5,15}:[A-Za-z0-9_-]{30,}$/, 'expected a bot token like 123456:ABC… from @BotFather');
 
 /** `k/n`: this verifier process takes the bots whose id hashes to k modulo n. */
@@ -84,9 +91,26 @@ const schema = z.object({
   VERIFIER_SHARD: shard.prefault('0/1'),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(15_000),
   SLOW_REQUEST_MS: positiveInt.default(1000),
+  SESSION_TTL_HOURS: positiveInt.max(24 * 90).default(12),
+  LOGIN_RATE_WINDOW_MS: positiveInt.default(15 * 60_000),
+  LOGIN_RATE_LIMIT_PER_IP: positiveInt.default(30),
+  LOGIN_RATE_LIMIT_PER_ACCOUNT: positiveInt.default(5),
+  API_CACHE_TTL_SECONDS: positiveInt.max(86_400).default(300),
   STATS_ROLLUP_INTERVAL_MS: positiveInt.default(30_000),
   RETENTION_DAYS: positiveInt.default(90),
   EXPORT_RETENTION_DAYS: positiveInt.default(14),
+  /** Rolled-up hourly statistics are kept this long (they are small; the raw logs go after RETENTION_DAYS). */
+  STATS_RETENTION_DAYS: positiveInt.default(400),
+  /** When retention runs (cron, UTC). */
+  RETENTION_CRON: cron.default('30 3 * * *'),
+  /** When the daily export runs (cron, UTC); it exports the previous UTC day. */
+  EXPORT_SCHEDULE_CRON: cron.default('0 2 * * *'),
+  /** Kinds the daily export writes; empty turns the daily export off. */
+  EXPORT_SCHEDULE_KINDS: csv(EXPORT_KINDS).prefault('verifications'),
+  POLL_MAX_FAILURES: positiveInt.default(8),
+  BOT_MAX_RESTARTS: nonNegativeInt.default(3),
+  BOT_RESTART_WINDOW_MS: positiveInt.default(600_000),
+  BOT_RESTART_BACKOFF_MS: positiveInt.default(1_000),
   DB_POOL_SIZE: positiveInt.max(200).default(10),
   READY_CHECK_TIMEOUT_MS: nonNegativeInt.default(2000),
 });

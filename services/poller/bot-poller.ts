@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Update } from 'telegraf/types';
 import { defaultJobOptions, updateJobId, updatesQueueName } from '../../queues';
 import type { ActiveBot } from '../core/bots';
@@ -12,7 +13,18 @@ import type { Lease } from './lease';
 export const ALLOWED_UPDATES = ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'] as const;
 const POLL_TIMEOUT_SECONDS = 30;
 
-export type PollerStopReason = 'stopped' | 'lease lost' | 'token revoked';
+export type PollerExit =
+  | { reason: 'stopped' }
+  | { reason: 'lease lost' }
+  | { reason: 'token revoked' }
+  | { reason: 'crashed'; error: string };
+
+export interface PollerHooks {
+  /** A recoverable problem worth showing on the bot's status (409 conflict, repeated failures). */
+  onProblem(description: string): void;
+  /** The loop is healthy again after a problem. */
+  onRecovered(): void;
+}
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -23,13 +35,14 @@ const sleep = (ms: number, signal: AbortSignal) =>
 /**
  * One bot's getUpdates loop. Each batch is written with one addBulk (job id per update, so a re-delivered
  * update is a no-op) and only then confirmed by advancing the offset: a crash in between re-delivers,
- * never loses. Pending updates are never dropped, also not at start-up.
+ * never loses. Pending updates are never dropped, also not at start-up. After POLL_MAX_FAILURES failures
+ * in a row the loop exits as crashed and its supervisor decides whether to restart it.
  */
 export class BotPoller {
   private readonly abort = new AbortController();
   private offset: number | undefined;
   private readonly log: Logger;
-  readonly done: Promise<PollerStopReason>;
+  readonly done: Promise<PollerExit>;
 
   constructor(
     private readonly ctx: AppContext,
@@ -37,40 +50,61 @@ export class BotPoller {
     private readonly api: BotApi,
     private readonly queue: Queue,
     private readonly lease: Lease,
+    private readonly hooks: PollerHooks,
   ) {
     this.log = ctx.log.child({ botId: bot.id });
-    this.done = this.run();
+    this.done = this.run().catch((err): PollerExit => ({ reason: 'crashed', error: describeError(err) }));
   }
 
   /** Stops after the current step; an in-flight long poll is aborted (its updates stay unconfirmed at Telegram). */
-  async stop(): Promise<PollerStopReason> {
+  async stop(): Promise<PollerExit> {
     this.abort.abort();
     return this.done;
   }
 
-  private async run(): Promise<PollerStopReason> {
+  private async heartbeat() {
+    const { redis, keys } = this.ctx;
+    await redis.set(keys.bot(this.bot.id, 'heartbeat'), Date.now(), 'PX', 120_000).catch(() => {});
+  }
+
+  private async run(): Promise<PollerExit> {
     const { signal } = this.abort;
     const bot = String(this.bot.id);
     let failures = 0;
-    const renewal = setInterval(() => void this.lease.renew().catch(() => {}), Math.floor(this.lease.ttlMs / 3));
+    let lastError = '';
+    const renewal = setInterval(() => {
+      void this.lease
+        .renew()
+        .then(async (held) => {
+          if (held) await this.heartbeat();
+        })
+        .catch(() => {});
+    }, Math.floor(this.lease.ttlMs / 3));
+    await this.heartbeat();
     try {
       while (!signal.aborted) {
-        if (!this.lease.held && !(await this.lease.renew().catch(() => false))) return 'lease lost';
+        if (!this.lease.held && !(await this.lease.renew().catch(() => false))) return { reason: 'lease lost' };
         let updates: Update[];
         try {
           updates = await this.api.getUpdates(
             { offset: this.offset, limit: 100, timeout: POLL_TIMEOUT_SECONDS, allowed_updates: [...ALLOWED_UPDATES] },
             signal,
           );
+          if (failures) this.hooks.onRecovered();
           failures = 0;
         } catch (err) {
           if (signal.aborted) break;
-          if (isTelegramError(err, 401)) return 'token revoked';
-          const kind = isTelegramError(err, 409) ? 'conflict' : isTelegramError(err) ? `http_${err.code}` : 'network';
+          if (isTelegramError(err, 401)) return { reason: 'token revoked' };
+          const conflict = isTelegramError(err, 409);
+          const kind = conflict ? 'conflict' : isTelegramError(err) ? `http_${err.code}` : 'network';
           this.ctx.metrics.pollErrors.inc({ bot, kind });
+          await this.ctx.redis.hincrby(this.ctx.keys.bot(this.bot.id, 'counters'), 'errors', 1).catch(() => {});
           failures++;
-          const backoffMs = Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2);
-          this.log.warn('getUpdates failed; retrying', { kind, error: describeError(err), backoffMs: Math.round(backoffMs) });
+          lastError = describeError(err);
+          if (conflict) this.hooks.onProblem('409 Conflict: another process is polling this token with getUpdates (or a webhook is set)');
+          else if (failures >= this.ctx.config.POLL_MAX_FAILURES) return { reason: 'crashed', error: `getUpdates failed ${failures} times in a row: ${lastError}` };
+          const backoffMs = Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
+          this.log.warn('getUpdates failed; retrying', { kind, error: lastError, backoffMs: Math.round(backoffMs) });
           await sleep(backoffMs, signal);
           continue;
         }
@@ -78,9 +112,10 @@ export class BotPoller {
         if (!(await this.enqueue(updates))) break;
         this.offset = updates[updates.length - 1]!.update_id + 1;
         this.ctx.metrics.updatesPolled.inc({ bot }, updates.length);
-        await this.ctx.redis.set(this.ctx.keys.bot(this.bot.id, 'heartbeat'), Date.now(), 'PX', 120_000).catch(() => {});
+        await this.ctx.redis.hincrby(this.ctx.keys.bot(this.bot.id, 'counters'), 'updates_polled', updates.length).catch(() => {});
+        await this.heartbeat();
       }
-      return 'stopped';
+      return { reason: 'stopped' };
     } finally {
       clearInterval(renewal);
     }
@@ -110,7 +145,7 @@ export class BotPoller {
   }
 }
 
-export function updatesQueue(ctx: AppContext, botId: number, connection: import('ioredis').Redis): Queue {
+export function updatesQueue(ctx: AppContext, botId: number, connection: Redis): Queue {
   const queue = new Queue(updatesQueueName(botId), { connection, prefix: ctx.config.REDIS_PREFIX, defaultJobOptions });
   queue.on('error', (err) => ctx.log.warn('queue error', { botId, error: describeError(err) }));
   return queue;

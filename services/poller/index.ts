@@ -2,26 +2,46 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { loadActiveBots, type ActiveBot } from '../core/bots';
 import type { AppContext } from '../core/context';
+import { subscribeControl } from '../core/control';
 import { apiCallLogWriter } from '../core/log-writer';
 import { BotApi } from '../core/telegram/client';
-import { BotPoller, updatesQueue, type PollerStopReason } from './bot-poller';
+import { BotPoller, updatesQueue, type PollerExit } from './bot-poller';
 import { Lease } from './lease';
 
 export const LEASE_TTL_MS = 15_000;
-const RECONCILE_MS = 2_000;
+/** The safety net behind pub/sub: a missed control message is applied within this time anyway. */
+const RECONCILE_MS = 5_000;
+
+type BotStatus = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'restarting';
+
+interface Running {
+  bot: ActiveBot;
+  poller: BotPoller;
+  queue: Queue;
+  lease: Lease;
+  /** Restart times within the window, for the restart limit. */
+  restarts: number[];
+}
 
 /**
  * The poller role: polls every active bot whose lease it holds. Any number of poller processes share the
  * bots: each takes free leases up to its fair share (bots ÷ live pollers), so load spreads and a dead
- * poller's bots are taken over once its leases expire.
+ * poller's bots are taken over once its leases expire. A poll loop that gives up is restarted with
+ * exponential backoff, at most BOT_MAX_RESTARTS times per window, then the bot is marked crashed.
  */
 export async function startPoller(ctx: AppContext): Promise<void> {
+  const { config, db, log } = ctx;
   const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const connection = ctx.newRedis('worker');
-  const apiCalls = apiCallLogWriter(ctx.db, ctx.log, ctx.metrics);
-  const running = new Map<number, { poller: BotPoller; queue: Queue; lease: Lease }>();
+  const apiCalls = apiCallLogWriter(db, log, ctx.metrics);
+  const running = new Map<number, Running>();
   const pollersKey = ctx.keys.key('pollers');
   let stopping = false;
+
+  const setStatus = (botId: number, status: BotStatus, statusReason: string | null, extra: Record<string, unknown> = {}) =>
+    db.botInstance
+      .update({ where: { id: botId }, data: { status, statusReason, ...extra } })
+      .catch((err) => log.warn('could not record bot status', { botId, status, err }));
 
   const stopBot = async (botId: number) => {
     const entry = running.get(botId);
@@ -32,38 +52,58 @@ export async function startPoller(ctx: AppContext): Promise<void> {
     await entry.queue.close();
   };
 
-  const onStopped = (bot: ActiveBot, reason: PollerStopReason) => {
-    if (reason === 'stopped' || stopping) return;
-    ctx.log.warn('poller stopped', { botId: bot.id, reason });
-    void stopBot(bot.id);
-    if (reason === 'token revoked') {
-      void ctx.db.botInstance
-        .update({ where: { id: bot.id }, data: { status: 'stopped', statusReason: 'token revoked (Telegram answered 401)', isActive: false } })
-        .catch((err) => ctx.log.error('could not record revoked token', { botId: bot.id, err }));
+  const launch = (bot: ActiveBot, lease: Lease, restarts: number[]) => {
+    const api = new BotApi({
+      botInstanceId: bot.id,
+      token: bot.token,
+      apiRoot: config.TELEGRAM_API_ROOT,
+      redis: ctx.redis,
+      keys: ctx.keys,
+      metrics: ctx.metrics,
+      log: log.child({ botId: bot.id }),
+      onCall: (record) => apiCalls.push(record),
+    });
+    const queue = updatesQueue(ctx, bot.id, connection);
+    const poller = new BotPoller(ctx, bot, api, queue, lease, {
+      onProblem: (description) => void setStatus(bot.id, 'running', description),
+      onRecovered: () => void setStatus(bot.id, 'running', null),
+    });
+    const entry: Running = { bot, poller, queue, lease, restarts };
+    running.set(bot.id, entry);
+    void poller.done.then((exit) => onExit(entry, exit));
+  };
+
+  const onExit = async (entry: Running, exit: PollerExit) => {
+    if (exit.reason === 'stopped' || stopping || running.get(entry.bot.id) !== entry) return;
+    const { bot } = entry;
+    log.warn('poll loop ended', { botId: bot.id, ...exit });
+    if (exit.reason === 'lease lost') return void (await stopBot(bot.id));
+    if (exit.reason === 'token revoked') {
+      await stopBot(bot.id);
+      // No restart storm: the bot stays off until someone gives it a valid token.
+      return void (await setStatus(bot.id, 'stopped', 'token revoked: Telegram answered 401 Unauthorized', { isActive: false, lastError: 'Unauthorized', lastErrorAt: new Date() }));
     }
+    const now = Date.now();
+    const recent = entry.restarts.filter((t) => now - t < config.BOT_RESTART_WINDOW_MS);
+    if (recent.length >= config.BOT_MAX_RESTARTS) {
+      await stopBot(bot.id);
+      return void (await setStatus(bot.id, 'crashed', `gave up after ${recent.length} restarts: ${exit.error}`, { lastError: exit.error, lastErrorAt: new Date() }));
+    }
+    const delay = config.BOT_RESTART_BACKOFF_MS * 2 ** recent.length;
+    await setStatus(bot.id, 'restarting', `restart ${recent.length + 1} in ${delay} ms: ${exit.error}`, { restartCount: { increment: 1 }, lastError: exit.error, lastErrorAt: new Date() });
+    await entry.queue.close();
+    await new Promise((r) => setTimeout(r, delay));
+    if (stopping || running.get(bot.id) !== entry) return;
+    launch(bot, entry.lease, [...recent, now]);
+    await setStatus(bot.id, 'running', null, { startedAt: new Date() });
   };
 
   const startBot = async (bot: ActiveBot) => {
     const lease = new Lease(ctx.redis, ctx.keys.bot(bot.id, 'poller-lease'), owner, LEASE_TTL_MS);
     if (!(await lease.acquire())) return;
-    const api = new BotApi({
-      botInstanceId: bot.id,
-      token: bot.token,
-      apiRoot: ctx.config.TELEGRAM_API_ROOT,
-      redis: ctx.redis,
-      keys: ctx.keys,
-      metrics: ctx.metrics,
-      log: ctx.log,
-      onCall: (record) => apiCalls.push(record),
-    });
-    const queue = updatesQueue(ctx, bot.id, connection);
-    const poller = new BotPoller(ctx, bot, api, queue, lease);
-    running.set(bot.id, { poller, queue, lease });
-    void poller.done.then((reason) => onStopped(bot, reason));
-    await ctx.db.botInstance
-      .update({ where: { id: bot.id }, data: { status: 'running', statusReason: null, startedAt: new Date() } })
-      .catch((err) => ctx.log.warn('could not record bot status', { botId: bot.id, err }));
-    ctx.log.info('polling bot', { botId: bot.id, username: bot.username });
+    launch(bot, lease, []);
+    await setStatus(bot.id, 'running', null, { startedAt: new Date() });
+    log.info('polling bot', { botId: bot.id, username: bot.username });
   };
 
   const reconcile = async () => {
@@ -71,9 +111,11 @@ export async function startPoller(ctx: AppContext): Promise<void> {
     await ctx.redis.zadd(pollersKey, now, owner);
     await ctx.redis.zremrangebyscore(pollersKey, 0, now - LEASE_TTL_MS);
     const livePollers = Math.max(1, await ctx.redis.zcard(pollersKey));
-    const bots = await loadActiveBots(ctx.db, ctx.config);
-    const active = new Set(bots.map((b) => b.id));
-    await Promise.all([...running.keys()].filter((id) => !active.has(id)).map(stopBot));
+    const crashed = new Set((await db.botInstance.findMany({ where: { status: 'crashed' }, select: { id: true } })).map((b) => b.id));
+    const bots = (await loadActiveBots(db, config)).filter((b) => !crashed.has(b.id));
+    const wanted = new Map(bots.map((b) => [b.id, b]));
+    // Gone, deactivated, or its token changed: stop (a changed token starts again below).
+    await Promise.all([...running.values()].filter((r) => wanted.get(r.bot.id)?.token !== r.bot.token).map((r) => stopBot(r.bot.id)));
     const fairShare = Math.ceil(bots.length / livePollers);
     for (const bot of bots) {
       if (stopping || running.size >= fairShare) break;
@@ -83,15 +125,26 @@ export async function startPoller(ctx: AppContext): Promise<void> {
 
   let reconciling: Promise<void> = reconcile();
   await reconciling;
-  const timer = setInterval(() => {
+  const schedule = () => {
     reconciling = reconciling.then(reconcile).catch((err) => {
-      ctx.log.warn('poller reconcile failed', { err });
+      log.warn('poller reconcile failed', { err });
     });
-  }, RECONCILE_MS);
+  };
+  const timer = setInterval(schedule, RECONCILE_MS);
+  const unsubscribe = await subscribeControl(ctx, (message) => {
+    if (message.type === 'bots-changed') schedule();
+    if (message.type === 'bot-restart' && running.has(message.botId)) {
+      reconciling = reconciling.then(async () => {
+        await stopBot(message.botId);
+        await reconcile();
+      });
+    } else if (message.type === 'bot-restart') schedule();
+  });
 
   ctx.lifecycle.onShutdown('pollers', 'pollers', async () => {
     stopping = true;
     clearInterval(timer);
+    await unsubscribe();
     await reconciling.catch(() => {});
     // Releasing leases lets another poller take the bots at once instead of after the TTL.
     await Promise.all([...running.keys()].map(stopBot));
