@@ -2,6 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import { defaultJobOptions, updatesQueueName } from '../../queues';
 import { loadActiveBots, type ActiveBot } from '../core/bots';
 import type { AppContext } from '../core/context';
+import { subscribeControl } from '../core/control';
 import { apiCallLogWriter, verificationLogWriter } from '../core/log-writer';
 import { BotApi } from '../core/telegram/client';
 import { describeError } from '../core/telegram/errors';
@@ -9,7 +10,8 @@ import { GroupStore } from './groups';
 import { createProcessor } from './processor';
 import type { BotRuntime, VerifierDeps } from './runtime';
 
-const RECONCILE_MS = 2_000;
+/** The safety net behind pub/sub: a missed control message is applied within this time anyway. */
+const RECONCILE_MS = 5_000;
 
 /** VERIFIER_SHARD=k/n: this process serves the bots whose id is k modulo n. */
 export const inShard = (botId: number, shard: { index: number; count: number }) => botId % shard.count === shard.index;
@@ -41,8 +43,10 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     const queue = new Queue(updatesQueueName(bot.id), { connection: producer, prefix: ctx.config.REDIS_PREFIX, defaultJobOptions });
     queue.on('error', (err) => log.warn('queue error', { error: describeError(err) }));
     const rt: BotRuntime = { bot, telegramBotId: Number(bot.telegramBotId), api, log, queue };
+    // One shared connection for every worker's ordinary commands; BullMQ adds one blocking connection per
+    // worker, so a process serving N bots holds N + 3 connections (see README, "Scale").
     const worker = new Worker(updatesQueueName(bot.id), createProcessor(deps, rt), {
-      connection: ctx.newRedis('worker'),
+      connection: producer,
       prefix: ctx.config.REDIS_PREFIX,
       concurrency: ctx.config.VERIFIER_CONCURRENCY,
       // Jobs hand themselves back when rate limited; a stalled job (its worker died) is retried.
@@ -73,15 +77,21 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
 
   let reconciling: Promise<void> = reconcile();
   await reconciling;
-  const timer = setInterval(() => {
+  const schedule = () => {
     reconciling = reconciling.then(reconcile).catch((err) => {
       ctx.log.warn('verifier reconcile failed', { err });
     });
-  }, RECONCILE_MS);
+  };
+  const timer = setInterval(schedule, RECONCILE_MS);
+  const unsubscribe = await subscribeControl(ctx, (message) => {
+    if (message.type === 'bots-changed') schedule();
+    if (message.type === 'group-changed') deps.groups.invalidate(message.botId, BigInt(message.chatId));
+  });
 
   ctx.lifecycle.onShutdown('workers', 'verifier workers', async () => {
     stopping = true;
     clearInterval(timer);
+    await unsubscribe();
     await reconciling.catch(() => {});
     // close() lets active jobs finish; waiting jobs stay queued for the next worker.
     await Promise.all([...served.keys()].map(stopBot));
