@@ -69,7 +69,7 @@ export async function waitPrompt(platform: Platform, chatId: number, userId: num
     const prompts = await promptsFor(platform, chatId, userId);
     return prompts.length ? prompts : undefined;
   }, timeoutMs, `a prompt for ${userId}`);
-  return found[0]!;
+  return found![0]!;
 }
 
 export function buttons(message: TgMessage): { text: string; url?: string; callback_data?: string }[] {
@@ -84,15 +84,15 @@ export async function press(platform: Platform, chatId: number, messageId: numbe
     const q = await platform.client.callbackQuery(callbackQueryId);
     return q.answered ? q : undefined;
   }, timeoutMs, `an answer to ${data}`);
-  return query.answer ?? {};
+  return query!.answer ?? {};
 }
 
 /** Bot messages that reply to `messageId` (command answers). */
 export async function waitReply(platform: Platform, chatId: number, messageId: number, timeoutMs = 15_000): Promise<TgMessage> {
-  return waitFor(async () => {
+  return (await waitFor(async () => {
     const { messages } = await platform.client.messages(chatId);
     return messages.find((m) => m.reply_to_message?.message_id === messageId && m.from?.is_bot);
-  }, timeoutMs, `a reply to message ${messageId}`);
+  }, timeoutMs, `a reply to message ${messageId}`))!;
 }
 
 /** verification_log rows of a user in a chat, oldest first, once at least `count` exist (written every 250 ms). */
