@@ -82,6 +82,8 @@ export class BotApi {
     });
     this.breaker.onStateChange((state) => {
       options.metrics.breakerState.set({ bot: this.bot }, state === CircuitState.Closed ? 0 : 1);
+      // Shared so health checks in any process can see it; expires on its own if this process dies.
+      void options.redis.set(options.keys.bot(this.botInstanceId, 'breaker'), this.breakerState, 'EX', 120).catch(() => {});
       options.log.warn('circuit breaker state changed', { botId: this.botInstanceId, state: CircuitState[state] });
     });
     options.metrics.breakerState.set({ bot: this.bot }, 0);

@@ -1,0 +1,114 @@
+import { Queue } from 'bullmq';
+import { Telegram } from 'telegraf';
+import { updatesQueueName } from '../../queues';
+import type { Config } from './config';
+import { decryptSecret } from './crypto';
+import type { PrismaClient } from './db';
+import type { Keyspace } from './redis';
+import type { Redis } from 'ioredis';
+
+export type HealthState = 'healthy' | 'degraded' | 'unresponsive' | 'crashed' | 'stopped';
+
+export interface BotHealth {
+  botId: number;
+  username: string;
+  status: string;
+  statusReason: string | null;
+  restartCount: number;
+  startedAt: Date | null;
+  lastError: string | null;
+  health: HealthState;
+  reasons: string[];
+  heartbeatAgeMs: number | null;
+  probe: { ok: boolean; latencyMs: number; error?: string };
+  breaker: string;
+  queue: { waiting: number; active: number; delayed: number; failed: number };
+  /** Age of the oldest update waiting to be handled. */
+  lagMs: number | null;
+  counters: Record<string, number>;
+}
+
+export interface HealthDeps {
+  db: PrismaClient;
+  redis: Redis;
+  keys: Keyspace;
+  config: Pick<Config, 'TOKEN_ENCRYPTION_KEY' | 'TELEGRAM_API_ROOT' | 'REDIS_PREFIX'>;
+}
+
+const HEARTBEAT_STALE_MS = 60_000;
+const LAG_DEGRADED_MS = 60_000;
+const PROBE_TIMEOUT_MS = 5_000;
+
+/** A getMe round trip with a 5 s limit: does Telegram answer this bot at all, and how fast. */
+async function probe(token: string, apiRoot: string): Promise<BotHealth['probe']> {
+  const started = performance.now();
+  try {
+    await new Telegram(token, { apiRoot }).callApi('getMe', {}, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) as never });
+    return { ok: true, latencyMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    const e = err as { code?: number; description?: string; name?: string };
+    const error = e.description ? `${e.code}: ${e.description}` : e.name === 'AbortError' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : 'network error';
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error };
+  }
+}
+
+/**
+ * One bot's health: heartbeat age, a live getMe probe, its breaker state, queue depth and lag, folded into
+ * healthy / degraded / unresponsive / crashed (or stopped) with the reasons.
+ */
+export async function botHealth(deps: HealthDeps, botId: number, connection: Redis = deps.redis): Promise<BotHealth | null> {
+  const bot = await deps.db.botInstance.findFirst({ where: { id: botId, deletedAt: null } });
+  if (!bot) return null;
+  const queue = new Queue(updatesQueueName(botId), { connection, prefix: deps.config.REDIS_PREFIX });
+  try {
+    const key = deps.config.TOKEN_ENCRYPTION_KEY;
+    const [heartbeat, breaker, counters, counts, oldest, probed] = await Promise.all([
+      deps.redis.get(deps.keys.bot(botId, 'heartbeat')),
+      deps.redis.get(deps.keys.bot(botId, 'breaker')),
+      deps.redis.hgetall(deps.keys.bot(botId, 'counters')),
+      queue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
+      queue.getJobs(['wait'], 0, 0, true),
+      key && bot.isActive ? probe(decryptSecret(bot.tokenEncrypted, key), deps.config.TELEGRAM_API_ROOT) : Promise.resolve({ ok: false, latencyMs: 0, error: 'not probed' }),
+    ]);
+    const now = Date.now();
+    const heartbeatAgeMs = heartbeat ? now - Number(heartbeat) : null;
+    const oldestJob = oldest[0];
+    const lagMs = oldestJob ? now - ((oldestJob.data as { receivedAt?: number }).receivedAt ?? oldestJob.timestamp) : null;
+    const reasons: string[] = [];
+    let health: HealthState;
+    if (bot.status === 'crashed') {
+      health = 'crashed';
+      reasons.push(bot.statusReason ?? 'crashed');
+    } else if (!bot.isActive || bot.status === 'stopped') {
+      health = 'stopped';
+      reasons.push(bot.statusReason ?? 'stopped');
+    } else {
+      if (heartbeatAgeMs === null || heartbeatAgeMs > HEARTBEAT_STALE_MS) reasons.push(heartbeatAgeMs === null ? 'no poller heartbeat' : `last heartbeat ${Math.round(heartbeatAgeMs / 1000)} s ago`);
+      if (!probed.ok) reasons.push(`getMe failed: ${probed.error}`);
+      const unresponsive = reasons.length > 0;
+      if (breaker && breaker !== 'closed') reasons.push(`circuit breaker ${breaker}`);
+      if (lagMs !== null && lagMs > LAG_DEGRADED_MS) reasons.push(`oldest waiting update is ${Math.round(lagMs / 1000)} s old`);
+      if (bot.statusReason) reasons.push(bot.statusReason);
+      health = unresponsive ? 'unresponsive' : reasons.length ? 'degraded' : 'healthy';
+    }
+    return {
+      botId,
+      username: bot.username,
+      status: bot.status,
+      statusReason: bot.statusReason,
+      restartCount: bot.restartCount,
+      startedAt: bot.startedAt,
+      lastError: bot.lastError,
+      health,
+      reasons,
+      heartbeatAgeMs,
+      probe: probed,
+      breaker: breaker ?? 'closed',
+      queue: { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 },
+      lagMs,
+      counters: Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, Number(v)])),
+    };
+  } finally {
+    await queue.close();
+  }
+}
