@@ -14,12 +14,13 @@ const memberOf = (m: ChatMemberUpdated['new_chat_member']) => isMember(m as type
  * A user is in a protected group: skip bots, admins and whitelisted users; check every channel; all joined →
  * `verified`, else mute and prompt (`restricted`). `source` dedupes the two signals of one join.
  */
-export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, startedAt: number, threadId?: number): Promise<void> {
+export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, joinDate: number, startedAt: number, threadId?: number): Promise<void> {
   if (user.is_bot || group.mode !== 'mute' || !group.channels.length) return;
   const chatId = Number(group.chatId);
-  // chat_member and the new_chat_members service message describe the same join: handle it once.
-  const joinKey = deps.ctx.keys.bot(rt.bot.id, 'join', chatId, user.id);
-  if ((await deps.ctx.redis.set(joinKey, '1', 'EX', 30, 'NX')) !== 'OK') return;
+  // chat_member and the new_chat_members service message describe the same join (same date): handle it
+  // once. A later re-join has another date and is a join of its own.
+  const joinKey = deps.ctx.keys.bot(rt.bot.id, 'join', chatId, user.id, joinDate);
+  if ((await deps.ctx.redis.set(joinKey, '1', 'EX', 120, 'NX')) !== 'OK') return;
   if (group.whitelist.has(BigInt(user.id))) return logDecision(deps, rt, chatId, user.id, 'skipped', startedAt, true);
   if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
   const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
@@ -54,7 +55,7 @@ export async function onChatMember(deps: VerifierDeps, rt: BotRuntime, update: C
     const ours = await deps.ctx.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
     if (!ours) return;
   }
-  await verifyJoin(deps, rt, group, user, startedAt);
+  await verifyJoin(deps, rt, group, user, update.date, startedAt);
 }
 
 /** new_chat_members service message: the fallback when chat_member updates are missing (large groups). */
@@ -62,7 +63,7 @@ export async function onNewChatMembers(deps: VerifierDeps, rt: BotRuntime, messa
   const group = await deps.groups.get(rt.bot.id, message.chat.id);
   if (!group?.enabled) return;
   // The users who joined, not the admin who added them.
-  for (const user of message.new_chat_members) await verifyJoin(deps, rt, group, user, startedAt, message.message_thread_id);
+  for (const user of message.new_chat_members) await verifyJoin(deps, rt, group, user, message.date, startedAt, message.message_thread_id);
 }
 
 /** A user left an enforced channel: mute them again, with a prompt, in every enabled group that requires it. */
