@@ -58,19 +58,21 @@ export async function onCheckAgain(deps: VerifierDeps, rt: BotRuntime, group: Gr
   const { missing } = await checkChannels(deps, rt, group.channels, user.id);
   if (missing.length) return void (await answer(text(group.language, 'stillMissing', { channels: plainChannelNames(missing) })));
   if ((await deps.ctx.redis.del(pendingKey(deps, rt, chatId, user.id))) === 0) return void (await answer(text(group.language, 'invalidButton')));
+  // The bot may message the requester only while the request is pending: tell them first, then settle it.
+  await rt.api.call('sendMessage', { chat_id: user.id, text: text(group.language, 'joinRequestApproved', { group: escapeHtml(group.title) }), parse_mode: 'HTML' }).catch(() => {});
   if (await settle(rt, 'approveChatJoinRequest', chatId, user.id)) logDecision(deps, rt, chatId, user.id, 'approved', startedAt, false);
   await answer(text(group.language, 'joinRequestApproved', { group: group.title }), false);
-  await rt.api.call('sendMessage', { chat_id: user.id, text: text(group.language, 'joinRequestApproved', { group: escapeHtml(group.title) }), parse_mode: 'HTML' }).catch(() => {});
 }
 
 /** The wait is over: a request still pending is declined. */
 export async function expireJoinRequest(deps: VerifierDeps, rt: BotRuntime, chatId: number, userId: number): Promise<void> {
   if ((await deps.ctx.redis.del(pendingKey(deps, rt, chatId, userId))) === 0) return;
   const started = Date.now();
-  if (!(await settle(rt, 'declineChatJoinRequest', chatId, userId))) return;
-  logDecision(deps, rt, chatId, userId, 'declined', started, false);
+  // The bot may message the requester only while the request is pending: tell them first, then decline.
   const group = await deps.groups.get(rt.bot.id, chatId);
   await rt.api
     .call('sendMessage', { chat_id: userId, text: text(group?.language ?? 'en', 'joinRequestDeclined', { group: escapeHtml(group?.title ?? '') }), parse_mode: 'HTML' })
     .catch(() => {});
+  if (!(await settle(rt, 'declineChatJoinRequest', chatId, userId))) return;
+  logDecision(deps, rt, chatId, userId, 'declined', started, false);
 }
