@@ -8,6 +8,8 @@ import type { DefaultJobOptions } from 'bullmq';
 /** Each bot has its own queue, so one bot's backlog or failure never delays another's. */
 export const updatesQueueName = (botInstanceId: number) => `updates-${botInstanceId}`;
 export const MAINTENANCE_QUEUE = 'maintenance';
+/** CSV exports have a queue of their own, so a long export never delays a rollup. */
+export const EXPORTS_QUEUE = 'exports';
 
 /**
  * BullMQ refuses custom ids containing `:` and all-digit ids; this one is deterministic so a re-delivered
@@ -35,19 +37,31 @@ export const updateJobs = {
   'lift-restrictions': z.object({ botInstanceId, groupId: z.number().int().positive(), reason: z.string().max(200) }),
 } as const;
 
-/** Jobs on the shared maintenance queue; most are started by job schedulers. */
+/**
+ * Jobs on the shared maintenance queue, all started by job schedulers. The queue has a global concurrency
+ * of 1: two maintenance jobs never run at once, across every maintenance process.
+ */
 export const maintenanceJobs = {
+  /** Rolls new log rows into the hourly tables, then writes the dashboard snapshot. */
   'stats-rollup': z.object({}),
+  /** Deletes expired log rows, statistics, sessions and export files. */
   'retention': z.object({}),
-  'health-sweep': z.object({}),
-  'export': z.object({ exportId: z.number().int().positive() }),
+  /** Creates the daily exports (EXPORT_SCHEDULE_KINDS) of the previous UTC day. */
   'scheduled-export': z.object({}),
 } as const;
+
+/** Jobs on the exports queue (job id `export-<id>`, one per exports row). */
+export const exportJobs = {
+  export: z.object({ exportId: z.number().int().positive() }),
+} as const;
+
+export const exportJobId = (exportId: number) => `export-${exportId}`;
 
 export type UpdateJobName = keyof typeof updateJobs;
 export type MaintenanceJobName = keyof typeof maintenanceJobs;
 export type UpdateJobData<N extends UpdateJobName> = z.infer<(typeof updateJobs)[N]>;
 export type MaintenanceJobData<N extends MaintenanceJobName> = z.infer<(typeof maintenanceJobs)[N]>;
+export type ExportJobData = z.infer<(typeof exportJobs)['export']>;
 
 /**
  * Retries are few and spaced: in-process Telegram retries already absorb blips, so BullMQ attempts are for

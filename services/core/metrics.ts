@@ -10,6 +10,8 @@ export function createMetrics() {
   client.collectDefaultMetrics({ register: registry });
   const reg = [registry];
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  /** When this process last wrote (or read) the dashboard snapshot; its age is computed at scrape time. */
+  let snapshotGeneratedAt = 0;
 
   return {
     registry,
@@ -52,6 +54,28 @@ export function createMetrics() {
     membershipCache: new client.Counter({ name: 'nezuko_membership_cache_total', help: 'Membership cache lookups by result', labelNames: ['bot', 'result'] as const, registers: reg }),
     dbWriteBatches: new client.Counter({ name: 'nezuko_log_rows_written_total', help: 'Log rows written in batches, by table', labelNames: ['table'] as const, registers: reg }),
     dbWriteFailures: new client.Counter({ name: 'nezuko_log_write_failures_total', help: 'Failed log batch writes (rows are kept and retried)', labelNames: ['table'] as const, registers: reg }),
+    rollupRows: new client.Counter({ name: 'nezuko_rollup_rows_total', help: 'Log rows rolled up into the hourly statistics, by log table', labelNames: ['table'] as const, registers: reg }),
+    exportRows: new client.Counter({ name: 'nezuko_export_rows_total', help: 'Rows written to CSV exports, by kind', labelNames: ['kind'] as const, registers: reg }),
+    exportDuration: new client.Histogram({
+      name: 'nezuko_export_duration_seconds',
+      help: 'CSV export duration by kind and outcome',
+      labelNames: ['kind', 'outcome'] as const,
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers: reg,
+    }),
+    retentionDeleted: new client.Counter({ name: 'nezuko_retention_deleted_rows_total', help: 'Rows (or export files) deleted by retention, by table', labelNames: ['table'] as const, registers: reg }),
+    dashboardSnapshotAge: new client.Gauge({
+      name: 'nezuko_dashboard_snapshot_age_seconds',
+      help: 'Age of the newest dashboard snapshot this process wrote or read',
+      registers: reg,
+      collect() {
+        if (snapshotGeneratedAt) this.set((Date.now() - snapshotGeneratedAt) / 1000);
+      },
+    }),
+    /** Records the generatedAt of the newest dashboard snapshot seen, for nezuko_dashboard_snapshot_age_seconds. */
+    markDashboardSnapshot(generatedAt: Date): void {
+      snapshotGeneratedAt = Math.max(snapshotGeneratedAt, generatedAt.getTime());
+    },
   };
 }
 

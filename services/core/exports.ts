@@ -1,0 +1,157 @@
+import { createReadStream, type ReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { z } from 'zod';
+import { defaultJobOptions, EXPORTS_QUEUE, exportJobId } from '../../queues';
+import { EXPORT_KINDS, type ExportKind } from './config';
+import type { Export, PrismaClient } from './db';
+
+/**
+ * The request and download side of CSV exports, for the admin API (and the maintenance role's daily export).
+ * The file itself is written by the maintenance role (services/maintenance/export.ts).
+ */
+
+export { EXPORT_KINDS, type ExportKind };
+
+/** Allowed `status` filter values per kind. */
+export const EXPORT_STATUS_FILTERS: Record<ExportKind, readonly string[]> = {
+  verifications: ['verified', 'restricted', 'approved', 'declined', 'skipped', 'error'],
+  api_calls: ['success', 'failure'],
+  groups: ['enabled', 'disabled', 'removed'],
+  audit: [],
+};
+
+const isoDate = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z' });
+const telegramChatId = z
+  .union([z.number().int(), z.string().regex(/^-?\d{1,19}$/, 'expected a Telegram chat id')])
+  .transform((v) => String(v));
+
+/**
+ * Export filters (all optional): botId, groupChatId (Telegram id of the group), status, and a time range
+ * [from, to) on created_at. `audit` has no bot, group or status; `groups` has no group filter.
+ */
+export const exportFiltersSchema = z
+  .strictObject({
+    botId: z.number().int().positive().optional(),
+    groupChatId: telegramChatId.optional(),
+    status: z.string().min(1).max(20).optional(),
+    from: isoDate.optional(),
+    to: isoDate.optional(),
+  })
+  .refine((f) => !f.from || !f.to || Date.parse(f.from) < Date.parse(f.to), { message: '`from` must be before `to`', path: ['to'] });
+export type ExportFilters = z.infer<typeof exportFiltersSchema>;
+
+export const exportRequestSchema = z.object({
+  kind: z.enum(EXPORT_KINDS),
+  filters: exportFiltersSchema.prefault({}),
+});
+
+export class ExportRequestError extends Error {
+  override name = 'ExportRequestError';
+}
+
+/** Validates filters for a kind; throws ExportRequestError (→ 400) naming the problem. */
+export function parseExportRequest(input: unknown): { kind: ExportKind; filters: ExportFilters } {
+  const result = exportRequestSchema.safeParse(input);
+  if (!result.success) {
+    throw new ExportRequestError(result.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '));
+  }
+  const { kind, filters } = result.data;
+  const allowed = EXPORT_STATUS_FILTERS[kind];
+  if (filters.status !== undefined && !allowed.includes(filters.status)) {
+    throw new ExportRequestError(allowed.length ? `filters.status: expected one of ${allowed.join(', ')} for ${kind}` : `filters.status: not available for ${kind}`);
+  }
+  if (kind === 'audit' && (filters.botId !== undefined || filters.groupChatId !== undefined)) {
+    throw new ExportRequestError('filters: the audit log has no bot or group filter');
+  }
+  if (kind === 'groups' && filters.groupChatId !== undefined) throw new ExportRequestError('filters.groupChatId: not available for groups');
+  return { kind, filters };
+}
+
+/** The exports queue, for producers (the admin API, the daily export). Close it with the process. */
+export function createExportsQueue(connection: ConnectionOptions, prefix: string): Queue {
+  return new Queue(EXPORTS_QUEUE, { connection, prefix, defaultJobOptions });
+}
+
+export interface RequestExportDeps {
+  db: PrismaClient;
+  exportsQueue: Pick<Queue, 'add'>;
+}
+
+export interface RequestExportInput {
+  kind: ExportKind;
+  filters?: unknown;
+  requestedById?: number | null;
+  scheduled?: boolean;
+}
+
+/** Enqueues the job of an exports row; idempotent (job id export-<id>). */
+export async function enqueueExport(queue: Pick<Queue, 'add'>, exportId: number): Promise<void> {
+  // One attempt: a failed export is marked failed with its reason and can be requested again.
+  await queue.add('export', { exportId }, { jobId: exportJobId(exportId), attempts: 1 });
+}
+
+/**
+ * Creates a queued exports row and enqueues its job. Throws ExportRequestError for bad filters.
+ * (If the enqueue fails after the row exists, the retention job re-enqueues queued rows older than a minute.)
+ */
+export async function requestExport(deps: RequestExportDeps, input: RequestExportInput): Promise<Export> {
+  const { kind, filters } = parseExportRequest({ kind: input.kind, filters: input.filters ?? {} });
+  const row = await deps.db.export.create({
+    data: { kind, filters, requestedById: input.requestedById ?? null, scheduled: input.scheduled ?? false, status: 'queued' },
+  });
+  await enqueueExport(deps.exportsQueue, row.id);
+  return row;
+}
+
+export class ExportUnavailableError extends Error {
+  override name = 'ExportUnavailableError';
+  constructor(
+    message: string,
+    /** not_found → 404, not_ready → 409, expired → 410. */
+    readonly reason: 'not_found' | 'not_ready' | 'expired',
+  ) {
+    super(message);
+  }
+}
+
+/** Resolves a stored file name inside EXPORT_DIR; refuses anything that would leave it. */
+export function exportFilePath(exportDir: string, fileName: string): string {
+  const root = path.resolve(exportDir);
+  const full = path.resolve(root, fileName);
+  if (path.dirname(full) !== root || path.basename(full) !== fileName) throw new ExportUnavailableError('export file path is outside EXPORT_DIR', 'not_found');
+  return full;
+}
+
+export interface ExportDownload {
+  stream: ReadStream;
+  /** For Content-Disposition: attachment; filename="…". */
+  fileName: string;
+  contentType: 'application/gzip';
+  bytes: number;
+  sha256: string;
+  rows: number;
+}
+
+/**
+ * Opens a finished export's file for download. Throws ExportUnavailableError when the export does not
+ * exist, is not done, or its file was deleted by retention.
+ */
+export async function openExportFile(deps: { db: PrismaClient; config: { EXPORT_DIR: string } }, exportId: number): Promise<ExportDownload> {
+  const row = await deps.db.export.findUnique({ where: { id: exportId } });
+  if (!row) throw new ExportUnavailableError(`export ${exportId} not found`, 'not_found');
+  if (row.status !== 'done' || !row.filePath || !row.sha256) throw new ExportUnavailableError(`export ${exportId} is ${row.status}`, 'not_ready');
+  if (row.fileDeletedAt) throw new ExportUnavailableError(`export ${exportId}'s file was deleted after the retention period`, 'expired');
+  const full = exportFilePath(deps.config.EXPORT_DIR, row.filePath);
+  const info = await stat(full).catch(() => null);
+  if (!info?.isFile()) throw new ExportUnavailableError(`export ${exportId}'s file is missing`, 'expired');
+  return {
+    stream: createReadStream(full),
+    fileName: row.filePath,
+    contentType: 'application/gzip',
+    bytes: info.size,
+    sha256: row.sha256,
+    rows: Number(row.rows ?? 0),
+  };
+}

@@ -1,0 +1,164 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import {
+  assertHandlers,
+  defaultJobOptions,
+  EXPORTS_QUEUE,
+  exportJobs,
+  MAINTENANCE_QUEUE,
+  maintenanceJobs,
+  type MaintenanceJobName,
+} from '../../queues';
+import type { AppContext } from '../core/context';
+import { createExportsQueue } from '../core/exports';
+import { writeDashboard } from './dashboard';
+import { runExport } from './export';
+import { runRetention } from './retention';
+import { rollupAll } from './rollup';
+import { requeueStaleExports, runScheduledExports } from './scheduled-export';
+
+/**
+ * The maintenance role.
+ *
+ * Two queues, chosen so that nothing overlaps and nothing waits behind a long export:
+ * - `maintenance` (stats-rollup every STATS_ROLLUP_INTERVAL_MS, retention and scheduled-export by cron) has a
+ *   queue-wide global concurrency of 1 (`queue.setGlobalConcurrency(1)`), so across every maintenance process
+ *   exactly one of these jobs runs at a time: a rollup never overlaps another rollup or a retention pass. Each
+ *   is short (a rollup is one aggregate statement per 50k rows, retention is 5k-row statements). The rollup
+ *   also takes a PostgreSQL advisory lock per table in its transaction, so even a stalled job re-run while the
+ *   first still works cannot count a row twice.
+ * - `exports`: the CSV exports, which can take minutes; on their own queue (concurrency 1 per process) they never
+ *   delay a rollup. Each export's job id is `export-<id>`, and the export claims its row queued → running
+ *   atomically, so one export is never written twice.
+ *
+ * Job schedulers are registered with `upsertJobScheduler` on every start of every maintenance process: the same
+ * ids and settings leave exactly one scheduler per id, and a changed interval or cron replaces it.
+ */
+
+export const SCHEDULER_IDS = { rollup: 'stats-rollup', retention: 'retention', scheduledExport: 'scheduled-export' } as const;
+
+const schedulerJobOptions = {
+  removeOnComplete: { count: 100 },
+  removeOnFail: { count: 500 },
+};
+
+export async function registerSchedulers(ctx: AppContext, queue: Queue): Promise<void> {
+  const { config } = ctx;
+  await queue.setGlobalConcurrency(1);
+  await queue.upsertJobScheduler(SCHEDULER_IDS.rollup, { every: config.STATS_ROLLUP_INTERVAL_MS }, {
+    name: 'stats-rollup',
+    data: {},
+    // The next run comes within seconds; a failed run is not retried.
+    opts: { ...schedulerJobOptions, attempts: 1 },
+  });
+  await queue.upsertJobScheduler(SCHEDULER_IDS.retention, { pattern: config.RETENTION_CRON, tz: 'UTC' }, {
+    name: 'retention',
+    data: {},
+    opts: { ...schedulerJobOptions, attempts: 3, backoff: { type: 'exponential', delay: 60_000 } },
+  });
+  if (config.EXPORT_SCHEDULE_KINDS.length) {
+    await queue.upsertJobScheduler(SCHEDULER_IDS.scheduledExport, { pattern: config.EXPORT_SCHEDULE_CRON, tz: 'UTC' }, {
+      name: 'scheduled-export',
+      data: {},
+      opts: { ...schedulerJobOptions, attempts: 3, backoff: { type: 'exponential', delay: 60_000 } },
+    });
+  } else {
+    await queue.removeJobScheduler(SCHEDULER_IDS.scheduledExport);
+  }
+}
+
+type Handler = (job: Job) => Promise<unknown>;
+
+export async function startMaintenance(ctx: AppContext): Promise<void> {
+  const { config, db, log, metrics } = ctx;
+  const producer = ctx.newRedis('worker');
+  const queue = new Queue(MAINTENANCE_QUEUE, { connection: producer, prefix: config.REDIS_PREFIX, defaultJobOptions });
+  const exportsQueue = createExportsQueue(producer, config.REDIS_PREFIX);
+  queue.on('error', (err) => log.warn('maintenance queue error', { err }));
+  exportsQueue.on('error', (err) => log.warn('exports queue error', { err }));
+
+  const handlers: Record<MaintenanceJobName, Handler> = {
+    'stats-rollup': async () => {
+      const results = await rollupAll(db);
+      for (const r of results) {
+        if (r.rows) metrics.rollupRows.inc({ table: r.table }, r.rows);
+        if (r.deferred) log.warn('rollup deferred: a writer that started before the bound is still open', { table: r.table });
+      }
+      const snapshot = await writeDashboard({ db, redis: ctx.redis, keys: ctx.keys });
+      metrics.markDashboardSnapshot(new Date(snapshot.generatedAt));
+      await requeueStaleExports({ db, exportsQueue });
+      return results.map((r) => ({ table: r.table, rows: r.rows, toId: String(r.toId), deferred: r.deferred }));
+    },
+    retention: async () => {
+      const result = await runRetention({ db, config, metrics });
+      log.info('retention done', result);
+      return result;
+    },
+    'scheduled-export': async (job) => {
+      // The time this run was scheduled for (timestamp is when the job was created, delay until it was due).
+      const at = new Date(job.timestamp + (job.delay ?? 0));
+      const created = await runScheduledExports({ db, exportsQueue }, config.EXPORT_SCHEDULE_KINDS, at);
+      log.info('daily exports requested', { exports: created });
+      return created;
+    },
+  };
+  assertHandlers(MAINTENANCE_QUEUE, maintenanceJobs, handlers);
+
+  const exportAbort = new AbortController();
+  const exportHandlers = {
+    export: async (job: Job) => {
+      const { exportId } = exportJobs.export.parse(job.data);
+      return runExport(
+        { db, databaseUrl: config.DATABASE_URL, exportDir: config.EXPORT_DIR, log, metrics },
+        exportId,
+        { signal: exportAbort.signal, onProgress: (rows) => job.updateProgress({ rows }) },
+      );
+    },
+  };
+  assertHandlers(EXPORTS_QUEUE, exportJobs, exportHandlers);
+
+  const timed = (queueName: string, table: Record<string, Handler>, schemas: Record<string, { parse(v: unknown): unknown }>) => async (job: Job) => {
+    const started = performance.now();
+    let outcome = 'failed';
+    try {
+      schemas[job.name]?.parse(job.data);
+      const handler = table[job.name];
+      if (!handler) throw new Error(`no handler for ${job.name}`);
+      const result = await handler(job);
+      outcome = 'completed';
+      return result;
+    } finally {
+      metrics.jobDuration.observe({ queue: queueName, job: job.name, outcome }, (performance.now() - started) / 1000);
+    }
+  };
+
+  await registerSchedulers(ctx, queue);
+  await requeueStaleExports({ db, exportsQueue }, 0).catch((err) => log.warn('could not re-enqueue queued exports', { err }));
+
+  const worker = new Worker(MAINTENANCE_QUEUE, timed(MAINTENANCE_QUEUE, handlers, maintenanceJobs), {
+    connection: ctx.newRedis('worker'),
+    prefix: config.REDIS_PREFIX,
+    concurrency: 1,
+  });
+  const exportWorker = new Worker(EXPORTS_QUEUE, timed(EXPORTS_QUEUE, exportHandlers, exportJobs), {
+    connection: ctx.newRedis('worker'),
+    prefix: config.REDIS_PREFIX,
+    concurrency: 1,
+    // A stalled export (its process died) is handed to runExport once more, which marks it failed and cleans up.
+    maxStalledCount: 1,
+  });
+  worker.on('error', (err) => log.warn('maintenance worker error', { err }));
+  exportWorker.on('error', (err) => log.warn('export worker error', { err }));
+  worker.on('failed', (job, err) => log.warn('maintenance job failed', { job: job?.name, err }));
+
+  ctx.lifecycle.onShutdown('workers', 'maintenance workers', async () => {
+    // A running export stops, removes its partial file and is marked failed, instead of holding up shutdown.
+    exportAbort.abort();
+    await Promise.all([worker.close(), exportWorker.close()]);
+    await Promise.all([queue.close(), exportsQueue.close()]);
+  });
+  log.info('maintenance started', {
+    rollupEveryMs: config.STATS_ROLLUP_INTERVAL_MS,
+    retention: config.RETENTION_CRON,
+    dailyExport: config.EXPORT_SCHEDULE_KINDS.length ? { cron: config.EXPORT_SCHEDULE_CRON, kinds: config.EXPORT_SCHEDULE_KINDS } : 'off',
+  });
+}
