@@ -124,6 +124,8 @@ export interface ExportRunOptions {
   signal?: AbortSignal;
   /** Rows per FETCH. */
   fetchRows?: number;
+  /** Minimum time between progress updates (exports row and job progress). */
+  progressEveryMs?: number;
 }
 
 export type ExportOutcome =
@@ -188,7 +190,7 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
         for (const r of batch.rows) yield convert(r);
         rows += batch.rows.length;
         if (batch.rows.length < fetchRows) return;
-        if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+        if (Date.now() - lastProgress >= (options.progressEveryMs ?? PROGRESS_EVERY_MS)) {
           lastProgress = Date.now();
           await db.export.update({ where: { id: exportId }, data: { progressRows: rows } });
           await options.onProgress?.(rows);
