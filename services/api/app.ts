@@ -1,13 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import cookieParser from 'cookie-parser';
+import cors from 'cors';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AppContext } from '../core/context';
+import { Prisma } from '../core/db';
 import { opsHandlers } from '../core/ops-http';
+import { authenticate, csrfCheck, CSRF_HEADER, loginLimiters } from './auth';
+import { BULL_BOARD_PATH, bullBoard } from './bull-board';
+import { entityCache, type EntityCache } from './cache';
+import type { ApiDeps } from './deps';
+import { ApiError, errorBody } from './errors';
+import { openApiDocument } from './openapi';
+import { apiQueues, type ApiQueues } from './queues';
+import { mountRoutes, type AnyRoute } from './routing';
+import { adminRoutes } from './routes/admin';
+import { authRoutes } from './routes/auth';
+import { botRoutes } from './routes/bots';
+import { exportRoutes } from './routes/exports';
+import { channelRoutes, groupRoutes } from './routes/groups';
+import { logRoutes } from './routes/logs';
+import { statsRoutes } from './routes/stats';
 
-/** One error shape for every failure; never a stack trace. */
-export function errorBody(code: string, message: string, requestId: string, details?: unknown) {
-  return { error: { code, message, ...(details === undefined ? {} : { details }), requestId } };
-}
+export { errorBody };
 
 const requestId: RequestHandler = (req, res, next) => {
   const incoming = req.get('x-request-id');
@@ -17,17 +32,60 @@ const requestId: RequestHandler = (req, res, next) => {
   next();
 };
 
-export function createApp(ctx: AppContext): express.Express {
-  const app = express();
+/** Every /api/v1 route, in the order they are mounted and documented. */
+export function apiRoutes(deps: ApiDeps): AnyRoute[] {
+  return [
+    ...authRoutes(deps),
+    ...adminRoutes(deps),
+    ...botRoutes(deps),
+    ...groupRoutes(deps),
+    ...channelRoutes(deps),
+    ...logRoutes(deps),
+    ...statsRoutes(deps),
+    ...exportRoutes(deps),
+  ];
+}
+
+/** Maps a thrown value to a status, code and message that are safe to send. */
+function describeError(err: unknown): { status: number; code: string; message: string; details?: unknown } {
+  if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message, details: err.details };
+  if (err instanceof Prisma.PrismaClientKnownRequestError) {
+    if (err.code === 'P2025') return { status: 404, code: 'not_found', message: 'Not found' };
+    if (err.code === 'P2002') return { status: 409, code: 'conflict', message: 'Already exists' };
+    if (err.code === 'P2003') return { status: 409, code: 'conflict', message: 'A related row is missing or still in use' };
+    if (err.code === 'P2000' || err.code === 'P2006' || err.code === 'P2007') return { status: 400, code: 'bad_request', message: 'Invalid value' };
+  }
+  const e = err as { status?: number; type?: string; expose?: boolean; message?: string };
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    const code = e.type === 'entity.parse.failed' ? 'invalid_json' : e.type === 'entity.too.large' ? 'payload_too_large' : 'bad_request';
+    return { status: e.status, code, message: e.expose && typeof e.message === 'string' ? e.message : 'Bad request' };
+  }
+  return { status: 500, code: 'internal', message: 'Internal error' };
+}
+
+export interface ApiApp extends express.Express {
+  locals: express.Express['locals'] & { routes: AnyRoute[]; cache: EntityCache; queues: ApiQueues };
+}
+
+export function createApp(ctx: AppContext): ApiApp {
+  const app = express() as ApiApp;
   const ops = opsHandlers(ctx.readiness, ctx.metrics.registry);
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  // Telegram ids are bigints: they go out as strings.
+  app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
   app.use(requestId);
   app.use(helmet());
 
   app.use((req, res, next) => {
     const end = ctx.metrics.httpRequestDuration.startTimer({ method: req.method });
-    res.on('finish', () => end({ route: req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched', status: String(res.statusCode) }));
+    const started = performance.now();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || 'unmatched';
+      end({ route, status: String(res.statusCode) });
+      const ms = performance.now() - started;
+      if (ms > ctx.config.SLOW_REQUEST_MS) ctx.log.warn('slow request', { method: req.method, route, status: res.statusCode, ms: Math.round(ms), requestId: res.locals.requestId });
+    });
     next();
   });
 
@@ -35,18 +93,48 @@ export function createApp(ctx: AppContext): express.Express {
   app.get('/ready', ops.ready);
   app.get('/metrics', ops.metrics);
 
-  app.use('/api/v1', express.json({ limit: '100kb' }));
+  const cache = entityCache(ctx);
+  const queues = apiQueues(ctx);
+  const deps: ApiDeps = { ctx, cache, queues, loginLimiters: loginLimiters(ctx) };
+  const routes = apiRoutes(deps);
+  Object.assign(app.locals, { routes, cache, queues });
+  const document = openApiDocument(routes);
+  const allowList = ctx.config.CORS_ORIGINS;
+
+  const api = express.Router();
+  api.use(
+    cors({
+      origin: (origin, cb) => cb(null, !origin || allowList.includes(origin) ? origin ?? false : false),
+      credentials: true,
+      allowedHeaders: ['content-type', 'authorization', CSRF_HEADER, 'x-request-id'],
+      exposedHeaders: ['x-request-id'],
+      maxAge: 600,
+    }),
+  );
+  api.use((_req, res, next) => {
+    res.set('cache-control', 'no-store');
+    next();
+  });
+  api.use(express.json({ limit: '100kb' }));
+  api.use(cookieParser());
+  api.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  api.use(authenticate(ctx));
+  mountRoutes(api, routes, csrfCheck(allowList));
+  app.use('/api/v1', api);
+
+  app.use(BULL_BOARD_PATH, cookieParser(), authenticate(ctx), bullBoard(ctx, queues, allowList));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `No route for ${req.method} ${req.path}`, res.locals.requestId));
   });
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    const { status, code, message, details } = describeError(err);
     if (status === 500) ctx.log.error('request failed', { err, method: req.method, path: req.path, requestId: res.locals.requestId });
-    const code = status === 500 ? 'internal' : err.type === 'entity.parse.failed' ? 'invalid_json' : err.type === 'entity.too.large' ? 'payload_too_large' : 'bad_request';
-    const message = status === 500 ? 'Internal error' : err.expose && typeof err.message === 'string' ? err.message : 'Bad request';
-    if (!res.headersSent) res.status(status).json(errorBody(code, message, res.locals.requestId));
+    if (!res.headersSent) res.status(status).json(errorBody(code, message, res.locals.requestId, details));
+    else res.end();
   };
   app.use(onError);
   return app;

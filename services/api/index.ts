@@ -1,13 +1,28 @@
 import http from 'node:http';
 import type { AppContext } from '../core/context';
+import { subscribeControl } from '../core/control';
 import { closeServer, listen } from '../core/ops-http';
 import { createApp } from './app';
+import { ensureFirstOwner } from './auth';
 
-/** The admin API role: serves /api/v1, /health, /ready and /metrics on API_PORT. */
+/** The admin API role: serves /api/v1, /admin/queues, /health, /ready and /metrics on API_PORT. */
 export async function startApi(ctx: AppContext): Promise<void> {
-  const server = http.createServer(createApp(ctx));
+  await startApiServer(ctx);
+}
+
+/** Starts the API and resolves with the bound port and the app (tests use port 0). */
+export async function startApiServer(ctx: AppContext) {
+  await ensureFirstOwner(ctx);
+  const app = createApp(ctx);
+  // Changes made elsewhere (bot commands in the verifier, another API process) drop cached group/channel reads.
+  const unsubscribe = await subscribeControl(ctx, (message) => {
+    if (message.type === 'group-changed' || message.type === 'bots-changed') void app.locals.cache.invalidate('groups', 'channels').catch(() => {});
+  });
+  ctx.lifecycle.onShutdown('http', 'api control subscription', unsubscribe);
+  const server = http.createServer(app);
   server.keepAliveTimeout = 5_000;
   const port = await listen(server, ctx.config.API_PORT, ctx.config.API_HOST);
   ctx.lifecycle.onShutdown('http', 'api server', () => closeServer(server));
   ctx.log.info('api listening', { url: `http://${ctx.config.API_HOST}:${port}` });
+  return { port, app };
 }

@@ -1,0 +1,69 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { RequestHandler } from 'express';
+import { MAINTENANCE_QUEUE, updatesQueueName } from '../../queues';
+import type { AppContext } from '../core/context';
+import { originAllowed } from './auth';
+import { ApiError } from './errors';
+import type { ApiQueues } from './queues';
+import { UNSAFE_METHODS, type Principal } from './routing';
+
+export const BULL_BOARD_PATH = '/admin/queues';
+/** Queues shared by every bot: maintenance jobs and CSV exports. */
+const SHARED_QUEUES = [MAINTENANCE_QUEUE, 'exports'];
+const REFRESH_MS = 5_000;
+
+/**
+ * Bull Board behind the API's login. Two boards over the same queues: a read-only one for viewers and
+ * admins, a full one (retry, clean, promote…) for owners. The queue list follows the bots: it is re-read
+ * from the database at most every few seconds, when a request comes.
+ */
+export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[]): RequestHandler {
+  const makeBoard = (readOnlyMode: boolean) => {
+    const serverAdapter = new ExpressAdapter();
+    serverAdapter.setBasePath(BULL_BOARD_PATH);
+    const board = createBullBoard({ queues: [], serverAdapter, options: { uiConfig: { boardTitle: readOnlyMode ? 'Nezuko (read-only)' : 'Nezuko' } } });
+    return { router: serverAdapter.getRouter() as RequestHandler, board, readOnlyMode };
+  };
+  const readOnly = makeBoard(true);
+  const full = makeBoard(false);
+  let names: string[] = [];
+  let refreshedAt = 0;
+  let refreshing: Promise<void> | undefined;
+
+  const refresh = async () => {
+    const bots = await ctx.db.botInstance.findMany({ where: { deletedAt: null }, select: { id: true }, orderBy: { id: 'asc' } });
+    const next = [...SHARED_QUEUES, ...bots.map((b) => updatesQueueName(b.id))];
+    if (next.join() !== names.join()) {
+      for (const b of [readOnly, full]) {
+        b.board.replaceQueues(next.map((name) => new BullMQAdapter(queues.get(name), { readOnlyMode: b.readOnlyMode, allowRetries: !b.readOnlyMode })));
+      }
+      names = next;
+    }
+    refreshedAt = Date.now();
+  };
+
+  return async (req, res, next) => {
+    const auth = res.locals.auth as Principal | undefined;
+    if (!auth) return next(new ApiError(401, 'unauthenticated', 'Log in to the admin API first'));
+    const owner = auth.role === 'owner';
+    if (UNSAFE_METHODS.has(req.method)) {
+      if (!owner) return next(new ApiError(403, 'forbidden', 'Changing jobs needs the owner role'));
+      // Bull Board's own UI cannot send our CSRF header: changes from a browser must come from our origin.
+      const site = req.get('sec-fetch-site');
+      if (auth.kind === 'session' && (!originAllowed(req, allowList) || (site && site !== 'same-origin') || (!req.get('origin') && !site))) {
+        return next(new ApiError(403, 'csrf_failed', 'Cross-origin request refused'));
+      }
+    }
+    if (Date.now() - refreshedAt > REFRESH_MS) {
+      refreshing ??= refresh().finally(() => (refreshing = undefined));
+      try {
+        await refreshing;
+      } catch (err) {
+        return next(err);
+      }
+    }
+    return (owner ? full : readOnly).router(req, res, next);
+  };
+}

@@ -1,0 +1,12 @@
+import type { RequestHandler } from 'express';
+import type { AppContext } from '../core/context';
+import type { EntityCache } from './cache';
+import type { ApiQueues } from './queues';
+
+/** What route modules get: the process context and the API's own helpers. */
+export interface ApiDeps {
+  ctx: AppContext;
+  cache: EntityCache;
+  queues: ApiQueues;
+  loginLimiters: RequestHandler[];
+}

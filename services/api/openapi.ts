@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { AnyRoute } from './routing';
+
+type JsonSchema = Record<string, unknown>;
+
+const toSchema = (schema: z.ZodType): JsonSchema => {
+  const { $schema: _s, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'openapi-3.0' }) as JsonSchema;
+  return rest;
+};
+
+const parameters = (schema: z.ZodType | undefined, where: 'path' | 'query') => {
+  if (!schema) return [];
+  const json = toSchema(schema);
+  const props = (json.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((json.required as string[] | undefined) ?? []);
+  return Object.entries(props).map(([name, s]) => ({ name, in: where, required: where === 'path' || (required.has(name) && s.default === undefined), schema: s, ...(s.description ? { description: s.description } : {}) }));
+};
+
+const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'requestId'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {}, requestId: { type: 'string' } },
+    },
+  },
+};
+
+/** The OpenAPI 3 document, generated from the very zod schemas that validate each route. */
+export function openApiDocument(routes: AnyRoute[]) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:(\w+)/g, '{$1}');
+    const error = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+    const status = String(route.status ?? 200);
+    paths[path] ??= {};
+    paths[path][route.method] = {
+      summary: route.summary,
+      tags: [route.tag],
+      operationId: `${route.method}${path.replace(/[{}]/g, '').replace(/[/-](\w)/g, (_m, c: string) => c.toUpperCase())}`,
+      'x-required-role': route.access,
+      security: route.access === 'public' ? [] : [{ sessionCookie: [] }, { bearerToken: [] }],
+      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(route.body) } } } } : {}),
+      responses: {
+        [status]: { description: 'Success', ...(status === '204' ? {} : { content: { 'application/json': { schema: route.response ? toSchema(route.response) : { type: 'object' } } } }) },
+        '400': error('Invalid parameters or body'),
+        ...(route.access === 'public' ? {} : { '401': error('No valid session or token'), '403': error('Role too low, or CSRF check failed') }),
+        ...(route.path.includes(':') ? { '404': error('Not found') } : {}),
+        ...(route.path === '/auth/login' ? { '429': error('Too many attempts') } : {}),
+      },
+    };
+  }
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'Nezuko admin API',
+      version: '1',
+      description:
+        'Manage bots, groups, channels and verifications. Authenticate with the session cookie from POST /auth/login ' +
+        '(changes then need the X-CSRF-Token header) or with an API token (Authorization: Bearer nzk_…). ' +
+        'Roles: viewer reads; admin also manages bots, groups, channels and exports; owner also manages users and tokens.',
+    },
+    servers: [{ url: '/api/v1' }],
+    components: {
+      securitySchemes: {
+        sessionCookie: { type: 'apiKey', in: 'cookie', name: 'nezuko_session' },
+        bearerToken: { type: 'http', scheme: 'bearer' },
+      },
+      schemas: { Error: errorSchema },
+    },
+    paths,
+  };
+}

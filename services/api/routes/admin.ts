@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { hashToken, randomToken } from '../../core/crypto';
+import { audit, changed } from '../audit';
+import { API_TOKEN_PREFIX, hashPassword } from '../auth';
+import type { ApiDeps } from '../deps';
+import { ApiError, conflict, notFound } from '../errors';
+import { defineRoute, type AnyRoute } from '../routing';
+import { email, idParams, pageOf, pageQuery, password, ROLES } from '../schemas';
+
+const userSelect = { id: true, email: true, role: true, displayName: true, lastLoginAt: true, createdAt: true, updatedAt: true } as const;
+const tokenSelect = { id: true, name: true, tokenPrefix: true, role: true, createdById: true, lastUsedAt: true, expiresAt: true, revokedAt: true, createdAt: true } as const;
+
+/** Admin users and API tokens: owner only. */
+export function adminRoutes({ ctx }: ApiDeps): AnyRoute[] {
+  const liveOwners = () => ctx.db.adminUser.count({ where: { role: 'owner', deletedAt: null } });
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/users',
+      summary: 'List admin users',
+      tag: 'users',
+      access: 'owner',
+      query: z.object({ ...pageQuery, role: z.enum(ROLES).optional() }),
+      handler: async ({ query }) => {
+        const where = { deletedAt: null, ...(query.role ? { role: query.role } : {}) };
+        const [items, total] = await Promise.all([
+          ctx.db.adminUser.findMany({ where, select: userSelect, orderBy: { id: 'asc' }, skip: (query.page - 1) * query.per_page, take: query.per_page }),
+          ctx.db.adminUser.count({ where }),
+        ]);
+        return pageOf(items, total, query.page, query.per_page);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/users',
+      summary: 'Create an admin user',
+      tag: 'users',
+      access: 'owner',
+      status: 201,
+      body: z.object({ email, password, role: z.enum(ROLES).default('viewer'), displayName: z.string().trim().min(1).max(100).optional() }),
+      handler: async ({ body, auth, req }) => {
+        const exists = await ctx.db.adminUser.findFirst({ where: { email: body.email, deletedAt: null }, select: { id: true } });
+        if (exists) throw conflict('An admin user with this email exists');
+        const user = await ctx.db.adminUser.create({
+          data: { email: body.email, role: body.role, displayName: body.displayName ?? null, passwordHash: await hashPassword(body.password) },
+          select: userSelect,
+        });
+        await audit(ctx, req, auth, { action: 'user.create', resourceType: 'admin_user', resourceId: user.id, newValues: { email: user.email, role: user.role, displayName: user.displayName } });
+        return user;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/users/:id',
+      summary: 'Get an admin user',
+      tag: 'users',
+      access: 'owner',
+      params: idParams,
+      handler: async ({ params }) => {
+        const user = await ctx.db.adminUser.findFirst({ where: { id: params.id, deletedAt: null }, select: userSelect });
+        if (!user) throw notFound('Admin user');
+        return user;
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/users/:id',
+      summary: 'Change an admin user\'s role, name or password (a new password ends their sessions)',
+      tag: 'users',
+      access: 'owner',
+      params: idParams,
+      body: z.object({ role: z.enum(ROLES).optional(), displayName: z.string().trim().min(1).max(100).nullable().optional(), password: password.optional() }).strict(),
+      handler: async ({ params, body, auth, req }) => {
+        const user = await ctx.db.adminUser.findFirst({ where: { id: params.id, deletedAt: null }, select: userSelect });
+        if (!user) throw notFound('Admin user');
+        if (body.role && body.role !== 'owner' && user.role === 'owner' && (await liveOwners()) <= 1) throw conflict('The last owner cannot be demoted');
+        const { oldValues, newValues } = changed(user, { role: body.role, displayName: body.displayName });
+        const updated = await ctx.db.adminUser.update({
+          where: { id: user.id },
+          data: { role: body.role, displayName: body.displayName, ...(body.password ? { passwordHash: await hashPassword(body.password) } : {}) },
+          select: userSelect,
+        });
+        if (body.password || (body.role && body.role !== user.role)) {
+          await ctx.db.adminSession.updateMany({ where: { adminUserId: user.id, revokedAt: null, ...(body.password ? {} : { NOT: { id: auth.sessionId ?? -1 } }) }, data: { revokedAt: new Date() } });
+        }
+        await audit(ctx, req, auth, { action: 'user.update', resourceType: 'admin_user', resourceId: user.id, oldValues, newValues: { ...newValues, ...(body.password ? { passwordChanged: true } : {}) } });
+        return updated;
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/users/:id',
+      summary: 'Delete an admin user (soft); ends their sessions and revokes their API tokens',
+      tag: 'users',
+      access: 'owner',
+      params: idParams,
+      handler: async ({ params, auth, req }) => {
+        const user = await ctx.db.adminUser.findFirst({ where: { id: params.id, deletedAt: null }, select: userSelect });
+        if (!user) throw notFound('Admin user');
+        if (user.id === auth.userId) throw conflict('You cannot delete yourself');
+        if (user.role === 'owner' && (await liveOwners()) <= 1) throw conflict('The last owner cannot be deleted');
+        const now = new Date();
+        await ctx.db.$transaction([
+          ctx.db.adminUser.update({ where: { id: user.id }, data: { deletedAt: now } }),
+          ctx.db.adminSession.updateMany({ where: { adminUserId: user.id, revokedAt: null }, data: { revokedAt: now } }),
+          ctx.db.apiToken.updateMany({ where: { createdById: user.id, revokedAt: null }, data: { revokedAt: now } }),
+        ]);
+        await audit(ctx, req, auth, { action: 'user.delete', resourceType: 'admin_user', resourceId: user.id, oldValues: { email: user.email, role: user.role } });
+        return undefined;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/tokens',
+      summary: 'List API tokens (never their secret)',
+      tag: 'tokens',
+      access: 'owner',
+      query: z.object({ ...pageQuery, include_revoked: z.enum(['true', 'false']).optional() }),
+      handler: async ({ query }) => {
+        const where = query.include_revoked === 'true' ? {} : { revokedAt: null };
+        const [items, total] = await Promise.all([
+          ctx.db.apiToken.findMany({ where, select: tokenSelect, orderBy: { id: 'desc' }, skip: (query.page - 1) * query.per_page, take: query.per_page }),
+          ctx.db.apiToken.count({ where }),
+        ]);
+        return pageOf(items, total, query.page, query.per_page);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/tokens',
+      summary: 'Create an API token scoped to a role; the token is shown only in this answer',
+      tag: 'tokens',
+      access: 'owner',
+      status: 201,
+      body: z.object({ name: z.string().trim().min(1).max(100), role: z.enum(ROLES).default('viewer'), expiresInDays: z.number().int().min(1).max(3650).optional() }),
+      handler: async ({ body, auth, req }) => {
+        const token = `${API_TOKEN_PREFIX}${randomToken(32)}`;
+        const row = await ctx.db.apiToken.create({
+          data: {
+            name: body.name,
+            role: body.role,
+            tokenHash: hashToken(token),
+            tokenPrefix: token.slice(0, API_TOKEN_PREFIX.length + 6),
+            createdById: auth.userId,
+            expiresAt: body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : null,
+          },
+          select: tokenSelect,
+        });
+        await audit(ctx, req, auth, { action: 'token.create', resourceType: 'api_token', resourceId: row.id, newValues: { name: row.name, role: row.role, tokenPrefix: row.tokenPrefix, expiresAt: row.expiresAt } });
+        return { ...row, token };
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/tokens/:id',
+      summary: 'Revoke an API token',
+      tag: 'tokens',
+      access: 'owner',
+      params: idParams,
+      handler: async ({ params, auth, req }) => {
+        const row = await ctx.db.apiToken.findUnique({ where: { id: params.id }, select: tokenSelect });
+        if (!row) throw notFound('API token');
+        if (row.revokedAt) throw new ApiError(409, 'conflict', 'Already revoked');
+        await ctx.db.apiToken.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
+        await audit(ctx, req, auth, { action: 'token.revoke', resourceType: 'api_token', resourceId: row.id, oldValues: { name: row.name, role: row.role, tokenPrefix: row.tokenPrefix } });
+        return undefined;
+      },
+    }),
+  ];
+}

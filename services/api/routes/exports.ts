@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { EXPORT_KINDS, ExportRequestError, ExportUnavailableError, createExportsQueue, exportFiltersSchema, openExportFile, requestExport } from '../../core/exports';
+import { audit } from '../audit';
+import type { ApiDeps } from '../deps';
+import { ApiError, notFound } from '../errors';
+import { defineRoute, type AnyRoute } from '../routing';
+import { idParams, pageOf, pageQuery } from '../schemas';
+
+const exportSelect = {
+  id: true, kind: true, filters: true, status: true, progressRows: true, rows: true, bytes: true, sha256: true,
+  fileDeletedAt: true, requestedById: true, scheduled: true, error: true, startedAt: true, finishedAt: true, createdAt: true,
+} as const;
+
+export function exportRoutes({ ctx }: ApiDeps): AnyRoute[] {
+  let queue: ReturnType<typeof createExportsQueue> | undefined;
+  const exportsQueue = () => {
+    if (!queue) {
+      queue = createExportsQueue(ctx.newRedis('default'), ctx.config.REDIS_PREFIX);
+      const q = queue;
+      ctx.lifecycle.onShutdown('workers', 'api exports queue', () => q.close());
+    }
+    return queue;
+  };
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/exports',
+      summary: 'List CSV exports',
+      tag: 'exports',
+      access: 'viewer',
+      query: z.object({ ...pageQuery, kind: z.enum(EXPORT_KINDS).optional(), status: z.enum(['queued', 'running', 'done', 'failed']).optional() }),
+      handler: async ({ query }) => {
+        const where = { ...(query.kind ? { kind: query.kind } : {}), ...(query.status ? { status: query.status } : {}) };
+        const [items, total] = await Promise.all([
+          ctx.db.export.findMany({ where, select: exportSelect, orderBy: { id: 'desc' }, skip: (query.page - 1) * query.per_page, take: query.per_page }),
+          ctx.db.export.count({ where }),
+        ]);
+        return pageOf(items, total, query.page, query.per_page);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/exports',
+      summary: 'Request a CSV export (gzip), written in the background by the maintenance role',
+      tag: 'exports',
+      access: 'admin',
+      status: 202,
+      body: z.object({ kind: z.enum(EXPORT_KINDS), filters: exportFiltersSchema.optional() }),
+      handler: async ({ body, auth, req }) => {
+        try {
+          const row = await requestExport({ db: ctx.db, exportsQueue: exportsQueue() }, { kind: body.kind, filters: body.filters ?? {}, requestedById: auth.userId });
+          await audit(ctx, req, auth, { action: 'export.create', resourceType: 'export', resourceId: row.id, newValues: { kind: row.kind, filters: row.filters } });
+          return ctx.db.export.findUnique({ where: { id: row.id }, select: exportSelect });
+        } catch (err) {
+          if (err instanceof ExportRequestError) throw new ApiError(400, 'validation_failed', err.message);
+          throw err;
+        }
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/exports/:id',
+      summary: 'Get an export\'s status and progress',
+      tag: 'exports',
+      access: 'viewer',
+      params: idParams,
+      handler: async ({ params }) => {
+        const row = await ctx.db.export.findUnique({ where: { id: params.id }, select: exportSelect });
+        if (!row) throw notFound('Export');
+        return row;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/exports/:id/download',
+      summary: 'Download a finished export (application/gzip)',
+      tag: 'exports',
+      access: 'admin',
+      params: idParams,
+      handler: async ({ params, res }) => {
+        try {
+          const file = await openExportFile(ctx, params.id);
+          res.status(200).set({
+            'content-type': file.contentType,
+            'content-length': String(file.bytes),
+            'content-disposition': `attachment; filename="${file.fileName.replace(/[^\w.-]/g, '_')}"`,
+            'x-content-sha256': file.sha256,
+            'cache-control': 'no-store',
+          });
+          await new Promise<void>((resolve, reject) => {
+            file.stream.on('error', reject).on('end', () => resolve());
+            file.stream.pipe(res);
+          });
+          return undefined;
+        } catch (err) {
+          if (err instanceof ExportUnavailableError) {
+            const status = err.reason === 'not_found' ? 404 : err.reason === 'not_ready' ? 409 : 410;
+            throw new ApiError(status, err.reason, err.message);
+          }
+          throw err;
+        }
+      },
+    }),
+  ];
+}

@@ -1,0 +1,98 @@
+import type { Request, RequestHandler, Response, Router } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../core/context';
+import { ApiError } from './errors';
+import { roleRank, type AdminRole } from './schemas';
+
+/** Who is calling: a logged-in admin user (session cookie) or an API token. */
+export interface Principal {
+  kind: 'session' | 'token';
+  role: AdminRole;
+  userId: number | null;
+  email: string | null;
+  tokenId: number | null;
+  sessionId: number | null;
+  /** The CSRF token bound to the session (sessions only). */
+  csrfToken: string | null;
+}
+
+/** public: anyone; authenticated: any logged-in user or token; a role: that role or a higher one. */
+export type Access = 'public' | 'authenticated' | AdminRole;
+export type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
+
+type Schema = z.ZodType;
+type Out<S> = S extends z.ZodType ? z.output<S> : Record<string, never>;
+
+export interface HandlerInput<P, Q, B> {
+  params: Out<P>;
+  query: Out<Q>;
+  body: Out<B>;
+  auth: Principal;
+  req: Request;
+  res: Response;
+}
+
+export interface RouteSpec<P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined> {
+  method: Method;
+  /** Express-style path under /api/v1, e.g. /bots/:id. */
+  path: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Success status (200 unless given). */
+  status?: number;
+  /** Describes the success body in the OpenAPI document. */
+  response?: Schema;
+  /** Middleware run before authentication checks (e.g. rate limiters). */
+  before?: RequestHandler[];
+  handler: (input: HandlerInput<P, Q, B>) => Promise<unknown> | unknown;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRoute = RouteSpec<any, any, any>;
+
+export const defineRoute = <P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(
+  spec: RouteSpec<P, Q, B>,
+): AnyRoute => spec as AnyRoute;
+
+export type RouteModule = (ctx: AppContext) => AnyRoute[];
+
+const parse = (schema: Schema | undefined, value: unknown, where: string) => {
+  if (!schema) return {};
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    throw new ApiError(400, 'validation_failed', `Invalid ${where}`, result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message })));
+  }
+  return result.data;
+};
+
+export const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Mounts routes on a router: authentication (resolved earlier into res.locals.auth), role, CSRF,
+ * validation of params, query and body, then the handler; its return value is sent as JSON.
+ */
+export function mountRoutes(router: Router, routes: AnyRoute[], checkCsrf: (req: Request, auth: Principal) => void): void {
+  for (const route of routes) {
+    router[route.method](route.path, ...(route.before ?? []), async (req: Request, res: Response) => {
+      const auth = res.locals.auth as Principal | undefined;
+      if (route.access !== 'public') {
+        if (!auth) throw new ApiError(401, 'unauthenticated', 'Log in or send an API token');
+        if (route.access !== 'authenticated' && roleRank[auth.role] < roleRank[route.access]) {
+          throw new ApiError(403, 'forbidden', `This needs the ${route.access} role`);
+        }
+        if (UNSAFE_METHODS.has(req.method)) checkCsrf(req, auth);
+      }
+      const params = parse(route.params, req.params, 'params');
+      const query = parse(route.query, req.query, 'query');
+      const body = parse(route.body, req.body, 'body');
+      const result = await route.handler({ params, query, body, auth: auth as Principal, req, res } as HandlerInput<never, never, never>);
+      if (res.headersSent) return;
+      if (result === undefined) res.status(route.status ?? 204).end();
+      else res.status(route.status ?? 200).json(result);
+    });
+  }
+}
