@@ -3,7 +3,7 @@ import type { AppContext } from '../core/context';
 import { subscribeControl } from '../core/control';
 import { closeServer, listen } from '../core/ops-http';
 import { createApp } from './app';
-import { ensureFirstOwner } from './auth';
+import { ensureFirstOwner, verifyPassword } from './auth';
 
 /** The admin API role: serves /api/v1, /admin/queues, /health, /ready and /metrics on API_PORT. */
 export async function startApi(ctx: AppContext): Promise<void> {
@@ -13,6 +13,8 @@ export async function startApi(ctx: AppContext): Promise<void> {
 /** Starts the API and resolves with the bound port and the app (tests use port 0). */
 export async function startApiServer(ctx: AppContext) {
   await ensureFirstOwner(ctx);
+  // Computes the dummy hash now, so the first login with an unknown email costs no more than any other.
+  await verifyPassword(undefined, 'warm-up');
   const app = createApp(ctx);
   // Changes made elsewhere (bot commands in the verifier, another API process) drop cached group/channel reads.
   const unsubscribe = await subscribeControl(ctx, (message) => {
