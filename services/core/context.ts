@@ -5,6 +5,7 @@ import { Lifecycle, Readiness } from './lifecycle';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
 import { assertNoEviction, createRedis, keyspace, type Keyspace, type RedisPurpose } from './redis';
+import { Cooldowns } from './telegram/cooldowns';
 
 /** What every role of a process shares: one config, logger, database pool, metrics registry and lifecycle. */
 export interface AppContext {
@@ -14,6 +15,8 @@ export interface AppContext {
   /** General-purpose connection (caches, locks, leases). */
   redis: Redis;
   keys: Keyspace;
+  /** Every bot's 429 cooldown, shared by all processes (see telegram/cooldowns.ts). */
+  cooldowns: Cooldowns;
   metrics: Metrics;
   readiness: Readiness;
   lifecycle: Lifecycle;
@@ -76,10 +79,13 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
   readiness.addCheck('database', () => databaseIsUp(db, config.READY_CHECK_TIMEOUT_MS));
   readiness.addCheck('redis', async () => redis.status === 'ready' && (await redis.ping()) === 'PONG');
   lifecycle.onShutdown('readiness', 'readiness', () => readiness.stopAccepting());
+  const keys = keyspace(config.REDIS_PREFIX);
+  const cooldowns = new Cooldowns(redis, keys);
   lifecycle.onShutdown('redis', 'redis connections', async () => {
+    await cooldowns.close();
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   });
   lifecycle.onShutdown('database', 'database pool', () => db.$disconnect());
 
-  return { config, log, db, redis, keys: keyspace(config.REDIS_PREFIX), metrics: createMetrics(), readiness, lifecycle, newRedis };
+  return { config, log, db, redis, keys, cooldowns, metrics: createMetrics(), readiness, lifecycle, newRedis };
 }

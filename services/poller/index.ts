@@ -59,6 +59,7 @@ export async function startPoller(ctx: AppContext): Promise<void> {
       apiRoot: config.TELEGRAM_API_ROOT,
       redis: ctx.redis,
       keys: ctx.keys,
+      cooldowns: ctx.cooldowns,
       metrics: ctx.metrics,
       log: log.child({ botId: bot.id }),
       onCall: (record) => apiCalls.push(record),

@@ -36,6 +36,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
       apiRoot: ctx.config.TELEGRAM_API_ROOT,
       redis: ctx.redis,
       keys: ctx.keys,
+      cooldowns: ctx.cooldowns,
       metrics: ctx.metrics,
       log,
       onCall: (record) => apiCalls.push(record),

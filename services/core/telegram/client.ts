@@ -18,6 +18,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
 import { BotUnavailableError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
+import type { Cooldowns } from './cooldowns';
 import { SEND_RATES, takeSlot } from './pacing';
 
 export interface ApiCallRecord {
@@ -36,6 +37,8 @@ export interface BotApiOptions {
   apiRoot: string;
   redis: Redis;
   keys: Keyspace;
+  /** The process' shared view of every bot's 429 cooldown. */
+  cooldowns: Cooldowns;
   metrics: Metrics;
   log: Logger;
   /** Receives one record per Telegram call, for the batched api_call_log. */
@@ -65,9 +68,8 @@ export class BotApi {
   private readonly telegram: Telegram;
   private readonly breaker;
   private readonly policy;
-  /** Local copy of the shared cooldown, checked synchronously right before each request leaves. */
-  private cooldownUntil = 0;
   private readonly bot: string;
+  private readonly watching: Promise<void>;
 
   constructor(private readonly options: BotApiOptions) {
     this.botInstanceId = options.botInstanceId;
@@ -87,6 +89,7 @@ export class BotApi {
       options.log.warn('circuit breaker state changed', { botId: this.botInstanceId, state: CircuitState[state] });
     });
     options.metrics.breakerState.set({ bot: this.bot }, 0);
+    this.watching = options.cooldowns.watch(this.botInstanceId).catch(() => {});
     this.policy = wrap(
       retry(transient, { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }) }),
       this.breaker,
@@ -96,10 +99,6 @@ export class BotApi {
 
   get breakerState(): 'closed' | 'open' | 'half-open' | 'isolated' {
     return ({ [CircuitState.Closed]: 'closed', [CircuitState.Open]: 'open', [CircuitState.HalfOpen]: 'half-open', [CircuitState.Isolated]: 'isolated' } as const)[this.breaker.state];
-  }
-
-  private get cooldownKey() {
-    return this.options.keys.bot(this.botInstanceId, 'cooldown');
   }
 
   /** Calls a Bot API method through the bot's policies. */
@@ -126,9 +125,11 @@ export class BotApi {
 
   private async attempt<M extends keyof Methods>(method: M, payload: Opts<M>, chatId: number | string | undefined) {
     try {
+      // A signal per call: cockatiel would otherwise hang every concurrent call's listener on one shared signal.
       return await this.policy.execute(async ({ signal }) => {
         // Checked synchronously as the request leaves: a 429 seen by a concurrent call stops this one too.
-        if (Date.now() < this.cooldownUntil) throw new RateLimitedError(this.cooldownUntil, 'cooldown');
+        const waitMs = this.options.cooldowns.remaining(this.botInstanceId);
+        if (waitMs > 0) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
         const started = performance.now();
         let errorCode: number | null = null;
         try {
@@ -139,7 +140,7 @@ export class BotApi {
         } finally {
           this.record(method, chatId, errorCode, performance.now() - started);
         }
-      });
+      }, new AbortController().signal);
     } catch (err) {
       if (isBrokenCircuit(err)) throw new BotUnavailableError(Date.now() + (this.options.breakerOpenMs ?? 30_000) / 2);
       if (!(err instanceof RateLimitedError) && !isTelegramError(err, 429)) {
@@ -166,21 +167,17 @@ export class BotApi {
   }
 
   private async startCooldown(ms: number) {
-    const { metrics, redis } = this.options;
-    this.cooldownUntil = Math.max(this.cooldownUntil, Date.now() + ms);
+    const { metrics } = this.options;
     metrics.telegramRateLimited.inc({ bot: this.bot });
     metrics.telegramRetryAfterSeconds.inc({ bot: this.bot }, ms / 1000);
-    // PX with GT semantics by hand: never shorten a longer cooldown another process set.
-    const current = Number(await redis.pttl(this.cooldownKey));
-    if (current < ms) await redis.set(this.cooldownKey, '1', 'PX', ms);
+    await this.options.cooldowns.start(this.botInstanceId, ms);
   }
 
   private async waitForCooldown() {
-    const remote = Number(await this.options.redis.pttl(this.cooldownKey));
-    if (remote > 0) this.cooldownUntil = Math.max(this.cooldownUntil, Date.now() + remote);
-    const waitMs = this.cooldownUntil - Date.now();
+    await this.watching;
+    const waitMs = this.options.cooldowns.remaining(this.botInstanceId);
     if (waitMs <= 0) return;
-    if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(this.cooldownUntil, 'cooldown');
+    if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
     await sleep(waitMs + 5);
   }
 

@@ -1,0 +1,161 @@
+// Benchmark: maintenance jobs on a throw-away database cloned from the migrated test template
+// (npm test or npm run setup creates it). Figures are compared with a baseline measured in the same run.
+//   - full rollup of N verification_log rows vs. a plain GROUP BY over the same rows (no write);
+//   - incremental rollup of 1% new rows;
+//   - dashboard read (Redis, PostgreSQL) vs. the live aggregation it replaces;
+//   - CSV export of every row: rows/s and the export process' peak RSS (in a child process of its own);
+//   - retention of about half the rows: rows/s and the longest single DELETE (the longest lock it held).
+// Usage: npx tsx scripts/bench/maintenance.ts [-- --rows 1000000]
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createDatabase, type PrismaClient } from '../../services/core/db';
+import { logger } from '../../services/core/logger';
+import { createRedis, keyspace } from '../../services/core/redis';
+import { readDashboard } from '../../services/core/stats';
+import { writeDashboard } from '../../services/maintenance/dashboard';
+import { runExport } from '../../services/maintenance/export';
+import { runRetention } from '../../services/maintenance/retention';
+import { API_CALL_ROLLUP, rollupTable, VERIFICATION_ROLLUP } from '../../services/maintenance/rollup';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    'export-child': { type: 'string' },
+    'database-url': { type: 'string' },
+    dir: { type: 'string' },
+  },
+});
+
+const ms = (t0: number) => performance.now() - t0;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+// Child mode: run one export and report rows/s and this process' peak RSS.
+if (values['export-child']) {
+  const url = values['database-url']!;
+  const db = createDatabase({ url, poolSize: 2 });
+  const t0 = performance.now();
+  const outcome = await runExport({ db, databaseUrl: url, exportDir: values.dir!, log: logger }, Number(values['export-child']));
+  const elapsed = ms(t0);
+  await db.$disconnect();
+  process.stdout.write(JSON.stringify({ outcome, ms: elapsed, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  process.exit(0);
+}
+
+const N = Number(values.rows);
+const base = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/nezuko');
+const dbName = `nezuko_bench_${randomBytes(3).toString('hex')}`;
+const admin = new pg.Client({ connectionString: Object.assign(new URL(base), { pathname: '/postgres' }).toString() });
+await admin.connect();
+await admin.query(`CREATE DATABASE "${dbName}" TEMPLATE nezuko_test_template`).catch((err) => {
+  console.error(`Cannot clone nezuko_test_template (run npm test or npm run setup first): ${err.message}`);
+  process.exit(1);
+});
+const url = Object.assign(new URL(base), { pathname: `/${dbName}` }).toString();
+const db: PrismaClient = createDatabase({ url, poolSize: 4 });
+const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const keys = keyspace(`bench${randomBytes(3).toString('hex')}`);
+const dir = await mkdtemp(path.join(tmpdir(), 'nezuko-bench-'));
+
+try {
+  console.log(`maintenance benchmark: ${fmt(N)} verification_log rows (20 bots, 400 groups, 30 days), ${fmt(N / 4)} api_call_log rows`);
+  await db.$executeRaw`
+    INSERT INTO bot_instances (telegram_bot_id, username, name, token_encrypted, status)
+    SELECT 9000000 + i, 'bench' || i || '_bot', 'Bench ' || i, 'v1:x', 'running' FROM generate_series(1, 20) i`;
+  await db.$executeRaw`
+    INSERT INTO protected_groups (bot_instance_id, chat_id, title, enabled)
+    SELECT 1 + (i % 20), -1001000000000 - i, CASE WHEN i % 50 = 0 THEN '=HYPERLINK("x")' ELSE 'Group ' || i END, true FROM generate_series(1, 400) i`;
+  const insertVerifications = (n: number, daysBack: number) => db.$executeRawUnsafe(`
+    INSERT INTO verification_log (bot_instance_id, chat_id, user_id, status, latency_ms, cached, error_type, created_at)
+    SELECT 1 + (i % 20), -1001000000000 - (i % 400) - 1, 1000 + i,
+      (ARRAY['verified','restricted','approved','declined','skipped','error'])[1 + (i * 7 % 6)],
+      (random() * 3000)::int, i % 3 = 0, CASE WHEN i * 7 % 6 = 5 THEN 'timeout' END,
+      now() - random() * interval '${daysBack} days'
+    FROM generate_series(1, ${n}) i`);
+  let t0 = performance.now();
+  await insertVerifications(N, 30);
+  await db.$executeRawUnsafe(`
+    INSERT INTO api_call_log (bot_instance_id, method, success, error_code, latency_ms, created_at)
+    SELECT 1 + (i % 20), (ARRAY['getChatMember','restrictChatMember','sendMessage'])[1 + i % 3], i % 10 <> 0,
+      CASE WHEN i % 10 = 0 THEN 429 END, (random() * 500)::int, now() - random() * interval '30 days'
+    FROM generate_series(1, ${N / 4}) i`);
+  await db.$executeRawUnsafe('VACUUM ANALYZE verification_log');
+  await db.$executeRawUnsafe('VACUUM ANALYZE api_call_log');
+  console.log(`  set-up (generate_series inserts + VACUUM ANALYZE): ${fmt(ms(t0))} ms`);
+
+  // Baseline: the same aggregation without writing anything.
+  t0 = performance.now();
+  await db.$queryRawUnsafe(`
+    SELECT bot_instance_id, chat_id, date_trunc('hour', created_at, 'UTC'), count(*), count(*) FILTER (WHERE status = 'verified'),
+      count(*) FILTER (WHERE cached), sum(latency_ms)
+    FROM verification_log GROUP BY 1, 2, 3`);
+  const baseline = ms(t0);
+  t0 = performance.now();
+  const full = await rollupTable(db, VERIFICATION_ROLLUP);
+  const fullMs = ms(t0);
+  const statRows = await db.verificationStatsHourly.count();
+  console.log(`  full rollup:        ${fmt(fullMs)} ms for ${fmt(full.rows)} rows (${fmt(full.rows / (fullMs / 1000))} rows/s) → ${fmt(statRows)} hourly rows; plain GROUP BY baseline ${fmt(baseline)} ms (ratio ${(fullMs / baseline).toFixed(2)})`);
+
+  await insertVerifications(N / 100, 1);
+  t0 = performance.now();
+  const inc = await rollupTable(db, VERIFICATION_ROLLUP);
+  console.log(`  incremental rollup: ${fmt(ms(t0))} ms for ${fmt(inc.rows)} new rows (vs full: ${(ms(t0) / fullMs * 100).toFixed(1)}%)`);
+  await rollupTable(db, API_CALL_ROLLUP);
+
+  t0 = performance.now();
+  await writeDashboard({ db, redis, keys });
+  const snapshotMs = ms(t0);
+  const reads = 50;
+  t0 = performance.now();
+  for (let i = 0; i < reads; i++) await readDashboard({ db, redis, keys });
+  const redisRead = ms(t0) / reads;
+  await redis.del(keys.key('dashboard'));
+  t0 = performance.now();
+  for (let i = 0; i < reads; i++) await readDashboard({ db, redis, keys });
+  const pgRead = ms(t0) / reads;
+  const liveRuns = 3;
+  t0 = performance.now();
+  for (let i = 0; i < liveRuns; i++) {
+    await db.$queryRawUnsafe(`
+      SELECT bot_instance_id, count(*), count(*) FILTER (WHERE status = 'verified'), count(*) FILTER (WHERE created_at >= date_trunc('day', now())),
+        count(*) FILTER (WHERE created_at >= now() - interval '7 days'), count(*) FILTER (WHERE cached), avg(latency_ms)
+      FROM verification_log GROUP BY 1`);
+  }
+  const live = ms(t0) / liveRuns;
+  console.log(`  dashboard: snapshot written in ${fmt(snapshotMs)} ms; read ${redisRead.toFixed(2)} ms (Redis), ${pgRead.toFixed(2)} ms (PostgreSQL) vs live aggregation ${fmt(live)} ms (${fmt(live / redisRead)}x slower than the Redis read)`);
+
+  const exp = await db.export.create({ data: { kind: 'verifications', filters: {} } });
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--export-child', String(exp.id), '--database-url', url, '--dir', dir], {
+    env: { ...process.env, LOG_TO_FILE: 'false', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise((r) => child.once('exit', r));
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { outcome: { status: string; rows?: number; bytes?: number }; ms: number; maxRssMb: number };
+  const rows = result.outcome.rows ?? 0;
+  console.log(`  export: ${result.outcome.status}, ${fmt(rows)} rows in ${fmt(result.ms)} ms = ${fmt(rows / (result.ms / 1000))} rows/s, ${fmt((result.outcome.bytes ?? 0) / 1024)} KiB gzip; export process peak RSS ${result.maxRssMb.toFixed(0)} MB (target ≥ 100,000 rows/s, ≤ 150 MB)`);
+
+  let longest = 0;
+  t0 = performance.now();
+  const deleted = await runRetention(
+    { db, config: { RETENTION_DAYS: 15, STATS_RETENTION_DAYS: 400, EXPORT_RETENTION_DAYS: 14, EXPORT_DIR: dir } },
+    { onBatch: (_t, _n, batchMs) => (longest = Math.max(longest, batchMs)) },
+  );
+  const retentionMs = ms(t0);
+  const gone = deleted.verification_log! + deleted.api_call_log!;
+  console.log(`  retention: ${fmt(gone)} rows deleted in ${fmt(retentionMs)} ms = ${fmt(gone / (retentionMs / 1000))} rows/s; longest DELETE (5,000 rows) ${longest.toFixed(0)} ms`);
+} finally {
+  await db.$disconnect();
+  await redis.del(keys.key('dashboard'));
+  const leftovers = await redis.keys(`${keys.prefix}:*`);
+  if (leftovers.length) await redis.del(...leftovers);
+  await redis.quit();
+  await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  await admin.end();
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,335 @@
+/**
+ * npm run bench:pipeline [-- --bots 4 --rate 1000 --seconds 15 --backlog 6000]
+ *
+ * The same mixed scenario (joins, leaves, messages; most joiners subscribed and, after their first visit,
+ * cached) against two systems talking to the same simulator:
+ *   - Nezuko: poller → per-bot BullMQ queues → verifier workers, on real Redis and PostgreSQL;
+ *   - baseline: a plain single-process Telegraf bot (`bot.launch()`) doing the same checks inline.
+ * Throughput: a backlog of updates, drained; latency: a steady rate, from the moment an event is created in
+ * the simulator to the decision (mute+prompt or verified).
+ */
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { Telegraf } from 'telegraf';
+import type { ChatMember } from 'telegraf/types';
+import { Queue } from 'bullmq';
+import { registerBot } from '../../services/core/bots';
+import { loadConfig } from '../../services/core/config';
+import { createContext, type AppContext } from '../../services/core/context';
+import { createLogger } from '../../services/core/logger';
+import { startPoller } from '../../services/poller';
+import { startVerifier } from '../../services/verifier';
+import { isMember } from '../../services/verifier/membership';
+import { updatesQueueName } from '../../queues';
+import { SimClient } from '../../sim/client';
+import { benchDatabase, percentile, report, simulatorProcess, type Row } from './support';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const BOTS = arg('bots', 4);
+const GROUPS_PER_BOT = arg('groups', 5);
+const USERS_PER_GROUP = arg('users', 60);
+const RATE = arg('rate', 1000);
+const SECONDS = arg('seconds', 15);
+const BACKLOG_EVENTS = arg('backlog', 6000);
+/** Share of users not subscribed to every channel (kept low: prompts are paced at 20/min per group). */
+const NON_SUBSCRIBED = 0.01;
+const ALLOWED = ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'];
+
+interface Group {
+  botId: number;
+  chatId: number;
+  channels: number[];
+  users: number[];
+  inGroup: Set<number>;
+}
+interface World {
+  bots: Array<{ id: number; token: string }>;
+  groups: Group[];
+}
+
+async function buildWorld(sim: SimClient): Promise<World> {
+  const world: World = { bots: [], groups: [] };
+  const owner = await sim.createUser({ firstName: 'Owner' });
+  for (let b = 0; b < BOTS; b++) {
+    const bot = await sim.createBot({ username: `bench${randomBytes(3).toString('hex')}bot`, allowedUpdates: ALLOWED });
+    world.bots.push({ id: bot.id, token: bot.token });
+    for (let g = 0; g < GROUPS_PER_BOT; g++) {
+      const group = await sim.createChat({ type: 'supergroup', title: `Bench ${b}.${g}`, ownerId: owner.id });
+      await sim.makeAdmin(group.id, bot.id);
+      const { ids } = await sim.createUsers(USERS_PER_GROUP, 'Member');
+      const subscribed = ids.filter(() => Math.random() >= NON_SUBSCRIBED);
+      const channels: number[] = [];
+      for (let c = 0; c < 2; c++) {
+        const channel = await sim.createChat({ type: 'channel', title: `Channel ${b}.${g}.${c}`, username: `bch${randomBytes(4).toString('hex')}`, ownerId: owner.id });
+        await sim.makeAdmin(channel.id, bot.id, { can_invite_users: true });
+        await sim.bulkJoin(channel.id, subscribed);
+        channels.push(channel.id);
+      }
+      world.groups.push({ botId: bot.id, chatId: group.id, channels, users: ids, inGroup: new Set() });
+    }
+  }
+  return world;
+}
+
+/** Mixed events: a user not in the group joins; one in it leaves (60 %) or writes (40 %). */
+function eventSource(sim: SimClient, world: World, onJoin: (chatId: number, userId: number, at: number) => void) {
+  let updates = 0;
+  const next = async () => {
+    const group = world.groups[Math.floor(Math.random() * world.groups.length)]!;
+    const userId = group.users[Math.floor(Math.random() * group.users.length)]!;
+    if (!group.inGroup.has(userId)) {
+      group.inGroup.add(userId);
+      onJoin(group.chatId, userId, Date.now());
+      await sim.join(group.chatId, userId);
+      updates += 2; // chat_member + new_chat_members
+    } else if (Math.random() < 0.6) {
+      group.inGroup.delete(userId);
+      await sim.leave(group.chatId, userId);
+      updates += 2;
+    } else {
+      await sim.sendMessage(group.chatId, { fromId: userId, text: 'hello' }).catch(() => {}); // muted users cannot write
+      updates += 1;
+    }
+  };
+  return { next, get updates() { return updates; } };
+}
+
+/** Events as fast as the simulator takes them, 32 at a time. */
+async function burst(source: ReturnType<typeof eventSource>, events: number) {
+  let left = events;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (left-- > 0) await source.next();
+  }));
+}
+
+/** Events at a steady rate of `updatesPerSecond` for `seconds`. */
+async function steady(source: ReturnType<typeof eventSource>, updatesPerSecond: number, seconds: number) {
+  const eventsPerSecond = updatesPerSecond / 1.8; // a join or leave is 2 updates, a message 1
+  const started = Date.now();
+  const inflight = new Set<Promise<void>>();
+  let sent = 0;
+  while (Date.now() - started < seconds * 1000) {
+    const due = Math.floor(((Date.now() - started) / 1000) * eventsPerSecond);
+    while (sent < due) {
+      sent++;
+      const p = source.next().finally(() => inflight.delete(p));
+      inflight.add(p);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(inflight);
+}
+
+const waitUntil = async (check: () => Promise<boolean> | boolean, timeoutMs: number) => {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error('benchmark did not drain in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+const latencies = (joins: Map<string, number[]>, decisions: Array<{ key: string; at: number }>) => {
+  const pending = new Map([...joins].map(([k, v]) => [k, [...v]]));
+  const values: number[] = [];
+  for (const d of decisions.sort((a, b) => a.at - b.at)) {
+    const t0 = pending.get(d.key)?.shift();
+    if (t0 !== undefined) values.push(d.at - t0);
+  }
+  return values.sort((a, b) => a - b);
+};
+
+/** Where a job's time goes: waiting in the queue vs. being processed (recent completed jobs). */
+async function jobTimings(queues: Queue[]) {
+  const jobs = (await Promise.all(queues.map((q) => q.getJobs(['completed'], 0, 499)))).flat();
+  const wait = jobs.map((j) => (j.processedOn ?? 0) - j.timestamp).sort((a, b) => a - b);
+  const work = jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0)).sort((a, b) => a - b);
+  return { queueWaitP50: percentile(wait, 50), queueWaitP99: percentile(wait, 99), processingP50: percentile(work, 50), processingP99: percentile(work, 99) };
+}
+
+// ---------------------------------------------------------------- Nezuko
+async function runNezuko(simUrl: string) {
+  const sim = new SimClient(simUrl);
+  const world = await buildWorld(sim);
+  const database = await benchDatabase('pipeline');
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: database.url,
+    REDIS_PREFIX: `bench${randomBytes(3).toString('hex')}`,
+    TELEGRAM_API_ROOT: simUrl,
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'error',
+    LOG_TO_FILE: 'false',
+  });
+  const ctx: AppContext = await createContext(config, createLogger({ level: 'error' }));
+  try {
+    for (const bot of world.bots) {
+      const row = await registerBot(ctx.db, config, bot.token);
+      for (const group of world.groups.filter((g) => g.botId === bot.id)) {
+        const created = await ctx.db.protectedGroup.create({ data: { botInstanceId: row.id, chatId: BigInt(group.chatId), title: `g${group.chatId}`, enabled: true } });
+        for (const channelId of group.channels) {
+          const channel = await ctx.db.enforcedChannel.create({ data: { botInstanceId: row.id, channelId: BigInt(channelId), title: `c${channelId}`, botIsAdmin: true } });
+          await ctx.db.groupChannelLink.create({ data: { groupId: created.id, channelId: channel.id, botInstanceId: row.id } });
+        }
+      }
+    }
+    const instanceIds = (await ctx.db.botInstance.findMany({ select: { id: true } })).map((b) => b.id);
+    const queues = instanceIds.map((id) => new Queue(updatesQueueName(id), { connection: ctx.redis, prefix: config.REDIS_PREFIX }));
+    const decided = async () => (await ctx.metrics.verifications.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const drained = async () => {
+      for (const q of queues) {
+        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        if ((c.waiting ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) > 0) return false;
+      }
+      return true;
+    };
+
+    // Throughput: a backlog waiting at "Telegram", then the platform starts and drains it.
+    const joins = new Map<string, number[]>();
+    const source = eventSource(sim, world, (chat, user, at) => joins.set(`${chat}:${user}`, [...(joins.get(`${chat}:${user}`) ?? []), at]));
+    await burst(source, BACKLOG_EVENTS);
+    const backlogUpdates = source.updates;
+    const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
+    const started = performance.now();
+    await startVerifier(ctx);
+    await startPoller(ctx);
+    await waitUntil(async () => (await decided()) >= backlogJoins * 0.98 && (await drained()), 300_000);
+    const throughput = backlogUpdates / ((performance.now() - started) / 1000);
+    const timings = await jobTimings(queues);
+
+    // Latency at a steady rate.
+    await new Promise((r) => setTimeout(r, 1000));
+    const sinceId = (await ctx.db.verificationLog.aggregate({ _max: { id: true } }))._max.id ?? 0n;
+    joins.clear();
+    const before = source.updates;
+    await steady(source, RATE, SECONDS);
+    const steadyJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
+    await waitUntil(async () => (await ctx.db.verificationLog.count({ where: { id: { gt: sinceId } } })) >= steadyJoins * 0.98, 120_000);
+    const rows = await ctx.db.verificationLog.findMany({ where: { id: { gt: sinceId } }, select: { chatId: true, userId: true, createdAt: true } });
+    const lat = latencies(joins, rows.map((r) => ({ key: `${r.chatId}:${r.userId}`, at: r.createdAt.getTime() })));
+    const cache = (await ctx.metrics.membershipCache.get()).values;
+    const hits = cache.filter((v) => v.labels.result === 'hit').reduce((s, v) => s + v.value, 0);
+    const total = cache.reduce((s, v) => s + v.value, 0);
+    await Promise.all(queues.map((q) => q.close()));
+    const steadyTimings = await jobTimings(queues);
+    const calls = (await ctx.metrics.telegramCallDuration.get()).values;
+    const byMethod: Record<string, { count: number; avgMs: number }> = {};
+    for (const method of new Set(calls.map((v) => String(v.labels.method)))) {
+      const sum = calls.filter((v) => v.labels.method === method && v.metricName?.endsWith('_sum')).reduce((a, v) => a + v.value, 0);
+      const count = calls.filter((v) => v.labels.method === method && v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0);
+      byMethod[method] = { count, avgMs: Math.round((sum / count) * 1000 * 10) / 10 };
+    }
+    console.log('telegram calls', byMethod);
+    return { throughput, p50: percentile(lat, 50), p99: percentile(lat, 99), decisions: lat.length, steadyJoins, offered: (source.updates - before) / SECONDS, cacheHitRate: total ? hits / total : 0, timings, steadyTimings };
+  } finally {
+    await ctx.lifecycle.shutdown('bench done', 15_000);
+    await database.drop();
+  }
+}
+
+// ---------------------------------------------------------------- baseline: a plain Telegraf bot
+async function runPlainTelegraf(simUrl: string) {
+  const sim = new SimClient(simUrl);
+  const world = await buildWorld(sim);
+  const decisions: Array<{ key: string; at: number }> = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const bots: Telegraf[] = [];
+  for (const { id, token } of world.bots) {
+    const channelsOf = new Map(world.groups.filter((g) => g.botId === id).map((g) => [g.chatId, g.channels]));
+    const cache = new Map<string, { member: boolean; until: number }>();
+    const bot = new Telegraf(token, { telegram: { apiRoot: simUrl } });
+    // Same keep-alive sockets Nezuko gets: the comparison is about the architecture, not about TCP set-up.
+    (bot.telegram as unknown as { options: { agent: unknown } }).options.agent = agent;
+    const missing = async (userId: number, channels: number[]) => {
+      const out: number[] = [];
+      await Promise.all(channels.map(async (channelId) => {
+        const key = `${channelId}:${userId}`;
+        const hit = cache.get(key);
+        let member = hit && hit.until > Date.now() ? hit.member : undefined;
+        if (member === undefined) {
+          member = isMember((await bot.telegram.getChatMember(channelId, userId)) as ChatMember & { is_member?: boolean });
+          cache.set(key, { member, until: Date.now() + (member ? 600_000 : 60_000) });
+        }
+        if (!member) out.push(channelId);
+      }));
+      return out;
+    };
+    const mute = async (chatId: number, userId: number) => {
+      await bot.telegram.restrictChatMember(chatId, userId, { permissions: { can_send_messages: false } });
+      await bot.telegram.sendMessage(chatId, 'Please join the channels first', { reply_markup: { inline_keyboard: [[{ text: "I've joined", callback_data: `v:${userId}` }]] } });
+    };
+    bot.on('chat_member', async (c) => {
+      const u = c.chatMember;
+      const channels = channelsOf.get(u.chat.id);
+      if (!channels || isMember(u.old_chat_member as never) || !isMember(u.new_chat_member as never)) return;
+      const userId = u.new_chat_member.user.id;
+      if ((await missing(userId, channels)).length) await mute(u.chat.id, userId).catch(() => {});
+      decisions.push({ key: `${u.chat.id}:${userId}`, at: Date.now() });
+    });
+    bot.on('message', async (c) => {
+      const channels = channelsOf.get(c.chat.id);
+      if (!channels || !c.from || 'new_chat_members' in c.message || 'left_chat_member' in c.message) return;
+      if ((await missing(c.from.id, channels)).length) {
+        await c.deleteMessage().catch(() => {});
+        await mute(c.chat.id, c.from.id).catch(() => {});
+      }
+    });
+    bot.catch(() => {});
+    bots.push(bot);
+  }
+
+  const joins = new Map<string, number[]>();
+  const source = eventSource(sim, world, (chat, user, at) => joins.set(`${chat}:${user}`, [...(joins.get(`${chat}:${user}`) ?? []), at]));
+  await burst(source, BACKLOG_EVENTS);
+  const backlogUpdates = source.updates;
+  const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
+  const started = performance.now();
+  for (const bot of bots) void bot.launch({ allowedUpdates: ALLOWED as never });
+  const pendingZero = async () => (await Promise.all(world.bots.map((b) => sim.getBot(b.id)))).every((b) => b.pendingUpdates === 0);
+  await waitUntil(async () => decisions.length >= backlogJoins * 0.98 && (await pendingZero()), 300_000);
+  const throughput = backlogUpdates / ((performance.now() - started) / 1000);
+
+  await new Promise((r) => setTimeout(r, 1000));
+  joins.clear();
+  decisions.length = 0;
+  const before = source.updates;
+  await steady(source, RATE, SECONDS);
+  const steadyJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
+  await waitUntil(() => decisions.length >= steadyJoins * 0.98, 120_000);
+  const lat = latencies(joins, decisions);
+  for (const bot of bots) bot.stop('bench done');
+  agent.destroy();
+  return { throughput, p50: percentile(lat, 50), p99: percentile(lat, 99), decisions: lat.length, steadyJoins, offered: (source.updates - before) / SECONDS };
+}
+
+async function main() {
+  const simulator = await simulatorProcess();
+  try {
+    console.log(`scenario: ${BOTS} bots × ${GROUPS_PER_BOT} groups × 2 channels, ${USERS_PER_GROUP} users per group; backlog ${BACKLOG_EVENTS} events, then ${RATE} updates/s for ${SECONDS} s`);
+    const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+    const plain = only === 'nezuko' ? { throughput: NaN, p50: NaN, p99: NaN, decisions: NaN, steadyJoins: NaN, offered: NaN } : await runPlainTelegraf(simulator.url);
+    const nezuko = only === 'plain' ? { throughput: NaN, p50: NaN, p99: NaN, decisions: NaN, steadyJoins: NaN, offered: NaN, cacheHitRate: NaN } : await runNezuko(simulator.url);
+    const rows: Row[] = [
+      { figure: 'throughput (backlog drained)', value: nezuko.throughput, baseline: plain.throughput, unit: 'updates/s', ratio: nezuko.throughput / plain.throughput },
+      { figure: `p50 creation→decision at ${RATE}/s`, value: nezuko.p50, baseline: plain.p50, unit: 'ms' },
+      { figure: `p99 creation→decision at ${RATE}/s`, value: nezuko.p99, baseline: plain.p99, unit: 'ms' },
+      { figure: 'offered rate', value: nezuko.offered, baseline: plain.offered, unit: 'updates/s' },
+      { figure: 'join decisions measured', value: nezuko.decisions, baseline: plain.decisions, unit: '' },
+      { figure: 'membership cache hit rate', value: nezuko.cacheHitRate * 100, unit: '%' },
+    ];
+    if ('timings' in nezuko) console.log('nezuko job timings (ms): backlog', nezuko.timings, 'steady', nezuko.steadyTimings);
+    report('pipeline', rows, { bots: BOTS, groupsPerBot: GROUPS_PER_BOT, usersPerGroup: USERS_PER_GROUP, rate: RATE, seconds: SECONDS, backlog: BACKLOG_EVENTS, baseline: 'plain Telegraf bot.launch(), same checks inline, same keep-alive agent' });
+  } finally {
+    await simulator.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
