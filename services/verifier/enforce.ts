@@ -124,6 +124,10 @@ async function mutePromptAndRecord(
     if (current?.status === 'restricted' && !current.can_send_messages) return 'already';
   }
 
+  const mutedUntil = group.muteDurationSeconds > 0 ? new Date(Date.now() + group.muteDurationSeconds * 1000) : null;
+  // Recorded before the mute: a retry after a failure below finds it and finishes the job, instead of
+  // taking our own mute for an admin's.
+  const row = open ?? (await db.restriction.create({ data: { botInstanceId: rt.bot.id, groupId: group.id, userId: BigInt(user.id), reason, mutedUntil } }));
   try {
     await rt.api.call('restrictChatMember', {
       chat_id: chatId,
@@ -135,6 +139,7 @@ async function mutePromptAndRecord(
   } catch (err) {
     if (isTelegramError(err, 400) && /not enough rights|CHAT_ADMIN_REQUIRED|user is an administrator|can't remove chat owner/i.test(err.description)) {
       rt.log.warn('cannot mute user', { chatId, reason: err.description });
+      if (!open) await db.restriction.delete({ where: { id: row.id } });
       if (/not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description)) await recordMissingRight(deps, group, 'can_restrict_members');
       return 'no_rights';
     }
@@ -152,15 +157,8 @@ async function mutePromptAndRecord(
     },
   });
 
-  const mutedUntil = group.muteDurationSeconds > 0 ? new Date(Date.now() + group.muteDurationSeconds * 1000) : null;
-  if (open) {
-    if (open.promptMessageId) await deletePrompt(rt, chatId, open.promptMessageId);
-    await db.restriction.update({ where: { id: open.id }, data: { promptMessageId: prompt.message_id, reason, mutedUntil } });
-  } else {
-    await db.restriction.create({
-      data: { botInstanceId: rt.bot.id, groupId: group.id, userId: BigInt(user.id), reason, promptMessageId: prompt.message_id, mutedUntil },
-    });
-  }
+  if (open?.promptMessageId) await deletePrompt(rt, chatId, open.promptMessageId);
+  await db.restriction.update({ where: { id: row.id }, data: { promptMessageId: prompt.message_id, reason, mutedUntil } });
   await rt.queue.add(
     'delete-prompt',
     { botInstanceId: rt.bot.id, chatId, messageId: prompt.message_id },

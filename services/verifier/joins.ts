@@ -22,12 +22,18 @@ export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: Grou
   const joinKey = deps.ctx.keys.bot(rt.bot.id, 'join', chatId, user.id, joinDate);
   if ((await deps.ctx.redis.set(joinKey, '1', 'EX', 120, 'NX')) !== 'OK') return;
   if (group.whitelist.has(BigInt(user.id))) return logDecision(deps, rt, chatId, user.id, 'skipped', startedAt, true);
-  if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
-  const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
-  if (!missing.length) return logDecision(deps, rt, chatId, user.id, 'verified', startedAt, cached);
-  const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
-  if (outcome === 'restricted') logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
-  else if (outcome === 'no_rights') logDecision(deps, rt, chatId, user.id, 'error', startedAt, cached, 'no_rights');
+  try {
+    if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
+    const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
+    if (!missing.length) return logDecision(deps, rt, chatId, user.id, 'verified', startedAt, cached);
+    const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
+    if (outcome === 'restricted') logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
+    else if (outcome === 'no_rights') logDecision(deps, rt, chatId, user.id, 'error', startedAt, cached, 'no_rights');
+  } catch (err) {
+    // Not decided (429, 5xx, …): the job's retry, or the join's other signal, must still be able to decide it.
+    await deps.ctx.redis.del(joinKey).catch(() => {});
+    throw err;
+  }
 }
 
 /** chat_member: joins and admin changes in groups, joins and leaves in channels. */

@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { updateJobId } from '../../queues';
+import { useTestDatabase } from '../support/db';
+import { useTestRedis } from '../support/redis';
+import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { waitFor } from '../support/process';
+import { botQueue, closeQueues, logRows, promptsFor, settled, waitMuted, waitPrompt, type Bot } from './helpers';
+
+const database = useTestDatabase();
+const redis = useTestRedis();
+let platform: Platform;
+
+beforeAll(async () => {
+  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
+  await platform.startRoles();
+});
+afterAll(async () => {
+  await closeQueues();
+  await platform?.stop();
+});
+
+const IN_FLIGHT_MS = 50;
+
+const skippedCount = async (bot: Bot, reason: string) => {
+  const metric = await platform.ctx.metrics.registry.getSingleMetric('nezuko_updates_skipped_total')!.get();
+  return metric.values.find((v) => v.labels.reason === reason && v.labels.bot === String(bot.instanceId))?.value ?? 0;
+};
+
+/**
+ * Joins `subscribed` + `unsubscribed` users to a protected group and waits until every one is decided:
+ * subscribers verified, the others muted with exactly one prompt and one open restriction.
+ */
+async function joinAndDecide(bot: Bot, subscribed: number, unsubscribed: number, timeoutMs = 25_000) {
+  const { client } = platform;
+  const { group, channels } = await protectedGroup(platform, bot, 1);
+  const fans = await Promise.all(Array.from({ length: subscribed }, (_, i) => client.createUser({ firstName: `Fan${i}` })));
+  const others = await Promise.all(Array.from({ length: unsubscribed }, (_, i) => client.createUser({ firstName: `Other${i}` })));
+  for (const u of fans) await client.join(channels[0]!.id, u.id);
+  return { group, channels, fans, others, decide: async () => {
+    for (const u of [...fans, ...others]) await client.join(group.id, u.id);
+    for (const u of others) {
+      await waitMuted(platform, group.id, u.id, timeoutMs);
+      await waitPrompt(platform, group.id, u.id, timeoutMs);
+    }
+    for (const u of fans) expect((await logRows(platform, group.id, u.id, 1)).map((r) => r.status)).toEqual(['verified']);
+    await settled(platform, bot, timeoutMs);
+    for (const u of others) {
+      expect(await promptsFor(platform, group.id, u.id)).toHaveLength(1);
+      expect((await logRows(platform, group.id, u.id, 1)).map((r) => r.status)).toEqual(['restricted']);
+      expect(await platform.ctx.db.restriction.count({ where: { userId: BigInt(u.id), liftedAt: null } })).toBe(1);
+    }
+    for (const u of fans) expect((await client.member(group.id, u.id)).status).toBe('member');
+  } };
+}
+
+describe('Telegram failing', () => {
+  it('decides everyone through a 429 storm, never calling before retry_after ran out', async () => {
+    const bot = await platform.addBot();
+    const scene = await joinAndDecide(bot, 2, 4);
+    await platform.client.clearCalls(bot.id);
+    await platform.client.addFaults(bot.id, [
+      // One long wait for sure (the job is handed back delayed), then short ones at random (waited out in process).
+      { kind: 'retry_after', method: 'restrictChatMember', count: 1, retryAfter: 2 },
+      { kind: 'retry_after', method: 'sendMessage', probability: 0.25, retryAfter: 1 },
+      { kind: 'retry_after', method: 'restrictChatMember', probability: 0.15, retryAfter: 1 },
+      { kind: 'retry_after', method: 'getChatMember', probability: 0.1, retryAfter: 1 },
+    ]);
+    await scene.decide();
+
+    const { calls, counters } = await platform.client.calls(bot.id);
+    expect(counters.tooManyRequests429).toBeGreaterThan(0);
+    // getUpdates long-polls on its own connection and is not a call the flood limit applies to.
+    const api = calls.filter((c) => c.method !== 'getUpdates');
+    for (const limited of api.filter((c) => c.errorCode === 429)) {
+      const until = limited.at + limited.retryAfter! * 1000;
+      // Requests already on the wire when the 429 was answered (concurrent jobs) reach Telegram within a
+      // few ms of it; none may leave after the client has seen it.
+      const early = api.filter((c) => c.seq > limited.seq && c.at > limited.at + IN_FLIGHT_MS && c.at < until);
+      expect(early, `calls within retry_after ${limited.retryAfter} s of 429 #${limited.seq}`).toEqual([]);
+    }
+  }, 40_000);
+
+  it('decides everyone through a 5xx storm', async () => {
+    const bot = await platform.addBot();
+    const scene = await joinAndDecide(bot, 3, 5);
+    await platform.client.addFaults(bot.id, ['getChatMember', 'restrictChatMember', 'sendMessage', 'getChatAdministrators'].flatMap((method) => [
+      { kind: 'server_error' as const, method, probability: 0.2, count: 3, status: 502 },
+      { kind: 'html_error' as const, method, probability: 0.1, count: 2, status: 503 },
+    ]));
+    await scene.decide();
+    const { counters } = await platform.client.calls(bot.id);
+    expect(counters.faults).toBeGreaterThan(0);
+  }, 40_000);
+
+  it('sends the prompt on the job\'s retry when every in-process attempt to send it failed', async () => {
+    const { client } = platform;
+    const bot = await platform.addBot();
+    const { group } = await protectedGroup(platform, bot, 1);
+    // Three 502s in a row on the prompt: the call's own retries give up and the job is retried later.
+    await client.addFaults(bot.id, [{ kind: 'server_error', method: 'sendMessage', count: 3 }]);
+    const user = await client.createUser({ firstName: 'Unlucky' });
+    await client.join(group.id, user.id);
+    await waitMuted(platform, group.id, user.id);
+    await waitPrompt(platform, group.id, user.id, 20_000);
+    await settled(platform, bot);
+    expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
+    expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
+    const restriction = await platform.ctx.db.restriction.findFirstOrThrow({ where: { userId: BigInt(user.id), liftedAt: null } });
+    expect(restriction.promptMessageId).not.toBeNull();
+  }, 30_000);
+});
+
+describe('delivery', () => {
+  it('acts once when updates are delivered again (crash between addBulk and the offset advance)', async () => {
+    const { client } = platform;
+    const bot = await platform.addBot();
+    const { group } = await protectedGroup(platform, bot, 1);
+    const user = await client.createUser({ firstName: 'Twice' });
+    await client.join(group.id, user.id);
+    await waitMuted(platform, group.id, user.id);
+    await waitPrompt(platform, group.id, user.id);
+    await settled(platform, bot);
+
+    // The batch as the poller queued it; a poller that crashed before confirming gets it again from Telegram.
+    const queue = botQueue(platform, bot);
+    const jobs = (await queue.getCompleted()).filter((j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`));
+    expect(jobs.length).toBeGreaterThanOrEqual(2); // chat_member + new_chat_members
+    const added = await queue.addBulk(jobs.map((j) => ({ name: 'update', data: j.data, opts: { jobId: updateJobId(bot.instanceId, j.data.update.update_id) } })));
+    expect(added.map((j) => j.id)).toEqual(jobs.map((j) => j.id));
+    // Even when the completed job was already cleaned up (a new job id), the decision stands: no second action.
+    await queue.addBulk(jobs.map((j) => ({ name: 'update', data: { ...j.data, receivedAt: Date.now() }, opts: { jobId: `${j.id}-again` } })));
+    await waitFor(async () => (await Promise.all(jobs.map((j) => queue.getJobState(`${j.id}-again`)))).every((s) => s === 'completed'), 10_000, 'the re-delivered jobs');
+    await settled(platform, bot);
+
+    expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
+    expect(await platform.ctx.db.restriction.count({ where: { userId: BigInt(user.id) } })).toBe(1);
+    expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
+    const { calls } = await client.calls(bot.id, { method: 'restrictChatMember' });
+    expect(calls.filter((c) => c.params.user_id === user.id && c.outcome === 'ok')).toHaveLength(1);
+  });
+
+  it('completes and counts malformed jobs, and keeps working', async () => {
+    const { client } = platform;
+    const bot = await platform.addBot();
+    const { group } = await protectedGroup(platform, bot, 1);
+    const queue = botQueue(platform, bot);
+    const receivedAt = Date.now();
+    const garbage: Array<[string, string, unknown]> = [
+      ['malformed', 'update', { foo: 1 }],
+      ['malformed', 'update', { botInstanceId: bot.instanceId, update: { update_id: 'x' }, receivedAt }],
+      ['malformed', 'update', { botInstanceId: bot.instanceId, update: { update_id: 900001, message: { chat: 'nope', message_id: -1 } }, receivedAt }],
+      ['malformed', 'update', { botInstanceId: bot.instanceId, update: { update_id: 900002, chat_member: { chat: { id: group.id, type: 'supergroup' }, new_chat_member: null } }, receivedAt }],
+      ['malformed', 'update', { botInstanceId: bot.instanceId, update: { update_id: 900003, callback_query: { id: 'q', from: { id: 1, is_bot: false, first_name: 'x' }, data: 'v:'.padEnd(200, '9') } }, receivedAt }],
+      ['unhandled_type', 'update', { botInstanceId: bot.instanceId, update: { update_id: 900004, edited_channel_post: {} }, receivedAt }],
+      ['wrong_bot', 'update', { botInstanceId: bot.instanceId + 1000, update: { update_id: 900005 }, receivedAt }],
+      ['unknown_job', 'no-such-job', { botInstanceId: bot.instanceId }],
+      ['malformed', 'delete-prompt', { botInstanceId: bot.instanceId, chatId: group.id, messageId: 'first' }],
+    ];
+    const reasons = [...new Set(garbage.map(([reason]) => reason))];
+    const before = Object.fromEntries(await Promise.all(reasons.map(async (r) => [r, await skippedCount(bot, r)] as const)));
+    const jobs = await Promise.all(garbage.map(([, name, data], i) => queue.add(name, data, { jobId: `garbage-${bot.instanceId}-${i}`, attempts: 3 })));
+    await waitFor(async () => (await Promise.all(jobs.map((j) => queue.getJobState(j.id!)))).every((s) => s === 'completed'), 10_000, 'every garbage job to complete');
+    for (const j of jobs) expect((await queue.getJob(j.id!))!.attemptsMade).toBeLessThanOrEqual(1);
+    for (const reason of reasons) {
+      const expected = garbage.filter(([r]) => r === reason).length;
+      expect((await skippedCount(bot, reason)) - before[reason]!, reason).toBe(expected);
+    }
+
+    const user = await client.createUser({ firstName: 'After' });
+    await client.join(group.id, user.id);
+    await waitMuted(platform, group.id, user.id);
+    await waitPrompt(platform, group.id, user.id);
+  });
+});
