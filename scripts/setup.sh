@@ -27,6 +27,8 @@ export DATABASE_URL="${DATABASE_URL:-postgresql://postgres:postgres@127.0.0.1:54
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 
 services_up() { node scripts/check-services.mjs "$@" >/dev/null 2>&1; }
+# Runs a command silently, showing its output only when it fails.
+quietly() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }; }
 
 start_with_apt() {
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
@@ -66,8 +68,8 @@ mkdir -p "$(dirname "$stamp")"
 sum=$(cat prisma/schema.prisma package-lock.json | sha256sum | cut -d' ' -f1)
 if [ ! -f services/core/db/generated/client.ts ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
   say "generating the Prisma client"
-  npx prisma generate >/dev/null
+  quietly npx prisma generate || die "prisma generate failed"
   echo "$sum" >"$stamp"
 fi
-npx prisma migrate deploy >/dev/null || die "prisma migrate deploy failed (run: npx prisma migrate deploy)"
+quietly npx prisma migrate deploy || die "prisma migrate deploy failed"
 say "ready"

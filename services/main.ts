@@ -5,14 +5,16 @@ import { ConfigError, loadConfig, type Role } from './core/config';
 import { configureLogger, logger } from './core/logger';
 import { closeServer, createOpsServer, listen } from './core/ops-http';
 import { startApi } from './api';
+import { startMaintenance } from './maintenance';
 import { startPoller } from './poller';
 import { startVerifier } from './verifier';
 
 type RoleStarter = (ctx: AppContext) => Promise<void>;
 
 /** Roles in start order: consumers before producers, so nothing queued waits for a worker that is still starting. */
-const ROLE_STARTERS: Partial<Record<Role, RoleStarter>> = {
+const ROLE_STARTERS: Record<Role, RoleStarter> = {
   verifier: startVerifier,
+  maintenance: startMaintenance,
   poller: startPoller,
   api: startApi,
 };
@@ -25,8 +27,6 @@ async function main(): Promise<void> {
     maxSize: config.LOG_MAX_SIZE,
     maxFiles: config.LOG_MAX_FILES,
   });
-  const missing = config.ROLES.filter((role) => !ROLE_STARTERS[role]);
-  if (missing.length) throw new ConfigError(`ROLES: ${missing.join(', ')} not available in this build`);
 
   const ctx = await createContext(config, log);
   try {
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
 
   for (const role of Object.keys(ROLE_STARTERS) as Role[]) {
-    if (config.ROLES.includes(role)) await ROLE_STARTERS[role]!(ctx);
+    if (config.ROLES.includes(role)) await ROLE_STARTERS[role](ctx);
   }
   if (!config.ROLES.includes('api')) {
     const server = createOpsServer(ctx.readiness, ctx.metrics.registry);
