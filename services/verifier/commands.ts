@@ -189,7 +189,8 @@ const GROUP_COMMANDS: Record<string, (c: CommandContext) => Promise<unknown>> = 
 /**
  * Bot commands. In groups they are for admins (checked with Telegram); anyone else gets a short reply,
  * never an error. In a private chat, /start and /help explain the set-up.
- * Returns false when the text was not a command for this bot.
+ * Returns false when the text was not a command for this bot, or a group member's refused one (the message
+ * is then checked like any other).
  */
 export async function onCommand(deps: VerifierDeps, rt: BotRuntime, message: TextMessage): Promise<boolean> {
   const command = parseCommand(message.text, rt.bot.username);
@@ -207,7 +208,8 @@ export async function onCommand(deps: VerifierDeps, rt: BotRuntime, message: Tex
   const isAnonymousAdmin = senderChat?.id === message.chat.id;
   if (!isAnonymousAdmin && !(message.from && (await isGroupAdmin(deps, rt, message.chat.id, message.from.id)))) {
     await reply(c, text(c.language, 'adminsOnly'));
-    return true;
+    // Still a message like any other: a non-subscriber's command is no way around the channel check.
+    return false;
   }
   await handler(c);
   return true;

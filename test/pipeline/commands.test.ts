@@ -40,6 +40,15 @@ describe('commands', () => {
     const row = await platform.ctx.db.protectedGroup.findFirstOrThrow({ where: { chatId: BigInt(group.id) } });
     expect(row.enabled).toBe(true);
     expect(row.mode).toBe('mute');
+
+    // A command is no way around the channel check: a non-subscriber's message still goes.
+    const outsider = await client.createUser({ firstName: 'Outsider' });
+    await client.bulkJoin(group.id, [outsider.id]);
+    const spam = await client.sendMessage(group.id, { fromId: outsider.id, text: '/help buy followers at spam.example' });
+    expect((await waitReply(platform, group.id, spam.message_id)).text).toBe('Only group admins can use this command.');
+    await waitMuted(platform, group.id, outsider.id);
+    await waitPrompt(platform, group.id, outsider.id);
+    await waitFor(async () => (await client.messages(group.id)).messages.every((m) => m.message_id !== spam.message_id), 10_000, 'the message to be deleted');
   });
 
   it('answers invalid /set values with a friendly error and keeps the setting', async () => {
