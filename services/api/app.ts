@@ -6,7 +6,7 @@ import helmet from 'helmet';
 import type { AppContext } from '../core/context';
 import { Prisma } from '../core/db';
 import { opsHandlers } from '../core/ops-http';
-import { authenticate, csrfCheck, CSRF_HEADER, loginLimiters } from './auth';
+import { authCache, authenticate, csrfCheck, CSRF_HEADER, loginLimiters, } from './auth';
 import { BULL_BOARD_PATH, bullBoard } from './bull-board';
 import { entityCache, type EntityCache } from './cache';
 import type { ApiDeps } from './deps';
@@ -64,7 +64,7 @@ function describeError(err: unknown): { status: number; code: string; message: s
 }
 
 export interface ApiApp extends express.Express {
-  locals: express.Express['locals'] & { routes: AnyRoute[]; cache: EntityCache; queues: ApiQueues };
+  locals: express.Express['locals'] & { routes: AnyRoute[]; cache: EntityCache; queues: ApiQueues; auth: ReturnType<typeof authCache> };
 }
 
 export function createApp(ctx: AppContext): ApiApp {
@@ -95,9 +95,10 @@ export function createApp(ctx: AppContext): ApiApp {
 
   const cache = entityCache(ctx);
   const queues = apiQueues(ctx);
-  const deps: ApiDeps = { ctx, cache, queues, loginLimiters: loginLimiters(ctx) };
+  const auth = authCache(ctx);
+  const deps: ApiDeps = { ctx, cache, queues, auth, loginLimiters: loginLimiters(ctx) };
   const routes = apiRoutes(deps);
-  Object.assign(app.locals, { routes, cache, queues });
+  Object.assign(app.locals, { routes, cache, queues, auth });
   const document = openApiDocument(routes);
   const allowList = ctx.config.CORS_ORIGINS;
 
@@ -120,11 +121,11 @@ export function createApp(ctx: AppContext): ApiApp {
   api.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
-  api.use(authenticate(ctx));
+  api.use(authenticate(ctx, auth.entries));
   mountRoutes(api, routes, csrfCheck(allowList));
   app.use('/api/v1', api);
 
-  app.use(BULL_BOARD_PATH, cookieParser(), authenticate(ctx), bullBoard(ctx, queues, allowList));
+  app.use(BULL_BOARD_PATH, cookieParser(), authenticate(ctx, auth.entries), bullBoard(ctx, queues, allowList));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `No route for ${req.method} ${req.path}`, res.locals.requestId));

@@ -58,50 +58,103 @@ const bearer = (req: Request): string | undefined => {
  * Unknown, expired or revoked credentials leave the request anonymous (routes then answer 401).
  * lastSeenAt / lastUsedAt are written at most once a minute per credential.
  */
-export function authenticate(ctx: AppContext): RequestHandler {
+export interface AuthCache {
+  /** Drops every cached credential in every API process (logout, revocation, user changes). */
+  invalidate(): Promise<void>;
+  clearLocal(): void;
+}
+
+/**
+ * Resolves the caller into res.locals.auth: an API token (Authorization: Bearer) or a session cookie.
+ * Unknown, expired or revoked credentials leave the request anonymous (routes then answer 401).
+ * Resolved credentials are kept in memory for AUTH_CACHE_TTL_MS (a database round trip per request costs
+ * more than everything else on a cached read); every logout, revocation or user change clears the cache in
+ * every API process through Redis pub/sub, and expiry is checked on each request.
+ * lastSeenAt / lastUsedAt are written at most once a minute per credential.
+ */
+export function authenticate(ctx: AppContext, cache: Map<string, { principal: Principal | null; expiresAt: number; until: number }>): RequestHandler {
   const touchEvery = 60_000;
+  const ttl = ctx.config.AUTH_CACHE_TTL_MS;
+  const lastTouch = new Map<string, number>();
+  const touch = (key: string, run: () => Promise<unknown>) => {
+    const now = Date.now();
+    if (now - (lastTouch.get(key) ?? 0) < touchEvery) return;
+    lastTouch.set(key, now);
+    if (lastTouch.size > 10_000) lastTouch.clear();
+    void run().catch(() => {});
+  };
+  const resolve = async (kind: 'token' | 'session', secret: string): Promise<{ principal: Principal | null; expiresAt: number }> => {
+    const tokenHash = hashToken(secret);
+    if (kind === 'token') {
+      const row = await ctx.db.apiToken.findUnique({
+        where: { tokenHash },
+        select: { id: true, role: true, expiresAt: true, revokedAt: true, createdBy: { select: { email: true } } },
+      });
+      if (!row || row.revokedAt) return { principal: null, expiresAt: Infinity };
+      return {
+        principal: { kind: 'token', role: row.role as AdminRole, userId: null, email: row.createdBy?.email ?? null, tokenId: row.id, sessionId: null, csrfToken: null },
+        expiresAt: row.expiresAt?.getTime() ?? Infinity,
+      };
+    }
+    const row = await ctx.db.adminSession.findUnique({
+      where: { tokenHash },
+      select: { id: true, expiresAt: true, revokedAt: true, adminUser: { select: { id: true, email: true, role: true, deletedAt: true } } },
+    });
+    if (!row || row.revokedAt || row.adminUser.deletedAt) return { principal: null, expiresAt: Infinity };
+    return {
+      principal: { kind: 'session', role: row.adminUser.role as AdminRole, userId: row.adminUser.id, email: row.adminUser.email, tokenId: null, sessionId: row.id, csrfToken: csrfFor(secret) },
+      expiresAt: row.expiresAt.getTime(),
+    };
+  };
   return async (req, res, next) => {
     const token = bearer(req);
-    if (token) {
-      if (token.startsWith(API_TOKEN_PREFIX) && token.length < 200) {
-        const row = await ctx.db.apiToken.findUnique({
-          where: { tokenHash: hashToken(token) },
-          select: { id: true, role: true, expiresAt: true, revokedAt: true, lastUsedAt: true, createdBy: { select: { email: true } } },
-        });
-        const now = new Date();
-        if (row && !row.revokedAt && (!row.expiresAt || row.expiresAt > now)) {
-          res.locals.auth = { kind: 'token', role: row.role as AdminRole, userId: null, email: row.createdBy?.email ?? null, tokenId: row.id, sessionId: null, csrfToken: null } satisfies Principal;
-          if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > touchEvery) {
-            void ctx.db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: now } }).catch(() => {});
-          }
-        }
+    const cookie = token ? undefined : (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
+    const kind = token ? 'token' : 'session';
+    const secret = token ?? cookie;
+    if (!secret || secret.length > 200 || (kind === 'token' && !secret.startsWith(API_TOKEN_PREFIX))) return next();
+    const key = `${kind}:${secret}`;
+    const now = Date.now();
+    let entry = ttl > 0 ? cache.get(key) : undefined;
+    if (!entry || entry.until <= now) {
+      const resolved = await resolve(kind, secret);
+      entry = { ...resolved, until: now + ttl };
+      if (ttl > 0) {
+        if (cache.size > 10_000) cache.clear();
+        cache.set(key, entry);
       }
-      return next();
     }
-    const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
-    if (cookie && cookie.length < 200) {
-      const row = await ctx.db.adminSession.findUnique({
-        where: { tokenHash: hashToken(cookie) },
-        select: { id: true, expiresAt: true, revokedAt: true, lastSeenAt: true, adminUser: { select: { id: true, email: true, role: true, deletedAt: true } } },
-      });
-      const now = new Date();
-      if (row && !row.revokedAt && row.expiresAt > now && !row.adminUser.deletedAt) {
-        res.locals.auth = {
-          kind: 'session',
-          role: row.adminUser.role as AdminRole,
-          userId: row.adminUser.id,
-          email: row.adminUser.email,
-          tokenId: null,
-          sessionId: row.id,
-          csrfToken: csrfFor(cookie),
-        } satisfies Principal;
-        if (!row.lastSeenAt || now.getTime() - row.lastSeenAt.getTime() > touchEvery) {
-          void ctx.db.adminSession.update({ where: { id: row.id }, data: { lastSeenAt: now } }).catch(() => {});
-        }
-      }
+    if (entry.principal && entry.expiresAt > now) {
+      res.locals.auth = entry.principal;
+      const p = entry.principal;
+      if (p.kind === 'token') touch(key, () => ctx.db.apiToken.update({ where: { id: p.tokenId! }, data: { lastUsedAt: new Date() } }));
+      else touch(key, () => ctx.db.adminSession.update({ where: { id: p.sessionId! }, data: { lastSeenAt: new Date() } }));
     }
     next();
   };
+}
+
+/** The credential cache shared by the /api/v1 and Bull Board authenticators, cleared across processes. */
+export function authCache(ctx: AppContext) {
+  const entries = new Map<string, { principal: Principal | null; expiresAt: number; until: number }>();
+  const channel = ctx.keys.key('api', 'auth-changed');
+  let subscribed: Promise<void> | undefined;
+  const api: AuthCache & { entries: typeof entries; subscribe(): Promise<void> } = {
+    entries,
+    clearLocal: () => entries.clear(),
+    async invalidate() {
+      entries.clear();
+      await ctx.redis.publish(channel, '1').catch(() => {});
+    },
+    subscribe() {
+      subscribed ??= (async () => {
+        const sub = ctx.newRedis('default');
+        sub.on('message', () => entries.clear());
+        await sub.subscribe(channel);
+      })();
+      return subscribed;
+    },
+  };
+  return api;
 }
 
 /** Origins a browser may send changes from: the API's own origin plus CORS_ORIGINS. */

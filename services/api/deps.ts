@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../core/context';
+import type { AuthCache } from './auth';
 import type { EntityCache } from './cache';
 import type { ApiQueues } from './queues';
 
@@ -8,5 +9,7 @@ export interface ApiDeps {
   ctx: AppContext;
   cache: EntityCache;
   queues: ApiQueues;
+  /** Clear cached credentials everywhere after a logout, revocation or user change. */
+  auth: AuthCache;
   loginLimiters: RequestHandler[];
 }

@@ -16,6 +16,7 @@ export async function startApiServer(ctx: AppContext) {
   // Computes the dummy hash now, so the first login with an unknown email costs no more than any other.
   await verifyPassword(undefined, 'warm-up');
   const app = createApp(ctx);
+  await app.locals.auth.subscribe();
   // Changes made elsewhere (bot commands in the verifier, another API process) drop cached group/channel reads.
   const unsubscribe = await subscribeControl(ctx, (message) => {
     if (message.type === 'group-changed' || message.type === 'bots-changed') void app.locals.cache.invalidate('groups', 'channels').catch(() => {});

@@ -96,6 +96,7 @@ const schema = z.object({
   LOGIN_RATE_LIMIT_PER_IP: positiveInt.default(30),
   LOGIN_RATE_LIMIT_PER_ACCOUNT: positiveInt.default(5),
   API_CACHE_TTL_SECONDS: positiveInt.max(86_400).default(300),
+  AUTH_CACHE_TTL_MS: nonNegativeInt.max(60_000).default(2_000),
   STATS_ROLLUP_INTERVAL_MS: positiveInt.default(30_000),
   RETENTION_DAYS: positiveInt.default(90),
   EXPORT_RETENTION_DAYS: positiveInt.default(14),

@@ -58,7 +58,8 @@ describe('sessions', () => {
     const s = await api.login(ADMIN);
     const me = await api.call('GET', '/api/v1/auth/me', { auth: s });
     await api.ctx.db.adminSession.update({ where: { id: (await api.ctx.db.adminSession.findFirstOrThrow({ where: { adminUserId: me.body.user.id }, orderBy: { id: 'desc' } })).id }, data: { expiresAt: new Date(Date.now() - 1000), createdAt: new Date(Date.now() - 5000) } });
-    expect((await api.call('GET', '/api/v1/auth/me', { auth: s })).status).toBe(401);
+    // A change made behind the API's back is seen once the in-memory credential cache (AUTH_CACHE_TTL_MS) lapses.
+    await expect.poll(async () => (await api.call('GET', '/api/v1/auth/me', { auth: s })).status, { timeout: 5_000, interval: 200 }).toBe(401);
 
     const owner = { token: api.tokens.owner };
     const created = await api.call('POST', '/api/v1/tokens', { auth: owner, body: { name: 'script', role: 'viewer' } });
@@ -74,7 +75,7 @@ describe('sessions', () => {
 
     const expiring = await api.call('POST', '/api/v1/tokens', { auth: owner, body: { name: 'short', role: 'viewer', expiresInDays: 1 } });
     await api.ctx.db.apiToken.update({ where: { id: expiring.body.id }, data: { expiresAt: new Date(Date.now() - 1) } });
-    expect((await api.call('GET', '/api/v1/bots', { auth: { token: expiring.body.token } })).status).toBe(401);
+    await expect.poll(async () => (await api.call('GET', '/api/v1/bots', { auth: { token: expiring.body.token } })).status, { timeout: 5_000, interval: 200 }).toBe(401);
 
     const user = await api.call('POST', '/api/v1/users', { auth: owner, body: { email: 'Temp@Example.com', password: 'temporary-password-1', role: 'admin' } });
     expect(user.status).toBe(201);

@@ -11,7 +11,7 @@ const userSelect = { id: true, email: true, role: true, displayName: true, lastL
 const tokenSelect = { id: true, name: true, tokenPrefix: true, role: true, createdById: true, lastUsedAt: true, expiresAt: true, revokedAt: true, createdAt: true } as const;
 
 /** Admin users and API tokens: owner only. */
-export function adminRoutes({ ctx }: ApiDeps): AnyRoute[] {
+export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
   const liveOwners = () => ctx.db.adminUser.count({ where: { role: 'owner', deletedAt: null } });
   return [
     defineRoute({
@@ -83,6 +83,7 @@ export function adminRoutes({ ctx }: ApiDeps): AnyRoute[] {
         if (body.password || (body.role && body.role !== user.role)) {
           await ctx.db.adminSession.updateMany({ where: { adminUserId: user.id, revokedAt: null, ...(body.password ? {} : { NOT: { id: auth.sessionId ?? -1 } }) }, data: { revokedAt: new Date() } });
         }
+        await credentials.invalidate();
         await audit(ctx, req, auth, { action: 'user.update', resourceType: 'admin_user', resourceId: user.id, oldValues, newValues: { ...newValues, ...(body.password ? { passwordChanged: true } : {}) } });
         return updated;
       },
@@ -105,6 +106,7 @@ export function adminRoutes({ ctx }: ApiDeps): AnyRoute[] {
           ctx.db.adminSession.updateMany({ where: { adminUserId: user.id, revokedAt: null }, data: { revokedAt: now } }),
           ctx.db.apiToken.updateMany({ where: { createdById: user.id, revokedAt: null }, data: { revokedAt: now } }),
         ]);
+        await credentials.invalidate();
         await audit(ctx, req, auth, { action: 'user.delete', resourceType: 'admin_user', resourceId: user.id, oldValues: { email: user.email, role: user.role } });
         return undefined;
       },
@@ -162,6 +164,7 @@ export function adminRoutes({ ctx }: ApiDeps): AnyRoute[] {
         if (!row) throw notFound('API token');
         if (row.revokedAt) throw new ApiError(409, 'conflict', 'Already revoked');
         await ctx.db.apiToken.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
+        await credentials.invalidate();
         await audit(ctx, req, auth, { action: 'token.revoke', resourceType: 'api_token', resourceId: row.id, oldValues: { name: row.name, role: row.role, tokenPrefix: row.tokenPrefix } });
         return undefined;
       },

@@ -10,7 +10,7 @@ const loginBody = z.object({
   password: z.string().min(1, 'required').max(256),
 });
 
-export function authRoutes({ ctx, loginLimiters }: ApiDeps): AnyRoute[] {
+export function authRoutes({ ctx, loginLimiters, auth: credentials }: ApiDeps): AnyRoute[] {
   return [
     defineRoute({
       method: 'post',
@@ -45,6 +45,7 @@ export function authRoutes({ ctx, loginLimiters }: ApiDeps): AnyRoute[] {
       handler: async ({ auth, req, res }) => {
         if (auth.kind !== 'session' || !auth.sessionId) throw new ApiError(400, 'not_a_session', 'API tokens are revoked with DELETE /tokens/{id}, not logged out');
         await ctx.db.adminSession.update({ where: { id: auth.sessionId }, data: { revokedAt: new Date() } });
+        await credentials.invalidate();
         await audit(ctx, req, auth, { action: 'auth.logout', resourceType: 'admin_session', resourceId: auth.sessionId });
         clearSessionCookies(req, res);
         return undefined;
@@ -59,6 +60,7 @@ export function authRoutes({ ctx, loginLimiters }: ApiDeps): AnyRoute[] {
       handler: async ({ auth, req, res }) => {
         if (!auth.userId) throw new ApiError(400, 'not_a_session', 'API tokens are revoked with DELETE /tokens/{id}');
         const { count } = await ctx.db.adminSession.updateMany({ where: { adminUserId: auth.userId, revokedAt: null }, data: { revokedAt: new Date() } });
+        await credentials.invalidate();
         await audit(ctx, req, auth, { action: 'auth.logout_all', resourceType: 'admin_user', resourceId: auth.userId, newValues: { sessionsRevoked: count } });
         if (req.cookies?.[SESSION_COOKIE]) clearSessionCookies(req, res);
         return { sessionsRevoked: count };

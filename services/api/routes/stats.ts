@@ -28,10 +28,18 @@ const bucketLabels = [...LATENCY_BUCKET_BOUNDS_MS.map((b) => `<=${b}ms`), `>${LA
 
 export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
   const metrics = ctx.metrics as unknown as { markDashboardSnapshot?: (at: Date) => void };
-  const snapshot = async () => {
-    const snap = await readDashboard({ db: ctx.db, redis: ctx.redis, keys: ctx.keys, metrics: metrics.markDashboardSnapshot ? (metrics as { markDashboardSnapshot(at: Date): void }) : undefined });
-    return snap;
+  // The snapshot changes once per rollup (every STATS_ROLLUP_INTERVAL_MS): one read per second per process
+  // serves every request in between, and the dashboard body is serialized once per read.
+  let memo: { at: number; snap: Awaited<ReturnType<typeof readDashboard>>; body?: string } | undefined;
+  let loading: Promise<NonNullable<typeof memo>> | undefined;
+  const load = async () => {
+    if (memo && Date.now() - memo.at < 1_000) return memo;
+    loading ??= readDashboard({ db: ctx.db, redis: ctx.redis, keys: ctx.keys, metrics: metrics.markDashboardSnapshot ? (metrics as { markDashboardSnapshot(at: Date): void }) : undefined })
+      .then((snap) => (memo = { at: Date.now(), snap }))
+      .finally(() => (loading = undefined));
+    return loading;
   };
+  const snapshot = async () => (await load()).snap;
   const meta = (snap: Awaited<ReturnType<typeof snapshot>>) => ({ generatedAt: snap?.generatedAt ?? null, ageMs: snap?.ageMs ?? null, available: snap !== null });
   const period = (data: DashboardData, p: Period): PeriodFigures => data[p];
 
@@ -58,9 +66,12 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       summary: 'The dashboard snapshot (pre-computed by the maintenance role after every rollup)',
       tag: 'stats',
       access: 'viewer',
-      handler: async () => {
-        const snap = await snapshot();
-        return { ...meta(snap), data: snap?.data ?? null };
+      handler: async ({ res }) => {
+        const m = await load();
+        m.body ??= JSON.stringify({ ...meta(m.snap), data: m.snap?.data ?? null });
+        // ageMs is fixed at read time; generatedAt is authoritative.
+        res.status(200).type('application/json').send(m.body);
+        return undefined;
       },
     }),
     defineRoute({
