@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { once } from 'node:events';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { stringify } from 'csv-stringify';
@@ -179,25 +180,12 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
     const query = exportQuery(kind, filters);
     await client.connect();
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // The whole result is read: plan for total time (hash joins), not for the first rows (nested loops).
+    await client.query('SET LOCAL cursor_tuple_fraction = 1.0');
     await client.query(`DECLARE export_cursor NO SCROLL CURSOR FOR ${query.sql}`, query.params);
 
     const convert = converter(query.columns);
     const fetchRows = options.fetchRows ?? FETCH_ROWS;
-    let lastProgress = Date.now();
-    async function* source() {
-      for (;;) {
-        const batch = await client.query<unknown[]>({ text: `FETCH ${fetchRows} FROM export_cursor`, rowMode: 'array' });
-        for (const r of batch.rows) yield convert(r);
-        rows += batch.rows.length;
-        if (batch.rows.length < fetchRows) return;
-        if (Date.now() - lastProgress >= (options.progressEveryMs ?? PROGRESS_EVERY_MS)) {
-          lastProgress = Date.now();
-          await db.export.update({ where: { id: exportId }, data: { progressRows: rows } });
-          await options.onProgress?.(rows);
-        }
-      }
-    }
-
     const hash = createHash('sha256');
     let bytes = 0;
     const measure = new Transform({
@@ -207,14 +195,27 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
         done(null, chunk);
       },
     });
-    await pipeline(
-      Readable.from(source(), { objectMode: true, highWaterMark: 1_000 }),
-      stringify({ header: true, columns: query.columns.map(([name]) => name), escape_formulas: true }),
-      createGzip({ level: 6 }),
-      measure,
-      createWriteStream(partial),
-      { signal: options.signal },
-    );
+    const csv = stringify({ header: true, columns: query.columns.map(([name]) => name), escape_formulas: true });
+    const written = pipeline(csv, coalesce(64 * 1024), createGzip({ level: 6 }), measure, createWriteStream(partial), { signal: options.signal });
+    written.catch(() => {}); // awaited below; a failure there also surfaces through csv.write
+    let lastProgress = Date.now();
+    // Feed the stringifier batch by batch, waiting for it to drain: one FETCH batch in memory at a time.
+    for (;;) {
+      const batch = await client.query<unknown[]>({ text: `FETCH ${fetchRows} FROM export_cursor`, rowMode: 'array' });
+      for (const r of batch.rows) {
+        if (!csv.write(convert(r))) await once(csv, 'drain', { signal: options.signal });
+      }
+      rows += batch.rows.length;
+      if (batch.rows.length < fetchRows) break;
+      options.signal?.throwIfAborted();
+      if (Date.now() - lastProgress >= (options.progressEveryMs ?? PROGRESS_EVERY_MS)) {
+        lastProgress = Date.now();
+        await db.export.update({ where: { id: exportId }, data: { progressRows: rows } });
+        await options.onProgress?.(rows);
+      }
+    }
+    csv.end();
+    await written;
     await client.query('COMMIT');
     const sha256 = hash.digest('hex');
     const finishedAt = new Date();
@@ -241,6 +242,30 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/**
+ * csv-stringify emits one chunk per record; handing each to gzip costs a zlib call (a thread-pool round trip)
+ * per row. Collecting them into ~64 KiB chunks makes the export several times faster.
+ */
+function coalesce(size: number): Transform {
+  let parts: Buffer[] = [];
+  let length = 0;
+  return new Transform({
+    transform(chunk: Buffer | string, _enc, done) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      parts.push(buf);
+      length += buf.length;
+      if (length < size) return done();
+      const out = Buffer.concat(parts, length);
+      parts = [];
+      length = 0;
+      done(null, out);
+    },
+    flush(done) {
+      done(null, length ? Buffer.concat(parts, length) : undefined);
+    },
+  });
 }
 
 function describe(err: unknown, signal?: AbortSignal): string {

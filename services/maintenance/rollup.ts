@@ -132,6 +132,8 @@ async function earlierWriters(db: PrismaClient, table: string, at: Date): Promis
     SELECT count(*)::int AS n
     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'relation' AND l.relation = ${table}::regclass AND l.mode = 'RowExclusiveLock'
+      -- pg_locks spans the cluster; databases cloned from one template share table oids.
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND l.pid <> pg_backend_pid() AND a.xact_start < ${at}`;
   return row!.n;
 }

@@ -128,7 +128,7 @@ describe('startMaintenance', () => {
         const row = await db.prisma.export.findUniqueOrThrow({ where: { id: requested.id } });
         return row.status === 'done' ? row : null;
       }, 15_000, 'the export to finish');
-      expect(done.rows).toBe(1n);
+      expect(done!.rows).toBe(1n);
       const job = await exportsQueue.getJob(`export-${requested.id}`);
       expect(job?.progress).toEqual({ rows: 1 });
       await exportsQueue.close();
