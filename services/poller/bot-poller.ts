@@ -46,6 +46,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export class BotPoller {
   private readonly abort = new AbortController();
   private offset: number | undefined;
+  /** Set when a renewal finds the lease taken: another poller owns the bot now. */
+  private leaseLost = false;
   private readonly log: Logger;
   readonly done: Promise<PollerExit>;
 
@@ -81,7 +83,11 @@ export class BotPoller {
       void this.lease
         .renew()
         .then(async (held) => {
-          if (held) await this.heartbeat();
+          if (held) return this.heartbeat();
+          // Another poller holds the lease (ours expired, e.g. this process stalled): end the in-flight long
+          // poll now, or the new holder's getUpdates would overlap it (409) until it times out.
+          this.leaseLost = true;
+          this.abort.abort();
         })
         .catch(() => {});
     }, Math.floor(this.lease.ttlMs / 3));
@@ -120,7 +126,7 @@ export class BotPoller {
         await this.ctx.redis.hincrby(this.ctx.keys.bot(this.bot.id, 'counters'), 'updates_polled', updates.length).catch(() => {});
         await this.heartbeat();
       }
-      return { reason: 'stopped' };
+      return this.leaseLost ? { reason: 'lease lost' } : { reason: 'stopped' };
     } finally {
       clearInterval(renewal);
     }

@@ -11,6 +11,13 @@ import { Lease } from './lease';
 export const LEASE_TTL_MS = 15_000;
 /** The safety net behind pub/sub: a missed control message is applied within this time anyway. */
 const RECONCILE_MS = 5_000;
+/**
+ * How often a poller announces itself and looks for free leases (a dead poller's bots) or an unfair share
+ * (a poller joined or left). Only Redis is read; the database only when something is to be taken or shed.
+ */
+const LEASE_CHECK_MS = 1_000;
+/** A poller that has not announced itself for this long no longer counts for the fair share. */
+const POLLER_STALE_MS = 5_000;
 
 type BotStatus = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'restarting';
 
@@ -107,21 +114,43 @@ export async function startPoller(ctx: AppContext): Promise<void> {
     log.info('polling bot', { botId: bot.id, username: bot.username });
   };
 
-  const reconcile = async () => {
+  /** Announces this poller and returns how many pollers are alive. */
+  const announce = async () => {
     const now = Date.now();
     await ctx.redis.zadd(pollersKey, now, owner);
-    await ctx.redis.zremrangebyscore(pollersKey, 0, now - LEASE_TTL_MS);
-    const livePollers = Math.max(1, await ctx.redis.zcard(pollersKey));
+    await ctx.redis.zremrangebyscore(pollersKey, 0, now - POLLER_STALE_MS);
+    return Math.max(1, await ctx.redis.zcard(pollersKey));
+  };
+  /** Ids of the bots to poll as of the last reconcile. */
+  let wantedIds: number[] = [];
+
+  const reconcile = async () => {
+    const livePollers = await announce();
     const crashed = new Set((await db.botInstance.findMany({ where: { status: 'crashed' }, select: { id: true } })).map((b) => b.id));
     const bots = (await loadActiveBots(db, config)).filter((b) => !crashed.has(b.id));
     const wanted = new Map(bots.map((b) => [b.id, b]));
+    wantedIds = bots.map((b) => b.id);
     // Gone, deactivated, or its token changed: stop (a changed token starts again below).
     await Promise.all([...running.values()].filter((r) => wanted.get(r.bot.id)?.token !== r.bot.token).map((r) => stopBot(r.bot.id)));
     const fairShare = Math.ceil(bots.length / livePollers);
+    // More than our share (another poller joined): hand the excess over; stopping releases each lease at once.
+    const excess = [...running.keys()].slice(fairShare);
+    if (!stopping) await Promise.all(excess.map(stopBot));
     for (const bot of bots) {
       if (stopping || running.size >= fairShare) break;
       if (!running.has(bot.id)) await startBot(bot);
     }
+  };
+
+  /** Between reconciles: reconcile at once when a lease is free for the taking or our share changed. */
+  const checkLeases = async () => {
+    const fairShare = Math.ceil(wantedIds.length / (await announce()));
+    if (running.size > fairShare) return reconcile();
+    if (running.size >= fairShare) return;
+    const others = wantedIds.filter((id) => !running.has(id));
+    if (!others.length) return;
+    const holders = await ctx.redis.mget(others.map((id) => ctx.keys.bot(id, 'poller-lease')));
+    if (holders.some((h) => h === null)) await reconcile();
   };
 
   let reconciling: Promise<void> = reconcile();
@@ -132,6 +161,17 @@ export async function startPoller(ctx: AppContext): Promise<void> {
     });
   };
   const timer = setInterval(schedule, RECONCILE_MS);
+  let checking = false;
+  const leaseTimer = setInterval(() => {
+    if (checking || stopping) return;
+    checking = true;
+    reconciling = reconciling
+      .then(checkLeases)
+      .catch((err) => {
+        log.warn('poller lease check failed', { err });
+      })
+      .finally(() => (checking = false));
+  }, LEASE_CHECK_MS);
   const unsubscribe = await subscribeControl(ctx, (message) => {
     if (message.type === 'bots-changed') schedule();
     if (message.type === 'bot-restart' && running.has(message.botId)) {
@@ -145,6 +185,7 @@ export async function startPoller(ctx: AppContext): Promise<void> {
   ctx.lifecycle.onShutdown('pollers', 'pollers', async () => {
     stopping = true;
     clearInterval(timer);
+    clearInterval(leaseTimer);
     await unsubscribe();
     await reconciling.catch(() => {});
     // Releasing leases lets another poller take the bots at once instead of after the TTL.
