@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up behind `npm start` and `npm test`: dependencies, PostgreSQL and Redis, the database,
 # the Prisma client and migrations. Fast when everything is already in place.
+# --test also installs the tools the tests drive (promtool, docker-compose) where they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,4 +73,21 @@ if [ ! -f services/core/db/generated/client.ts ] || [ "$(cat "$stamp" 2>/dev/nul
   echo "$sum" >"$stamp"
 fi
 quietly npx prisma migrate deploy || die "prisma migrate deploy failed"
+
+# 4. Tools the tests use, from Debian's packages.
+if [ "${1:-}" = "--test" ]; then
+  missing=()
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v docker-compose >/dev/null || missing+=(docker-compose)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing test tools: ${missing[*]}"
+      quietly apt-get update -qq && quietly apt-get install -y -qq --no-install-recommends "${missing[@]}" || die "could not install ${missing[*]}"
+      # The prometheus package starts a server; the tests need only promtool.
+      { systemctl stop prometheus || service prometheus stop || pkill -x prometheus; } >/dev/null 2>&1 || true
+    else
+      die "the tests need: ${missing[*]} (Debian/Ubuntu packages); install them or run as root"
+    fi
+  fi
+fi
 say "ready"

@@ -56,8 +56,24 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
     connections.push(connection);
     return connection;
   };
+  const readyByPurpose = () => {
+    const ready = new Map<string, number>();
+    for (const c of connections) {
+      const name = c.options.connectionName ?? 'nezuko';
+      ready.set(name, Math.min(ready.get(name) ?? 1, c.status === 'ready' ? 1 : 0));
+    }
+    return ready;
+  };
 
-  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE });
+  const metrics = createMetrics();
+  const db = createDatabase({
+    url: config.DATABASE_URL,
+    poolSize: config.DB_POOL_SIZE,
+    onQuery: (ms) => {
+      metrics.dbQueries.inc();
+      metrics.dbQueryDuration.observe(ms / 1000);
+    },
+  });
   try {
     await db.$queryRaw`SELECT 1`;
   } catch (err) {
@@ -87,5 +103,6 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
   });
   lifecycle.onShutdown('database', 'database pool', () => db.$disconnect());
 
-  return { config, log, db, redis, keys, cooldowns, metrics: createMetrics(), readiness, lifecycle, newRedis };
+  metrics.trackRedis(readyByPurpose);
+  return { config, log, db, redis, keys, cooldowns, metrics, readiness, lifecycle, newRedis };
 }

@@ -12,6 +12,8 @@ export function createMetrics() {
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
   /** When this process last wrote (or read) the dashboard snapshot; its age is computed at scrape time. */
   let snapshotGeneratedAt = 0;
+  /** Readiness of this process' Redis connections by name, read at scrape time. */
+  let redisStatus: () => Map<string, number> = () => new Map();
 
   return {
     registry,
@@ -72,6 +74,26 @@ export function createMetrics() {
         if (snapshotGeneratedAt) this.set((Date.now() - snapshotGeneratedAt) / 1000);
       },
     }),
+    botRestarts: new client.Counter({ name: 'nezuko_bot_restarts_total', help: 'Automatic restarts of a bot\'s poll loop', labelNames: ['bot'] as const, registers: reg }),
+    dbQueries: new client.Counter({ name: 'nezuko_db_queries_total', help: 'Database queries issued by this process', registers: reg }),
+    dbQueryDuration: new client.Histogram({
+      name: 'nezuko_db_query_duration_seconds',
+      help: 'Database query duration',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: reg,
+    }),
+    redisConnected: new client.Gauge({
+      name: 'nezuko_redis_connected',
+      help: '1 while a Redis connection of this process is ready, by purpose',
+      labelNames: ['connection'] as const,
+      registers: reg,
+      collect() {
+        for (const [connection, ready] of redisStatus()) this.set({ connection }, ready);
+      },
+    }),
+    trackRedis(status: () => Map<string, number>): void {
+      redisStatus = status;
+    },
     /** Records the generatedAt of the newest dashboard snapshot seen, for nezuko_dashboard_snapshot_age_seconds. */
     markDashboardSnapshot(generatedAt: Date): void {
       snapshotGeneratedAt = Math.max(snapshotGeneratedAt, generatedAt.getTime());

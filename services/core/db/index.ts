@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client';
 
@@ -7,16 +8,31 @@ export type * from './generated/client';
 export interface DatabaseOptions {
   url: string;
   poolSize?: number;
+  /** Called after every query with its duration (metrics, per-request query counts). */
+  onQuery?: (durationMs: number) => void;
 }
+
+/**
+ * Counts the queries of one unit of work (an HTTP request): `queryScope.run({ count: 0 }, fn)`; every query
+ * issued inside `fn`, however deep, increments `count`. Used to warn about N+1 query patterns.
+ */
+export const queryScope = new AsyncLocalStorage<{ count: number }>();
 
 /**
  * A Prisma client over node-postgres (Prisma 7 is engine-free with a driver adapter).
  * Interactive transactions (`db.$transaction(async (tx) => …)`) roll back and re-throw the original error,
  * with its own stack, so callers see what really failed.
  */
-export function createDatabase({ url, poolSize = 10 }: DatabaseOptions): PrismaClient {
+export function createDatabase({ url, poolSize = 10, onQuery }: DatabaseOptions): PrismaClient {
   const adapter = new PrismaPg({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
-  return new PrismaClient({ adapter });
+  if (!onQuery) return new PrismaClient({ adapter });
+  const db = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  db.$on('query', (event) => {
+    const scope = queryScope.getStore();
+    if (scope) scope.count++;
+    onQuery(event.duration);
+  });
+  return db as unknown as PrismaClient;
 }
 
 /** True when PostgreSQL answers a trivial query within `timeoutMs`. */
