@@ -2,6 +2,7 @@ import type { ChatPermissions, InlineKeyboardButton, User } from 'telegraf/types
 import type { VerificationStatus } from '../core/log-writer';
 import { isTelegramError } from '../core/telegram/errors';
 import type { ChannelPolicy, GroupPolicy } from './groups';
+import { isAdminStatus } from './membership';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { escapeHtml, fill, text } from './texts';
 
@@ -82,7 +83,7 @@ async function withUserLock<T>(deps: VerifierDeps, rt: BotRuntime, chatId: bigin
   }
 }
 
-export type RestrictOutcome = 'restricted' | 'already' | 'busy' | 'no_rights';
+export type RestrictOutcome = 'restricted' | 'already' | 'admin' | 'busy' | 'no_rights';
 
 /**
  * Mutes the user (until the group's mute duration, or forever), sends one prompt naming every missing
@@ -122,6 +123,8 @@ async function mutePromptAndRecord(
       throw err;
     });
     if (current?.status === 'restricted' && !current.can_send_messages) return 'already';
+    // Promoted since the admin list was cached (its refresh may still be queued): admins are exempt.
+    if (current && isAdminStatus(current.status)) return 'admin';
   }
 
   const mutedUntil = group.muteDurationSeconds > 0 ? new Date(Date.now() + group.muteDurationSeconds * 1000) : null;
