@@ -86,16 +86,18 @@ export async function startPoller(ctx: AppContext): Promise<void> {
     const { bot } = entry;
     log.warn('poll loop ended', { botId: bot.id, ...exit });
     if (exit.reason === 'lease lost') return void (await stopBot(bot.id));
+    // The status is written before the lease is released: a poller that sees the free lease must also see
+    // that the bot is not to be polled, or it would start it again at once.
     if (exit.reason === 'token revoked') {
-      await stopBot(bot.id);
       // No restart storm: the bot stays off until someone gives it a valid token.
-      return void (await setStatus(bot.id, 'stopped', 'token revoked: Telegram answered 401 Unauthorized', { isActive: false, lastError: 'Unauthorized', lastErrorAt: new Date() }));
+      await setStatus(bot.id, 'stopped', 'token revoked: Telegram answered 401 Unauthorized', { isActive: false, lastError: 'Unauthorized', lastErrorAt: new Date() });
+      return void (await stopBot(bot.id));
     }
     const now = Date.now();
     const recent = entry.restarts.filter((t) => now - t < config.BOT_RESTART_WINDOW_MS);
     if (recent.length >= config.BOT_MAX_RESTARTS) {
-      await stopBot(bot.id);
-      return void (await setStatus(bot.id, 'crashed', `gave up after ${recent.length} restarts: ${exit.error}`, { lastError: exit.error, lastErrorAt: new Date() }));
+      await setStatus(bot.id, 'crashed', `gave up after ${recent.length} restarts: ${exit.error}`, { lastError: exit.error, lastErrorAt: new Date() });
+      return void (await stopBot(bot.id));
     }
     const delay = config.BOT_RESTART_BACKOFF_MS * 2 ** recent.length;
     await setStatus(bot.id, 'restarting', `restart ${recent.length + 1} in ${delay} ms: ${exit.error}`, { restartCount: { increment: 1 }, lastError: exit.error, lastErrorAt: new Date() });
