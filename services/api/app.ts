@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import cookieParser from 'cookie-parser';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
@@ -126,6 +127,16 @@ export function createApp(ctx: AppContext): ApiApp {
   app.use('/api/v1', api);
 
   app.use(BULL_BOARD_PATH, cookieParser(), authenticate(ctx, auth.entries), bullBoard(ctx, queues, allowList));
+
+  // The admin web dashboard (plain HTML/CSS/ES modules in ./public), on the public admin API only.
+  const dashboardCsp = helmet.contentSecurityPolicy({
+    useDefaults: true,
+    directives: { 'script-src': ["'self'"], 'style-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'"], 'upgrade-insecure-requests': null },
+  });
+  app.get('/ui-config.json', (_req, res) => {
+    res.set('cache-control', 'no-store').json({ grafanaUrl: process.env.GRAFANA_URL || null, bullBoardPath: BULL_BOARD_PATH });
+  });
+  app.use(dashboardCsp, express.static(fileURLToPath(new URL('./public', import.meta.url)), { index: 'index.html', maxAge: 0 }));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `No route for ${req.method} ${req.path}`, res.locals.requestId));
