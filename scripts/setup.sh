@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up behind `npm start` and `npm test`: dependencies, PostgreSQL and Redis, the database,
 # the Prisma client and migrations. Fast when everything is already in place.
-# --test also installs the tools the tests drive (promtool, docker-compose) where they are missing.
+# --test also installs the tools the tests drive (promtool, docker-compose, chromium) where they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +79,8 @@ if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  # The browser tests drive headless Chromium (playwright-core, executablePath /usr/bin/chromium).
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing test tools: ${missing[*]}"
