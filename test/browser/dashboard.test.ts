@@ -45,7 +45,10 @@ const go = async (page: Page, route: string) => {
   await page.getByRole('heading', { level: 1, name: route }).waitFor();
 };
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+const shot = async (page: Page, name: string) => {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+};
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {

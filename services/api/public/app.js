@@ -357,8 +357,10 @@ async function renderGroups(view) {
       const channels = await api('/channels', { query: { bot_id: g.botInstanceId, per_page: 100 } });
       const linked = new Set(g.channels.map((c) => c.id));
       const choice = h('select', {}, channels.items.filter((c) => !linked.has(c.id)).map((c) => h('option', { value: c.id }, `${c.title ?? c.channelId}${c.username ? ` (@${c.username})` : ''}`)));
-      const link = h('button.secondary', { type: 'submit', disabled: !choice.options.length }, 'Link channel');
-      const linkForm = h('form.toolbar', { 'aria-label': 'Link a channel' }, field('Channel of this bot', choice), link);
+      const link = h('button.secondary', { type: 'submit' }, 'Link channel');
+      const linkForm = choice.options.length
+        ? h('form.toolbar', { 'aria-label': 'Link a channel' }, field('Channel of this bot', choice), link)
+        : h('p.muted', {}, 'Every channel of this bot is linked.');
       linkForm.addEventListener('submit', (e) => {
         e.preventDefault();
         void act(link, async () => {
