@@ -46,7 +46,7 @@ const go = async (page: Page, route: string) => {
 };
 
 const shot = async (page: Page, name: string) => {
-  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 };
 
@@ -189,14 +189,14 @@ describe('admin web dashboard', () => {
     const p = phone.page;
     await logIn(p, demo!.owner);
     await p.locator('#chart-activity[data-has-data="true"]').waitFor({ timeout: 15_000 });
-    expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await p.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     const menu = p.getByRole('button', { name: 'Menu' });
     await menu.click();
     expect(await menu.getAttribute('aria-expanded')).toBe('true');
     await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Bots' }).click();
     await p.getByRole('heading', { level: 1, name: 'Bots' }).waitFor();
     await p.locator('#bots-list tbody tr[data-bot-id]').first().waitFor();
-    expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await p.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await menu.click();
     await go(p, 'Overview');
     await p.locator('#chart-activity[data-has-data="true"]').waitFor({ timeout: 15_000 });

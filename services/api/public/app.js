@@ -50,7 +50,10 @@ function every(msInterval, fn) {
   state.timers.push(t);
 }
 function clearTimers() {
-  for (const t of state.timers.splice(0)) clearInterval(t);
+  for (const t of state.timers.splice(0)) {
+    clearInterval(t);
+    clearTimeout(t);
+  }
 }
 
 async function act(button, fn, okMessage) {
@@ -121,6 +124,7 @@ async function renderOverview(view) {
     const [dash, latency] = await Promise.all([api('/stats/dashboard'), api('/stats/charts/latency-distribution', { query: { period: 'last24h' } })]);
     if (!dash.available || !dash.data) {
       updated.textContent = 'Waiting for the first statistics snapshot…';
+      state.timers.push(setTimeout(() => void refresh().catch(() => {}), 2_000));
       return;
     }
     const d = dash.data;
@@ -190,6 +194,8 @@ async function renderOverview(view) {
       items: Object.entries(d.botsByStatus).map(([status, count]) => ({ label: status, value: count, cls: `s-${status}` })),
       empty: 'No bots',
     });
+    // While a chart still waits for its first data (a fresh install), look again sooner than every 10 s.
+    if (document.querySelector('.chart[data-has-data="false"]')) state.timers.push(setTimeout(() => void refresh().catch(() => {}), 2_000));
   };
   await refresh();
   every(10_000, refresh);
