@@ -195,7 +195,10 @@ async function runNezuko(simUrl: string) {
     const started = performance.now();
     await startVerifier(ctx);
     await startPoller(ctx);
-    await waitUntil(async () => (await decided()) >= backlogJoins * 0.98 && (await drained()), 300_000);
+    await waitUntil(async () => (await decided()) >= backlogJoins * 0.98 && (await drained()), 300_000).catch(async (err) => {
+      console.error('not drained:', { decided: await decided(), backlogJoins, counts: await Promise.all(queues.map((q) => q.getJobCounts())) });
+      throw err;
+    });
     const throughput = backlogUpdates / ((performance.now() - started) / 1000);
     const timings = await jobTimings(queues);
 
@@ -308,9 +311,20 @@ async function main() {
   const simulator = await simulatorProcess();
   try {
     console.log(`scenario: ${BOTS} bots × ${GROUPS_PER_BOT} groups × 2 channels, ${USERS_PER_GROUP} users per group; backlog ${BACKLOG_EVENTS} events, then ${RATE} updates/s for ${SECONDS} s`);
+    /** Runs one system's measurement and prints where the CPU went (this process vs. the simulator). */
+    const measured = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
+      const own = process.cpuUsage();
+      const sim = simulator.cpuSeconds();
+      const started = performance.now();
+      const result = await run();
+      const used = process.cpuUsage(own);
+      console.log(`${label}: ${((performance.now() - started) / 1000).toFixed(1)} s wall; CPU ${((used.user + used.system) / 1e6).toFixed(1)} s in this process, ${(simulator.cpuSeconds() - sim).toFixed(1)} s in the simulator`);
+      return result;
+    };
     const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-    const plain = only === 'nezuko' ? { throughput: NaN, p50: NaN, p99: NaN, decisions: NaN, steadyJoins: NaN, offered: NaN } : await runPlainTelegraf(simulator.url);
-    const nezuko = only === 'plain' ? { throughput: NaN, p50: NaN, p99: NaN, decisions: NaN, steadyJoins: NaN, offered: NaN, cacheHitRate: NaN } : await runNezuko(simulator.url);
+    const skipped = { throughput: NaN, p50: NaN, p99: NaN, decisions: NaN, steadyJoins: NaN, offered: NaN, cacheHitRate: NaN, timings: undefined, steadyTimings: undefined };
+    const plain = only === 'nezuko' ? skipped : await measured('plain Telegraf', () => runPlainTelegraf(simulator.url));
+    const nezuko = only === 'plain' ? skipped : await measured('Nezuko', () => runNezuko(simulator.url));
     const rows: Row[] = [
       { figure: 'throughput (backlog drained)', value: nezuko.throughput, baseline: plain.throughput, unit: 'updates/s', ratio: nezuko.throughput / plain.throughput },
       { figure: `p50 creation→decision at ${RATE}/s`, value: nezuko.p50, baseline: plain.p50, unit: 'ms' },
@@ -319,7 +333,7 @@ async function main() {
       { figure: 'join decisions measured', value: nezuko.decisions, baseline: plain.decisions, unit: '' },
       { figure: 'membership cache hit rate', value: nezuko.cacheHitRate * 100, unit: '%' },
     ];
-    if ('timings' in nezuko) console.log('nezuko job timings (ms): backlog', nezuko.timings, 'steady', nezuko.steadyTimings);
+    if (nezuko.timings) console.log('nezuko job timings (ms): backlog', nezuko.timings, 'steady', nezuko.steadyTimings);
     report('pipeline', rows, { bots: BOTS, groupsPerBot: GROUPS_PER_BOT, usersPerGroup: USERS_PER_GROUP, rate: RATE, seconds: SECONDS, backlog: BACKLOG_EVENTS, baseline: 'plain Telegraf bot.launch(), same checks inline, same keep-alive agent' });
   } finally {
     await simulator.stop();

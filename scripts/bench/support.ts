@@ -1,7 +1,7 @@
 /** Shared plumbing for benchmarks: a throw-away database, the simulator as a child process, percentiles. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
 
@@ -33,7 +33,7 @@ export async function benchDatabase(label: string) {
 }
 
 /** The Telegram simulator in its own process (so it does not share an event loop with what is measured). */
-export async function simulatorProcess(): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+export async function simulatorProcess(): Promise<{ url: string; child: ChildProcess; cpuSeconds(): number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'sim/main.ts'], { env: { ...process.env, SIM_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -47,6 +47,11 @@ export async function simulatorProcess(): Promise<{ url: string; child: ChildPro
   return {
     url,
     child,
+    /** CPU seconds the simulator process has used so far (Linux /proc). */
+    cpuSeconds: () => {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
