@@ -27,7 +27,8 @@ export async function publishControl(deps: Pick<ControlDeps, 'redis' | 'keys'>, 
 
 /** Subscribes this process to control messages; the returned function unsubscribes. */
 export async function subscribeControl(ctx: AppContext, onMessage: (message: ControlMessage) => void): Promise<() => Promise<void>> {
-  const subscriber = ctx.newRedis('default');
+  const subscriber = ctx.redis.duplicate({ connectionName: 'nezuko-control', enableAutoPipelining: false });
+  subscriber.on('error', (err) => ctx.log.warn('control subscriber error', { error: err.message }));
   subscriber.on('message', (_channel, raw: string) => {
     try {
       onMessage(JSON.parse(raw) as ControlMessage);
@@ -37,7 +38,7 @@ export async function subscribeControl(ctx: AppContext, onMessage: (message: Con
   });
   await subscriber.subscribe(channel(ctx.keys));
   return async () => {
-    await subscriber.unsubscribe().catch(() => {});
+    await subscriber.quit().catch(() => subscriber.disconnect());
   };
 }
 

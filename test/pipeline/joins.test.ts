@@ -236,6 +236,22 @@ describe('messages from members who were there before protection', () => {
   });
 });
 
+describe('service messages', () => {
+  it('never mutes or prompts a non-subscriber for leaving the group (the left_chat_member message is not them writing)', async () => {
+    const { client } = platform;
+    const { group } = await protectedGroup(platform, bot, 1);
+    const leaver = await client.createUser({ firstName: 'Leaver' });
+    await client.bulkJoin(group.id, [leaver.id]);
+    await client.leave(group.id, leaver.id);
+    await settled(platform, bot);
+
+    expect((await client.member(group.id, leaver.id)).status).toBe('left');
+    expect(await promptsFor(platform, group.id, leaver.id)).toHaveLength(0);
+    expect(await platform.ctx.db.restriction.count({ where: { userId: BigInt(leaver.id) } })).toBe(0);
+    expect(await platform.ctx.db.verificationLog.count({ where: { userId: BigInt(leaver.id) } })).toBe(0);
+  });
+});
+
 describe('leaving a channel', () => {
   it('mutes a verified member again with a prompt, and the button unmutes them after they re-join', async () => {
     const { client } = platform;

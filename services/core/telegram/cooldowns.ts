@@ -27,7 +27,7 @@ export class Cooldowns {
   /** Subscribes once per process and loads the bot's current cooldown, if any. */
   async watch(botId: number): Promise<void> {
     this.ready ??= (async () => {
-      this.subscriber = this.redis.duplicate({ connectionName: 'nezuko-cooldowns' });
+      this.subscriber = this.redis.duplicate({ connectionName: 'nezuko-cooldowns', enableAutoPipelining: false });
       this.subscriber.on('error', () => {});
       this.subscriber.on('message', (_channel, raw: string) => {
         const [id, until] = raw.split(':').map(Number);
