@@ -35,7 +35,6 @@ export async function onMyChatMember(deps: VerifierDeps, rt: BotRuntime, update:
   }
   if (chat.type !== 'group' && chat.type !== 'supergroup') return;
   const chatId = BigInt(chat.id);
-  deps.groups.invalidate(rt.bot.id, chat.id);
 
   if (!present) {
     await db.protectedGroup.updateMany({ where: { botInstanceId: rt.bot.id, chatId }, data: { enabled: false, botRemovedAt: new Date() } });
@@ -43,6 +42,7 @@ export async function onMyChatMember(deps: VerifierDeps, rt: BotRuntime, update:
       where: { botInstanceId: rt.bot.id, group: { chatId }, liftedAt: null },
       data: { liftedAt: new Date(), liftReason: 'bot_removed' },
     });
+    await deps.groups.changed(rt.bot.id, chatId);
     return;
   }
 
@@ -53,6 +53,7 @@ export async function onMyChatMember(deps: VerifierDeps, rt: BotRuntime, update:
     create: { botInstanceId: rt.bot.id, chatId, title, username, chatType: chat.type, missingRights: missing },
     update: { title, username, chatType: chat.type, missingRights: missing, botRemovedAt: null, lastSyncAt: new Date() },
   });
+  await deps.groups.changed(rt.bot.id, chatId);
   // Tell the group once per change of what is missing, not on every update.
   const changed = !before || before.missingRights.slice().sort().join() !== missing.slice().sort().join() || before.botRemovedAt !== null;
   if (missing.length && changed) {

@@ -97,7 +97,7 @@ async function protect(c: CommandContext) {
     }
     await tx.protectedGroup.update({ where: { id: group.id }, data: { enabled: true, botRemovedAt: null } });
   });
-  deps.groups.invalidate(rt.bot.id, chatId);
+  await deps.groups.changed(rt.bot.id, chatId);
   const policy = await deps.groups.get(rt.bot.id, chatId);
   await reply(c, text(c.language, 'protectOn', { channels: channelNames(policy?.channels ?? []) }), true);
   if (missingRights.length) await reply(c, text(c.language, 'missingRights', { rights: missingRights.join(', ') }));
@@ -108,7 +108,7 @@ async function unprotect(c: CommandContext) {
   const group = await deps.ctx.db.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId: rt.bot.id, chatId: BigInt(message.chat.id) } } });
   if (!group?.enabled) return reply(c, text(c.language, 'notProtected'));
   await deps.ctx.db.protectedGroup.update({ where: { id: group.id }, data: { enabled: false } });
-  deps.groups.invalidate(rt.bot.id, message.chat.id);
+  await deps.groups.changed(rt.bot.id, message.chat.id);
   await rt.queue.add('lift-restrictions', { botInstanceId: rt.bot.id, groupId: group.id, reason: 'unprotected' });
   await reply(c, text(c.language, 'protectOff'));
 }
@@ -151,7 +151,7 @@ async function set(c: CommandContext) {
   const chatId = BigInt(c.message.chat.id);
   const updated = await c.deps.ctx.db.protectedGroup.updateMany({ where: { botInstanceId: c.rt.bot.id, chatId }, data: parsed.data });
   if (!updated.count) return reply(c, text(c.language, 'notProtected'));
-  c.deps.groups.invalidate(c.rt.bot.id, chatId);
+  await c.deps.groups.changed(c.rt.bot.id, chatId);
   const language = typeof parsed.data.language === 'string' ? parsed.data.language : c.language;
   await reply(c, text(language, 'setDone', { key, value: parsed.shown }));
 }
@@ -171,7 +171,7 @@ async function whitelist(c: CommandContext, allow: boolean) {
   } else {
     await db.groupWhitelist.deleteMany({ where: { groupId: group.id, userId: BigInt(target) } });
   }
-  c.deps.groups.invalidate(c.rt.bot.id, c.message.chat.id);
+  await c.deps.groups.changed(c.rt.bot.id, c.message.chat.id);
   await reply(c, text(c.language, allow ? 'allowed' : 'disallowed', { user: target }));
 }
 

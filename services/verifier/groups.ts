@@ -1,4 +1,7 @@
+import type { Redis } from 'ioredis';
+import { announceGroupChange } from '../core/control';
 import type { PrismaClient } from '../core/db';
+import type { Keyspace } from '../core/redis';
 
 export interface ChannelPolicy {
   id: number;
@@ -24,16 +27,20 @@ export interface GroupPolicy {
   whitelist: Set<bigint>;
 }
 
-const TTL_MS = 1_500;
+/** A safety net only: every change is announced over pub/sub and drops the cached copy in every process. */
+const TTL_MS = 30_000;
 
 /**
- * Group settings, channels and whitelist as the handlers read them on every update: cached in process for
- * a moment (a wave of joins reads PostgreSQL once), short enough that a change applies within 2 s everywhere.
+ * Group settings, channels and whitelist as the handlers read them on every update, cached in process.
+ * Whoever changes a group (admin API, bot commands) announces it, so every process reloads it at once.
  */
 export class GroupStore {
   private readonly cache = new Map<string, { at: number; value: Promise<GroupPolicy | null> }>();
 
-  constructor(private readonly db: PrismaClient) {}
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly bus: { redis: Redis; keys: Keyspace },
+  ) {}
 
   get(botInstanceId: number, chatId: number | bigint): Promise<GroupPolicy | null> {
     const key = `${botInstanceId}:${chatId}`;
@@ -48,8 +55,15 @@ export class GroupStore {
     return value;
   }
 
+  /** Drops this process' copy (on an announcement from elsewhere). */
   invalidate(botInstanceId: number, chatId: number | bigint): void {
     this.cache.delete(`${botInstanceId}:${chatId}`);
+  }
+
+  /** After changing a group here: drop the copy and tell every other process. */
+  async changed(botInstanceId: number, chatId: number | bigint): Promise<void> {
+    this.invalidate(botInstanceId, chatId);
+    await announceGroupChange(this.bus, botInstanceId, chatId);
   }
 
   /** Enabled groups of this bot that require `channelChatId`. */

@@ -23,7 +23,7 @@ export const inShard = (botId: number, shard: { index: number; count: number }) 
  */
 export async function startVerifier(ctx: AppContext): Promise<void> {
   const apiCalls = apiCallLogWriter(ctx.db, ctx.log, ctx.metrics);
-  const deps: VerifierDeps = { ctx, groups: new GroupStore(ctx.db), verifications: verificationLogWriter(ctx.db, ctx.log, ctx.metrics) };
+  const deps: VerifierDeps = { ctx, groups: new GroupStore(ctx.db, ctx), verifications: verificationLogWriter(ctx.db, ctx.log, ctx.metrics) };
   const producer = ctx.newRedis('worker');
   const served = new Map<number, { worker: Worker; queue: Queue; token: string }>();
   let stopping = false;
