@@ -37,6 +37,8 @@ async function main(): Promise<void> {
       log.info('bot from BOT_TOKEN registered', { botId: bot.id, username: bot.username });
     }
   } catch (err) {
+    // The one line below is the message; the shutdown's own progress lines would only bury it.
+    log.level = 'error';
     await ctx.lifecycle.shutdown('start-up failed', 2_000);
     if (err instanceof BotRegistryError) throw new StartupError(err.message);
     throw err;
