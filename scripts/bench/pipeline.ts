@@ -128,7 +128,7 @@ const waitUntil = async (check: () => Promise<boolean> | boolean, timeoutMs: num
   const started = Date.now();
   while (!(await check())) {
     if (Date.now() - started > timeoutMs) throw new Error('benchmark did not drain in time');
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
   }
 };
 

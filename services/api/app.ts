@@ -12,6 +12,7 @@ import { BULL_BOARD_PATH, bullBoard } from './bull-board';
 import { entityCache, type EntityCache } from './cache';
 import type { ApiDeps } from './deps';
 import { ApiError, errorBody } from './errors';
+import { observeRequests } from './observe';
 import { openApiDocument } from './openapi';
 import { apiQueues, type ApiQueues } from './queues';
 import { mountRoutes, type AnyRoute } from './routing';
@@ -24,6 +25,7 @@ import { logRoutes } from './routes/logs';
 import { statsRoutes } from './routes/stats';
 
 export { errorBody };
+
 
 const requestId: RequestHandler = (req, res, next) => {
   const incoming = req.get('x-request-id');
@@ -78,17 +80,7 @@ export function createApp(ctx: AppContext): ApiApp {
   app.use(requestId);
   app.use(helmet());
 
-  app.use((req, res, next) => {
-    const end = ctx.metrics.httpRequestDuration.startTimer({ method: req.method });
-    const started = performance.now();
-    res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || 'unmatched';
-      end({ route, status: String(res.statusCode) });
-      const ms = performance.now() - started;
-      if (ms > ctx.config.SLOW_REQUEST_MS) ctx.log.warn('slow request', { method: req.method, route, status: res.statusCode, ms: Math.round(ms), requestId: res.locals.requestId });
-    });
-    next();
-  });
+  app.use(observeRequests(ctx));
 
   app.get('/health', ops.health);
   app.get('/ready', ops.ready);

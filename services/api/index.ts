@@ -1,12 +1,18 @@
 import http from 'node:http';
 import type { AppContext } from '../core/context';
 import { subscribeControl } from '../core/control';
+import { registerDeploymentMetrics } from '../core/deployment-metrics';
 import { closeServer, listen } from '../core/ops-http';
 import { createApp } from './app';
 import { ensureFirstOwner, verifyPassword } from './auth';
 
-/** The admin API role: serves /api/v1, /admin/queues, /health, /ready and /metrics on API_PORT. */
+/**
+ * The admin API role: serves /api/v1, /admin/queues, /health, /ready and /metrics on API_PORT, and exports
+ * the deployment-wide gauges (bots by status, queue depth, lag) on that /metrics.
+ */
 export async function startApi(ctx: AppContext): Promise<void> {
+  const closeDeploymentMetrics = registerDeploymentMetrics(ctx);
+  ctx.lifecycle.onShutdown('http', 'deployment metrics', closeDeploymentMetrics);
   await startApiServer(ctx);
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
@@ -15,6 +16,19 @@ export function redactString(value: string): string {
   return value.replace(BOT_TOKEN_PATTERN, REDACTED).replace(SECRET_ASSIGNMENTS, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`);
 }
 
+/**
+ * The same kind of error from the same place gets the same fingerprint, whatever ids or numbers its message
+ * carries, so repeats group together in log search: error class + normalised message + top stack frame.
+ */
+export function errorFingerprint(err: Error): string {
+  const message = redactString(err.message)
+    .replace(/"[^"]*"|'[^']*'/g, '…')
+    .replace(/\b[0-9a-f]{8,}\b/gi, '#')
+    .replace(/-?\d+(\.\d+)?/g, '#');
+  const topFrame = (err.stack ?? '').split('\n').find((line) => line.trimStart().startsWith('at '))?.trim().replace(/:\d+\)?$/, '') ?? '';
+  return createHash('sha1').update(`${err.name}|${message}|${topFrame}`).digest('hex').slice(0, 12);
+}
+
 /** A deep copy of `value` with secrets removed; errors become plain objects so their message and stack are kept. */
 export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
   if (typeof value === 'string') return redactString(value);
@@ -22,7 +36,7 @@ export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
   if (seen.has(value)) return '[circular]';
   seen.add(value);
   if (value instanceof Error) {
-    const plain: Record<string, unknown> = { name: value.name, message: value.message, stack: value.stack };
+    const plain: Record<string, unknown> = { name: value.name, message: value.message, stack: value.stack, fingerprint: errorFingerprint(value) };
     for (const [k, v] of Object.entries(value)) plain[k] = v;
     if (value.cause !== undefined) plain.cause = value.cause;
     return redact(plain, seen);

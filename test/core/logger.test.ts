@@ -83,3 +83,21 @@ describe('logger redaction', () => {
     expect(content).not.toContain(token);
   });
 });
+
+describe('error fingerprints', () => {
+  const fail = (id: number) => new Error(`chat ${id} not found after ${id * 3} ms`);
+  const elsewhere = (id: number) => new Error(`chat ${id} not found after ${id * 3} ms`);
+
+  it('groups repeats of one error from one place, whatever numbers it carries', () => {
+    const { log, parsed } = capture();
+    log.error('a', { err: fail(1) });
+    log.error('b', { err: fail(987654) });
+    log.error('c', { err: elsewhere(1) });
+    log.error('d', { err: new TypeError('chat 1 not found after 3 ms') });
+    const [a, b, c, d] = parsed().map((l) => (l.err as { fingerprint: string }).fingerprint);
+    expect(a).toMatch(/^[0-9a-f]{12}$/);
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+    expect(d).not.toBe(a);
+  });
+});
