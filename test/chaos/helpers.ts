@@ -175,7 +175,10 @@ export interface Outcome {
   decisions: number;
   duplicates: number;
   lost: number;
+  /** non-subscribers with more than one mute episode (restrictions rows) */
   mutedTwice: number;
+  /** successful restrictChatMember calls beyond the first for a user (idempotent re-mutes of a retried job) */
+  repeatedRestrictCalls: number;
   promptedTwice: number;
   notMuted: number;
   notPrompted: number;
@@ -186,8 +189,9 @@ export interface Outcome {
 
 /**
  * What users see: every joiner has exactly one decision row (verified for subscribers, restricted for the
- * others); each non-subscriber was restricted by exactly one successful restrictChatMember, is muted now,
- * has one open restriction and exactly one prompt in the group.
+ * others); each non-subscriber was muted (restrictChatMember succeeded; one mute episode in `restrictions`,
+ * still open) and has exactly one prompt in the group. A retried job may repeat the (idempotent)
+ * restrictChatMember call: counted in repeatedRestrictCalls, not a second mute.
  */
 export async function outcome(d: ChaosDeployment, bot: ChaosBot, joiners: Joiner[], updates = joiners.length * 2, options: { logRowsMayBeLost?: boolean } = {}): Promise<Outcome> {
   const rows = await d.db.verificationLog.groupBy({ by: ['chatId', 'userId', 'status'], where: { botInstanceId: bot.instanceId }, _count: { _all: true } });
@@ -213,11 +217,13 @@ export async function outcome(d: ChaosDeployment, bot: ChaosBot, joiners: Joiner
     }
   }
   const open = new Map<string, number>();
-  for (const r of await d.db.restriction.findMany({ where: { botInstanceId: bot.instanceId, liftedAt: null }, select: { userId: true, group: { select: { chatId: true } } } })) {
+  const episodes = new Map<string, number>();
+  for (const r of await d.db.restriction.findMany({ where: { botInstanceId: bot.instanceId }, select: { userId: true, liftedAt: true, group: { select: { chatId: true } } } })) {
     const k = `${r.group.chatId}:${r.userId}`;
-    open.set(k, (open.get(k) ?? 0) + 1);
+    episodes.set(k, (episodes.get(k) ?? 0) + 1);
+    if (!r.liftedAt) open.set(k, (open.get(k) ?? 0) + 1);
   }
-  const o: Outcome = { updates, joiners: joiners.length, decisions: 0, duplicates: 0, lost: 0, mutedTwice: 0, promptedTwice: 0, notMuted: 0, notPrompted: 0, logRowsMissing: 0, problems: [] };
+  const o: Outcome = { updates, joiners: joiners.length, decisions: 0, duplicates: 0, lost: 0, mutedTwice: 0, repeatedRestrictCalls: 0, promptedTwice: 0, notMuted: 0, notPrompted: 0, logRowsMissing: 0, problems: [] };
   for (const j of joiners) {
     const k = `${j.groupId}:${j.userId}`;
     const e = decided.get(k);
@@ -239,10 +245,12 @@ export async function outcome(d: ChaosDeployment, bot: ChaosBot, joiners: Joiner
     const p = prompts.get(j.userId) ?? 0;
     if (r === 0 && p === 0) o.lost++;
     if (r === 0) o.notMuted++;
-    if (r > 1) o.mutedTwice++;
+    if (r > 1) o.repeatedRestrictCalls += r - 1;
+    if ((episodes.get(k) ?? 0) > 1) o.mutedTwice++;
     if (p === 0) o.notPrompted++;
     if (p > 1) o.promptedTwice++;
-    if (r !== 1 || p !== 1) o.problems.push(`${k} restricted ${r}×, prompted ${p}×`);
+    if (r === 0 || p !== 1) o.problems.push(`${k} restricted ${r}×, prompted ${p}×`);
+    if ((episodes.get(k) ?? 0) > 1) o.problems.push(`${k} muted ${episodes.get(k)} times (restrictions rows)`);
     if ((open.get(k) ?? 0) !== 1) o.problems.push(`${k} has ${open.get(k) ?? 0} open restrictions`);
   }
   return o;

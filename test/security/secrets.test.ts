@@ -1,0 +1,142 @@
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db';
+import { waitFor } from '../support/process';
+import { useTestRedis } from '../support/redis';
+import { drained, joinAll, makeJoiners, protectGroups, sleep, type ChaosBot } from '../chaos/helpers';
+import { noStack, OWNER, securityDeployment } from './helpers';
+
+const database = useTestDatabase();
+const redis = useTestRedis();
+let s: Awaited<ReturnType<typeof securityDeployment>>;
+
+beforeAll(async () => {
+  s = await securityDeployment({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
+});
+afterAll(async () => {
+  await s?.d.stop();
+  if (s) for (const dir of [s.logDir, s.exportDir]) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Every string a token could hide in: each Redis key, and each value whatever its type. */
+async function redisDump(prefix: string): Promise<{ keys: number; text: string }> {
+  const r = redis.redis;
+  const parts: string[] = [];
+  let cursor = '0';
+  let keys = 0;
+  do {
+    const [next, batch] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of batch) {
+      keys++;
+      parts.push(key);
+      const type = await r.type(key);
+      if (type === 'string') parts.push((await r.get(key)) ?? '');
+      else if (type === 'hash') parts.push(JSON.stringify(await r.hgetall(key)));
+      else if (type === 'list') parts.push(JSON.stringify(await r.lrange(key, 0, -1)));
+      else if (type === 'set') parts.push(JSON.stringify(await r.smembers(key)));
+      else if (type === 'zset') parts.push(JSON.stringify(await r.zrange(key, 0, -1, 'WITHSCORES')));
+      else if (type === 'stream') parts.push(JSON.stringify(await r.xrange(key, '-', '+')));
+    }
+  } while (cursor !== '0');
+  return { keys, text: parts.join('\n') };
+}
+
+describe('security: secrets after real traffic', () => {
+  it('no bot token in log files, Redis (keys, values, job data), metrics, API responses or exports', { timeout: 90_000 }, async () => {
+    const { d, call } = s;
+    // Traffic: two bots deciding joins (with Telegram failing in every way an error could carry a URL),
+    // a bot added through the API, a revoked one, button presses, an export.
+    const bots: ChaosBot[] = [await d.addBot(), await d.addBot()];
+    const viaApi = await d.client.createBot({ username: 'secapibot' });
+    const revoked = await d.addBot();
+    const tokens = [...bots.map((b) => b.token), viaApi.token, revoked.token];
+    const session = await s.login(OWNER);
+    expect(session.status).toBe(200);
+    const responses: string[] = [];
+    const record = <T extends { text: string }>(r: T) => {
+      responses.push(r.text);
+      return r;
+    };
+    const created = record(await call('POST', '/api/v1/bots', { cookie: session.cookie, csrf: session.csrf, body: { token: viaApi.token } }));
+    expect(created.status).toBe(201);
+    const ownerToken = record(await call('POST', '/api/v1/tokens', { cookie: session.cookie, csrf: session.csrf, body: { name: 'sec', role: 'owner' } })).body.token as string;
+    record(await call('PATCH', `/api/v1/bots/${created.body.id}`, { token: ownerToken, body: { token: viaApi.token } }));
+    record(await call('POST', '/api/v1/bots', { token: ownerToken, body: { token: bots[0]!.token } })); // duplicate: the error must not echo it
+
+    const scenes = [];
+    for (const bot of bots) scenes.push(await protectGroups(d, bot, 2));
+    await d.client.revokeToken(revoked.id);
+    await d.client.sendPrivateMessage(revoked.id, (await d.client.createUser()).id, 'hi');
+    for (const bot of bots) {
+      await d.client.addFaults(bot.id, [
+        { kind: 'server_error', method: 'getChatMember', probability: 0.15, count: 5 },
+        { kind: 'html_error', method: 'sendMessage', probability: 0.15, count: 3 },
+        { kind: 'invalid_json', method: 'restrictChatMember', probability: 0.1, count: 3 },
+        { kind: 'drop', method: 'getChatMember', probability: 0.05, count: 3 },
+        { kind: 'retry_after', method: 'sendMessage', probability: 0.1, count: 3, retryAfter: 1 },
+      ]);
+    }
+    const joiners = await Promise.all(scenes.map((scene) => makeJoiners(d, scene, 20, 0.5)));
+    await Promise.all(joiners.map((j) => joinAll(d, j, 4)));
+    // A non-subscriber subscribes and presses "I've joined".
+    const first = joiners[0]!.find((j) => !j.subscribed)!;
+    await waitFor(async () => (await d.client.messages(first.groupId)).messages.find((m) => JSON.stringify(m.reply_markup ?? {}).includes(`"v:${first.userId}"`)), 20_000, 'a prompt');
+    const prompt = (await d.client.messages(first.groupId)).messages.find((m) => JSON.stringify(m.reply_markup ?? {}).includes(`"v:${first.userId}"`))!;
+    await d.client.join(scenes[0]!.groups.find((g) => g.id === first.groupId)!.channelId, first.userId);
+    await d.client.pressButton(first.groupId, prompt.message_id, first.userId, `v:${first.userId}`);
+    for (const bot of bots) await drained(d, bot, 40_000);
+    await waitFor(async () => (await d.db.botInstance.findUniqueOrThrow({ where: { id: revoked.instanceId } })).status === 'stopped', 15_000, 'the revoked bot to stop');
+
+    // Every GET route of the API, with real ids, as the owner.
+    const doc = record(await call('GET', '/api/v1/openapi.json', { token: ownerToken })).body as { paths: Record<string, Record<string, unknown>> };
+    const group = await d.db.protectedGroup.findFirstOrThrow();
+    const channel = await d.db.enforcedChannel.findFirstOrThrow();
+    for (const [p, methods] of Object.entries(doc.paths)) {
+      if (!('get' in methods) || p.includes('download')) continue;
+      const concrete = p.replace('{chart}', 'bot-health').replace('{id}', String(p.startsWith('/groups') ? group.id : p.startsWith('/channels') ? channel.id : bots[0]!.instanceId)).replace(/\{\w+\}/g, '1');
+      record(await call('GET', `/api/v1${concrete}`, { token: ownerToken }));
+    }
+    record(await call('GET', '/api/v1/audit-log?limit=100', { token: ownerToken }));
+    record(await call('GET', '/admin/queues/api/queues', { token: ownerToken }));
+    const metrics = record(await call('GET', '/metrics'));
+    expect(metrics.status).toBe(200);
+
+    // Exports of every kind, downloaded.
+    const exportTexts: string[] = [];
+    for (const kind of ['verifications', 'api_calls', 'groups', 'audit']) {
+      const e = record(await call('POST', '/api/v1/exports', { token: ownerToken, body: { kind } }));
+      expect(e.status, e.text).toBe(202);
+      await waitFor(async () => (await call('GET', `/api/v1/exports/${e.body.id}`, { token: ownerToken })).body.status === 'done', 20_000, `export ${kind}`);
+      const file = await call('GET', `/api/v1/exports/${e.body.id}/download`, { token: ownerToken });
+      expect(file.status).toBe(200);
+      exportTexts.push(gunzipSync(file.buf).toString('utf8'));
+    }
+    expect(exportTexts.join('').length).toBeGreaterThan(1000);
+    await sleep(1_500); // log files are written asynchronously
+
+    const logFiles = readdirSync(s.logDir).filter((f) => !f.startsWith('.'));
+    const logs = logFiles.map((f) => readFileSync(path.join(s.logDir, f), 'utf8')).join('\n');
+    const { keys, text: redisText } = await redisDump(redis.prefix);
+    const jobs = redisText.match(/update_id/g)?.length ?? 0;
+    const sources: Record<string, string> = { logs, redis: redisText, metrics: metrics.text, api: responses.join('\n'), exports: exportTexts.join('\n'), stdout: s.process.output() };
+    const leaks: string[] = [];
+    for (const token of tokens) {
+      const secret = token.split(':')[1]!;
+      for (const [name, text] of Object.entries(sources)) if (text.includes(secret)) leaks.push(`${name} holds the token of bot ${token.split(':')[0]}`);
+    }
+    let problems = 0;
+    for (const bot of [...bots, revoked]) {
+      const { counters } = await d.client.calls(bot.id);
+      problems += counters.faults + counters.errors;
+    }
+    console.log(`[security:secrets] tokens=${tokens.length} logFiles=${logFiles.length} logBytes=${logs.length} logLines=${logs.split('\n').length} redisKeys=${keys} jobsWithUpdates=${jobs} metricsBytes=${metrics.text.length} apiResponses=${responses.length} exportBytes=${exportTexts.join('').length} failedTelegramCalls=${problems} leaks=${leaks.length}`);
+    expect(logFiles.length).toBeGreaterThan(0);
+    expect(logs).toMatch(/token revoked/); // the errors that could carry a URL were really logged
+    expect(jobs).toBeGreaterThan(50);
+    expect(leaks).toEqual([]);
+    for (const text of responses) expect(noStack(text), text.slice(0, 200)).toBe(true);
+  });
+});
