@@ -48,6 +48,8 @@ export const maintenanceJobs = {
   'retention': z.object({}),
   /** Creates the daily exports (EXPORT_SCHEDULE_KINDS) of the previous UTC day. */
   'scheduled-export': z.object({}),
+  /** Marks running bots whose poller heartbeat stopped. */
+  'health-sweep': z.object({}),
 } as const;
 
 /** Jobs on the exports queue (job id `export-<id>`, one per exports row). */

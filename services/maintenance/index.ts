@@ -12,6 +12,7 @@ import type { AppContext } from '../core/context';
 import { createExportsQueue } from '../core/exports';
 import { writeDashboard } from './dashboard';
 import { runExport } from './export';
+import { sweepHeartbeats } from './health-sweep';
 import { runRetention } from './retention';
 import { rollupAll } from './rollup';
 import { requeueStaleExports, runScheduledExports } from './scheduled-export';
@@ -34,7 +35,7 @@ import { requeueStaleExports, runScheduledExports } from './scheduled-export';
  * ids and settings leave exactly one scheduler per id, and a changed interval or cron replaces it.
  */
 
-export const SCHEDULER_IDS = { rollup: 'stats-rollup', retention: 'retention', scheduledExport: 'scheduled-export' } as const;
+export const SCHEDULER_IDS = { rollup: 'stats-rollup', retention: 'retention', scheduledExport: 'scheduled-export', healthSweep: 'health-sweep' } as const;
 
 const schedulerJobOptions = {
   removeOnComplete: { count: 100 },
@@ -54,6 +55,11 @@ export async function registerSchedulers(ctx: AppContext, queue: Queue): Promise
     name: 'retention',
     data: {},
     opts: { ...schedulerJobOptions, attempts: 3, backoff: { type: 'exponential', delay: 60_000 } },
+  });
+  await queue.upsertJobScheduler(SCHEDULER_IDS.healthSweep, { every: 30_000 }, {
+    name: 'health-sweep',
+    data: {},
+    opts: { ...schedulerJobOptions, attempts: 1 },
   });
   if (config.EXPORT_SCHEDULE_KINDS.length) {
     await queue.upsertJobScheduler(SCHEDULER_IDS.scheduledExport, { pattern: config.EXPORT_SCHEDULE_CRON, tz: 'UTC' }, {
@@ -92,6 +98,11 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
       const result = await runRetention({ db, config, metrics });
       log.info('retention done', result);
       return result;
+    },
+    'health-sweep': async () => {
+      const stale = await sweepHeartbeats(ctx);
+      if (stale.length) log.warn('bots without a poller heartbeat', { botIds: stale });
+      return stale;
     },
     'scheduled-export': async (job) => {
       // The time this run was scheduled for (timestamp is when the job was created, delay until it was due).

@@ -78,7 +78,7 @@ describe('metrics from every role, after real traffic', () => {
     }, 20_000, 'the verification counter');
     const apiMetrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
 
-    for (const text of [workerMetrics, apiMetrics]) expect(promtoolProblems(text)).toEqual([]);
+    for (const text of [workerMetrics!, apiMetrics]) expect(promtoolProblems(text)).toEqual([]);
     expect(workerMetrics).toMatch(/nezuko_updates_polled_total\{bot="\d+"\} [1-9]/);
     expect(workerMetrics).toMatch(/nezuko_telegram_calls_total\{bot="\d+",method="restrictChatMember",outcome="ok"\} 1/);
     expect(workerMetrics).toMatch(/^process_cpu_user_seconds_total /m);
