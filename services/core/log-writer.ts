@@ -27,12 +27,22 @@ interface BatchWriterOptions<T> {
   maxBuffered?: number;
 }
 
+/** How soon a batch with someone waiting on it is written: long enough to gather concurrent rows. */
+const GROUP_COMMIT_MS = 20;
+
 /**
  * Buffers rows and writes them in batches (every `intervalMs` or `maxRows`). A failed write keeps its rows
  * and retries on the next tick, so a database blip loses nothing; `close()` flushes what is left.
+ * `write()` is the durable form (group commit): it resolves once the row is in PostgreSQL, so a job that
+ * awaits it never completes with its record still only in this process' memory.
  */
 export class BatchWriter<T> {
   private buffer: T[] = [];
+  /** For each buffered row that someone awaits, its position counted from the first row ever pushed. */
+  private waiters: Array<{ seq: number; resolve: () => void }> = [];
+  private pushed = 0;
+  private written = 0;
+  private soon: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
   private readonly maxRows: number;
@@ -49,10 +59,24 @@ export class BatchWriter<T> {
     return this.buffer.length;
   }
 
+  /** Resolves once `row` is written (retried through database outages like every other row). */
+  write(row: T): Promise<void> {
+    this.push(row);
+    const seq = this.pushed;
+    this.soon ??= setTimeout(() => {
+      this.soon = undefined;
+      void this.flush();
+    }, GROUP_COMMIT_MS);
+    return new Promise((resolve) => this.waiters.push({ seq, resolve }));
+  }
+
   push(row: T): void {
+    this.pushed++;
     this.buffer.push(row);
     if (this.buffer.length > this.maxBuffered) {
       const dropped = this.buffer.splice(0, this.buffer.length - this.maxBuffered);
+      this.written += dropped.length;
+      this.release();
       this.options.metrics.dbWriteFailures.inc({ table: this.options.name }, dropped.length);
       this.options.log.error('log buffer full; oldest rows dropped', { table: this.options.name, dropped: dropped.length });
     }
@@ -78,13 +102,20 @@ export class BatchWriter<T> {
         return;
       }
       this.buffer.splice(0, batch.length);
+      this.written += batch.length;
+      this.release();
       this.options.metrics.dbWriteBatches.inc({ table: this.options.name }, batch.length);
     }
+  }
+
+  private release() {
+    while (this.waiters.length && this.waiters[0]!.seq <= this.written) this.waiters.shift()!.resolve();
   }
 
   /** Stops the timer and flushes, retrying for up to `deadlineMs`. */
   async close(deadlineMs = 5_000): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.soon);
     const until = Date.now() + deadlineMs;
     await this.flush();
     while (this.buffer.length && Date.now() < until) {

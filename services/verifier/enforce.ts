@@ -58,11 +58,15 @@ export function promptText(group: GroupPolicy, user: Pick<User, 'id' | 'first_na
   return text(group.language, reason === 'left_channel' ? 'promptLeft' : 'prompt', vars);
 }
 
-export function logDecision(deps: VerifierDeps, rt: BotRuntime, chatId: number | bigint, userId: number, status: VerificationStatus, startedAt: number, cached: boolean, errorType?: string) {
+/**
+ * Records a decision. Resolves once the row is in PostgreSQL (written in a batch with the decisions of other
+ * jobs), so a job completes only with its record safe: a verifier killed before that re-runs the job.
+ */
+export async function logDecision(deps: VerifierDeps, rt: BotRuntime, chatId: number | bigint, userId: number, status: VerificationStatus, startedAt: number, cached: boolean, errorType?: string): Promise<void> {
   const latencyMs = Date.now() - startedAt;
-  deps.verifications.push({ botInstanceId: rt.bot.id, chatId, userId, status, latencyMs, cached, errorType: errorType ?? null, createdAt: new Date() });
   deps.ctx.metrics.verifications.inc({ bot: String(rt.bot.id), status });
   deps.ctx.metrics.verificationDuration.observe({ bot: String(rt.bot.id) }, latencyMs / 1000);
+  await deps.verifications.write({ botInstanceId: rt.bot.id, chatId, userId, status, latencyMs, cached, errorType: errorType ?? null, createdAt: new Date() });
 }
 
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;

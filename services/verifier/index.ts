@@ -50,7 +50,10 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
       connection: producer,
       prefix: ctx.config.REDIS_PREFIX,
       concurrency: ctx.config.VERIFIER_CONCURRENCY,
-      // Jobs hand themselves back when rate limited; a stalled job (its worker died) is retried.
+      // Jobs hand themselves back when rate limited. A killed verifier's jobs lose their lock after 10 s and
+      // are found stalled within 5 s more, then run again elsewhere (BullMQ's defaults wait 30–60 s).
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
       maxStalledCount: 2,
     });
     worker.on('error', (err) => log.warn('worker error', { error: describeError(err) }));

@@ -29,12 +29,12 @@ export async function onJoinRequest(deps: VerifierDeps, rt: BotRuntime, request:
   const chatId = request.chat.id;
   const userId = request.from.id;
   if (group.whitelist.has(BigInt(userId)) || !group.channels.length) {
-    if (await settle(rt, 'approveChatJoinRequest', chatId, userId)) logDecision(deps, rt, chatId, userId, 'approved', startedAt, true);
+    if (await settle(rt, 'approveChatJoinRequest', chatId, userId)) await logDecision(deps, rt, chatId, userId, 'approved', startedAt, true);
     return;
   }
   const { missing, cached } = await checkChannels(deps, rt, group.channels, userId);
   if (!missing.length) {
-    if (await settle(rt, 'approveChatJoinRequest', chatId, userId)) logDecision(deps, rt, chatId, userId, 'approved', startedAt, cached);
+    if (await settle(rt, 'approveChatJoinRequest', chatId, userId)) await logDecision(deps, rt, chatId, userId, 'approved', startedAt, cached);
     return;
   }
   const key = pendingKey(deps, rt, chatId, userId);
@@ -60,7 +60,7 @@ export async function onCheckAgain(deps: VerifierDeps, rt: BotRuntime, group: Gr
   if ((await deps.ctx.redis.del(pendingKey(deps, rt, chatId, user.id))) === 0) return void (await answer(text(group.language, 'invalidButton')));
   // The bot may message the requester only while the request is pending: tell them first, then settle it.
   await rt.api.call('sendMessage', { chat_id: user.id, text: text(group.language, 'joinRequestApproved', { group: escapeHtml(group.title) }), parse_mode: 'HTML' }).catch(() => {});
-  if (await settle(rt, 'approveChatJoinRequest', chatId, user.id)) logDecision(deps, rt, chatId, user.id, 'approved', startedAt, false);
+  if (await settle(rt, 'approveChatJoinRequest', chatId, user.id)) await logDecision(deps, rt, chatId, user.id, 'approved', startedAt, false);
   await answer(text(group.language, 'joinRequestApproved', { group: group.title }), false);
 }
 
@@ -74,5 +74,5 @@ export async function expireJoinRequest(deps: VerifierDeps, rt: BotRuntime, chat
     .call('sendMessage', { chat_id: userId, text: text(group?.language ?? 'en', 'joinRequestDeclined', { group: escapeHtml(group?.title ?? '') }), parse_mode: 'HTML' })
     .catch(() => {});
   if (!(await settle(rt, 'declineChatJoinRequest', chatId, userId))) return;
-  logDecision(deps, rt, chatId, userId, 'declined', started, false);
+  await logDecision(deps, rt, chatId, userId, 'declined', started, false);
 }

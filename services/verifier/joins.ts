@@ -2,6 +2,7 @@ import type { ChatMemberUpdated, Message, User } from 'telegraf/types';
 import { checkChannels, forgetAdmins, forgetMembership, isAdminStatus, isGroupAdmin, isMember, rememberMembership } from './membership';
 import { deletePrompt, liftRestriction, logDecision, plainChannelNames, restrictAndPrompt } from './enforce';
 import type { GroupPolicy } from './groups';
+import { RetryLaterError } from './retry-later';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { text } from './texts';
 
@@ -23,30 +24,57 @@ const isServiceMessage = (message: Message) => SERVICE_FIELDS.some((field) => fi
 
 const memberOf = (m: ChatMemberUpdated['new_chat_member']) => isMember(m as typeof m & { is_member?: boolean });
 
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
 /**
  * A user is in a protected group: skip bots, admins and whitelisted users; check every channel; all joined →
- * `verified`, else mute and prompt (`restricted`). `source` dedupes the two signals of one join.
+ * `verified`, else mute and prompt (`restricted`).
+ *
+ * chat_member and the new_chat_members service message describe the same join (same date), and a killed
+ * verifier's jobs run again: the join is claimed with a short lock while it is decided, and marked done only
+ * once the decision is recorded. The other signal waits for the claim and then finds it done; a claim whose
+ * holder died expires, and the retried job decides the join itself. A later re-join has another date.
  */
 export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, joinDate: number, startedAt: number, threadId?: number): Promise<void> {
   if (user.is_bot || group.mode !== 'mute' || !group.channels.length) return;
-  const chatId = Number(group.chatId);
-  // chat_member and the new_chat_members service message describe the same join (same date): handle it
-  // once. A later re-join has another date and is a join of its own.
-  const joinKey = deps.ctx.keys.bot(rt.bot.id, 'join', chatId, user.id, joinDate);
-  if ((await deps.ctx.redis.set(joinKey, '1', 'EX', 120, 'NX')) !== 'OK') return;
-  if (group.whitelist.has(BigInt(user.id))) return logDecision(deps, rt, chatId, user.id, 'skipped', startedAt, true);
+  const { redis } = deps.ctx;
+  const join = deps.ctx.keys.bot(rt.bot.id, 'join', Number(group.chatId), user.id, joinDate);
+  const doneKey = `${join}:done`;
+  const claimKey = `${join}:claim`;
+  if (await redis.exists(doneKey)) return;
+  const owner = `${process.pid}:${Math.random()}`;
+  if ((await redis.set(claimKey, owner, 'PX', 15_000, 'NX')) !== 'OK') throw new RetryLaterError(Date.now() + 1_000, 'this join is being decided by another worker');
   try {
-    if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
-    const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
-    if (!missing.length) return logDecision(deps, rt, chatId, user.id, 'verified', startedAt, cached);
-    const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
-    if (outcome === 'restricted') logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
-    else if (outcome === 'no_rights') logDecision(deps, rt, chatId, user.id, 'error', startedAt, cached, 'no_rights');
-  } catch (err) {
-    // Not decided (429, 5xx, …): the job's retry, or the join's other signal, must still be able to decide it.
-    await deps.ctx.redis.del(joinKey).catch(() => {});
-    throw err;
+    if (await redis.exists(doneKey)) return;
+    await decideJoin(deps, rt, group, user, startedAt, threadId);
+    await redis.set(doneKey, '1', 'EX', 600);
+  } finally {
+    await redis.eval(RELEASE, 1, claimKey, owner).catch(() => {});
   }
+}
+
+async function decideJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, startedAt: number, threadId?: number): Promise<void> {
+  const chatId = Number(group.chatId);
+  if (group.whitelist.has(BigInt(user.id))) return logDecision(deps, rt, chatId, user.id, 'skipped', startedAt, true);
+  if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
+  const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
+  if (!missing.length) return logDecision(deps, rt, chatId, user.id, 'verified', startedAt, cached);
+  const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
+  if (outcome === 'restricted') await logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
+  else if (outcome === 'no_rights') await logDecision(deps, rt, chatId, user.id, 'error', startedAt, cached, 'no_rights');
+  // Muted and prompted by an earlier run of this job that died before recording it: record it now.
+  else if (outcome === 'already' && !(await restrictionRecorded(deps, rt, group, user.id))) await logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
+  else if (outcome === 'busy') throw new RetryLaterError(Date.now() + 1_000, 'another worker is muting this user');
+}
+
+/** Whether the open restriction of this user already has its `restricted` row in the log. */
+async function restrictionRecorded(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, userId: number): Promise<boolean> {
+  const open = await deps.ctx.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null }, select: { mutedAt: true } });
+  if (!open) return true;
+  const rows = await deps.ctx.db.verificationLog.count({
+    where: { botInstanceId: rt.bot.id, chatId: group.chatId, userId: BigInt(userId), status: 'restricted', createdAt: { gte: open.mutedAt } },
+  });
+  return rows > 0;
 }
 
 /** chat_member: joins and admin changes in groups, joins and leaves in channels. */
@@ -99,7 +127,7 @@ async function onChannelLeave(deps: VerifierDeps, rt: BotRuntime, channelChatId:
     const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
     if (!missing.length) continue;
     const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'left_channel');
-    if (outcome === 'restricted') logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
+    if (outcome === 'restricted') await logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
   }
 }
 
@@ -114,7 +142,7 @@ async function onChannelJoin(deps: VerifierDeps, rt: BotRuntime, channelChatId: 
     if (!group) continue;
     const { missing, cached } = await checkChannels(deps, rt, group.channels, userId);
     if (missing.length) continue;
-    if (await liftRestriction(deps, rt, group, userId, 'verified')) logDecision(deps, rt, group.chatId, userId, 'verified', Date.now(), cached);
+    if (await liftRestriction(deps, rt, group, userId, 'verified')) await logDecision(deps, rt, group.chatId, userId, 'verified', Date.now(), cached);
   }
 }
 
@@ -135,13 +163,13 @@ export async function onGroupMessage(deps: VerifierDeps, rt: BotRuntime, message
   const chatId = message.chat.id;
   const { missing, cached } = await checkChannels(deps, rt, group.channels, from.id);
   if (!missing.length) {
-    if (!cached) logDecision(deps, rt, chatId, from.id, 'verified', startedAt, false);
+    if (!cached) await logDecision(deps, rt, chatId, from.id, 'verified', startedAt, false);
     return;
   }
   if (await isGroupAdmin(deps, rt, chatId, from.id)) return;
   await deletePrompt(rt, chatId, message.message_id);
   const outcome = await restrictAndPrompt(deps, rt, group, from, missing, 'not_subscribed', message.message_thread_id);
-  if (outcome === 'restricted') logDecision(deps, rt, chatId, from.id, 'restricted', startedAt, cached);
+  if (outcome === 'restricted') await logDecision(deps, rt, chatId, from.id, 'restricted', startedAt, cached);
 }
 
 /** "I've joined": only its user may press it; re-check without the cache; lift the mute or list what is missing. */
@@ -156,5 +184,5 @@ export async function onVerifyButton(deps: VerifierDeps, rt: BotRuntime, group: 
   const lifted = await liftRestriction(deps, rt, group, presser.id, 'verified');
   await answer(text(group.language, 'verified'), false);
   // Pressed after an automatic unmute (they joined the channel first): nothing new to record.
-  if (lifted) logDecision(deps, rt, group.chatId, presser.id, 'verified', startedAt, false);
+  if (lifted) await logDecision(deps, rt, group.chatId, presser.id, 'verified', startedAt, false);
 }

@@ -7,6 +7,7 @@ import { onCommand } from './commands';
 import { CHECK_AGAIN_PREFIX, deletePrompt, liftRestriction, VERIFY_PREFIX } from './enforce';
 import { expireJoinRequest, onCheckAgain, onJoinRequest } from './join-requests';
 import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from './joins';
+import { RetryLaterError } from './retry-later';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { text } from './texts';
 import { classifyUpdate } from './update-schemas';
@@ -106,7 +107,7 @@ export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
         rt.log.warn('job skipped', { jobId: job.id, job: job.name, reason, ...(reason === 'handler_error' ? { err } : {}) });
         return;
       }
-      if (err instanceof RateLimitedError || err instanceof BotUnavailableError) {
+      if (err instanceof RateLimitedError || err instanceof BotUnavailableError || err instanceof RetryLaterError) {
         outcome = 'delayed';
         await job.moveToDelayed(err.retryAt + Math.floor(Math.random() * 250), token);
         throw new DelayedError();
