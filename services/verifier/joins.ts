@@ -4,6 +4,7 @@ import { deletePrompt, liftRestriction, logDecision, plainChannelNames, restrict
 import type { GroupPolicy } from './groups';
 import { RetryLaterError } from './retry-later';
 import type { BotRuntime, VerifierDeps } from './runtime';
+import type { VerificationStatus } from '../core/log-writer';
 import { text } from './texts';
 
 /** Telegram's account that forwards linked-channel posts into the discussion group. */
@@ -32,39 +33,60 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
  *
  * chat_member and the new_chat_members service message describe the same join (same date), and a killed
  * verifier's jobs run again: the join is claimed with a short lock while it is decided, and marked done only
- * once the decision is recorded. The other signal waits for the claim and then finds it done; a claim whose
- * holder died expires, and the retried job decides the join itself. A later re-join has another date.
+ * once the decision is recorded (marked "recording" just before, so a run that died in between is not
+ * recorded twice). The other signal waits for the claim and then finds it done; a claim whose holder died
+ * expires, and the retried job decides the join itself. A later re-join has another date.
  */
 export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, joinDate: number, startedAt: number, threadId?: number): Promise<void> {
   if (user.is_bot || group.mode !== 'mute' || !group.channels.length) return;
   const { redis } = deps.ctx;
   const join = deps.ctx.keys.bot(rt.bot.id, 'join', Number(group.chatId), user.id, joinDate);
-  const doneKey = `${join}:done`;
+  const stateKey = `${join}:state`;
   const claimKey = `${join}:claim`;
-  if (await redis.exists(doneKey)) return;
+  if ((await redis.get(stateKey)) === 'done') return;
   const owner = `${process.pid}:${Math.random()}`;
   if ((await redis.set(claimKey, owner, 'PX', 15_000, 'NX')) !== 'OK') throw new RetryLaterError(Date.now() + 1_000, 'this join is being decided by another worker');
   try {
-    if (await redis.exists(doneKey)) return;
-    await decideJoin(deps, rt, group, user, startedAt, threadId);
-    await redis.set(doneKey, '1', 'EX', 600);
+    const state = await redis.get(stateKey);
+    if (state === 'done') return;
+    // An earlier run died while recording its decision: if the row made it, the join is decided.
+    if (state?.startsWith('recording:') && (await decisionRecordedSince(deps, rt, group, user.id, Number(state.slice(10))))) {
+      await redis.set(stateKey, 'done', 'EX', 600);
+      return;
+    }
+    const record = async (status: VerificationStatus, cached: boolean, errorType?: string) => {
+      await redis.set(stateKey, `recording:${Date.now()}`, 'EX', 600);
+      await logDecision(deps, rt, group.chatId, user.id, status, startedAt, cached, errorType);
+    };
+    await decideJoin(deps, rt, group, user, record, threadId);
+    await redis.set(stateKey, 'done', 'EX', 600);
   } finally {
     await redis.eval(RELEASE, 1, claimKey, owner).catch(() => {});
   }
 }
 
-async function decideJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, startedAt: number, threadId?: number): Promise<void> {
+type RecordDecision = (status: VerificationStatus, cached: boolean, errorType?: string) => Promise<void>;
+
+async function decideJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, record: RecordDecision, threadId?: number): Promise<void> {
   const chatId = Number(group.chatId);
-  if (group.whitelist.has(BigInt(user.id))) return logDecision(deps, rt, chatId, user.id, 'skipped', startedAt, true);
+  if (group.whitelist.has(BigInt(user.id))) return record('skipped', true);
   if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
   const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
-  if (!missing.length) return logDecision(deps, rt, chatId, user.id, 'verified', startedAt, cached);
+  if (!missing.length) return record('verified', cached);
   const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
-  if (outcome === 'restricted') await logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
-  else if (outcome === 'no_rights') await logDecision(deps, rt, chatId, user.id, 'error', startedAt, cached, 'no_rights');
+  if (outcome === 'restricted') await record('restricted', cached);
+  else if (outcome === 'no_rights') await record('error', cached, 'no_rights');
   // Muted and prompted by an earlier run of this job that died before recording it: record it now.
-  else if (outcome === 'already' && !(await restrictionRecorded(deps, rt, group, user.id))) await logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
+  else if (outcome === 'already' && !(await restrictionRecorded(deps, rt, group, user.id))) await record('restricted', cached);
   else if (outcome === 'busy') throw new RetryLaterError(Date.now() + 1_000, 'another worker is muting this user');
+}
+
+/** Whether a decision about this user in this group was recorded at or after `since` (ms). */
+async function decisionRecordedSince(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, userId: number, since: number): Promise<boolean> {
+  const rows = await deps.ctx.db.verificationLog.count({
+    where: { botInstanceId: rt.bot.id, chatId: group.chatId, userId: BigInt(userId), createdAt: { gte: new Date(since) } },
+  });
+  return rows > 0;
 }
 
 /** Whether the open restriction of this user already has its `restricted` row in the log. */
