@@ -19,6 +19,7 @@ import { encryptSecret, hashToken } from '../../services/core/crypto';
 import { createLogger } from '../../services/core/logger';
 import { writeDashboard } from '../../services/maintenance/dashboard';
 import { rollupAll } from '../../services/maintenance/rollup';
+import { report } from './support';
 
 interface CannonResult {
   requests: { average: number };
@@ -232,6 +233,11 @@ async function main() {
     console.log(`\nlive aggregation over the log (same figures): ${liveMs.toFixed(0)} ms per query (median of 5, one at a time, no HTTP)`);
     console.log(`ratio live query / dashboard endpoint p50 under load: ${ratio.toFixed(0)}× (target ≥ 50×) ${ratio >= 50 ? 'ok' : 'MISS'}`);
     console.log(`throughput ratio: dashboard ${dashboard.reqs.toFixed(0)} req/s vs live query ${(1000 / liveMs).toFixed(2)}/s on one connection = ${(dashboard.reqs * liveMs / 1000).toFixed(0)}×`);
+    report('api', [
+      ...results.map((r) => ({ figure: `${r.label} p99 (target ≤ ${r.target} ms)`, value: r.p99, unit: 'ms' })),
+      { figure: 'dashboard endpoint p50 vs live aggregation query', value: dashboard.p50, baseline: liveMs, unit: 'ms', ratio: liveMs / Math.max(dashboard.p50, 0.1) },
+      { figure: 'dashboard throughput vs live query on one connection', value: dashboard.reqs, baseline: 1000 / liveMs, unit: 'req/s', ratio: dashboard.reqs * liveMs / 1000 },
+    ], { rows: ROWS, connections: CONNECTIONS, durationSeconds: DURATION_S });
   } finally {
     if (child) {
       child.kill('SIGTERM');

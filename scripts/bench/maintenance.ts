@@ -21,6 +21,7 @@ import { writeDashboard } from '../../services/maintenance/dashboard';
 import { runExport } from '../../services/maintenance/export';
 import { runRetention } from '../../services/maintenance/retention';
 import { API_CALL_ROLLUP, rollupTable, VERIFICATION_ROLLUP } from '../../services/maintenance/rollup';
+import { report } from './support';
 
 const { values } = parseArgs({
   options: {
@@ -151,6 +152,13 @@ try {
   const retentionMs = ms(t0);
   const gone = deleted.verification_log! + deleted.api_call_log!;
   console.log(`  retention: ${fmt(gone)} rows deleted in ${fmt(retentionMs)} ms = ${fmt(gone / (retentionMs / 1000))} rows/s; longest DELETE (5,000 rows) ${longest.toFixed(0)} ms`);
+  report('maintenance', [
+    { figure: 'full rollup (vs plain GROUP BY)', value: fullMs, baseline, unit: 'ms', ratio: baseline / fullMs },
+    { figure: 'dashboard read (Redis snapshot vs live aggregation)', value: redisRead, baseline: live, unit: 'ms', ratio: live / redisRead },
+    { figure: 'export throughput', value: rows / (result.ms / 1000), unit: 'rows/s' },
+    { figure: 'export process peak RSS', value: result.maxRssMb, unit: 'MB' },
+    { figure: 'retention delete throughput', value: gone / (retentionMs / 1000), unit: 'rows/s' },
+  ], { rows: N });
 } finally {
   await db.$disconnect();
   await redis.del(keys.key('dashboard'));
