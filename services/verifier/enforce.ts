@@ -165,13 +165,31 @@ async function mutePromptAndRecord(
   });
 
   if (open?.promptMessageId) await deletePrompt(rt, chatId, open.promptMessageId);
-  await db.restriction.update({ where: { id: row.id }, data: { promptMessageId: prompt.message_id, reason, mutedUntil } });
+  // The prompt is out: its id must be recorded even through a database outage, or a retry would prompt again.
+  await persistently(rt, () => db.restriction.update({ where: { id: row.id }, data: { promptMessageId: prompt.message_id, reason, mutedUntil } }));
   await rt.queue.add(
     'delete-prompt',
     { botInstanceId: rt.bot.id, chatId, messageId: prompt.message_id },
     { delay: group.promptLifetimeSeconds * 1000, jobId: `p-${rt.bot.id}-${-chatId}-${prompt.message_id}` },
   );
   return 'restricted';
+}
+
+/**
+ * For a write that records something already done at Telegram: retried (up to a minute, backing off) rather
+ * than failing the job, whose retry would do it at Telegram a second time.
+ */
+async function persistently<T>(rt: BotRuntime, write: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (Date.now() - started > 60_000) throw err;
+      rt.log.warn('recording a done action failed; retrying', { attempt, error: err instanceof Error ? err.message.split('\n').at(-1) : String(err) });
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
+    }
+  }
 }
 
 /** The group's own default permissions, so a verified user is not left half-restricted. */
