@@ -114,7 +114,9 @@ export class BotPoller {
           lastError = describeError(err);
           if (conflict) this.hooks.onProblem('409 Conflict: another process is polling this token with getUpdates (or a webhook is set)');
           else if (failures >= this.ctx.config.POLL_MAX_FAILURES) return { reason: 'crashed', error: `getUpdates failed ${failures} times in a row: ${lastError}` };
-          const backoffMs = Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
+          // A 429 says exactly how long to wait; anything else backs off exponentially with jitter.
+          const retryAfterMs = isTelegramError(err, 429) ? (err.parameters?.retry_after ?? 1) * 1000 : 0;
+          const backoffMs = retryAfterMs || Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
           this.log.warn('getUpdates failed; retrying', { kind, error: lastError, backoffMs: Math.round(backoffMs) });
           await sleep(backoffMs, signal);
           continue;

@@ -197,7 +197,11 @@ export async function onGroupMessage(deps: VerifierDeps, rt: BotRuntime, message
 /** "I've joined": only its user may press it; re-check without the cache; lift the mute or list what is missing. */
 export async function onVerifyButton(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, boundUserId: number, presser: User, callbackId: string, startedAt: number) {
   const answer = (t: string, alert = true) => rt.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
-  if (presser.id !== boundUserId) return void (await answer(text(group.language, 'notYourButton')));
+  if (presser.id !== boundUserId) {
+    deps.ctx.metrics.skippedUpdates.inc({ bot: String(rt.bot.id), reason: 'someone_elses_button' });
+    rt.log.info('button pressed by someone it is not for', { chatId: Number(group.chatId) });
+    return void (await answer(text(group.language, 'notYourButton')));
+  }
   await forgetMembership(deps, rt, group.channels.map((c) => c.channelId), presser.id);
   const { missing } = await checkChannels(deps, rt, group.channels, presser.id);
   if (missing.length) {

@@ -152,9 +152,12 @@ describe('buttons', () => {
     await waitMuted(platform, group.id, user.id);
     const prompt = await waitPrompt(platform, group.id, user.id);
 
+    const counted = async () => (await platform.ctx.metrics.skippedUpdates.get()).values.filter((v) => v.labels.reason === 'someone_elses_button').reduce((n, v) => n + v.value, 0);
+    const before = await counted();
     const answer = await press(platform, group.id, prompt.message_id, other.id, `v:${user.id}`);
     expect(answer.show_alert).toBe(true);
     expect(answer.text).toBe('This button is for someone else.');
+    expect(await counted()).toBe(before + 1);
     await settled(platform, bot);
     expect((await client.member(group.id, user.id)).status).toBe('restricted');
     expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
