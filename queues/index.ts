@@ -28,6 +28,8 @@ export const updateJobs = {
     update: z.looseObject({ update_id: z.number().int().nonnegative() }),
     /** When the poller received it (ms since epoch), for lag and end-to-end latency. */
     receivedAt: z.number().int().positive(),
+    /** W3C trace context of the poll that read it, when tracing is on. */
+    trace: z.record(z.string().max(64), z.string().max(512)).optional(),
   }),
   /** Delete a verification prompt once its lifetime is over. */
   'delete-prompt': z.object({ botInstanceId, chatId: telegramId, messageId: z.number().int().positive() }),

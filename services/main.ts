@@ -4,6 +4,7 @@ import { createContext, StartupError } from './core/context';
 import { ConfigError, loadConfig, type Role } from './core/config';
 import { configureLogger, logger } from './core/logger';
 import { closeServer, createOpsServer, listen } from './core/ops-http';
+import { startTracing } from './core/tracing';
 import { startApi } from './api';
 import { startMaintenance } from './maintenance';
 import { startPoller } from './poller';
@@ -28,7 +29,9 @@ async function main(): Promise<void> {
     maxFiles: config.LOG_MAX_FILES,
   });
 
+  const stopTracing = startTracing(config.OTEL_EXPORTER_OTLP_ENDPOINT, config.OTEL_SERVICE_NAME);
   const ctx = await createContext(config, log);
+  if (stopTracing) ctx.lifecycle.onShutdown('buffers', 'traces', stopTracing);
   try {
     await assertTokenKey(ctx.db, config);
     // The simplest deployment: one bot from the environment, registered (or its token updated) at start-up.

@@ -112,6 +112,8 @@ const schema = z.object({
   BOT_MAX_RESTARTS: nonNegativeInt.default(3),
   BOT_RESTART_WINDOW_MS: positiveInt.default(600_000),
   BOT_RESTART_BACKOFF_MS: positiveInt.default(1_000),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('nezuko'),
   DB_POOL_SIZE: positiveInt.max(200).default(10),
   READY_CHECK_TIMEOUT_MS: nonNegativeInt.default(2000),
 });

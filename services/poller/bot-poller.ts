@@ -7,6 +7,7 @@ import type { AppContext } from '../core/context';
 import type { Logger } from '../core/logger';
 import type { BotApi } from '../core/telegram/client';
 import { describeError, isTelegramError } from '../core/telegram/errors';
+import { inSpan, SpanKind, traceCarrier } from '../core/tracing';
 import type { Lease } from './lease';
 
 /** What the verifier handles; `chat_member` must be asked for explicitly (Telegram leaves it out by default). */
@@ -122,7 +123,11 @@ export class BotPoller {
           continue;
         }
         if (!updates.length) continue;
-        if (!(await this.enqueue(updates))) break;
+        const queued = await inSpan('poll batch', SpanKind.PRODUCER, (span) => {
+          span.setAttributes({ 'nezuko.bot': this.bot.id, 'nezuko.updates': updates.length });
+          return this.enqueue(updates);
+        });
+        if (!queued) break;
         this.offset = updates[updates.length - 1]!.update_id + 1;
         this.ctx.metrics.updatesPolled.inc({ bot }, updates.length);
         await this.ctx.redis.hincrby(this.ctx.keys.bot(this.bot.id, 'counters'), 'updates_polled', updates.length).catch(() => {});
@@ -140,9 +145,10 @@ export class BotPoller {
    */
   private async enqueue(updates: Update[]): Promise<boolean> {
     const receivedAt = Date.now();
+    const trace = traceCarrier();
     const jobs = updates.map((update) => ({
       name: 'update' as const,
-      data: { botInstanceId: this.bot.id, update: update as unknown as { update_id: number }, receivedAt },
+      data: { botInstanceId: this.bot.id, update: update as unknown as { update_id: number }, receivedAt, ...(trace ? { trace } : {}) },
       opts: { jobId: updateJobId(this.bot.id, update.update_id) },
     }));
     for (let attempt = 1; ; attempt++) {

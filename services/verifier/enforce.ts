@@ -1,5 +1,6 @@
 import type { ChatPermissions, InlineKeyboardButton, User } from 'telegraf/types';
 import type { VerificationStatus } from '../core/log-writer';
+import { inSpan, SpanKind } from '../core/tracing';
 import { isTelegramError } from '../core/telegram/errors';
 import type { ChannelPolicy, GroupPolicy } from './groups';
 import { isAdminStatus } from './membership';
@@ -66,7 +67,10 @@ export async function logDecision(deps: VerifierDeps, rt: BotRuntime, chatId: nu
   const latencyMs = Date.now() - startedAt;
   deps.ctx.metrics.verifications.inc({ bot: String(rt.bot.id), status });
   deps.ctx.metrics.verificationDuration.observe({ bot: String(rt.bot.id) }, latencyMs / 1000);
-  await deps.verifications.write({ botInstanceId: rt.bot.id, chatId, userId, status, latencyMs, cached, errorType: errorType ?? null, createdAt: new Date() });
+  await inSpan('record decision', SpanKind.INTERNAL, (span) => {
+    span.setAttribute('nezuko.decision', status);
+    return deps.verifications.write({ botInstanceId: rt.bot.id, chatId, userId, status, latencyMs, cached, errorType: errorType ?? null, createdAt: new Date() });
+  });
 }
 
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;

@@ -10,6 +10,7 @@ import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from '
 import { RetryLaterError } from './retry-later';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { text } from './texts';
+import { inSpan, SpanKind } from '../core/tracing';
 import { classifyUpdate } from './update-schemas';
 
 /** Skipped work is completed (never retried forever), logged and counted by reason. */
@@ -98,7 +99,11 @@ export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
       const parsed = schema.safeParse(job.data);
       if (!parsed.success) throw new SkipError('malformed');
       if (parsed.data.botInstanceId !== rt.bot.id) throw new SkipError('wrong_bot');
-      await (handlers[name] as Handler<UpdateJobName>)(deps, rt, parsed.data);
+      const carrier = 'trace' in parsed.data ? parsed.data.trace : undefined;
+      await inSpan(`job ${name}`, SpanKind.CONSUMER, (span) => {
+        span.setAttributes({ 'nezuko.bot': rt.bot.id, 'nezuko.job': String(job.id) });
+        return (handlers[name] as Handler<UpdateJobName>)(deps, rt, parsed.data);
+      }, carrier);
     } catch (err) {
       if (err instanceof SkipError || err instanceof TypeError || err instanceof RangeError) {
         outcome = 'skipped';

@@ -18,6 +18,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
 import { BotUnavailableError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
+import { inSpan, SpanKind } from '../tracing';
 import type { Cooldowns } from './cooldowns';
 import { SEND_RATES, takeSlot } from './pacing';
 
@@ -102,7 +103,14 @@ export class BotApi {
   }
 
   /** Calls a Bot API method through the bot's policies. */
-  async call<M extends keyof Methods>(method: M, payload: Opts<M>): Promise<ReturnType<Methods[M]>> {
+  call<M extends keyof Methods>(method: M, payload: Opts<M>): Promise<ReturnType<Methods[M]>> {
+    return inSpan(`telegram ${method}`, SpanKind.CLIENT, (span) => {
+      span.setAttributes({ 'nezuko.bot': this.botInstanceId, 'telegram.method': method });
+      return this.callWithPolicies(method, payload);
+    });
+  }
+
+  private async callWithPolicies<M extends keyof Methods>(method: M, payload: Opts<M>): Promise<ReturnType<Methods[M]>> {
     const chatId = (payload as { chat_id?: number | string }).chat_id;
     for (let inlineWaits = 0; ; inlineWaits++) {
       await this.waitForCooldown();
