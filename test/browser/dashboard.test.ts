@@ -1,6 +1,7 @@
 // The admin web dashboard in headless Chromium against the demo stack (simulator, every role in a child
 // process, three bots, protected groups and a fast scenario), on this file's own database and Redis prefix.
-// Writes a screenshot of each page to docs/screenshots/.
+// Writes a screenshot of each page to test-results/screenshots/, or, with UPDATE_SCREENSHOTS=1, to
+// docs/screenshots/ (the ones README shows), so an ordinary test run leaves the work tree clean.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { useTestDatabase } from '../support/db';
 import { useTestRedis } from '../support/redis';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = path.resolve(import.meta.dirname, '../../docs/screenshots');
+const SHOTS = path.resolve(import.meta.dirname, process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots' : '../../test-results/screenshots');
 const CHARTS = ['chart-activity', 'chart-success', 'chart-latency', 'chart-cache', 'chart-top-groups', 'chart-bots'];
 
 const db = useTestDatabase();
