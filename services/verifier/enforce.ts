@@ -135,6 +135,18 @@ async function mutePromptAndRecord(
     if (current && isAdminStatus(current.status)) return 'admin';
   }
 
+  // A prompt is sent at most once per mute: its fate is noted in Redis around the send, so a run of this
+  // job that died after sending (before the database heard of it) is not followed by a second prompt.
+  const promptKey = deps.ctx.keys.bot(rt.bot.id, 'prompt', chatId, user.id);
+  if (open && !open.promptMessageId) {
+    const sent = await deps.ctx.redis.get(promptKey);
+    if (sent) {
+      if (/^\d+$/.test(sent)) await recordPrompt(deps, rt, group, open.id, Number(sent));
+      else rt.log.warn('an earlier run died while sending the prompt; not sending it twice', { chatId });
+      return 'restricted';
+    }
+  }
+
   const mutedUntil = group.muteDurationSeconds > 0 ? new Date(Date.now() + group.muteDurationSeconds * 1000) : null;
   // Recorded before the mute: a retry after a failure below finds it and finishes the job, instead of
   // taking our own mute for an admin's.
@@ -157,6 +169,8 @@ async function mutePromptAndRecord(
     throw err;
   }
 
+  // 'sending' survives only a process that died mid-send; an error we see means it was not sent.
+  await deps.ctx.redis.set(promptKey, 'sending', 'EX', group.promptLifetimeSeconds);
   const prompt = await rt.api.call('sendMessage', {
     chat_id: chatId,
     text: promptText(group, user, missing, reason),
@@ -166,17 +180,28 @@ async function mutePromptAndRecord(
     reply_markup: {
       inline_keyboard: [...joinButtons(group, missing), [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }]],
     },
+  }).catch(async (err: unknown) => {
+    await deps.ctx.redis.del(promptKey);
+    throw err;
   });
 
+  await deps.ctx.redis.set(promptKey, String(prompt.message_id), 'EX', group.promptLifetimeSeconds);
   if (open?.promptMessageId) await deletePrompt(rt, chatId, open.promptMessageId);
+  await db.restriction.update({ where: { id: row.id }, data: { reason, mutedUntil } });
+  await recordPrompt(deps, rt, group, row.id, prompt.message_id);
+  return 'restricted';
+}
+
+/** Stores the prompt's id on the restriction and schedules its deletion when its lifetime is over. */
+async function recordPrompt(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, restrictionId: number, messageId: number) {
+  const chatId = Number(group.chatId);
   // The prompt is out: its id must be recorded even through a database outage, or a retry would prompt again.
-  await persistently(rt, () => db.restriction.update({ where: { id: row.id }, data: { promptMessageId: prompt.message_id, reason, mutedUntil } }));
+  await persistently(rt, () => deps.ctx.db.restriction.update({ where: { id: restrictionId }, data: { promptMessageId: messageId } }));
   await rt.queue.add(
     'delete-prompt',
-    { botInstanceId: rt.bot.id, chatId, messageId: prompt.message_id },
-    { delay: group.promptLifetimeSeconds * 1000, jobId: `p-${rt.bot.id}-${-chatId}-${prompt.message_id}` },
+    { botInstanceId: rt.bot.id, chatId, messageId },
+    { delay: group.promptLifetimeSeconds * 1000, jobId: `p-${rt.bot.id}-${-chatId}-${messageId}` },
   );
-  return 'restricted';
 }
 
 /**

@@ -13,6 +13,8 @@ import { text } from './texts';
 import { inSpan, SpanKind } from '../core/tracing';
 import { classifyUpdate } from './update-schemas';
 
+const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
 /** Skipped work is completed (never retried forever), logged and counted by reason. */
 class SkipError extends Error {
   constructor(readonly reason: string) {
@@ -75,7 +77,13 @@ const handlers: { [N in UpdateJobName]: Handler<N> } = {
   update: onUpdate,
   'delete-prompt': async (deps, rt, data) => {
     await deletePrompt(rt, data.chatId, data.messageId);
-    await deps.ctx.db.restriction.updateMany({ where: { botInstanceId: rt.bot.id, promptMessageId: data.messageId, group: { chatId: BigInt(data.chatId) } }, data: { promptMessageId: null } });
+    const where = { botInstanceId: rt.bot.id, promptMessageId: data.messageId, group: { chatId: BigInt(data.chatId) } };
+    const owners = await deps.ctx.db.restriction.findMany({ where, select: { userId: true } });
+    await deps.ctx.db.restriction.updateMany({ where, data: { promptMessageId: null } });
+    // The prompt is gone: a later join may prompt again (unless the note already names a newer prompt).
+    for (const { userId } of owners) {
+      await deps.ctx.redis.eval(DELETE_IF_EQUAL, 1, deps.ctx.keys.bot(rt.bot.id, 'prompt', data.chatId, Number(userId)), String(data.messageId));
+    }
   },
   'expire-join-request': (deps, rt, data) => expireJoinRequest(deps, rt, data.chatId, data.userId),
   'lift-restrictions': liftAll,
