@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     dir: config.LOG_TO_FILE ? config.LOG_DIR : undefined,
     maxSize: config.LOG_MAX_SIZE,
     maxFiles: config.LOG_MAX_FILES,
+    perBot: config.LOG_PER_BOT,
   });
 
   const stopTracing = startTracing(config.OTEL_EXPORTER_OTLP_ENDPOINT, config.OTEL_SERVICE_NAME);

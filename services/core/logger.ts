@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import winston from 'winston';
+import Transport from 'winston-transport';
 import DailyRotateFile from 'winston-daily-rotate-file';
 
 /** `<bot id>:<secret>` as @BotFather issues it; it also hides inside Bot API URLs (`/bot<token>/getMe`). */
@@ -57,6 +58,35 @@ const redaction = winston.format((info) => {
   return info;
 });
 
+/**
+ * LOG_PER_BOT: every line that carries a `botId` is also written to that bot's own rotated file
+ * (`bot-<id>-<date>.log`), so one bot's story can be read on its own.
+ */
+class PerBotFiles extends Transport {
+  private readonly files = new Map<number, winston.transport>();
+
+  constructor(private readonly options: { dir: string; maxSize?: string; maxFiles?: number }) {
+    super();
+  }
+
+  override log(info: Record<string, unknown>, done: () => void): void {
+    const botId = info.botId;
+    if (typeof botId === 'number' && Number.isInteger(botId)) {
+      let file = this.files.get(botId);
+      if (!file) {
+        file = fileTransport(this.options.dir, `bot-${botId}`, this.options.maxSize, this.options.maxFiles);
+        this.files.set(botId, file);
+      }
+      file.log!(info, () => {});
+    }
+    done();
+  }
+
+  override close(): void {
+    for (const file of this.files.values()) file.close?.();
+  }
+}
+
 export interface LoggerOptions {
   level?: string;
   /** Directory for rotated files; omitted = console only. */
@@ -68,6 +98,8 @@ export interface LoggerOptions {
   /** Extra transports (tests capture lines through a stream transport). */
   transports?: winston.transport[];
   console?: boolean;
+  /** Also one file per bot (needs `dir`). */
+  perBot?: boolean;
 }
 
 export const lineFormat = winston.format.combine(winston.format.timestamp(), redaction(), winston.format.json());
@@ -87,6 +119,7 @@ export function createLogger(options: LoggerOptions = {}): winston.Logger {
   const transports: winston.transport[] = [...(options.transports ?? [])];
   if (options.console !== false) transports.push(new winston.transports.Console());
   if (options.dir) transports.push(fileTransport(options.dir, options.name ?? 'nezuko', options.maxSize, options.maxFiles));
+  if (options.dir && options.perBot) transports.push(new PerBotFiles({ dir: options.dir, maxSize: options.maxSize, maxFiles: options.maxFiles }));
   return winston.createLogger({ level: options.level ?? 'info', format: lineFormat, transports });
 }
 

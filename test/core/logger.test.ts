@@ -101,3 +101,27 @@ describe('error fingerprints', () => {
     expect(d).not.toBe(a);
   });
 });
+
+describe('per-bot log files (LOG_PER_BOT)', () => {
+  it('writes each bot\'s lines, and only those, to a file of its own as well', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'nezuko-perbot-'));
+    const log = createLogger({ console: false, dir, name: 'main', perBot: true });
+    log.child({ botId: 7 }).info('seven', { note: `token ${token}` });
+    log.child({ botId: 8 }).warn('eight');
+    log.info('no bot');
+    await new Promise<void>((resolve) => {
+      log.on('finish', () => resolve());
+      log.end();
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const read = (prefix: string) => {
+      const file = readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith('.log'));
+      return file ? readFileSync(path.join(dir, file), 'utf8') : '';
+    };
+    expect(read('main-').split('\n').filter(Boolean)).toHaveLength(3);
+    const seven = read('bot-7-');
+    expect(seven.split('\n').filter(Boolean).map((l) => JSON.parse(l).message)).toEqual(['seven']);
+    expect(seven).not.toContain(token);
+    expect(read('bot-8-').split('\n').filter(Boolean).map((l) => JSON.parse(l).message)).toEqual(['eight']);
+  });
+});
