@@ -26,6 +26,19 @@ const isServiceMessage = (message: Message) => SERVICE_FIELDS.some((field) => fi
 const memberOf = (m: ChatMemberUpdated['new_chat_member']) => isMember(m as typeof m & { is_member?: boolean });
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+/** KEYS: state, claim. ARGV: owner. Returns 'done', 'busy', or the state found ('' when none) with the claim taken. */
+const CLAIM = `
+local state = redis.call('GET', KEYS[1])
+if state == 'done' then return 'done' end
+if not redis.call('SET', KEYS[2], ARGV[1], 'PX', 15000, 'NX') then return 'busy' end
+return state or ''
+`;
+/** KEYS: state, claim. ARGV: owner. Marks the join done and releases the claim, in one round trip. */
+const FINISH = `
+redis.call('SET', KEYS[1], 'done', 'EX', 600)
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+`;
 
 /**
  * A user is in a protected group: skip bots, admins and whitelisted users; check every channel; all joined →
@@ -43,25 +56,24 @@ export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: Grou
   const join = deps.ctx.keys.bot(rt.bot.id, 'join', Number(group.chatId), user.id, joinDate);
   const stateKey = `${join}:state`;
   const claimKey = `${join}:claim`;
-  if ((await redis.get(stateKey)) === 'done') return;
   const owner = `${process.pid}:${Math.random()}`;
-  if ((await redis.set(claimKey, owner, 'PX', 15_000, 'NX')) !== 'OK') throw new RetryLaterError(Date.now() + 1_000, 'this join is being decided by another worker');
+  const state = String(await redis.eval(CLAIM, 2, stateKey, claimKey, owner));
+  if (state === 'done') return;
+  if (state === 'busy') throw new RetryLaterError(Date.now() + 1_000, 'this join is being decided by another worker');
+  let finished = false;
   try {
-    const state = await redis.get(stateKey);
-    if (state === 'done') return;
     // An earlier run died while recording its decision: if the row made it, the join is decided.
-    if (state?.startsWith('recording:') && (await decisionRecordedSince(deps, rt, group, user.id, Number(state.slice(10))))) {
-      await redis.set(stateKey, 'done', 'EX', 600);
-      return;
+    if (!(state.startsWith('recording:') && (await decisionRecordedSince(deps, rt, group, user.id, Number(state.slice(10)))))) {
+      const record = async (status: VerificationStatus, cached: boolean, errorType?: string) => {
+        await redis.set(stateKey, `recording:${Date.now()}`, 'EX', 600);
+        await logDecision(deps, rt, group.chatId, user.id, status, startedAt, cached, errorType);
+      };
+      await decideJoin(deps, rt, group, user, record, threadId);
     }
-    const record = async (status: VerificationStatus, cached: boolean, errorType?: string) => {
-      await redis.set(stateKey, `recording:${Date.now()}`, 'EX', 600);
-      await logDecision(deps, rt, group.chatId, user.id, status, startedAt, cached, errorType);
-    };
-    await decideJoin(deps, rt, group, user, record, threadId);
-    await redis.set(stateKey, 'done', 'EX', 600);
+    await redis.eval(FINISH, 2, stateKey, claimKey, owner);
+    finished = true;
   } finally {
-    await redis.eval(RELEASE, 1, claimKey, owner).catch(() => {});
+    if (!finished) await redis.eval(RELEASE, 1, claimKey, owner).catch(() => {});
   }
 }
 
@@ -70,9 +82,10 @@ type RecordDecision = (status: VerificationStatus, cached: boolean, errorType?: 
 async function decideJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, record: RecordDecision, threadId?: number): Promise<void> {
   const chatId = Number(group.chatId);
   if (group.whitelist.has(BigInt(user.id))) return record('skipped', true);
-  if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
   const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
   if (!missing.length) return record('verified', cached);
+  // Admins are exempt; asked only when there is something to enforce (most joiners are subscribed).
+  if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
   const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
   if (outcome === 'restricted') await record('restricted', cached);
   else if (outcome === 'no_rights') await record('error', cached, 'no_rights');
