@@ -169,8 +169,8 @@ async function mutePromptAndRecord(
     throw err;
   }
 
-  // 'sending' survives only a process that died mid-send; an error we see means it was not sent.
-  await deps.ctx.redis.set(promptKey, 'sending', 'EX', group.promptLifetimeSeconds);
+  // 'sending' (noted as the request leaves, after any pacing wait) survives only a process that died
+  // mid-request; an error we see means it was not sent.
   const prompt = await rt.api.call('sendMessage', {
     chat_id: chatId,
     text: promptText(group, user, missing, reason),
@@ -180,7 +180,7 @@ async function mutePromptAndRecord(
     reply_markup: {
       inline_keyboard: [...joinButtons(group, missing), [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }]],
     },
-  }).catch(async (err: unknown) => {
+  }, { beforeRequest: () => deps.ctx.redis.set(promptKey, 'sending', 'EX', group.promptLifetimeSeconds) }).catch(async (err: unknown) => {
     await deps.ctx.redis.del(promptKey);
     throw err;
   });

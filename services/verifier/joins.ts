@@ -26,12 +26,20 @@ const isServiceMessage = (message: Message) => SERVICE_FIELDS.some((field) => fi
 const memberOf = (m: ChatMemberUpdated['new_chat_member']) => isMember(m as typeof m & { is_member?: boolean });
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-/** KEYS: state, claim. ARGV: owner. Returns 'done', 'busy', or the state found ('' when none) with the claim taken. */
+/**
+ * KEYS: the join's state at date-1, date and date+1 (the two signals of one join can carry dates a second
+ * apart), then the claim. ARGV: owner. Returns 'done', 'busy', or the state found ('' when none) with the
+ * claim taken.
+ */
 const CLAIM = `
-local state = redis.call('GET', KEYS[1])
-if state == 'done' then return 'done' end
-if not redis.call('SET', KEYS[2], ARGV[1], 'PX', 15000, 'NX') then return 'busy' end
-return state or ''
+local found = ''
+for i = 1, 3 do
+  local state = redis.call('GET', KEYS[i])
+  if state == 'done' then return 'done' end
+  if state and found == '' then found = state end
+end
+if not redis.call('SET', KEYS[4], ARGV[1], 'PX', 15000, 'NX') then return 'busy' end
+return found
 `;
 /** KEYS: state, claim. ARGV: owner. Marks the join done and releases the claim, in one round trip. */
 const FINISH = `
@@ -44,20 +52,22 @@ return 1
  * A user is in a protected group: skip bots, admins and whitelisted users; check every channel; all joined →
  * `verified`, else mute and prompt (`restricted`).
  *
- * chat_member and the new_chat_members service message describe the same join (same date), and a killed
+ * chat_member and the new_chat_members service message describe the same join (same date, or a second
+ * apart when the clock ticked between them), and a killed
  * verifier's jobs run again: the join is claimed with a short lock while it is decided, and marked done only
  * once the decision is recorded (marked "recording" just before, so a run that died in between is not
  * recorded twice). The other signal waits for the claim and then finds it done; a claim whose holder died
- * expires, and the retried job decides the join itself. A later re-join has another date.
+ * expires, and the retried job decides the join itself. A re-join two or more seconds later is a join of its own.
  */
 export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, joinDate: number, startedAt: number, threadId?: number): Promise<void> {
   if (user.is_bot || group.mode !== 'mute' || !group.channels.length) return;
   const { redis } = deps.ctx;
-  const join = deps.ctx.keys.bot(rt.bot.id, 'join', Number(group.chatId), user.id, joinDate);
-  const stateKey = `${join}:state`;
+  const join = deps.ctx.keys.bot(rt.bot.id, 'join', Number(group.chatId), user.id);
+  const stateOf = (date: number) => `${join}:${date}:state`;
+  const stateKey = stateOf(joinDate);
   const claimKey = `${join}:claim`;
   const owner = `${process.pid}:${Math.random()}`;
-  const state = String(await redis.eval(CLAIM, 2, stateKey, claimKey, owner));
+  const state = String(await redis.eval(CLAIM, 4, stateOf(joinDate - 1), stateKey, stateOf(joinDate + 1), claimKey, owner));
   if (state === 'done') return;
   if (state === 'busy') throw new RetryLaterError(Date.now() + 1_000, 'this join is being decided by another worker');
   let finished = false;

@@ -102,21 +102,24 @@ export class BotApi {
     return ({ [CircuitState.Closed]: 'closed', [CircuitState.Open]: 'open', [CircuitState.HalfOpen]: 'half-open', [CircuitState.Isolated]: 'isolated' } as const)[this.breaker.state];
   }
 
-  /** Calls a Bot API method through the bot's policies. */
-  call<M extends keyof Methods>(method: M, payload: Opts<M>): Promise<ReturnType<Methods[M]>> {
+  /**
+   * Calls a Bot API method through the bot's policies. `beforeRequest` runs right before each request
+   * leaves (after any pacing or cooldown wait), for callers that note a non-idempotent call's progress.
+   */
+  call<M extends keyof Methods>(method: M, payload: Opts<M>, hooks: { beforeRequest?: () => Promise<unknown> } = {}): Promise<ReturnType<Methods[M]>> {
     return inSpan(`telegram ${method}`, SpanKind.CLIENT, (span) => {
       span.setAttributes({ 'nezuko.bot': this.botInstanceId, 'telegram.method': method });
-      return this.callWithPolicies(method, payload);
+      return this.callWithPolicies(method, payload, hooks.beforeRequest);
     });
   }
 
-  private async callWithPolicies<M extends keyof Methods>(method: M, payload: Opts<M>): Promise<ReturnType<Methods[M]>> {
+  private async callWithPolicies<M extends keyof Methods>(method: M, payload: Opts<M>, beforeRequest?: () => Promise<unknown>): Promise<ReturnType<Methods[M]>> {
     const chatId = (payload as { chat_id?: number | string }).chat_id;
     for (let inlineWaits = 0; ; inlineWaits++) {
       await this.waitForCooldown();
       if (SEND_METHODS.has(method)) await this.pace(chatId);
       try {
-        return await this.attempt(method, payload, chatId);
+        return await this.attempt(method, payload, chatId, beforeRequest);
       } catch (err) {
         if (!isTelegramError(err, 429)) throw err;
         const retryAfterMs = (err.parameters?.retry_after ?? 1) * 1000;
@@ -131,11 +134,12 @@ export class BotApi {
     return this.telegram.callApi('getUpdates', payload, { signal: signal as never });
   }
 
-  private async attempt<M extends keyof Methods>(method: M, payload: Opts<M>, chatId: number | string | undefined) {
+  private async attempt<M extends keyof Methods>(method: M, payload: Opts<M>, chatId: number | string | undefined, beforeRequest?: () => Promise<unknown>) {
     try {
       // A signal per call: cockatiel would otherwise hang every concurrent call's listener on one shared signal.
       return await this.policy.execute(async ({ signal }) => {
         // Checked synchronously as the request leaves: a 429 seen by a concurrent call stops this one too.
+        if (beforeRequest) await beforeRequest();
         const waitMs = this.options.cooldowns.remaining(this.botInstanceId);
         if (waitMs > 0) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
         const started = performance.now();
