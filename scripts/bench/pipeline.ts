@@ -132,12 +132,22 @@ const waitUntil = async (check: () => Promise<boolean> | boolean, timeoutMs: num
   }
 };
 
+/**
+ * Latency of each decision from the join it answers: the latest unanswered join of that user in that group
+ * made before it. Older unanswered joins are dropped: a re-join within a second or two of the previous
+ * join is the same join to Telegram's dates, so it gets no decision of its own.
+ */
 const latencies = (joins: Map<string, number[]>, decisions: Array<{ key: string; at: number }>) => {
-  const pending = new Map([...joins].map(([k, v]) => [k, [...v]]));
+  const pending = new Map([...joins].map(([k, v]) => [k, [...v].sort((a, b) => a - b)]));
   const values: number[] = [];
   for (const d of decisions.sort((a, b) => a.at - b.at)) {
-    const t0 = pending.get(d.key)?.shift();
-    if (t0 !== undefined) values.push(d.at - t0);
+    const times = pending.get(d.key);
+    if (!times?.length) continue;
+    let i = -1;
+    while (i + 1 < times.length && times[i + 1]! <= d.at) i++;
+    if (i < 0) continue;
+    values.push(d.at - times[i]!);
+    times.splice(0, i + 1);
   }
   return values.sort((a, b) => a - b);
 };

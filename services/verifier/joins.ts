@@ -25,6 +25,9 @@ const isServiceMessage = (message: Message) => SERVICE_FIELDS.some((field) => fi
 
 const memberOf = (m: ChatMemberUpdated['new_chat_member']) => isMember(m as typeof m & { is_member?: boolean });
 
+/** A claim is held only while one join is decided (tens of ms): whoever finds it taken looks again soon. */
+const CLAIM_RETRY_MS = 200;
+
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 /**
  * KEYS: the join's state at date-1, date and date+1 (the two signals of one join can carry dates a second
@@ -69,7 +72,7 @@ export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: Grou
   const owner = `${process.pid}:${Math.random()}`;
   const state = String(await redis.eval(CLAIM, 4, stateOf(joinDate - 1), stateKey, stateOf(joinDate + 1), claimKey, owner));
   if (state === 'done') return;
-  if (state === 'busy') throw new RetryLaterError(Date.now() + 1_000, 'this join is being decided by another worker');
+  if (state === 'busy') throw new RetryLaterError(Date.now() + CLAIM_RETRY_MS, 'this join is being decided by another worker');
   let finished = false;
   try {
     // An earlier run died while recording its decision: if the row made it, the join is decided.
@@ -101,7 +104,7 @@ async function decideJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy
   else if (outcome === 'no_rights') await record('error', cached, 'no_rights');
   // Muted and prompted by an earlier run of this job that died before recording it: record it now.
   else if (outcome === 'already' && !(await restrictionRecorded(deps, rt, group, user.id))) await record('restricted', cached);
-  else if (outcome === 'busy') throw new RetryLaterError(Date.now() + 1_000, 'another worker is muting this user');
+  else if (outcome === 'busy') throw new RetryLaterError(Date.now() + CLAIM_RETRY_MS, 'another worker is muting this user');
 }
 
 /** Whether a decision about this user in this group was recorded at or after `since` (ms). */
