@@ -10,9 +10,10 @@ const redis = useTestRedis();
 let d: ChaosDeployment;
 
 /**
- * The issue asks for a minute of 5xx; 20 s is used so the chaos and security suites stay within their
- * ~4 minute budget on 2 cores. The breaker opens within seconds, so the rest of a minute adds samples of the
- * same state, not a new state.
+ * The issue asks for a minute of 5xx; this runs 20 s. Over a full minute (tried once, FAULT_MS = 60_000) the
+ * breaker still opened at once and the healthy bots' p50 held (14 → 13 ms), but their p99 rose 82 → 841 ms:
+ * something periodic within the minute (a rollup every 30 s? the breaker's half-open probes? stalled-job
+ * checks?) stalls the shared verifier. Open in issue 9 until explained.
  */
 const FAULT_MS = 20_000;
 const BASELINE_MS = 8_000;
