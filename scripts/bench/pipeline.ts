@@ -20,7 +20,7 @@ import { createContext, type AppContext } from '../../services/core/context';
 import { createLogger } from '../../services/core/logger';
 import { startPoller } from '../../services/poller';
 import { startVerifier } from '../../services/verifier';
-import { isMember } from '../../services/verifier/membership';
+import { isMember } from '../../services/core/telegram/membership';
 import { updatesQueueName } from '../../queues';
 import { SimClient } from '../../sim/client';
 import { benchDatabase, percentile, report, simulatorProcess, type Row } from './support';

@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger';
 import type { BotApi } from '../core/telegram/client';
 import { describeError, isTelegramError } from '../core/telegram/errors';
 import { inSpan, SpanKind, traceCarrier } from '../core/tracing';
+import { redundantJoinMessages } from './join-signals';
 import type { Lease } from './lease';
 
 /** What the verifier handles; `chat_member` must be asked for explicitly (Telegram leaves it out by default). */
@@ -130,8 +131,9 @@ export class BotPoller {
         if (!queued) break;
         this.offset = updates[updates.length - 1]!.update_id + 1;
         this.ctx.metrics.updatesPolled.inc({ bot }, updates.length);
-        await this.ctx.redis.hincrby(this.ctx.keys.bot(this.bot.id, 'counters'), 'updates_polled', updates.length).catch(() => {});
-        await this.heartbeat();
+        // Bookkeeping only: the next long poll need not wait for it.
+        void this.ctx.redis.hincrby(this.ctx.keys.bot(this.bot.id, 'counters'), 'updates_polled', updates.length).catch(() => {});
+        void this.heartbeat();
       }
       return this.leaseLost ? { reason: 'lease lost' } : { reason: 'stopped' };
     } finally {
@@ -146,7 +148,9 @@ export class BotPoller {
   private async enqueue(updates: Update[]): Promise<boolean> {
     const receivedAt = Date.now();
     const trace = traceCarrier();
-    const jobs = updates.map((update) => ({
+    const redundant = redundantJoinMessages(updates);
+    if (redundant.size) this.ctx.metrics.skippedUpdates.inc({ bot: String(this.bot.id), reason: 'join_signalled_twice' }, redundant.size);
+    const jobs = updates.filter((update) => !redundant.has(update.update_id)).map((update) => ({
       name: 'update' as const,
       data: { botInstanceId: this.bot.id, update: update as unknown as { update_id: number }, receivedAt, ...(trace ? { trace } : {}) },
       opts: { jobId: updateJobId(this.bot.id, update.update_id) },

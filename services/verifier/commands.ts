@@ -2,7 +2,8 @@ import type { Message } from 'telegraf/types';
 import { isTelegramError } from '../core/telegram/errors';
 import { channelNames } from './enforce';
 import { missingGroupRights } from './bot-membership';
-import { isAdminStatus, isGroupAdmin } from './membership';
+import { isAdminStatus } from '../core/telegram/membership';
+import { isGroupAdmin } from './membership';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { escapeHtml, isLanguage, LANGUAGES, text } from './texts';
 

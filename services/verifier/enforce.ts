@@ -3,7 +3,7 @@ import type { VerificationStatus } from '../core/log-writer';
 import { inSpan, SpanKind } from '../core/tracing';
 import { isTelegramError } from '../core/telegram/errors';
 import type { ChannelPolicy, GroupPolicy } from './groups';
-import { isAdminStatus } from './membership';
+import { isAdminStatus } from '../core/telegram/membership';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { escapeHtml, fill, text } from './texts';
 

@@ -17,6 +17,26 @@ const RECONCILE_MS = 5_000;
 export const inShard = (botId: number, shard: { index: number; count: number }) => botId % shard.count === shard.index;
 
 /**
+ * While a bot's breaker is open every job of that bot would only bounce off it and be delayed again, and a
+ * minute of such jobs, cycling ever faster, starves the other bots served by this process. So the worker
+ * stops taking that bot's jobs (they wait in its queue, nothing is lost) until the breaker may let a call
+ * through again; the next job is then the probe, and a failed probe opens the breaker and pauses again.
+ */
+function holdWhileBreakerOpen(api: BotApi, worker: Worker): () => void {
+  let probeTimer: NodeJS.Timeout | undefined;
+  const subscription = api.onBreakerChange((state) => {
+    clearTimeout(probeTimer);
+    if (state !== 'open') return void worker.resume();
+    void worker.pause(true);
+    probeTimer = setTimeout(() => void worker.resume(), api.breakerOpenMs);
+  });
+  return () => {
+    clearTimeout(probeTimer);
+    subscription.dispose();
+  };
+}
+
+/**
  * The verifier role: one BullMQ worker per active bot queue in this process' shard, started and stopped as
  * bots come and go, without a restart. Workers hold no state of their own; any number of verifier
  * processes can serve the same queues.
@@ -25,7 +45,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
   const apiCalls = apiCallLogWriter(ctx.db, ctx.log, ctx.metrics);
   const deps: VerifierDeps = { ctx, groups: new GroupStore(ctx.db, ctx), verifications: verificationLogWriter(ctx.db, ctx.log, ctx.metrics) };
   const producer = ctx.newRedis('worker');
-  const served = new Map<number, { worker: Worker; queue: Queue; token: string }>();
+  const served = new Map<number, { worker: Worker; queue: Queue; token: string; stopHolding: () => void }>();
   let stopping = false;
 
   const startBot = (bot: ActiveBot) => {
@@ -57,7 +77,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
       maxStalledCount: 2,
     });
     worker.on('error', (err) => log.warn('worker error', { error: describeError(err) }));
-    served.set(bot.id, { worker, queue, token: bot.token });
+    served.set(bot.id, { worker, queue, token: bot.token, stopHolding: holdWhileBreakerOpen(api, worker) });
     log.info('verifying bot', { username: bot.username });
   };
 
@@ -65,6 +85,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     const entry = served.get(botId);
     if (!entry) return;
     served.delete(botId);
+    entry.stopHolding();
     await entry.worker.close();
     await entry.queue.close();
   };

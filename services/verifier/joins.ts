@@ -1,5 +1,6 @@
 import type { ChatMemberUpdated, Message, User } from 'telegraf/types';
-import { checkChannels, forgetAdmins, forgetMembership, isAdminStatus, isGroupAdmin, isMember, rememberMembership } from './membership';
+import { isAdminStatus, isMember } from '../core/telegram/membership';
+import { checkChannels, forgetAdmins, forgetMembership, isGroupAdmin, rememberMembership } from './membership';
 import { deletePrompt, liftRestriction, logDecision, plainChannelNames, restrictAndPrompt } from './enforce';
 import type { GroupPolicy } from './groups';
 import { RetryLaterError } from './retry-later';

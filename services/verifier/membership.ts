@@ -1,19 +1,9 @@
 import type { ChatMember } from 'telegraf/types';
 import { isTelegramError } from '../core/telegram/errors';
+import { isMember } from '../core/telegram/membership';
 import type { ChannelPolicy } from './groups';
 import type { BotRuntime, VerifierDeps } from './runtime';
 
-/** The membership predicate: `restricted` counts only while the user is still in the chat. */
-export function isMember(member: Pick<ChatMember, 'status'> & { is_member?: boolean }): boolean {
-  return (
-    member.status === 'creator' ||
-    member.status === 'administrator' ||
-    member.status === 'member' ||
-    (member.status === 'restricted' && member.is_member === true)
-  );
-}
-
-export const isAdminStatus = (status: string) => status === 'creator' || status === 'administrator';
 
 const MEMBER_TTL_S = 600;
 const NON_MEMBER_TTL_S = 60;

@@ -71,16 +71,19 @@ export class BotApi {
   private readonly policy;
   private readonly bot: string;
   private readonly watching: Promise<void>;
+  /** How long an open breaker refuses calls before it lets one through to test Telegram again. */
+  readonly breakerOpenMs: number;
 
   constructor(private readonly options: BotApiOptions) {
     this.botInstanceId = options.botInstanceId;
     this.bot = String(options.botInstanceId);
+    this.breakerOpenMs = options.breakerOpenMs ?? 30_000;
     this.telegram = new Telegram(options.token, { apiRoot: options.apiRoot });
     (this.telegram as unknown as { options: { agent: unknown } }).options.agent = options.apiRoot.startsWith('https:') ? httpsAgent : httpAgent;
 
     const transient = handleWhen(isTransient);
     this.breaker = circuitBreaker(transient, {
-      halfOpenAfter: options.breakerOpenMs ?? 30_000,
+      halfOpenAfter: this.breakerOpenMs,
       breaker: new ConsecutiveBreaker(5),
     });
     this.breaker.onStateChange((state) => {
@@ -100,6 +103,11 @@ export class BotApi {
 
   get breakerState(): 'closed' | 'open' | 'half-open' | 'isolated' {
     return ({ [CircuitState.Closed]: 'closed', [CircuitState.Open]: 'open', [CircuitState.HalfOpen]: 'half-open', [CircuitState.Isolated]: 'isolated' } as const)[this.breaker.state];
+  }
+
+  /** Tells `listener` whenever the breaker opens, half-opens, closes or is isolated. */
+  onBreakerChange(listener: (state: BotApi['breakerState']) => void): { dispose(): void } {
+    return this.breaker.onStateChange(() => listener(this.breakerState));
   }
 
   /**
@@ -154,7 +162,7 @@ export class BotApi {
         }
       }, new AbortController().signal);
     } catch (err) {
-      if (isBrokenCircuit(err)) throw new BotUnavailableError(Date.now() + (this.options.breakerOpenMs ?? 30_000) / 2);
+      if (isBrokenCircuit(err)) throw new BotUnavailableError(Date.now() + this.breakerOpenMs / 2);
       if (!(err instanceof RateLimitedError) && !isTelegramError(err, 429)) {
         this.options.log.debug('telegram call failed', { botId: this.botInstanceId, method, error: describeError(err) });
       }
