@@ -41,6 +41,7 @@ export function createMetrics() {
       buckets: latencyBuckets,
       registers: reg,
     }),
+    jobsHandedBack: new client.Counter({ name: 'nezuko_jobs_handed_back_total', help: 'Jobs handed back to their queue delayed (rate limited, breaker open, retry later), by bot and reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
     skippedUpdates: new client.Counter({ name: 'nezuko_updates_skipped_total', help: 'Updates skipped as malformed or not ours, by reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
     telegramCalls: new client.Counter({ name: 'nezuko_telegram_calls_total', help: 'Telegram Bot API calls by method and outcome', labelNames: ['bot', 'method', 'outcome'] as const, registers: reg }),
     telegramCallDuration: new client.Histogram({

@@ -122,6 +122,8 @@ export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
       }
       if (err instanceof RateLimitedError || err instanceof BotUnavailableError || err instanceof RetryLaterError) {
         outcome = 'delayed';
+        const reason = err instanceof RateLimitedError ? 'rate_limited' : err instanceof BotUnavailableError ? 'bot_unavailable' : 'retry_later';
+        deps.ctx.metrics.jobsHandedBack.inc({ bot, reason });
         await job.moveToDelayed(err.retryAt + Math.floor(Math.random() * 250), token);
         throw new DelayedError();
       }

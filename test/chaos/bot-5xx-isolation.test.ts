@@ -10,13 +10,11 @@ const redis = useTestRedis();
 let d: ChaosDeployment;
 
 /**
- * The issue asks for a minute of 5xx; this runs 20 s. Over a full minute (tried once, FAULT_MS = 60_000) the
- * breaker still opened at once and the healthy bots' p50 held (14 → 13 ms), but their p99 rose 82 → 841 ms:
- * something periodic within the minute (the breaker's half-open probes every 30 s? stalled-job checks? no
- * maintenance role runs here) stalls the shared verifier; pausing the failing bot's queue instead of delaying
- * its jobs one by one made it worse (2,393 ms). Open in issue 9 until explained.
+ * A full minute of 5xx. Without the verifier holding a bot's jobs while its breaker is open, that minute
+ * raised the healthy bots' p99 82 → 841 ms: the failing bot's delayed jobs came back every 15 s in ever
+ * larger waves and bounced off the open breaker on the shared event loop.
  */
-const FAULT_MS = 20_000;
+const FAULT_MS = Number(process.env.CHAOS_FAULT_MS ?? 60_000);
 const BASELINE_MS = 8_000;
 const METHODS = ['getChatMember', 'restrictChatMember', 'sendMessage', 'getChat', 'getChatAdministrators', 'answerCallbackQuery', 'deleteMessage'];
 /** p99 under ~100 ms is scheduler noise on a shared 2-core machine; ratios are taken against at least this. */
@@ -33,7 +31,7 @@ const p99 = (xs: number[]) => {
 };
 
 describe('chaos: one bot\'s Telegram answers 5xx', () => {
-  it('its breaker opens; the other bots\' join → decision p99 stays within 1.5x', { timeout: 75_000 }, async () => {
+  it('its breaker opens; the other bots\' join → decision p99 stays within 1.5x', { timeout: FAULT_MS + 50_000 }, async () => {
     const failing = await d.addBot();
     const healthy = [await d.addBot(), await d.addBot()];
     const metricsPort = await freePort();
@@ -61,12 +59,14 @@ describe('chaos: one bot\'s Telegram answers 5xx', () => {
       }
     };
     // Load on the failing bot all along: joins keep its worker busy and its breaker tested.
+    let loadJoins = 0;
     const load = (async () => {
       const scene = scenes.get(failing)!;
       let i = 0;
       while (probing) {
         const user = await d.client.createUser({ firstName: 'Load' });
         await d.client.join(scene.groups[i++ % scene.groups.length]!.id, user.id);
+        if (phase === 'fault') loadJoins++;
         await sleep(50);
       }
     })();
@@ -74,14 +74,18 @@ describe('chaos: one bot\'s Telegram answers 5xx', () => {
     await sleep(2_000);
     phase = 'baseline';
     await sleep(BASELINE_MS);
+    const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const bounced = async () => metricSum(await metrics(), 'nezuko_jobs_handed_back_total', `bot="${failing.instanceId}"`);
+    const bouncedBefore = await bounced();
     await d.client.addFaults(failing.id, METHODS.map((method) => ({ kind: 'server_error' as const, method, probability: 1, status: 502 })));
     phase = 'fault';
     const faultAt = Date.now();
-    const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const breakerLabel = `bot="${failing.instanceId}"`;
     await waitFor(async () => metricSum(await metrics(), 'nezuko_circuit_breaker_open', breakerLabel) === 1, 15_000, 'the failing bot\'s breaker to open');
     const breakerOpenAfterMs = Date.now() - faultAt;
     await sleep(FAULT_MS - (Date.now() - faultAt));
+    // The failing bot's jobs handed back delayed during the fault, i.e. bouncing off its open breaker.
+    const bounces = (await bounced()) - bouncedBefore;
     phase = 'after';
     probing = false;
     await Promise.all([...probes, load]);
@@ -91,10 +95,12 @@ describe('chaos: one bot\'s Telegram answers 5xx', () => {
     const base = samples.filter((s) => s.phase === 'baseline').map((s) => s.ms);
     const during = samples.filter((s) => s.phase === 'fault').map((s) => s.ms);
     const ratio = p99(during) / Math.max(p99(base), FLOOR_MS);
-    console.log(`[chaos:bot-5xx] faultWindowMs=${FAULT_MS} breakerOpenAfterMs=${breakerOpenAfterMs} failingBotFaults=${faults} healthyProbes baseline=${base.length} fault=${during.length} p50 ${[...base].sort((a, b) => a - b)[Math.floor(base.length / 2)]}→${[...during].sort((a, b) => a - b)[Math.floor(during.length / 2)]} ms p99 ${p99(base)}→${p99(during)} ms ratio=${ratio.toFixed(2)} (floor ${FLOOR_MS} ms)`);
+    console.log(`[chaos:bot-5xx] faultWindowMs=${FAULT_MS} breakerOpenAfterMs=${breakerOpenAfterMs} failingBotFaults=${faults} failingBotJoins=${loadJoins} jobBounces=${bounces} healthyProbes baseline=${base.length} fault=${during.length} p50 ${[...base].sort((a, b) => a - b)[Math.floor(base.length / 2)]}→${[...during].sort((a, b) => a - b)[Math.floor(during.length / 2)]} ms p99 ${p99(base)}→${p99(during)} ms ratio=${ratio.toFixed(2)} (floor ${FLOOR_MS} ms)`);
     expect(base.length).toBeGreaterThan(10);
     expect(during.length).toBeGreaterThan(20);
     expect(faults).toBeGreaterThan(0);
+    // Held while its breaker is open: a job of the failing bot is not run again and again for nothing.
+    expect(bounces).toBeLessThan(loadJoins / 4);
     expect(ratio).toBeLessThanOrEqual(1.5);
   });
 });
