@@ -61,6 +61,7 @@ describe('per-bot isolation', () => {
     const baseline = await measure(12);
 
     // Now the other bot's Telegram answers 5xx to everything but getUpdates (~10 s), joins still coming.
+    // The full minute, with p99 and the held jobs counted, is chaos case 6 (test/chaos/bot-5xx-isolation.test.ts).
     for (const method of ['getChatMember', 'getChat', 'restrictChatMember', 'sendMessage', 'deleteMessage', 'getChatAdministrators']) {
       await client.addFaults(failing.id, [{ kind: 'server_error', method, probability: 1 }]);
     }
