@@ -52,6 +52,8 @@ export const maintenanceJobs = {
   'scheduled-export': z.object({}),
   /** Marks running bots whose poller heartbeat stopped. */
   'health-sweep': z.object({}),
+  /** Reads member and subscriber counts of enabled groups and their channels from Telegram. */
+  'counts-sync': z.object({}),
 } as const;
 
 /** Jobs on the exports queue (job id `export-<id>`, one per exports row). */

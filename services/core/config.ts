@@ -108,6 +108,10 @@ const schema = z.object({
   EXPORT_SCHEDULE_CRON: cron.default('0 2 * * *'),
   /** Kinds the daily export writes; empty turns the daily export off. */
   EXPORT_SCHEDULE_KINDS: csv(EXPORT_KINDS).prefault('verifications'),
+  /** How often member and subscriber counts are read from Telegram (getChatMemberCount per enabled group and its channels). */
+  COUNTS_SYNC_INTERVAL_MS: positiveInt.min(60_000).default(900_000),
+  /** getChatMemberCount calls per second per bot during a counts sync (kept well under Telegram's ~30/s). */
+  COUNTS_SYNC_CALLS_PER_SECOND: positiveInt.max(30).default(5),
   POLL_MAX_FAILURES: positiveInt.default(8),
   BOT_MAX_RESTARTS: nonNegativeInt.default(3),
   BOT_RESTART_WINDOW_MS: positiveInt.default(600_000),

@@ -67,6 +67,12 @@ export function createMetrics() {
       registers: reg,
     }),
     retentionDeleted: new client.Counter({ name: 'nezuko_retention_deleted_rows_total', help: 'Rows (or export files) deleted by retention, by table', labelNames: ['table'] as const, registers: reg }),
+    countsSyncChats: new client.Counter({
+      name: 'nezuko_counts_sync_chats_total',
+      help: 'Chats handled by the counts sync, by outcome (ok, failed, deferred to the next run, skipped: breaker open)',
+      labelNames: ['bot', 'outcome'] as const,
+      registers: reg,
+    }),
     dashboardSnapshotAge: new client.Gauge({
       name: 'nezuko_dashboard_snapshot_age_seconds',
       help: 'Age of the newest dashboard snapshot this process wrote or read',

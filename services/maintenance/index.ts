@@ -10,6 +10,8 @@ import {
 } from '../../queues';
 import type { AppContext } from '../core/context';
 import { createExportsQueue } from '../core/exports';
+import { apiCallLogWriter } from '../core/log-writer';
+import { syncCounts } from './counts-sync';
 import { writeDashboard } from './dashboard';
 import { runExport } from './export';
 import { sweepHeartbeats } from './health-sweep';
@@ -21,10 +23,12 @@ import { requeueStaleExports, runScheduledExports } from './scheduled-export';
  * The maintenance role.
  *
  * Two queues, chosen so that nothing overlaps and nothing waits behind a long export:
- * - `maintenance` (stats-rollup every STATS_ROLLUP_INTERVAL_MS, retention and scheduled-export by cron) has a
+ * - `maintenance` (stats-rollup every STATS_ROLLUP_INTERVAL_MS, counts-sync every COUNTS_SYNC_INTERVAL_MS,
+ *   retention and scheduled-export by cron) has a
  *   queue-wide global concurrency of 1 (`queue.setGlobalConcurrency(1)`), so across every maintenance process
  *   exactly one of these jobs runs at a time: a rollup never overlaps another rollup or a retention pass. Each
- *   is short (a rollup is one aggregate statement per 50k rows, retention is 5k-row statements). The rollup
+ *   is short (a rollup is one aggregate statement per 50k rows, retention is 5k-row statements; a counts sync
+ *   takes about chats-per-bot ÷ COUNTS_SYNC_CALLS_PER_SECOND seconds, bots side by side). The rollup
  *   also takes a PostgreSQL advisory lock per table in its transaction, so even a stalled job re-run while the
  *   first still works cannot count a row twice.
  * - `exports`: the CSV exports, which can take minutes; on their own queue (concurrency 1 per process) they never
@@ -35,7 +39,13 @@ import { requeueStaleExports, runScheduledExports } from './scheduled-export';
  * ids and settings leave exactly one scheduler per id, and a changed interval or cron replaces it.
  */
 
-export const SCHEDULER_IDS = { rollup: 'stats-rollup', retention: 'retention', scheduledExport: 'scheduled-export', healthSweep: 'health-sweep' } as const;
+export const SCHEDULER_IDS = {
+  rollup: 'stats-rollup',
+  retention: 'retention',
+  scheduledExport: 'scheduled-export',
+  healthSweep: 'health-sweep',
+  countsSync: 'counts-sync',
+} as const;
 
 const schedulerJobOptions = {
   removeOnComplete: { count: 100 },
@@ -61,6 +71,12 @@ export async function registerSchedulers(ctx: AppContext, queue: Queue): Promise
     data: {},
     opts: { ...schedulerJobOptions, attempts: 1 },
   });
+  await queue.upsertJobScheduler(SCHEDULER_IDS.countsSync, { every: config.COUNTS_SYNC_INTERVAL_MS }, {
+    name: 'counts-sync',
+    data: {},
+    // Counts are refreshed by the next run; a retry would only repeat the calls that already failed.
+    opts: { ...schedulerJobOptions, attempts: 1 },
+  });
   if (config.EXPORT_SCHEDULE_KINDS.length) {
     await queue.upsertJobScheduler(SCHEDULER_IDS.scheduledExport, { pattern: config.EXPORT_SCHEDULE_CRON, tz: 'UTC' }, {
       name: 'scheduled-export',
@@ -77,6 +93,9 @@ type Handler = (job: Job) => Promise<unknown>;
 export async function startMaintenance(ctx: AppContext): Promise<void> {
   const { config, db, log, metrics } = ctx;
   const producer = ctx.newRedis('worker');
+  const apiCalls = apiCallLogWriter(db, log, metrics);
+  // A running counts sync stops between calls at shutdown (the next run does the rest) instead of holding it up.
+  const countsAbort = new AbortController();
   const queue = new Queue(MAINTENANCE_QUEUE, { connection: producer, prefix: config.REDIS_PREFIX, defaultJobOptions });
   const exportsQueue = createExportsQueue(producer, config.REDIS_PREFIX);
   queue.on('error', (err) => log.warn('maintenance queue error', { err }));
@@ -103,6 +122,15 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
       const stale = await sweepHeartbeats(ctx);
       if (stale.length) log.warn('bots without a poller heartbeat', { botIds: stale });
       return stale;
+    },
+    'counts-sync': async () => {
+      const result = await syncCounts(
+        { db, redis: ctx.redis, keys: ctx.keys, cooldowns: ctx.cooldowns, metrics, log, config, onCall: (record) => apiCalls.push(record) },
+        { signal: countsAbort.signal },
+      );
+      if (result.failed || result.deferred || result.skippedBots) log.warn('counts sync done, some chats not synced', result);
+      else log.info('counts sync done', result);
+      return result;
     },
     'scheduled-export': async (job) => {
       // The time this run was scheduled for (timestamp is when the job was created, delay until it was due).
@@ -164,11 +192,14 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
   ctx.lifecycle.onShutdown('workers', 'maintenance workers', async () => {
     // A running export stops, removes its partial file and is marked failed, instead of holding up shutdown.
     exportAbort.abort();
+    countsAbort.abort();
     await Promise.all([worker.close(), exportWorker.close()]);
     await Promise.all([queue.close(), exportsQueue.close()]);
   });
+  ctx.lifecycle.onShutdown('buffers', 'maintenance api-call log', () => apiCalls.close());
   log.info('maintenance started', {
     rollupEveryMs: config.STATS_ROLLUP_INTERVAL_MS,
+    countsSyncEveryMs: config.COUNTS_SYNC_INTERVAL_MS,
     retention: config.RETENTION_CRON,
     dailyExport: config.EXPORT_SCHEDULE_KINDS.length ? { cron: config.EXPORT_SCHEDULE_CRON, kinds: config.EXPORT_SCHEDULE_KINDS } : 'off',
   });
