@@ -42,6 +42,7 @@ export function createMetrics() {
       registers: reg,
     }),
     jobsHandedBack: new client.Counter({ name: 'nezuko_jobs_handed_back_total', help: 'Jobs handed back to their queue delayed (rate limited, breaker open, retry later), by bot and reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
+    updatesNotQueued: new client.Counter({ name: 'nezuko_updates_not_queued_total', help: 'Polled updates not worth a job (nobody acts on them, or a join already reported in the same batch), by reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
     skippedUpdates: new client.Counter({ name: 'nezuko_updates_skipped_total', help: 'Updates skipped as malformed or not ours, by reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
     telegramCalls: new client.Counter({ name: 'nezuko_telegram_calls_total', help: 'Telegram Bot API calls by method and outcome', labelNames: ['bot', 'method', 'outcome'] as const, registers: reg }),
     telegramCallDuration: new client.Histogram({

@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger';
 import type { BotApi } from '../core/telegram/client';
 import { describeError, isTelegramError } from '../core/telegram/errors';
 import { inSpan, SpanKind, traceCarrier } from '../core/tracing';
-import { redundantJoinMessages } from './join-signals';
+import { worthQueueing } from './worth-queueing';
 import type { Lease } from './lease';
 
 /** What the verifier handles; `chat_member` must be asked for explicitly (Telegram leaves it out by default). */
@@ -148,9 +148,10 @@ export class BotPoller {
   private async enqueue(updates: Update[]): Promise<boolean> {
     const receivedAt = Date.now();
     const trace = traceCarrier();
-    const redundant = redundantJoinMessages(updates);
-    if (redundant.size) this.ctx.metrics.skippedUpdates.inc({ bot: String(this.bot.id), reason: 'join_signalled_twice' }, redundant.size);
-    const jobs = updates.filter((update) => !redundant.has(update.update_id)).map((update) => ({
+    const { queued, leftOut } = worthQueueing(updates);
+    for (const [reason, count] of leftOut) this.ctx.metrics.updatesNotQueued.inc({ bot: String(this.bot.id), reason }, count);
+    if (!queued.length) return true;
+    const jobs = queued.map((update) => ({
       name: 'update' as const,
       data: { botInstanceId: this.bot.id, update: update as unknown as { update_id: number }, receivedAt, ...(trace ? { trace } : {}) },
       opts: { jobId: updateJobId(this.bot.id, update.update_id) },

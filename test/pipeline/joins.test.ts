@@ -245,8 +245,15 @@ describe('service messages', () => {
     const { group } = await protectedGroup(platform, bot, 1);
     const leaver = await client.createUser({ firstName: 'Leaver' });
     await client.bulkJoin(group.id, [leaver.id]);
+    const notQueued = async () => {
+      const metric = await platform.ctx.metrics.registry.getSingleMetric('nezuko_updates_not_queued_total')!.get();
+      return metric.values.find((v) => v.labels.reason === 'not_actionable' && v.labels.bot === String(bot.instanceId))?.value ?? 0;
+    };
+    const before = await notQueued();
     await client.leave(group.id, leaver.id);
     await settled(platform, bot);
+    // Both signals of the leave (chat_member and the left_chat_member message) were read and left out of the queue.
+    await waitFor(async () => (await notQueued()) - before === 2, 5_000, 'the leave to be polled');
 
     expect((await client.member(group.id, leaver.id)).status).toBe('left');
     expect(await promptsFor(platform, group.id, leaver.id)).toHaveLength(0);
