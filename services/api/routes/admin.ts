@@ -1,13 +1,20 @@
 import { z } from 'zod';
 import { hashToken, randomToken } from '../../core/crypto';
+import { Prisma } from '../../core/db';
 import { audit, changed } from '../audit';
 import { API_TOKEN_PREFIX, hashPassword } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, conflict, notFound } from '../errors';
+import { windowPage } from '../pagination';
 import { defineRoute, type AnyRoute } from '../routing';
-import { email, idParams, pageOf, pageQuery, password, ROLES } from '../schemas';
+import { email, idParams, pageQuery, password, ROLES } from '../schemas';
 
 const userSelect = { id: true, email: true, role: true, displayName: true, lastLoginAt: true, createdAt: true, updatedAt: true } as const;
+// The same fields as userSelect / tokenSelect, for the list pages (one query with a window count).
+const userColumns = Prisma.sql`u.id, u.email, u.role, u.display_name AS "displayName", u.last_login_at AS "lastLoginAt",
+  u.created_at AS "createdAt", u.updated_at AS "updatedAt"`;
+const tokenColumns = Prisma.sql`t.id, t.name, t.token_prefix AS "tokenPrefix", t.role, t.created_by_id AS "createdById",
+  t.last_used_at AS "lastUsedAt", t.expires_at AS "expiresAt", t.revoked_at AS "revokedAt", t.created_at AS "createdAt"`;
 const tokenSelect = { id: true, name: true, tokenPrefix: true, role: true, createdById: true, lastUsedAt: true, expiresAt: true, revokedAt: true, createdAt: true } as const;
 
 /** Admin users and API tokens: owner only. */
@@ -22,12 +29,9 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       access: 'owner',
       query: z.object({ ...pageQuery, role: z.enum(ROLES).optional() }),
       handler: async ({ query }) => {
-        const where = { deletedAt: null, ...(query.role ? { role: query.role } : {}) };
-        const [items, total] = await Promise.all([
-          ctx.db.adminUser.findMany({ where, select: userSelect, orderBy: { id: 'asc' }, skip: (query.page - 1) * query.per_page, take: query.per_page }),
-          ctx.db.adminUser.count({ where }),
-        ]);
-        return pageOf(items, total, query.page, query.per_page);
+        const where = [Prisma.sql`u.deleted_at IS NULL`];
+        if (query.role) where.push(Prisma.sql`u.role = ${query.role}`);
+        return windowPage(ctx.db, { select: userColumns, from: Prisma.sql`admin_users u`, where, orderBy: Prisma.sql`u.id ASC` }, query.page, query.per_page);
       },
     }),
     defineRoute({
@@ -119,12 +123,8 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       access: 'owner',
       query: z.object({ ...pageQuery, include_revoked: z.enum(['true', 'false']).optional() }),
       handler: async ({ query }) => {
-        const where = query.include_revoked === 'true' ? {} : { revokedAt: null };
-        const [items, total] = await Promise.all([
-          ctx.db.apiToken.findMany({ where, select: tokenSelect, orderBy: { id: 'desc' }, skip: (query.page - 1) * query.per_page, take: query.per_page }),
-          ctx.db.apiToken.count({ where }),
-        ]);
-        return pageOf(items, total, query.page, query.per_page);
+        const where = query.include_revoked === 'true' ? [] : [Prisma.sql`t.revoked_at IS NULL`];
+        return windowPage(ctx.db, { select: tokenColumns, from: Prisma.sql`api_tokens t`, where, orderBy: Prisma.sql`t.id DESC` }, query.page, query.per_page);
       },
     }),
     defineRoute({

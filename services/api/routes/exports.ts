@@ -1,15 +1,22 @@
 import { z } from 'zod';
+import { Prisma } from '../../core/db';
 import { EXPORT_KINDS, ExportRequestError, ExportUnavailableError, createExportsQueue, exportFiltersSchema, openExportFile, requestExport } from '../../core/exports';
 import { audit } from '../audit';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
+import { windowPage } from '../pagination';
 import { defineRoute, type AnyRoute } from '../routing';
-import { idParams, pageOf, pageQuery } from '../schemas';
+import { idParams, pageQuery } from '../schemas';
 
 const exportSelect = {
   id: true, kind: true, filters: true, status: true, progressRows: true, rows: true, bytes: true, sha256: true,
   fileDeletedAt: true, requestedById: true, scheduled: true, error: true, startedAt: true, finishedAt: true, createdAt: true,
 } as const;
+
+// The same fields as exportSelect, for the list page (one query with a window count).
+const exportColumns = Prisma.sql`e.id, e.kind, e.filters, e.status, e.progress_rows AS "progressRows", e.rows, e.bytes, e.sha256,
+  e.file_deleted_at AS "fileDeletedAt", e.requested_by_id AS "requestedById", e.scheduled, e.error, e.started_at AS "startedAt",
+  e.finished_at AS "finishedAt", e.created_at AS "createdAt"`;
 
 export function exportRoutes({ ctx }: ApiDeps): AnyRoute[] {
   let queue: ReturnType<typeof createExportsQueue> | undefined;
@@ -30,12 +37,10 @@ export function exportRoutes({ ctx }: ApiDeps): AnyRoute[] {
       access: 'viewer',
       query: z.object({ ...pageQuery, kind: z.enum(EXPORT_KINDS).optional(), status: z.enum(['queued', 'running', 'done', 'failed']).optional() }),
       handler: async ({ query }) => {
-        const where = { ...(query.kind ? { kind: query.kind } : {}), ...(query.status ? { status: query.status } : {}) };
-        const [items, total] = await Promise.all([
-          ctx.db.export.findMany({ where, select: exportSelect, orderBy: { id: 'desc' }, skip: (query.page - 1) * query.per_page, take: query.per_page }),
-          ctx.db.export.count({ where }),
-        ]);
-        return pageOf(items, total, query.page, query.per_page);
+        const where: Prisma.Sql[] = [];
+        if (query.kind) where.push(Prisma.sql`e.kind = ${query.kind}`);
+        if (query.status) where.push(Prisma.sql`e.status = ${query.status}`);
+        return windowPage(ctx.db, { select: exportColumns, from: Prisma.sql`exports e`, where, orderBy: Prisma.sql`e.id DESC` }, query.page, query.per_page);
       },
     }),
     defineRoute({
