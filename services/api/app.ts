@@ -15,6 +15,7 @@ import { ApiError, errorBody } from './errors';
 import { observeRequests } from './observe';
 import { openApiDocument } from './openapi';
 import { apiQueues, type ApiQueues } from './queues';
+import { readPool } from './read-pool';
 import { mountRoutes, type AnyRoute } from './routing';
 import { adminRoutes } from './routes/admin';
 import { authRoutes } from './routes/auth';
@@ -74,6 +75,9 @@ export function createApp(ctx: AppContext): ApiApp {
   const app = express() as ApiApp;
   const ops = opsHandlers(ctx.readiness, ctx.metrics.registry);
   app.disable('x-powered-by');
+  // API answers are no-store, so a validator is never used; Express would otherwise hash every JSON body
+  // (SHA-1 of 55 KB per dashboard request). Static files keep theirs (express.static sets its own).
+  app.set('etag', false);
   app.set('trust proxy', 'loopback');
   // Telegram ids are bigints: they go out as strings.
   app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
@@ -89,7 +93,7 @@ export function createApp(ctx: AppContext): ApiApp {
   const cache = entityCache(ctx);
   const queues = apiQueues(ctx);
   const auth = authCache(ctx);
-  const deps: ApiDeps = { ctx, cache, queues, auth, loginLimiters: loginLimiters(ctx) };
+  const deps: ApiDeps = { ctx, cache, queues, auth, loginLimiters: loginLimiters(ctx), reads: readPool(ctx) };
   const routes = apiRoutes(deps);
   Object.assign(app.locals, { routes, cache, queues, auth });
   const document = openApiDocument(routes);

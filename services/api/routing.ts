@@ -60,6 +60,17 @@ export const defineRoute = <P extends Schema | undefined = undefined, Q extends 
 
 export type RouteModule = (ctx: AppContext) => AnyRoute[];
 
+/**
+ * A handler result that is already JSON (a cached body): sent as it is, without a parse and stringify per
+ * request. Build it once and serve it many times.
+ */
+export class JsonBody {
+  readonly bytes: Buffer;
+  constructor(json: string) {
+    this.bytes = Buffer.from(json);
+  }
+}
+
 const parse = (schema: Schema | undefined, value: unknown, where: string) => {
   if (!schema) return {};
   const result = schema.safeParse(value ?? {});
@@ -91,7 +102,12 @@ export function mountRoutes(router: Router, routes: AnyRoute[], checkCsrf: (req:
       const body = parse(route.body, req.body, 'body');
       const result = await route.handler({ params, query, body, auth: auth as Principal, req, res } as HandlerInput<never, never, never>);
       if (res.headersSent) return;
-      if (result === undefined) res.status(route.status ?? 204).end();
+      if (result instanceof JsonBody) {
+        res.status(route.status ?? 200);
+        res.setHeader('content-type', 'application/json; charset=utf-8');
+        res.setHeader('content-length', result.bytes.length);
+        res.end(result.bytes);
+      } else if (result === undefined) res.status(route.status ?? 204).end();
       else res.status(route.status ?? 200).json(result);
     });
   }

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { Prisma } from '../../core/db';
 import type { ApiDeps } from '../deps';
 import { badRequest } from '../errors';
-import { defineRoute, type AnyRoute } from '../routing';
+import { defineRoute, JsonBody, type AnyRoute } from '../routing';
 import { cursorQuery, dbId, isoDate, telegramId } from '../schemas';
 
 const VERIFICATION_STATUSES = ['verified', 'restricted', 'approved', 'declined', 'skipped', 'error'] as const;
@@ -12,12 +11,15 @@ const range = <T extends { from?: Date; to?: Date }>(q: T) => {
 };
 
 /** Keyset page: newest first, `next_cursor` is the last id of this page (null at the end). */
-const keyset = <T extends { id: bigint | number }>(rows: T[], limit: number) => ({
+const keyset = <T extends { id: bigint | number | string }>(rows: T[], limit: number) => ({
   items: rows.slice(0, limit),
   nextCursor: rows.length > limit ? String(rows[limit - 1]!.id) : null,
 });
 
-export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
+/** The largest id a cursor may name (int8): a longer one means "from the newest". */
+const MAX_ID = 2n ** 63n - 1n;
+
+export function logRoutes({ ctx, reads }: ApiDeps): AnyRoute[] {
   return [
     defineRoute({
       method: 'get',
@@ -37,25 +39,31 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
       }),
       handler: async ({ query }) => {
         range(query);
-        const where: Prisma.Sql[] = [];
-        if (query.cursor) where.push(Prisma.sql`v.id < ${BigInt(query.cursor)}`);
-        if (query.bot_id) where.push(Prisma.sql`v.bot_instance_id = ${query.bot_id}`);
-        if (query.chat_id !== undefined) where.push(Prisma.sql`v.chat_id = ${query.chat_id}`);
+        // User input is only ever a bound parameter: p(value) adds one and gives its placeholder.
+        const where: string[] = [];
+        const values: unknown[] = [];
+        const p = (value: unknown) => (values.push(value), `$${values.length}`);
+        if (query.cursor) where.push(`v.id < ${p((BigInt(query.cursor) > MAX_ID ? MAX_ID : BigInt(query.cursor)).toString())}`);
+        if (query.bot_id) where.push(`v.bot_instance_id = ${p(query.bot_id)}`);
+        if (query.chat_id !== undefined) where.push(`v.chat_id = ${p(query.chat_id.toString())}`);
         if (query.group_id) {
-          const group = await ctx.db.protectedGroup.findUnique({ where: { id: query.group_id }, select: { chatId: true, botInstanceId: true } });
+          const [group] = await reads.rows<{ chat_id: string; bot_instance_id: number }>('SELECT chat_id, bot_instance_id FROM protected_groups WHERE id = $1', [query.group_id]);
           if (!group) return { items: [], nextCursor: null };
-          where.push(Prisma.sql`v.chat_id = ${group.chatId} AND v.bot_instance_id = ${group.botInstanceId}`);
+          where.push(`v.chat_id = ${p(group.chat_id)} AND v.bot_instance_id = ${p(group.bot_instance_id)}`);
         }
-        if (query.user_id !== undefined) where.push(Prisma.sql`v.user_id = ${query.user_id}`);
-        if (query.status) where.push(Prisma.sql`v.status = ${query.status}`);
-        if (query.from) where.push(Prisma.sql`v.created_at >= ${query.from}`);
-        if (query.to) where.push(Prisma.sql`v.created_at < ${query.to}`);
-        const rows = await ctx.db.$queryRaw<Array<{ id: bigint }>>`
-          SELECT v.id, v.bot_instance_id AS "botInstanceId", v.chat_id AS "chatId", v.user_id AS "userId", v.status,
-                 v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType", v.created_at AS "createdAt"
-          FROM verification_log v ${where.length ? Prisma.sql`WHERE ${Prisma.join(where, ' AND ')}` : Prisma.empty}
-          ORDER BY v.id DESC LIMIT ${query.limit + 1}`;
-        return keyset(rows, query.limit);
+        if (query.user_id !== undefined) where.push(`v.user_id = ${p(query.user_id.toString())}`);
+        if (query.status) where.push(`v.status = ${p(query.status)}`);
+        if (query.from) where.push(`v.created_at >= ${p(query.from)}`);
+        if (query.to) where.push(`v.created_at < ${p(query.to)}`);
+        // int8 columns arrive as strings (as the API sends them), so the page serializes without a replacer.
+        const rows = await reads.rows<{ id: string }>(
+          `SELECT v.id, v.bot_instance_id AS "botInstanceId", v.chat_id AS "chatId", v.user_id AS "userId", v.status,
+                  v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType", v.created_at AS "createdAt"
+           FROM verification_log v ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+           ORDER BY v.id DESC LIMIT ${p(query.limit + 1)}`,
+          values,
+        );
+        return new JsonBody(JSON.stringify(keyset(rows, query.limit)));
       },
     }),
     defineRoute({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LATENCY_BUCKET_BOUNDS_MS, rates, readDashboard, readVerificationSeries, type DashboardData, type PeriodFigures } from '../../core/stats';
 import type { ApiDeps } from '../deps';
 import { badRequest } from '../errors';
-import { defineRoute, type AnyRoute } from '../routing';
+import { defineRoute, JsonBody, type AnyRoute } from '../routing';
 import { dbId, isoDate, telegramId } from '../schemas';
 
 /**
@@ -29,8 +29,9 @@ const bucketLabels = [...LATENCY_BUCKET_BOUNDS_MS.map((b) => `<=${b}ms`), `>${LA
 export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
   const metrics = ctx.metrics as unknown as { markDashboardSnapshot?: (at: Date) => void };
   // The snapshot changes once per rollup (every STATS_ROLLUP_INTERVAL_MS): one read per second per process
-  // serves every request in between, and the dashboard body is serialized once per read.
-  let memo: { at: number; snap: Awaited<ReturnType<typeof readDashboard>>; body?: string } | undefined;
+  // serves every request in between, and the dashboard body is serialized once per read (into bytes, so a
+  // request only copies them to the socket).
+  let memo: { at: number; snap: Awaited<ReturnType<typeof readDashboard>>; body?: JsonBody } | undefined;
   let loading: Promise<NonNullable<typeof memo>> | undefined;
   const load = async () => {
     if (memo && Date.now() - memo.at < 1_000) return memo;
@@ -66,12 +67,11 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       summary: 'The dashboard snapshot (pre-computed by the maintenance role after every rollup)',
       tag: 'stats',
       access: 'viewer',
-      handler: async ({ res }) => {
+      handler: async () => {
         const m = await load();
-        m.body ??= JSON.stringify({ ...meta(m.snap), data: m.snap?.data ?? null });
         // ageMs is fixed at read time; generatedAt is authoritative.
-        res.status(200).type('application/json').send(m.body);
-        return undefined;
+        m.body ??= new JsonBody(JSON.stringify({ ...meta(m.snap), data: m.snap?.data ?? null }));
+        return m.body;
       },
     }),
     defineRoute({
