@@ -55,10 +55,12 @@ export function logRoutes({ ctx, reads }: ApiDeps): AnyRoute[] {
         if (query.status) where.push(`v.status = ${p(query.status)}`);
         if (query.from) where.push(`v.created_at >= ${p(query.from)}`);
         if (query.to) where.push(`v.created_at < ${p(query.to)}`);
-        // int8 columns arrive as strings (as the API sends them), so the page serializes without a replacer.
+        // int8 columns arrive as strings and created_at as the ISO text Date#toJSON would give (timestamptz(3)
+        // has milliseconds), so the page serializes as it is: no replacer, no Date parsed and formatted per row.
         const rows = await reads.rows<{ id: string }>(
           `SELECT v.id, v.bot_instance_id AS "botInstanceId", v.chat_id AS "chatId", v.user_id AS "userId", v.status,
-                  v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType", v.created_at AS "createdAt"
+                  v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType",
+                  to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
            FROM verification_log v ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
            ORDER BY v.id DESC LIMIT ${p(query.limit + 1)}`,
           values,
