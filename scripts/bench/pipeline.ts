@@ -6,7 +6,8 @@
  *   - Nezuko: poller → per-bot BullMQ queues → verifier workers, on real Redis and PostgreSQL;
  *   - baseline: a plain single-process Telegraf bot (`bot.launch()`) doing the same checks inline.
  * Throughput: a backlog of updates, drained; latency: a steady rate, from the moment an event is created in
- * the simulator to the decision (mute+prompt or verified).
+ * the simulator to the decision (mute+prompt or verified). The load comes from a process of its own
+ * (pipeline-load.ts), so neither system shares its event loop with the generator.
  */
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -23,6 +24,7 @@ import { startVerifier } from '../../services/verifier';
 import { isMember } from '../../services/core/telegram/membership';
 import { updatesQueueName } from '../../queues';
 import { SimClient } from '../../sim/client';
+import { startLoadGenerator } from './pipeline-load';
 import { benchDatabase, percentile, report, simulatorProcess, type Row } from './support';
 
 const arg = (name: string, fallback: number) => {
@@ -44,7 +46,6 @@ interface Group {
   chatId: number;
   channels: number[];
   users: number[];
-  inGroup: Set<number>;
 }
 interface World {
   bots: Array<{ id: number; token: string }>;
@@ -69,59 +70,10 @@ async function buildWorld(sim: SimClient): Promise<World> {
         await sim.bulkJoin(channel.id, subscribed);
         channels.push(channel.id);
       }
-      world.groups.push({ botId: bot.id, chatId: group.id, channels, users: ids, inGroup: new Set() });
+      world.groups.push({ botId: bot.id, chatId: group.id, channels, users: ids });
     }
   }
   return world;
-}
-
-/** Mixed events: a user not in the group joins; one in it leaves (60 %) or writes (40 %). */
-function eventSource(sim: SimClient, world: World, onJoin: (chatId: number, userId: number, at: number) => void) {
-  let updates = 0;
-  const next = async () => {
-    const group = world.groups[Math.floor(Math.random() * world.groups.length)]!;
-    const userId = group.users[Math.floor(Math.random() * group.users.length)]!;
-    if (!group.inGroup.has(userId)) {
-      group.inGroup.add(userId);
-      onJoin(group.chatId, userId, Date.now());
-      await sim.join(group.chatId, userId);
-      updates += 2; // chat_member + new_chat_members
-    } else if (Math.random() < 0.6) {
-      group.inGroup.delete(userId);
-      await sim.leave(group.chatId, userId);
-      updates += 2;
-    } else {
-      await sim.sendMessage(group.chatId, { fromId: userId, text: 'hello' }).catch(() => {}); // muted users cannot write
-      updates += 1;
-    }
-  };
-  return { next, get updates() { return updates; } };
-}
-
-/** Events as fast as the simulator takes them, 32 at a time. */
-async function burst(source: ReturnType<typeof eventSource>, events: number) {
-  let left = events;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (left-- > 0) await source.next();
-  }));
-}
-
-/** Events at a steady rate of `updatesPerSecond` for `seconds`. */
-async function steady(source: ReturnType<typeof eventSource>, updatesPerSecond: number, seconds: number) {
-  const eventsPerSecond = updatesPerSecond / 1.8; // a join or leave is 2 updates, a message 1
-  const started = Date.now();
-  const inflight = new Set<Promise<void>>();
-  let sent = 0;
-  while (Date.now() - started < seconds * 1000) {
-    const due = Math.floor(((Date.now() - started) / 1000) * eventsPerSecond);
-    while (sent < due) {
-      sent++;
-      const p = source.next().finally(() => inflight.delete(p));
-      inflight.add(p);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await Promise.all(inflight);
 }
 
 const waitUntil = async (check: () => Promise<boolean> | boolean, timeoutMs: number) => {
@@ -198,9 +150,9 @@ async function runNezuko(simUrl: string) {
     };
 
     // Throughput: a backlog waiting at "Telegram", then the platform starts and drains it.
-    const joins = new Map<string, number[]>();
-    const source = eventSource(sim, world, (chat, user, at) => joins.set(`${chat}:${user}`, [...(joins.get(`${chat}:${user}`) ?? []), at]));
-    await burst(source, BACKLOG_EVENTS);
+    const source = await startLoadGenerator(simUrl, world.groups);
+    const { joins } = source;
+    await source.burst(BACKLOG_EVENTS);
     const backlogUpdates = source.updates;
     const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
     const started = performance.now();
@@ -233,7 +185,8 @@ async function runNezuko(simUrl: string) {
     const sinceId = (await ctx.db.verificationLog.aggregate({ _max: { id: true } }))._max.id ?? 0n;
     joins.clear();
     const before = source.updates;
-    await steady(source, RATE, SECONDS);
+    await source.steady(RATE, SECONDS);
+    source.stop();
     const steadyJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
     let lastCount = -1;
     let countStableSince = 0;
@@ -319,9 +272,9 @@ async function runPlainTelegraf(simUrl: string) {
     bots.push(bot);
   }
 
-  const joins = new Map<string, number[]>();
-  const source = eventSource(sim, world, (chat, user, at) => joins.set(`${chat}:${user}`, [...(joins.get(`${chat}:${user}`) ?? []), at]));
-  await burst(source, BACKLOG_EVENTS);
+  const source = await startLoadGenerator(simUrl, world.groups);
+  const { joins } = source;
+  await source.burst(BACKLOG_EVENTS);
   const backlogUpdates = source.updates;
   const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
   const started = performance.now();
@@ -334,7 +287,8 @@ async function runPlainTelegraf(simUrl: string) {
   joins.clear();
   decisions.length = 0;
   const before = source.updates;
-  await steady(source, RATE, SECONDS);
+  await source.steady(RATE, SECONDS);
+  source.stop();
   const steadyJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
   await waitUntil(() => decisions.length >= steadyJoins * 0.98, 120_000);
   const lat = latencies(joins, decisions);
