@@ -13,7 +13,7 @@ import { createExportsQueue } from '../core/exports';
 import { apiCallLogWriter } from '../core/log-writer';
 import { syncCounts } from './counts-sync';
 import { writeDashboard } from './dashboard';
-import { runExport } from './export';
+import { runExport, writeExportFileInChild } from './export';
 import { sweepHeartbeats } from './health-sweep';
 import { runRetention } from './retention';
 import { rollupAll } from './rollup';
@@ -33,7 +33,8 @@ import { requeueStaleExports, runScheduledExports } from './scheduled-export';
  *   first still works cannot count a row twice.
  * - `exports`: the CSV exports, which can take minutes; on their own queue (concurrency 1 per process) they never
  *   delay a rollup. Each export's job id is `export-<id>`, and the export claims its row queued → running
- *   atomically, so one export is never written twice.
+ *   atomically, so one export is never written twice. The file is written in a short-lived child process that
+ *   loads only pg, csv-stringify and zlib, so its memory never adds to this one's.
  *
  * Job schedulers are registered with `upsertJobScheduler` on every start of every maintenance process: the same
  * ids and settings leave exactly one scheduler per id, and a changed interval or cron replaces it.
@@ -149,7 +150,8 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
       return runExport(
         { db, databaseUrl: config.DATABASE_URL, exportDir: config.EXPORT_DIR, log, metrics },
         exportId,
-        { signal: exportAbort.signal, onProgress: (rows) => job.updateProgress({ rows }) },
+        // In a process of its own, so an export's memory is its own (see export-process.ts).
+        { signal: exportAbort.signal, onProgress: (rows) => job.updateProgress({ rows }), writer: writeExportFileInChild },
       );
     },
   };

@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logger } from '../../services/core/logger';
 import { ExportRequestError, ExportUnavailableError, exportFilePath, openExportFile, requestExport } from '../../services/core/exports';
-import { runExport } from '../../services/maintenance/export';
+import { runExport, writeExportFileInChild } from '../../services/maintenance/export';
 import { runScheduledExports } from '../../services/maintenance/scheduled-export';
 import { useTestDatabase } from '../support/db';
 import { insertApiCalls, insertVerifications, makeBot, makeGroup, type VerificationRow } from './helpers';
@@ -193,6 +193,46 @@ describe('CSV exports', () => {
     expect(await runExport(deps(), crashed.id)).toMatchObject({ status: 'failed' });
     expect(existsSync(partial)).toBe(false);
     expect((await prisma.export.findUniqueOrThrow({ where: { id: crashed.id } })).status).toBe('failed');
+  });
+
+  it('in a process of its own (as the maintenance role runs it): the same file, progress, its peak RSS; abort and bad input fail cleanly', async () => {
+    const prisma = db.prisma;
+    const bot = await makeBot(prisma);
+    const g = await makeGroup(prisma, bot.id, { title: '+SUM(1)' });
+    await insertVerifications(prisma, Array.from({ length: 30_000 }, (_, i) => ({ botInstanceId: bot.id, chatId: g.chatId, userId: BigInt(i + 1), status: 'verified' as const, latencyMs: i % 90, cached: i % 2 === 0, createdAt: new Date() })));
+    const inProcess = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: { botId: bot.id } });
+    const inChild = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: { botId: bot.id } });
+    expect((await runExport(deps(), inProcess.id)).status).toBe('done');
+    const progress: number[] = [];
+    const outcome = await runExport(deps(), inChild.id, { writer: writeExportFileInChild, fetchRows: 2_000, progressEveryMs: 0, onProgress: (n) => void progress.push(n) });
+    expect(outcome.status).toBe('done');
+    const a = await readExport(inProcess.id);
+    const b = await readExport(inChild.id);
+    expect(b.records).toHaveLength(30_000);
+    expect(b.records).toEqual(a.records);
+    expect(b.records[0]!.group_title).toBe("'+SUM(1)");
+    expect(b.row.sha256).toBe(createHash('sha256').update(b.gz).digest('hex'));
+    expect(progress.length).toBeGreaterThan(5);
+    expect(progress.at(-1)).toBe(30_000);
+    // The export process loads no Prisma, BullMQ or Redis client: it starts at ~80 MB (node + tsx ≈ 75).
+    // Loading the maintenance process' modules would put it near 190 MB before the first row.
+    if (outcome.status !== 'done') throw new Error('unreachable');
+    expect(outcome.process!.startRssMb).toBeLessThan(120);
+    expect(outcome.process!.peakRssMb).toBeLessThan(150);
+
+    // Aborted (shutdown): the process is stopped, the partial file removed, the export marked failed.
+    const big = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: { botId: bot.id } });
+    const abort = new AbortController();
+    const aborted = await runExport(deps(), big.id, { writer: writeExportFileInChild, fetchRows: 500, progressEveryMs: 0, signal: abort.signal, onProgress: () => abort.abort() });
+    expect(aborted).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted/) });
+    expect((await readdir(dir)).filter((f) => f.includes(`-${big.id}`))).toEqual([]);
+
+    // A failure inside the export process comes back as the export's reason.
+    const broken = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: {} });
+    const failed = await runExport({ ...deps(), databaseUrl: 'postgresql://nobody@127.0.0.1:1/none' }, broken.id, { writer: writeExportFileInChild });
+    expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/ECONNREFUSED|connect/) });
+    expect(await prisma.export.findUniqueOrThrow({ where: { id: broken.id } })).toMatchObject({ status: 'failed', filePath: null });
+    expect((await readdir(dir)).filter((f) => f.includes(`-${broken.id}`))).toEqual([]);
   });
 
   it('opens only finished files inside EXPORT_DIR', async () => {

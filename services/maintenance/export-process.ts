@@ -1,0 +1,45 @@
+/**
+ * The process an export is written in (started by `writeExportFileInChild`): it loads only what writing the file
+ * needs (pg, csv-stringify, zlib; no Prisma, BullMQ or Redis), so its memory is the export's own and does not add
+ * to the maintenance process. It says it is ready, receives one ExportFileSpec over IPC, reports progress, and answers with the
+ * file or the error, then exits. SIGTERM or the parent going away aborts it (the partial file is removed).
+ */
+import { readFileSync } from 'node:fs';
+import { writeExportFile, type ExportFileSpec } from './export-writer';
+
+export type ExportProcessMessage =
+  | { type: 'ready' }
+  | { type: 'progress'; rows: number }
+  | { type: 'done'; file: Awaited<ReturnType<typeof writeExportFile>> }
+  | { type: 'failed'; error: string };
+
+/** Peak resident set size of this process (VmHWM), in MB. */
+function peakRssMb(): number {
+  try {
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    if (kb > 0) return kb / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+const abort = new AbortController();
+process.on('SIGTERM', () => abort.abort());
+process.on('disconnect', () => abort.abort());
+const send = (message: ExportProcessMessage) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
+
+process.once('message', async (spec: ExportFileSpec) => {
+  let code = 0;
+  const startRssMb = Math.round(peakRssMb());
+  try {
+    const file = await writeExportFile(spec, { signal: abort.signal, onProgress: (rows) => send({ type: 'progress', rows }) });
+    await send({ type: 'done', file: { ...file, process: { startRssMb, peakRssMb: Math.round(peakRssMb()) } } });
+  } catch (err) {
+    code = 1;
+    if (process.connected) await send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+  }
+  process.exit(code);
+});
+// Asked for the spec only now: a message that arrived while this module was still loading would be lost.
+void send({ type: 'ready' });
