@@ -25,11 +25,15 @@ function peakRssMb(): number {
 }
 
 const abort = new AbortController();
-process.on('SIGTERM', () => abort.abort());
-process.on('disconnect', () => abort.abort());
+let writing = false;
+// Mid-export: stop, remove the partial file, answer, exit. Before any work: just exit.
+const stop = () => (writing ? abort.abort() : process.exit(1));
+process.on('SIGTERM', stop);
+process.on('disconnect', stop);
 const send = (message: ExportProcessMessage) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
 
 process.once('message', async (spec: ExportFileSpec) => {
+  writing = true;
   let code = 0;
   const startRssMb = Math.round(peakRssMb());
   try {
