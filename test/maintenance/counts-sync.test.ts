@@ -15,7 +15,7 @@ import { useTestRedis } from '../support/redis';
 
 const db = useTestDatabase();
 const redis = useTestRedis();
-const CALLS_PER_SECOND = 20;
+const CALLS_PER_SECOND = 10;
 let sim: RunningSimulator;
 let client: SimClient;
 const contexts: AppContext[] = [];
@@ -131,10 +131,11 @@ describe('counts sync', () => {
     const calls = await countCalls(bot.id);
     expect(calls.map((c) => Number(c.params.chat_id)).sort()).toEqual([kicked.id, -1_009_999_999_999, big.id, small.id, channel.id].sort());
     expect(calls.filter((c) => c.outcome === 'error').map((c) => c.errorCode).sort()).toEqual([400, 403]);
-    // Paced: one call per 1/COUNTS_SYNC_CALLS_PER_SECOND (a few ms of transport jitter allowed per gap).
+    // Paced: one call per 1/COUNTS_SYNC_CALLS_PER_SECOND as they leave; arrival times carry transport jitter
+    // (tens of ms on a loaded machine), so single gaps get some slack and the whole run must take its time.
     const interval = 1000 / CALLS_PER_SECOND;
-    for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThan(interval - 15);
-    expect(calls.at(-1)!.at - calls[0]!.at).toBeGreaterThanOrEqual((calls.length - 1) * interval - 15);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThan(interval * 0.6);
+    expect(calls.at(-1)!.at - calls[0]!.at).toBeGreaterThanOrEqual((calls.length - 1) * interval - 20);
 
     expect(await metric(ctx, bot.instanceId, 'ok')).toBe(3);
     expect(await metric(ctx, bot.instanceId, 'failed')).toBe(2);
