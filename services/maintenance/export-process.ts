@@ -1,8 +1,8 @@
 /**
  * The process an export is written in (started by `writeExportFileInChild`): it loads only what writing the file
  * needs (pg, csv-stringify, zlib; no Prisma, BullMQ or Redis), so its memory is the export's own and does not add
- * to the maintenance process. It says it is ready, receives one ExportFileSpec over IPC, reports progress, and answers with the
- * file or the error, then exits. SIGTERM or the parent going away aborts it (the partial file is removed).
+ * to the maintenance process. It says it is ready, receives one ExportFileSpec over IPC, reports progress, and
+ * answers with the file or the error, then exits. SIGTERM or the parent going away aborts it (the partial file is removed).
  */
 import { readFileSync } from 'node:fs';
 import { writeExportFile, type ExportFileSpec } from './export-writer';
@@ -36,9 +36,11 @@ process.once('message', async (spec: ExportFileSpec) => {
   writing = true;
   let code = 0;
   const startRssMb = Math.round(peakRssMb());
+  const started = performance.now();
   try {
     const file = await writeExportFile(spec, { signal: abort.signal, onProgress: (rows) => send({ type: 'progress', rows }) });
-    await send({ type: 'done', file: { ...file, process: { startRssMb, peakRssMb: Math.round(peakRssMb()) } } });
+    const stats = { startRssMb, peakRssMb: Math.round(peakRssMb()), writeMs: Math.round(performance.now() - started) };
+    await send({ type: 'done', file: { ...file, process: stats } });
   } catch (err) {
     code = 1;
     if (process.connected) await send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });

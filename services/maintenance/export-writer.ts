@@ -130,8 +130,11 @@ export interface ExportFile {
   sha256: string;
   /** File name under EXPORT_DIR. */
   filePath: string;
-  /** When the file was written by a process of its own: that process' peak RSS (VmHWM), and its RSS before the first row. */
-  process?: { startRssMb: number; peakRssMb: number };
+  /**
+   * When the file was written by a process of its own: its RSS when it got the work, its peak RSS (VmHWM), and
+   * how long writing took in it (the process start is not included).
+   */
+  process?: { startRssMb: number; peakRssMb: number; writeMs: number };
 }
 
 export type ExportWriter = (spec: ExportFileSpec, options: { signal?: AbortSignal; onProgress?: (rows: number) => Promise<void> | void }) => Promise<ExportFile>;
