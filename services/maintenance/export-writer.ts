@@ -22,7 +22,11 @@ import type { ExportFilters } from '../core/exports';
  * process (export-process.ts) stays small; the exports row is kept by runExport (export.ts).
  */
 
-const FETCH_ROWS = 5_000;
+/**
+ * Rows per FETCH. With the next batch fetched while one is written, the round trips cost nothing; smaller
+ * batches die younger (1M rows: GC ~1.9 s at 1,000 rows vs ~2.2 s at 5,000, peak RSS a few MB lower).
+ */
+const FETCH_ROWS = 1_000;
 const PROGRESS_EVERY_MS = 1_000;
 
 type Cell = 'int' | 'text';
