@@ -104,12 +104,22 @@ const latencies = (joins: Map<string, number[]>, decisions: Array<{ key: string;
   return values.sort((a, b) => a - b);
 };
 
-/** Where a job's time goes: waiting in the queue vs. being processed (recent completed jobs). */
-async function jobTimings(queues: Queue[]) {
+/**
+ * Where a join's time goes (recent completed jobs): from the join at the simulator until its update is queued
+ * (long poll + addBulk), waiting in the queue, being processed.
+ */
+async function jobTimings(queues: Queue[], joins: Map<string, number[]>) {
   const jobs = (await Promise.all(queues.map((q) => q.getJobs(['completed'], 0, 499)))).flat();
-  const wait = jobs.map((j) => (j.processedOn ?? 0) - j.timestamp).sort((a, b) => a - b);
-  const work = jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0)).sort((a, b) => a - b);
-  return { queueWaitP50: percentile(wait, 50), queueWaitP99: percentile(wait, 99), processingP50: percentile(work, 50), processingP99: percentile(work, 99) };
+  const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+  const wait = sorted(jobs.map((j) => (j.processedOn ?? 0) - j.timestamp));
+  const work = sorted(jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0)));
+  const poll = sorted(jobs.flatMap((j) => {
+    const member = (j.data.update as { chat_member?: { chat: { id: number }; new_chat_member: { user: { id: number }; status: string } } }).chat_member;
+    if (!member || member.new_chat_member.status !== 'member') return [];
+    const at = (joins.get(`${member.chat.id}:${member.new_chat_member.user.id}`) ?? []).filter((t) => t <= j.timestamp).at(-1);
+    return at === undefined ? [] : [j.timestamp - at];
+  }));
+  return { pollP50: percentile(poll, 50), pollP99: percentile(poll, 99), queueWaitP50: percentile(wait, 50), queueWaitP99: percentile(wait, 99), processingP50: percentile(work, 50), processingP99: percentile(work, 99) };
 }
 
 // ---------------------------------------------------------------- Nezuko
@@ -178,7 +188,7 @@ async function runNezuko(simUrl: string) {
       throw err;
     });
     const throughput = backlogUpdates / ((performance.now() - started - 1_000) / 1000);
-    const timings = await jobTimings(queues);
+    const timings = await jobTimings(queues, joins);
 
     // Latency at a steady rate.
     await new Promise((r) => setTimeout(r, 1000));
@@ -199,12 +209,16 @@ async function runNezuko(simUrl: string) {
       }
       return count > 0 && Date.now() - countStableSince >= 1_000;
     }, 120_000);
-    const rows = await ctx.db.verificationLog.findMany({ where: { id: { gt: sinceId } }, select: { chatId: true, userId: true, createdAt: true } });
+    const rows = await ctx.db.verificationLog.findMany({ where: { id: { gt: sinceId } }, select: { chatId: true, userId: true, createdAt: true, status: true, cached: true } });
     const lat = latencies(joins, rows.map((r) => ({ key: `${r.chatId}:${r.userId}`, at: r.createdAt.getTime() })));
+    for (const [label, pick] of [['verified, cached', (r: (typeof rows)[number]) => r.status === 'verified' && r.cached], ['verified, asked Telegram', (r: (typeof rows)[number]) => r.status === 'verified' && !r.cached], ['restricted', (r: (typeof rows)[number]) => r.status === 'restricted']] as const) {
+      const some = latencies(new Map([...joins].map(([k, v]) => [k, [...v]])), rows.filter(pick).map((r) => ({ key: `${r.chatId}:${r.userId}`, at: r.createdAt.getTime() })));
+      console.log(`decisions ${label}: ${some.length}, p50 ${percentile(some, 50)} ms, p99 ${percentile(some, 99)} ms`);
+    }
     const cache = (await ctx.metrics.membershipCache.get()).values;
     const hits = cache.filter((v) => v.labels.result === 'hit').reduce((s, v) => s + v.value, 0);
     const total = cache.reduce((s, v) => s + v.value, 0);
-    const steadyTimings = await jobTimings(queues);
+    const steadyTimings = await jobTimings(queues, joins);
     await Promise.all(queues.map((q) => q.close()));
     const calls = (await ctx.metrics.telegramCallDuration.get()).values;
     const byMethod: Record<string, { count: number; avgMs: number }> = {};
