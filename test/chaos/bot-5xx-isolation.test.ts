@@ -10,9 +10,11 @@ const redis = useTestRedis();
 let d: ChaosDeployment;
 
 /**
- * A full minute of 5xx. Without the verifier holding a bot's jobs while its breaker is open, that minute
- * raised the healthy bots' p99 82 → 841 ms: the failing bot's delayed jobs came back every 15 s in ever
- * larger waves and bounced off the open breaker on the shared event loop.
+ * A full minute of 5xx. Two things used to raise the healthy bots' p99 from ~80 ms to ~900 ms within it:
+ * the failing bot's jobs bouncing off its open breaker every 15 s (now its worker holds them while the
+ * breaker is open), and the healthy bots' own prompts: the probes exceed 19 prompts a minute per group, and
+ * every paced prompt was told the same next slot, so a growing herd of jobs woke every 3 s (now each waiting
+ * send is promised a slot of its own). `slowest` lists the worst probes with their time into the fault.
  */
 const FAULT_MS = Number(process.env.CHAOS_FAULT_MS ?? 60_000);
 const BASELINE_MS = 8_000;
@@ -41,7 +43,7 @@ describe('chaos: one bot\'s Telegram answers 5xx', () => {
     for (const bot of [failing, ...healthy]) scenes.set(bot, await protectGroups(d, bot, 4));
 
     // Probes: a non-subscriber joins a healthy bot's group; latency = join → restrictChatMember at Telegram.
-    const samples: Array<{ phase: string; ms: number }> = [];
+    const samples: Array<{ phase: string; ms: number; at: number }> = [];
     let phase = 'warmup';
     let probing = true;
     const probe = async (bot: ChaosBot) => {
@@ -54,7 +56,7 @@ describe('chaos: one bot\'s Telegram answers 5xx', () => {
         const label = phase;
         await d.client.join(group.id, user.id);
         const call = await waitFor(async () => (await d.client.calls(bot.id, { method: 'restrictChatMember' })).calls.find((c) => c.outcome === 'ok' && (c.params as { user_id?: number }).user_id === user.id), 15_000, `decision for ${user.id}`);
-        samples.push({ phase: label, ms: Math.round(call!.at - at) });
+        samples.push({ phase: label, ms: Math.round(call!.at - at), at });
         await sleep(150);
       }
     };
@@ -95,7 +97,8 @@ describe('chaos: one bot\'s Telegram answers 5xx', () => {
     const base = samples.filter((s) => s.phase === 'baseline').map((s) => s.ms);
     const during = samples.filter((s) => s.phase === 'fault').map((s) => s.ms);
     const ratio = p99(during) / Math.max(p99(base), FLOOR_MS);
-    console.log(`[chaos:bot-5xx] faultWindowMs=${FAULT_MS} breakerOpenAfterMs=${breakerOpenAfterMs} failingBotFaults=${faults} failingBotJoins=${loadJoins} jobBounces=${bounces} healthyProbes baseline=${base.length} fault=${during.length} p50 ${[...base].sort((a, b) => a - b)[Math.floor(base.length / 2)]}→${[...during].sort((a, b) => a - b)[Math.floor(during.length / 2)]} ms p99 ${p99(base)}→${p99(during)} ms ratio=${ratio.toFixed(2)} (floor ${FLOOR_MS} ms)`);
+    const slowest = samples.filter((s) => s.phase === 'fault').sort((a, b) => b.ms - a.ms).slice(0, 6).map((s) => `${s.ms}ms@${((s.at - faultAt) / 1000).toFixed(1)}s`);
+    console.log(`[chaos:bot-5xx] faultWindowMs=${FAULT_MS} breakerOpenAfterMs=${breakerOpenAfterMs} failingBotFaults=${faults} failingBotJoins=${loadJoins} jobBounces=${bounces} healthyProbes baseline=${base.length} fault=${during.length} p50 ${[...base].sort((a, b) => a - b)[Math.floor(base.length / 2)]}→${[...during].sort((a, b) => a - b)[Math.floor(during.length / 2)]} ms p99 ${p99(base)}→${p99(during)} ms ratio=${ratio.toFixed(2)} (floor ${FLOOR_MS} ms) slowest=${slowest.join(',')}`);
     expect(base.length).toBeGreaterThan(10);
     expect(during.length).toBeGreaterThan(20);
     expect(faults).toBeGreaterThan(0);

@@ -78,14 +78,18 @@ describe('tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     await waitFor(async () => (await client.member(group.id, user.id)).status === 'restricted', 20_000, 'the mute');
 
     const restrict = await waitFor(() => spans.find((s) => s.name === 'telegram restrictChatMember'), 20_000, 'the restrict span');
-    const trace = spans.filter((s) => s.traceId === restrict!.traceId);
-    const byId = new Map(trace.map((s) => [s.spanId, s]));
+    // A parent span ends, and is exported, after its children: wait until the job's and the batch's have arrived.
+    const trace = await waitFor(() => {
+      const found = spans.filter((s) => s.traceId === restrict!.traceId);
+      return found.some((s) => s.name === 'job update') && found.some((s) => s.name === 'poll batch') ? found : undefined;
+    }, 10_000, 'the job and poll batch spans');
+    const byId = new Map(trace!.map((s) => [s.spanId, s]));
     const ancestry = (s: ReceivedSpan): string[] => (s.parentSpanId && byId.has(s.parentSpanId) ? [...ancestry(byId.get(s.parentSpanId)!), s.name] : [s.name]);
     expect(ancestry(restrict!)).toEqual(['poll batch', 'job update', 'telegram restrictChatMember']);
     await waitFor(() => spans.some((s) => s.traceId === restrict!.traceId && s.name === 'record decision'), 10_000, 'the decision write span');
     const names = new Set(spans.filter((s) => s.traceId === restrict!.traceId).map((s) => s.name));
     for (const name of ['poll batch', 'job update', 'telegram getChatMember', 'telegram restrictChatMember', 'telegram sendMessage', 'record decision']) expect(names).toContain(name);
-    expect(new Set(trace.map((s) => s.service))).toEqual(new Set(['nezuko-test']));
+    expect(new Set(trace!.map((s) => s.service))).toEqual(new Set(['nezuko-test']));
     // Nothing secret travels to the collector.
     expect(bodies.join('')).not.toContain(simBot.token);
   }, 90_000);

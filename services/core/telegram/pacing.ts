@@ -4,6 +4,10 @@ import type { Redis } from 'ioredis';
  * Generic cell rate algorithm in one Redis key per bucket, shared by every process: returns 0 when a send
  * may go now (and takes the slot), else the milliseconds to wait. Uses Redis' clock, so processes on
  * machines with skewed clocks agree.
+ *
+ * Each sender told to wait is promised a slot of its own, one interval after the last one promised (KEYS[2]):
+ * told the same wait, a wave of 60 prompts in a group (19 a minute go out) would come back all at once every
+ * 3 s and all but one be sent away again, a herd that grows with the wave.
  */
 const GCRA = `
 local t = redis.call('TIME')
@@ -13,7 +17,11 @@ local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local allow_at = tat - interval * (burst - 1)
-if allow_at > now then return allow_at - now end
+if allow_at > now then
+  local slot = math.max(allow_at, tonumber(redis.call('GET', KEYS[2]) or 0) + interval)
+  redis.call('SET', KEYS[2], slot, 'PX', math.ceil(slot - now) + 1000)
+  return slot - now
+end
 redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(tat + interval - now) + 1000)
 return 0
 `;
@@ -33,5 +41,5 @@ export const SEND_RATES = {
 
 export async function takeSlot(redis: Redis, key: string, rate: Rate): Promise<number> {
   const interval = rate.periodMs / rate.count;
-  return Number(await redis.eval(GCRA, 1, key, interval, rate.count));
+  return Number(await redis.eval(GCRA, 2, key, `${key}:promised`, interval, rate.count));
 }
