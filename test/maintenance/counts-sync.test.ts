@@ -132,10 +132,11 @@ describe('counts sync', () => {
     expect(calls.map((c) => Number(c.params.chat_id)).sort()).toEqual([kicked.id, -1_009_999_999_999, big.id, small.id, channel.id].sort());
     expect(calls.filter((c) => c.outcome === 'error').map((c) => c.errorCode).sort()).toEqual([400, 403]);
     // Paced: one call per 1/COUNTS_SYNC_CALLS_PER_SECOND as they leave; arrival times carry transport jitter
-    // (tens of ms on a loaded machine), so single gaps get some slack and the whole run must take its time.
+    // (tens of ms on a loaded machine: a fresh-clone run saw the whole span 28 ms short), so single gaps get
+    // some slack and the whole run must take its time less half an interval. Unpaced, it takes a few ms.
     const interval = 1000 / CALLS_PER_SECOND;
     for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThan(interval * 0.6);
-    expect(calls.at(-1)!.at - calls[0]!.at).toBeGreaterThanOrEqual((calls.length - 1) * interval - 20);
+    expect(calls.at(-1)!.at - calls[0]!.at).toBeGreaterThanOrEqual((calls.length - 1) * interval - interval / 2);
 
     expect(await metric(ctx, bot.instanceId, 'ok')).toBe(3);
     expect(await metric(ctx, bot.instanceId, 'failed')).toBe(2);
