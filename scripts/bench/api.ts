@@ -220,6 +220,23 @@ async function measure(label: string, url: string, token: string, target: number
   };
 }
 
+/** The same load against a no-op Express route in a process of its own: the floor under every API figure here. */
+async function measureExpressFloor(): Promise<Measured> {
+  const floor = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/express-floor.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      floor.stdout!.on('data', (d: Buffer) => {
+        const m = /listening on (\d+)/.exec(String(d));
+        if (m) resolve(Number(m[1]));
+      });
+      floor.once('exit', (code) => reject(new Error(`express floor exited with ${code}`)));
+    });
+    return await measure('floor: no-op Express route', `http://127.0.0.1:${port}/floor`, '', 0, floor.pid!);
+  } finally {
+    floor.kill('SIGTERM');
+  }
+}
+
 async function main() {
   // BENCH_DATABASE=<name> reuses a database seeded by an earlier run with BENCH_KEEP_DB=1 (iterating without reseeding).
   const reuse = process.env.BENCH_DATABASE;
@@ -295,6 +312,7 @@ async function main() {
     }
     // The live query is timed alone, one at a time: so is this, for a like-for-like latency ratio.
     const alone = await measure('dashboard stats, one connection', `${origin}${targets[0]!.path}`, token, 20, pid, 1, Math.min(DURATION_S, 5));
+    const floor = await measureExpressFloor();
     await new Promise((r) => setTimeout(r, 1_000));
     await ctx.lifecycle.shutdown('bench done', 5_000);
 
@@ -302,8 +320,8 @@ async function main() {
     console.log(`\nAPI at ${CONNECTIONS} connections, ${DURATION_S} s each (${ROWS.toLocaleString()} verification rows, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end):`);
     console.log('  endpoint                                     req/s     p50 ms   p99 ms   target p99   errors   API CPU/req   machine busy');
     const cell = (v: number | null, unit: string, width: number) => (v === null ? 'n/a' : `${v.toFixed(0)} ${unit}`).padStart(width);
-    for (const r of [...results, alone]) {
-      const verdict = r === alone ? ''.padEnd(16) : `≤ ${String(r.target).padStart(3)} ms ${r.p99 <= r.target ? 'ok  ' : 'MISS'}`;
+    for (const r of [...results, alone, floor]) {
+      const verdict = r === alone || r === floor ? ''.padEnd(16) : `≤ ${String(r.target).padStart(3)} ms ${r.p99 <= r.target ? 'ok  ' : 'MISS'}`;
       console.log(`  ${r.label.padEnd(42)} ${r.reqs.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)}   ${verdict} ${String(r.non2xx).padStart(5)} ${cell(r.cpuUsPerReq, 'µs', 13)} ${cell(r.machineBusy, '%', 14)}`);
     }
     // autocannon reports whole milliseconds, so a sub-millisecond p50 counts as 1 ms here.
@@ -318,6 +336,8 @@ async function main() {
     report('api', [
       ...results.map((r) => ({ figure: `${r.label} p99 (target ≤ ${r.target} ms)`, value: r.p99, unit: 'ms' })),
       ...results.map((r) => ({ figure: `${r.label} throughput`, value: r.reqs, unit: 'req/s' })),
+      { figure: `${floor.label} p99`, value: floor.p99, unit: 'ms' },
+      { figure: `${floor.label} throughput`, value: floor.reqs, unit: 'req/s' },
       { figure: 'dashboard request p50 one at a time vs live aggregation query', value: aloneMs, baseline: liveMs, unit: 'ms', ratio: latencyRatio },
       { figure: `dashboard p50 at ${CONNECTIONS} connections vs live aggregation query`, value: dashboard.p50, baseline: liveMs, unit: 'ms', ratio: loadedRatio },
       { figure: 'dashboard throughput vs live query on one connection', value: dashboard.reqs, baseline: 1000 / liveMs, unit: 'req/s', ratio: throughputRatio },
