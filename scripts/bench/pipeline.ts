@@ -212,7 +212,7 @@ async function runNezuko(simUrl: string) {
     const rows = await ctx.db.verificationLog.findMany({ where: { id: { gt: sinceId } }, select: { chatId: true, userId: true, createdAt: true, status: true, cached: true } });
     const lat = latencies(joins, rows.map((r) => ({ key: `${r.chatId}:${r.userId}`, at: r.createdAt.getTime() })));
     for (const [label, pick] of [['verified, cached', (r: (typeof rows)[number]) => r.status === 'verified' && r.cached], ['verified, asked Telegram', (r: (typeof rows)[number]) => r.status === 'verified' && !r.cached], ['restricted', (r: (typeof rows)[number]) => r.status === 'restricted']] as const) {
-      const some = latencies(new Map([...joins].map(([k, v]) => [k, [...v]])), rows.filter(pick).map((r) => ({ key: `${r.chatId}:${r.userId}`, at: r.createdAt.getTime() })));
+      const some = latencies(joins, rows.filter(pick).map((r) => ({ key: `${r.chatId}:${r.userId}`, at: r.createdAt.getTime() })));
       console.log(`decisions ${label}: ${some.length}, p50 ${percentile(some, 50)} ms, p99 ${percentile(some, 99)} ms`);
     }
     const cache = (await ctx.metrics.membershipCache.get()).values;

@@ -169,7 +169,7 @@ describe('buttons', () => {
     const { group } = await protectedGroup(platform, bot, 1);
     const user = await client.createUser({ firstName: 'Tamperer' });
     await client.join(group.id, user.id);
-    const prompt = await waitPrompt(platform, group.id, user.id);
+    await waitPrompt(platform, group.id, user.id);
     const skipped = async (reason: string) => {
       const metric = await platform.ctx.metrics.registry.getSingleMetric('nezuko_updates_skipped_total')!.get();
       return metric.values.find((v) => v.labels.reason === reason && v.labels.bot === String(bot.instanceId))?.value ?? 0;
