@@ -62,6 +62,10 @@ export async function chaosDeployment(options: { databaseUrl: string; redisUrl: 
       const row = await registerBot(db, config, bot.token);
       return { ...bot, instanceId: row.id };
     },
+    /** The last lines each spawned process wrote (warnings and errors at the chaos log level), for a failure's message. */
+    outputTails(chars = 4_000): string {
+      return processes.map((p, i) => `--- process ${i} (pid ${p.child.pid}) ---\n${p.output().slice(-chars)}`).join('\n');
+    },
     queue(instanceId: number): Queue {
       let q = queues.get(instanceId);
       if (!q) {
@@ -162,11 +166,25 @@ export async function drained(d: ChaosDeployment, bot: ChaosBot, timeoutMs: numb
       delayedUpdates = delayed.slice(0, 3).map((j) => `${j.id} attempts=${j.attemptsMade} delay=${j.delay} ${j.failedReason ?? ''}`).join('; ');
     }
     last = `pending at Telegram ${updates.length}, jobs ${JSON.stringify(c)} ${delayedUpdates}`;
+    if (busy) last += ` ${await describeStuck(queue)}`;
     quiet = busy ? 0 : quiet + 1;
     return quiet >= 3;
   }, timeoutMs, `bot ${bot.instanceId} to drain`).catch((err: Error) => {
-    throw new Error(`${err.message} (${last})`);
+    throw new Error(`${err.message} (${last})\n${d.outputTails()}`);
   });
+}
+
+/** Why jobs still wait when a drain times out: each waiting, active or delayed job, when it is due and why it was handed back. */
+async function describeStuck(queue: Queue): Promise<string> {
+  const now = Date.now();
+  const jobs = await queue.getJobs(['active', 'delayed', 'waiting', 'prioritized'], 0, 30);
+  return jobs
+    .map((j) => {
+      const due = j.delay ? `due in ${j.timestamp + j.delay - now} ms` : '';
+      const ran = j.processedOn ? `last run ${now - j.processedOn} ms ago` : 'never run';
+      return `[${j.name} ${j.id} ${due} ${ran} attempts=${j.attemptsMade} ${j.failedReason ?? ''}]`;
+    })
+    .join(' ');
 }
 
 export interface Outcome {
