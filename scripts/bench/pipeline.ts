@@ -5,8 +5,10 @@
  * cached) against two systems talking to the same simulator:
  *   - Nezuko: poller → per-bot BullMQ queues → verifier workers, on real Redis and PostgreSQL;
  *   - baseline: a plain single-process Telegraf bot (`bot.launch()`) doing the same checks inline.
- * Throughput: a backlog of updates, drained; latency: a steady rate, from the moment an event is created in
- * the simulator to the decision (mute+prompt or verified). The load comes from a process of its own
+ * Throughput: a backlog of updates, drained, timed from each system's first getUpdates to its last decision
+ * (start-up is not throughput); with it, the same number of jobs through BullMQ with no-op handlers, the
+ * queue's own cost on this machine. Latency: a steady rate, from the moment an event is created in the
+ * simulator to the decision (mute+prompt or verified). The load comes from a process of its own
  * (pipeline-load.ts), so neither system shares its event loop with the generator.
  */
 import http from 'node:http';
@@ -24,6 +26,7 @@ import { startVerifier } from '../../services/verifier';
 import { isMember } from '../../services/core/telegram/membership';
 import { updatesQueueName } from '../../queues';
 import { SimClient } from '../../sim/client';
+import { noopJobs } from './ceiling';
 import { startLoadGenerator } from './pipeline-load';
 import { benchDatabase, percentile, report, simulatorProcess, type Row } from './support';
 
@@ -122,6 +125,12 @@ async function jobTimings(queues: Queue[], joins: Map<string, number[]>) {
   return { pollP50: percentile(poll, 50), pollP99: percentile(poll, 99), queueWaitP50: percentile(wait, 50), queueWaitP99: percentile(wait, 99), processingP50: percentile(work, 50), processingP99: percentile(work, 99) };
 }
 
+/** When the first getUpdates of these bots reached the simulator (wall-clock ms): a system starts working there. */
+async function firstPoll(sim: SimClient, bots: World['bots']): Promise<number> {
+  const firsts = await Promise.all(bots.map(async (b) => (await sim.calls(b.id, { method: 'getUpdates' })).calls[0]?.at ?? Infinity));
+  return Math.min(...firsts);
+}
+
 // ---------------------------------------------------------------- Nezuko
 async function runNezuko(simUrl: string) {
   const sim = new SimClient(simUrl);
@@ -165,21 +174,20 @@ async function runNezuko(simUrl: string) {
     await source.burst(BACKLOG_EVENTS);
     const backlogUpdates = source.updates;
     const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
-    const started = performance.now();
     await startVerifier(ctx);
     await startPoller(ctx);
     // Drained: nothing waiting or active, and no new decision for a second. (A user who joins, leaves and
     // joins again within the same second is one join to Telegram's dates, so decisions ≤ joins.)
     let last = -1;
-    let stableSince = 0;
+    let lastDecisionAt = 0;
     const settled = async () => {
       const now = await decided();
       if (now !== last || !(await drained())) {
         last = now;
-        stableSince = Date.now();
+        lastDecisionAt = Date.now();
         return false;
       }
-      return Date.now() - stableSince >= 1_000;
+      return Date.now() - lastDecisionAt >= 1_000;
     };
     await waitUntil(async () => (await decided()) > 0 && (await settled()), 300_000).catch(async (err) => {
       const outcomes = (await ctx.metrics.jobDuration.get()).values.filter((v) => v.metricName?.endsWith('_count')).map((v) => `${v.labels.job}/${v.labels.outcome}=${v.value}`);
@@ -187,7 +195,9 @@ async function runNezuko(simUrl: string) {
       console.error('not drained:', { decided: await decided(), backlogJoins, outcomes, skipped, counts: await Promise.all(queues.map((q) => q.getJobCounts())) });
       throw err;
     });
-    const throughput = backlogUpdates / ((performance.now() - started - 1_000) / 1000);
+    const throughput = backlogUpdates / ((lastDecisionAt - (await firstPoll(sim, world.bots))) / 1000);
+    const sum = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await counter.get()).values.reduce((n, v) => n + v.value, 0);
+    const backlogJobs = (await sum(ctx.metrics.updatesPolled)) - (await sum(ctx.metrics.updatesNotQueued));
     const timings = await jobTimings(queues, joins);
 
     // Latency at a steady rate.
@@ -228,7 +238,7 @@ async function runNezuko(simUrl: string) {
       byMethod[method] = { count, avgMs: Math.round((sum / count) * 1000 * 10) / 10 };
     }
     console.log('telegram calls', byMethod);
-    return { throughput, p50: percentile(lat, 50), p99: percentile(lat, 99), decisions: lat.length, steadyJoins, offered: (source.updates - before) / SECONDS, cacheHitRate: total ? hits / total : 0, timings, steadyTimings };
+    return { throughput, backlogUpdates, backlogJobs, p50: percentile(lat, 50), p99: percentile(lat, 99), decisions: lat.length, steadyJoins, offered: (source.updates - before) / SECONDS, cacheHitRate: total ? hits / total : 0, timings, steadyTimings };
   } finally {
     await ctx.lifecycle.shutdown('bench done', 15_000);
     await database.drop();
@@ -291,11 +301,10 @@ async function runPlainTelegraf(simUrl: string) {
   await source.burst(BACKLOG_EVENTS);
   const backlogUpdates = source.updates;
   const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
-  const started = performance.now();
   for (const bot of bots) void bot.launch({ allowedUpdates: ALLOWED as never });
   const pendingZero = async () => (await Promise.all(world.bots.map((b) => sim.getBot(b.id)))).every((b) => b.pendingUpdates === 0);
   await waitUntil(async () => decisions.length >= backlogJoins * 0.98 && (await pendingZero()), 300_000);
-  const throughput = backlogUpdates / ((performance.now() - started) / 1000);
+  const throughput = backlogUpdates / ((Math.max(...decisions.map((d) => d.at)) - (await firstPoll(sim, world.bots))) / 1000);
 
   await new Promise((r) => setTimeout(r, 1000));
   joins.clear();
@@ -330,11 +339,22 @@ async function main() {
       return result;
     };
     const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-    const skipped = { throughput: NaN, p50: NaN, p99: NaN, decisions: NaN, steadyJoins: NaN, offered: NaN, cacheHitRate: NaN, timings: undefined, steadyTimings: undefined };
+    const skipped = { throughput: NaN, backlogUpdates: NaN, backlogJobs: NaN, p50: NaN, p99: NaN, decisions: NaN, steadyJoins: NaN, offered: NaN, cacheHitRate: NaN, timings: undefined, steadyTimings: undefined };
     const plain = only === 'nezuko' ? skipped : await measured('plain Telegraf', () => runPlainTelegraf(simulator.url));
     const nezuko = only === 'plain' ? skipped : await measured('Nezuko', () => runNezuko(simulator.url));
+    // The floor under Nezuko's throughput: the same number of jobs through BullMQ with handlers that do nothing.
+    let queueAlone = NaN;
+    if (only !== 'plain') {
+      const config = loadConfig({ ...process.env, LOG_TO_FILE: 'false' });
+      const { totalMs } = await noopJobs({ redisUrl: config.REDIS_URL, jobs: nezuko.backlogJobs, queues: BOTS, concurrency: config.VERIFIER_CONCURRENCY });
+      queueAlone = nezuko.backlogUpdates / (totalMs / 1000);
+      console.log(`backlog: ${nezuko.backlogUpdates} updates, ${nezuko.backlogJobs} of them queued as jobs; the same jobs through BullMQ with no-op handlers: ${(totalMs / 1000).toFixed(2)} s`);
+    }
     const rows: Row[] = [
       { figure: 'throughput (backlog drained)', value: nezuko.throughput, baseline: plain.throughput, unit: 'updates/s', ratio: nezuko.throughput / plain.throughput },
+      { figure: 'the queue alone: same jobs, no-op handlers', value: queueAlone, baseline: plain.throughput, unit: 'updates/s', ratio: queueAlone / plain.throughput },
+      // An estimate: handlers as cheap as the plain bot's whole work would still add the queue's cost to it.
+      { figure: 'bound: plain bot\'s work + the queue alone', value: 1 / (1 / plain.throughput + 1 / queueAlone), baseline: plain.throughput, unit: 'updates/s', ratio: 1 / (1 + plain.throughput / queueAlone) },
       { figure: `p50 creation→decision at ${RATE}/s`, value: nezuko.p50, baseline: plain.p50, unit: 'ms' },
       { figure: `p99 creation→decision at ${RATE}/s`, value: nezuko.p99, baseline: plain.p99, unit: 'ms' },
       { figure: 'offered rate', value: nezuko.offered, baseline: plain.offered, unit: 'updates/s' },
