@@ -15,7 +15,6 @@ import { ApiError, errorBody } from './errors';
 import { observeRequests } from './observe';
 import { openApiDocument } from './openapi';
 import { apiQueues, type ApiQueues } from './queues';
-import { readPool } from './read-pool';
 import { mountRoutes, type AnyRoute } from './routing';
 import { adminRoutes } from './routes/admin';
 import { authRoutes } from './routes/auth';
@@ -93,7 +92,7 @@ export function createApp(ctx: AppContext): ApiApp {
   const cache = entityCache(ctx);
   const queues = apiQueues(ctx);
   const auth = authCache(ctx);
-  const deps: ApiDeps = { ctx, cache, queues, auth, loginLimiters: loginLimiters(ctx), reads: readPool(ctx) };
+  const deps: ApiDeps = { ctx, cache, queues, auth, loginLimiters: loginLimiters(ctx) };
   const routes = apiRoutes(deps);
   Object.assign(app.locals, { routes, cache, queues, auth });
   const document = openApiDocument(routes);

@@ -3,7 +3,6 @@ import type { AppContext } from '../core/context';
 import type { AuthCache } from './auth';
 import type { EntityCache } from './cache';
 import type { ApiQueues } from './queues';
-import type { ReadPool } from './read-pool';
 
 /** What route modules get: the process context and the API's own helpers. */
 export interface ApiDeps {
@@ -13,6 +12,4 @@ export interface ApiDeps {
   /** Clear cached credentials everywhere after a logout, revocation or user change. */
   auth: AuthCache;
   loginLimiters: RequestHandler[];
-  /** node-postgres for hot read-only queries (see read-pool.ts). */
-  reads: ReadPool;
 }

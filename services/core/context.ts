@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createDatabase, databaseIsUp, type PrismaClient } from './db';
+import { createSql, type Sql } from './db/sql';
 import { Lifecycle, Readiness } from './lifecycle';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
@@ -12,6 +13,8 @@ export interface AppContext {
   config: Config;
   log: Logger;
   db: PrismaClient;
+  /** node-postgres for the few hot statements (log inserts, the verifications page); see db/sql.ts. */
+  sql: Sql;
   /** General-purpose connection (caches, locks, leases). */
   redis: Redis;
   keys: Keyspace;
@@ -66,14 +69,12 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
   };
 
   const metrics = createMetrics();
-  const db = createDatabase({
-    url: config.DATABASE_URL,
-    poolSize: config.DB_POOL_SIZE,
-    onQuery: (ms) => {
-      metrics.dbQueries.inc();
-      metrics.dbQueryDuration.observe(ms / 1000);
-    },
-  });
+  const onQuery = (ms: number) => {
+    metrics.dbQueries.inc();
+    metrics.dbQueryDuration.observe(ms / 1000);
+  };
+  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, onQuery });
+  const sql = createSql({ url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, onQuery, onIdleError: (err) => log.warn('database connection error', { error: err.message }) });
   try {
     await db.$queryRaw`SELECT 1`;
   } catch (err) {
@@ -102,7 +103,8 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   });
   lifecycle.onShutdown('database', 'database pool', () => db.$disconnect());
+  lifecycle.onShutdown('database', 'sql pool', () => sql.end());
 
   metrics.trackRedis(readyByPurpose);
-  return { config, log, db, redis, keys, cooldowns, metrics, readiness, lifecycle, newRedis };
+  return { config, log, db, sql, redis, keys, cooldowns, metrics, readiness, lifecycle, newRedis };
 }

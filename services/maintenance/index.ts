@@ -94,7 +94,7 @@ type Handler = (job: Job) => Promise<unknown>;
 export async function startMaintenance(ctx: AppContext): Promise<void> {
   const { config, db, log, metrics } = ctx;
   const producer = ctx.newRedis('worker');
-  const apiCalls = apiCallLogWriter(db, log, metrics);
+  const apiCalls = apiCallLogWriter(ctx.sql, log, metrics);
   // A running counts sync stops between calls at shutdown (the next run does the rest) instead of holding it up.
   const countsAbort = new AbortController();
   const queue = new Queue(MAINTENANCE_QUEUE, { connection: producer, prefix: config.REDIS_PREFIX, defaultJobOptions });

@@ -15,6 +15,7 @@ import { readWatermark } from './rollup';
  *   counted (id ≤ its watermark), so retention never loses statistics.
  * - verification_stats_hourly and api_call_stats_hourly: hours older than STATS_RETENTION_DAYS.
  * - admin_sessions: expired or revoked more than a day ago.
+ * - log_batches (keys of written log batches, see log-writer.ts): older than a day.
  * - export files: EXPORT_RETENTION_DAYS after they finished (the row stays, with file_deleted_at), and
  *   partial files nobody is writing any more.
  * - admin_audit_log is kept: it is the record of who changed what, small, and not ours to forget.
@@ -86,10 +87,14 @@ export async function runRetention(
     DELETE FROM api_call_stats_hourly WHERE ctid IN (
       SELECT ctid FROM api_call_stats_hourly WHERE hour < ${statsCutoff} LIMIT ${n})`, batch, options, metrics);
 
-  const sessionCutoff = new Date(now.getTime() - DAY);
+  const dayAgo = new Date(now.getTime() - DAY);
   result.admin_sessions = await deleteInBatches(db, 'admin_sessions', (n) => db.$executeRaw`
     DELETE FROM admin_sessions WHERE id IN (
-      SELECT id FROM admin_sessions WHERE expires_at < ${sessionCutoff} OR revoked_at < ${sessionCutoff} LIMIT ${n})`, batch, options, metrics);
+      SELECT id FROM admin_sessions WHERE expires_at < ${dayAgo} OR revoked_at < ${dayAgo} LIMIT ${n})`, batch, options, metrics);
+
+  // A batch key matters only while its batch may still be retried: seconds to minutes.
+  result.log_batches = await deleteInBatches(db, 'log_batches', (n) => db.$executeRaw`
+    DELETE FROM log_batches WHERE id IN (SELECT id FROM log_batches WHERE written_at < ${dayAgo} LIMIT ${n})`, batch, options, metrics);
 
   result.export_files = await deleteExpiredExportFiles(db, config, now, metrics);
   return result;

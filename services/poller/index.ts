@@ -40,7 +40,7 @@ export async function startPoller(ctx: AppContext): Promise<void> {
   const { config, db, log } = ctx;
   const owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const connection = ctx.newRedis('worker');
-  const apiCalls = apiCallLogWriter(db, log, ctx.metrics);
+  const apiCalls = apiCallLogWriter(ctx.sql, log, ctx.metrics);
   const running = new Map<number, Running>();
   const pollersKey = ctx.keys.key('pollers');
   let stopping = false;

@@ -42,8 +42,8 @@ function holdWhileBreakerOpen(api: BotApi, worker: Worker): () => void {
  * processes can serve the same queues.
  */
 export async function startVerifier(ctx: AppContext): Promise<void> {
-  const apiCalls = apiCallLogWriter(ctx.db, ctx.log, ctx.metrics);
-  const deps: VerifierDeps = { ctx, groups: new GroupStore(ctx.db, ctx), verifications: verificationLogWriter(ctx.db, ctx.log, ctx.metrics) };
+  const apiCalls = apiCallLogWriter(ctx.sql, ctx.log, ctx.metrics);
+  const deps: VerifierDeps = { ctx, groups: new GroupStore(ctx.db, ctx), verifications: verificationLogWriter(ctx.sql, ctx.log, ctx.metrics) };
   const producer = ctx.newRedis('worker');
   const served = new Map<number, { worker: Worker; queue: Queue; token: string; stopHolding: () => void }>();
   let stopping = false;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,8 @@ describe('retention', () => {
     await prisma.adminSession.create({ data: { adminUserId: session.id, tokenHash: 'a'.repeat(64), expiresAt: new Date(now.getTime() - 2 * DAY), createdAt: new Date(now.getTime() - 3 * DAY) } });
     await prisma.adminSession.create({ data: { adminUserId: session.id, tokenHash: 'b'.repeat(64), expiresAt: new Date(now.getTime() + DAY) } });
     await prisma.adminAuditLog.create({ data: { action: 'auth.login', resourceType: 'session', createdAt: new Date(now.getTime() - 1000 * DAY) } });
+    await prisma.logBatch.create({ data: { id: randomUUID(), writtenAt: new Date(now.getTime() - 2 * DAY) } });
+    await prisma.logBatch.create({ data: { id: randomUUID(), writtenAt: new Date(now.getTime() - 60_000) } });
 
     const expired = rows.filter((r) => r.createdAt.getTime() < now.getTime() - 90 * DAY).length;
     const statsBefore = await prisma.verificationStatsHourly.count();
@@ -60,6 +63,8 @@ describe('retention', () => {
     expect(result.admin_sessions).toBe(1);
     expect(await prisma.adminSession.count()).toBe(1);
     expect(await prisma.adminAuditLog.count()).toBe(1);
+    expect(result.log_batches).toBe(1);
+    expect(await prisma.logBatch.count()).toBe(1);
 
     // Running again deletes nothing more (resumable, idempotent).
     const again = await runRetention({ db: prisma, config }, { batchSize: 100, now });

@@ -19,7 +19,7 @@ const keyset = <T extends { id: bigint | number | string }>(rows: T[], limit: nu
 /** The largest id a cursor may name (int8): a longer one means "from the newest". */
 const MAX_ID = 2n ** 63n - 1n;
 
-export function logRoutes({ ctx, reads }: ApiDeps): AnyRoute[] {
+export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
   return [
     defineRoute({
       method: 'get',
@@ -47,7 +47,7 @@ export function logRoutes({ ctx, reads }: ApiDeps): AnyRoute[] {
         if (query.bot_id) where.push(`v.bot_instance_id = ${p(query.bot_id)}`);
         if (query.chat_id !== undefined) where.push(`v.chat_id = ${p(query.chat_id.toString())}`);
         if (query.group_id) {
-          const [group] = await reads.rows<{ chat_id: string; bot_instance_id: number }>('SELECT chat_id, bot_instance_id FROM protected_groups WHERE id = $1', [query.group_id]);
+          const [group] = await ctx.sql.rows<{ chat_id: string; bot_instance_id: number }>('SELECT chat_id, bot_instance_id FROM protected_groups WHERE id = $1', [query.group_id]);
           if (!group) return { items: [], nextCursor: null };
           where.push(`v.chat_id = ${p(group.chat_id)} AND v.bot_instance_id = ${p(group.bot_instance_id)}`);
         }
@@ -57,7 +57,7 @@ export function logRoutes({ ctx, reads }: ApiDeps): AnyRoute[] {
         if (query.to) where.push(`v.created_at < ${p(query.to)}`);
         // int8 columns arrive as strings and created_at as the ISO text Date#toJSON would give (timestamptz(3)
         // has milliseconds), so the page serializes as it is: no replacer, no Date parsed and formatted per row.
-        const rows = await reads.rows<{ id: string }>(
+        const rows = await ctx.sql.rows<{ id: string }>(
           `SELECT v.id, v.bot_instance_id AS "botInstanceId", v.chat_id AS "chatId", v.user_id AS "userId", v.status,
                   v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType",
                   to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
