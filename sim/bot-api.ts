@@ -25,6 +25,8 @@ const FOREVER_MAX_SECONDS = 366 * 86400;
 function chatParam(ctx: CallContext): ChatRecord {
   const chat = ctx.world.resolveChat(chatIdParam(ctx.params));
   if (!chat) throw Errors.chatNotFound();
+  // A group upgraded to a supergroup answers every method with the new id, so clients can follow it.
+  if (chat.migratedToChatId !== undefined) throw Errors.groupUpgraded(chat.migratedToChatId);
   return chat;
 }
 

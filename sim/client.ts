@@ -189,6 +189,10 @@ export class SimClient {
   createInviteLink(chatId: number, options: { createsJoinRequest?: boolean; name?: string; creatorId?: number } = {}): Promise<TgChatInviteLink> {
     return this.call('POST', `/sim/chats/${chatId}/invite-links`, options);
   }
+  /** Upgrades a basic group to a supergroup (new id); the old id then answers Bot API calls with migrate_to_chat_id. */
+  migrateToSupergroup(chatId: number, options: { actorId?: number } = {}): Promise<{ chat: TgChat }> {
+    return this.call('POST', `/sim/chats/${chatId}/migrate`, options);
+  }
   sendMessage(chatId: number, input: { fromId?: number; text: string; messageThreadId?: number; replyToMessageId?: number; anonymousAdmin?: boolean; senderChatId?: number }): Promise<TgMessage> {
     return this.call('POST', `/sim/chats/${chatId}/messages`, input);
   }

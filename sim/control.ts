@@ -338,6 +338,14 @@ const routes: Route[] = [
   },
   {
     method: 'POST',
+    pattern: /^\/sim\/chats\/(-?\d+)\/migrate$/,
+    handle: (world, [, chatId], body) => {
+      const { actorId } = z.object({ actorId: int.optional() }).parse(body ?? {});
+      return { chat: world.migrateToSupergroup(chatOf(world, chatId!).chat.id, actorId).chat };
+    },
+  },
+  {
+    method: 'POST',
     pattern: /^\/sim\/chats\/(-?\d+)\/messages$/,
     handle: (world, [, chatId], body) => userMessage(world, Number(chatId), stripUndefined(messageInput.parse(body))),
   },

@@ -1,18 +1,28 @@
 // Bot API errors with Telegram's real descriptions. Handlers throw these; the server renders
 // them as {ok:false,error_code,description,parameters?}.
 
+/** Telegram's ResponseParameters: what a client needs to recover from the error automatically. */
+export interface ResponseParameters {
+  retry_after?: number;
+  migrate_to_chat_id?: number;
+}
+
 export class BotApiError extends Error {
   constructor(
     readonly errorCode: number,
     readonly description: string,
-    readonly retryAfter?: number,
+    readonly parameters: ResponseParameters = {},
   ) {
     super(description);
   }
 
+  get retryAfter(): number | undefined {
+    return this.parameters.retry_after;
+  }
+
   toBody(): Record<string, unknown> {
     const body: Record<string, unknown> = { ok: false, error_code: this.errorCode, description: this.description };
-    if (this.retryAfter !== undefined) body.parameters = { retry_after: this.retryAfter };
+    if (Object.keys(this.parameters).length > 0) body.parameters = { ...this.parameters };
     return body;
   }
 }
@@ -24,7 +34,7 @@ export const Errors = {
   unauthorized: () => new BotApiError(401, 'Unauthorized'),
   notFound: () => new BotApiError(404, 'Not Found'),
   tooManyRequests: (retryAfter: number) =>
-    new BotApiError(429, `Too Many Requests: retry after ${retryAfter}`, retryAfter),
+    new BotApiError(429, `Too Many Requests: retry after ${retryAfter}`, { retry_after: retryAfter }),
   pollConflict: () =>
     new BotApiError(409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running'),
   webhookConflict: () =>
@@ -32,6 +42,8 @@ export const Errors = {
   badRequest,
   missingParam: (name: string) => badRequest(`${name} is empty`),
   chatNotFound: () => badRequest('chat not found'),
+  groupUpgraded: (migrateToChatId: number) =>
+    new BotApiError(400, 'Bad Request: group chat was upgraded to a supergroup chat', { migrate_to_chat_id: migrateToChatId }),
   userNotFound: () => badRequest('user not found'),
   memberListInaccessible: () => badRequest('member list is inaccessible'),
   notEnoughRightsToRestrict: () => badRequest('not enough rights to restrict/unrestrict chat member'),

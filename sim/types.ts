@@ -108,6 +108,10 @@ export interface TgMessage {
   reply_to_message?: TgMessage;
   new_chat_members?: TgUser[];
   left_chat_member?: TgUser;
+  /** in a group upgraded to a supergroup: the supergroup's id */
+  migrate_to_chat_id?: number;
+  /** in the supergroup: the group it was upgraded from */
+  migrate_from_chat_id?: number;
   [extra: string]: unknown;
 }
 
@@ -179,6 +183,8 @@ export interface ChatRecord {
   chat: TgChat;
   permissions: ChatPermissions;
   linkedChatId?: number;
+  /** set once a group is upgraded: the supergroup that replaced it (Bot API calls on this chat fail) */
+  migratedToChatId?: number;
   description?: string;
   joinByRequest: boolean;
   /** Telegram's chat_instance for callback queries: stable per chat */

@@ -351,6 +351,43 @@ export class World {
     }
   }
 
+  // ---------- migration ----------
+
+  /**
+   * Upgrades a basic group to a supergroup as Telegram does: a new chat with a new id, the same settings and
+   * members, and the old id answering Bot API calls with migrate_to_chat_id. Only the two service messages
+   * announce it (no chat_member / my_chat_member updates). Messages, invite links and join requests stay behind.
+   */
+  migrateToSupergroup(chatId: number, actorId?: number): ChatRecord {
+    const group = this.requireChat(chatId);
+    if (group.chat.type !== 'group') throw new Error(`only a basic group can be upgraded; chat ${chatId} is a ${group.chat.type}`);
+    if (group.migratedToChatId !== undefined) throw new Error(`chat ${chatId} was already upgraded to ${group.migratedToChatId}`);
+    const actor = actorId !== undefined ? this.requireUser(actorId) : this.creatorOf(group);
+    // The username belongs to the supergroup from now on, so "@name" resolves to it.
+    if (group.chat.username) this.chatsByUsername.delete(group.chat.username.toLowerCase());
+    const supergroup = this.createChat({
+      type: 'supergroup',
+      title: group.chat.title,
+      username: group.chat.username,
+      permissions: { ...group.permissions },
+      description: group.description,
+      joinByRequest: group.joinByRequest,
+      linkedChatId: group.linkedChatId,
+    });
+    // Records are replaced on every change, never mutated, so sharing them is safe; writeMember keeps the
+    // count, admin and bot indexes, which makes the bots members before the service message below.
+    for (const [userId, record] of group.members) this.writeMember(supergroup, userId, { ...record });
+    group.migratedToChatId = supergroup.chat.id;
+    this.postMessage(group, { from: actor, migrate_to_chat_id: supergroup.chat.id });
+    this.postMessage(supergroup, { from: actor, migrate_from_chat_id: group.chat.id });
+    return supergroup;
+  }
+
+  private creatorOf(chat: ChatRecord): TgUser {
+    for (const id of chat.adminIds) if (chat.members.get(id)?.status === 'creator') return this.requireUser(id);
+    throw new Error(`chat ${chat.chat.id} has no creator; pass actorId`);
+  }
+
   // ---------- messages ----------
 
   /** Stores a message in the chat and delivers it to the bots that would see it. */
@@ -363,7 +400,11 @@ export class World {
 
   private deliverMessage(chat: ChatRecord, message: TgMessage, exceptBotId?: number): void {
     if (chat.chat.type === 'private') return; // private chats are handled by sendPrivateMessage
-    const isService = message.new_chat_members !== undefined || message.left_chat_member !== undefined;
+    const isService =
+      message.new_chat_members !== undefined ||
+      message.left_chat_member !== undefined ||
+      message.migrate_to_chat_id !== undefined ||
+      message.migrate_from_chat_id !== undefined;
     const isCommand = typeof message.text === 'string' && message.text.startsWith('/');
     const fromBot = message.from?.is_bot === true && message.from.id !== GROUP_ANONYMOUS_BOT.id;
     for (const botId of chat.botMemberIds) {
