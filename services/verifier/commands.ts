@@ -101,7 +101,8 @@ async function protect(c: CommandContext) {
   await deps.groups.changed(rt.bot.id, chatId);
   const policy = await deps.groups.get(rt.bot.id, chatId);
   await reply(c, text(c.language, 'protectOn', { channels: channelNames(policy?.channels ?? []) }), true);
-  if (missingRights.length) await reply(c, text(c.language, 'missingRights', { rights: missingRights.join(', ') }));
+  if (message.chat.type === 'group') await reply(c, text(c.language, 'basicGroup'));
+  else if (missingRights.length) await reply(c, text(c.language, 'missingRights', { rights: missingRights.join(', ') }));
 }
 
 async function unprotect(c: CommandContext) {

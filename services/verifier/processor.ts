@@ -7,6 +7,7 @@ import { onCommand } from './commands';
 import { CHECK_AGAIN_PREFIX, deletePrompt, liftRestriction, VERIFY_PREFIX } from './enforce';
 import { expireJoinRequest, onCheckAgain, onJoinRequest } from './join-requests';
 import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from './joins';
+import { onGroupMigrated } from './migration';
 import { RetryLaterError } from './retry-later';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { text } from './texts';
@@ -42,6 +43,8 @@ async function onUpdate(deps: VerifierDeps, rt: BotRuntime, data: UpdateJobData<
   switch (kind.type) {
     case 'message': {
       const message = kind.payload as Message;
+      if ('migrate_to_chat_id' in message) return onGroupMigrated(deps, rt, message.chat.id, message.migrate_to_chat_id);
+      if ('migrate_from_chat_id' in message) return onGroupMigrated(deps, rt, message.migrate_from_chat_id, message.chat.id);
       if ('text' in message && message.text.startsWith('/') && (await onCommand(deps, rt, message))) return;
       if ('new_chat_members' in message) return onNewChatMembers(deps, rt, message, startedAt);
       if (message.chat.type === 'group' || message.chat.type === 'supergroup') return onGroupMessage(deps, rt, message, startedAt);

@@ -16,6 +16,8 @@ const message = z.looseObject({
   from: user.optional(),
   text: z.string().max(8192).optional(),
   new_chat_members: z.array(user).max(200).optional(),
+  migrate_to_chat_id: id.optional(),
+  migrate_from_chat_id: id.optional(),
   message_thread_id: id.optional(),
 });
 

@@ -63,6 +63,8 @@ describe('updates nobody acts on are not queued', () => {
       chatMember(9, 100, 'member', 'administrator'), // the admin list changes
       chatMember(10, 100, 'member', 'left', CHANNEL), // a channel leave mutes again
       joinMessage([11], 100), // a join reported only by its service message
+      { update_id: nextId++, message: { message_id: nextId, chat: { id: -5, type: 'group' }, date: 100, from: user(7), migrate_to_chat_id: -1005 } } as unknown as Update, // the group moves
+      { update_id: nextId++, message: { message_id: nextId, chat: { id: -1005, type: 'supergroup' }, date: 100, from: user(7), migrate_from_chat_id: -5 } } as unknown as Update,
       { update_id: nextId++, callback_query: { id: 'q', from: user(7), data: 'v:7' } } as unknown as Update,
     ];
     expect(worthQueueing(updates).queued).toEqual(updates);

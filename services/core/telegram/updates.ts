@@ -14,15 +14,18 @@ const SERVICE_FIELDS = [
 ];
 export const isServiceMessage = (message: Message) => SERVICE_FIELDS.some((field) => field in message);
 
+/** Service messages something is done about: a join's fallback signal, and a group's upgrade to a supergroup. */
+const ACTED_ON_SERVICE_FIELDS = ['new_chat_members', 'migrate_to_chat_id', 'migrate_from_chat_id'];
+
 /**
- * Whether an update can lead to any action at all. Not: service messages other than new_chat_members (a
- * join's fallback signal), and chat_member changes in a group that are neither a join nor an admin change
- * (someone left, an admin muted someone). Every leave from a group is two such updates. Anything this cannot
- * read is actionable, so that the verifier validates it and counts it as malformed.
+ * Whether an update can lead to any action at all. Not: service messages other than those above, and
+ * chat_member changes in a group that are neither a join nor an admin change (someone left, an admin muted
+ * someone). Every leave from a group is two such updates. Anything this cannot read is actionable, so that
+ * the verifier validates it and counts it as malformed.
  */
 export function isActionable(update: Update): boolean {
   try {
-    if ('message' in update) return 'new_chat_members' in update.message || !isServiceMessage(update.message);
+    if ('message' in update) return ACTED_ON_SERVICE_FIELDS.some((field) => field in update.message) || !isServiceMessage(update.message);
     if ('chat_member' in update) {
       const { chat, old_chat_member: was, new_chat_member: is } = update.chat_member;
       if (chat.type === 'channel') return true;

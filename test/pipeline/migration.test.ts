@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/db';
+import { useTestRedis } from '../support/redis';
+import { startPlatform, type Platform } from '../support/platform';
+import { waitFor } from '../support/process';
+import { closeQueues, logRows, waitMuted, waitPrompt, type Bot } from './helpers';
+
+const database = useTestDatabase();
+const redis = useTestRedis();
+let platform: Platform;
+let bot: Bot;
+
+beforeAll(async () => {
+  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
+  await platform.startRoles();
+  bot = await platform.addBot();
+});
+afterAll(async () => {
+  await closeQueues();
+  await platform?.stop();
+});
+
+/** The bot's replies to a message, in order. */
+async function replies(chatId: number, messageId: number, count: number): Promise<Array<string | undefined>> {
+  return (await waitFor(async () => {
+    const found = (await platform.client.messages(chatId)).messages.filter((m) => m.reply_to_message?.message_id === messageId && m.from?.is_bot);
+    return found.length >= count ? found.map((m) => m.text) : undefined;
+  }, 15_000, `${count} replies to message ${messageId}`))!;
+}
+
+describe('a basic group upgraded to a supergroup', () => {
+  it('keeps its protection, settings and whitelist under the new chat id', async () => {
+    const { client } = platform;
+    const owner = await client.createUser({ firstName: 'Owner' });
+    const group = await client.createChat({ type: 'group', title: `Basic ${randomBytes(2).toString('hex')}`, ownerId: owner.id });
+    const channel = await client.createChat({ type: 'channel', title: 'News', username: `ch${randomBytes(4).toString('hex')}`, ownerId: owner.id });
+    await client.makeAdmin(channel.id, bot.id, { can_invite_users: true, can_post_messages: true });
+    await client.makeAdmin(group.id, bot.id, { can_restrict_members: true, can_delete_messages: true, can_invite_users: true });
+
+    // Telegram mutes only in supergroups: the admin is told, and the settings are kept for the upgrade.
+    const protect = await client.sendMessage(group.id, { fromId: owner.id, text: `/protect @${channel.chat.username}` });
+    const [on, basic] = await replies(group.id, protect.message_id, 2);
+    expect(on).toContain('Protection is on');
+    expect(basic).toMatch(/^Telegram lets bots mute members only in supergroups\./);
+    const friend = await client.createUser({ firstName: 'Friend' });
+    const allow = await client.sendMessage(group.id, { fromId: owner.id, text: `/allow ${friend.id}` });
+    const set = await client.sendMessage(group.id, { fromId: owner.id, text: '/set prompt_lifetime 2m' });
+    await replies(group.id, allow.message_id, 1);
+    await replies(group.id, set.message_id, 1);
+
+    const { chat: supergroup } = await client.migrateToSupergroup(group.id);
+    const row = await waitFor(
+      () => platform.ctx.db.protectedGroup.findFirst({ where: { botInstanceId: bot.instanceId, chatId: BigInt(supergroup.id) }, include: { whitelist: true, channelLinks: { include: { channel: true } } } }),
+      15_000,
+      'the group record to move to the supergroup',
+    );
+    expect(row).toMatchObject({ enabled: true, chatType: 'supergroup', promptLifetimeSeconds: 120 });
+    expect(row!.whitelist.map((w) => Number(w.userId))).toEqual([friend.id]);
+    expect(row!.channelLinks.map((l) => Number(l.channel.channelId))).toEqual([channel.id]);
+    expect(await platform.ctx.db.protectedGroup.count({ where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) } })).toBe(0);
+
+    // Enforced in the supergroup at once: a non-subscriber is muted and prompted, the whitelisted friend is not.
+    const stranger = await client.createUser({ firstName: 'Stranger' });
+    await client.join(supergroup.id, friend.id);
+    await client.join(supergroup.id, stranger.id);
+    await waitMuted(platform, supergroup.id, stranger.id);
+    const prompt = await waitPrompt(platform, supergroup.id, stranger.id);
+    expect(prompt.text).toContain(`@${channel.chat.username}`);
+    expect((await logRows(platform, supergroup.id, friend.id, 1)).map((r) => r.status)).toEqual(['skipped']);
+    expect((await client.member(supergroup.id, friend.id)).status).toBe('member');
+  });
+});
