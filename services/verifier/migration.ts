@@ -19,10 +19,12 @@ export async function onGroupMigrated(deps: VerifierDeps, rt: BotRuntime, fromCh
       where: { botInstanceId_chatId: { botInstanceId, chatId: to } },
       include: { _count: { select: { channelLinks: true, whitelist: true, restrictions: true } } },
     });
-    if (current) {
+    // The two messages are handled concurrently: every write below holds only while the old record is
+    // still at the old id, and what the other handler already moved is never mistaken for the new chat's own.
+    if (current && current.id !== old.id) {
       const { channelLinks, whitelist, restrictions } = current._count;
       if (current.enabled || channelLinks || whitelist || restrictions) {
-        await tx.protectedGroup.updateMany({ where: { id: old.id }, data: { enabled: false } });
+        await tx.protectedGroup.updateMany({ where: { id: old.id, chatId: from }, data: { enabled: false } });
         return 'kept the supergroup\'s own settings';
       }
       await tx.protectedGroup.deleteMany({ where: { id: current.id } });
@@ -30,7 +32,7 @@ export async function onGroupMigrated(deps: VerifierDeps, rt: BotRuntime, fromCh
     await tx.protectedGroup.updateMany({
       where: { id: old.id, chatId: from },
       // The bare record knows the bot's rights in the new chat; the old one knew them in the basic group.
-      data: { chatId: to, chatType: 'supergroup', ...(current && { title: current.title, username: current.username, missingRights: current.missingRights }) },
+      data: { chatId: to, chatType: 'supergroup', ...(current && current.id !== old.id && { title: current.title, username: current.username, missingRights: current.missingRights }) },
     });
     return 'moved';
   });

@@ -70,4 +70,25 @@ describe('a basic group upgraded to a supergroup', () => {
     expect((await logRows(platform, supergroup.id, friend.id, 1)).map((r) => r.status)).toEqual(['skipped']);
     expect((await client.member(supergroup.id, friend.id)).status).toBe('member');
   });
+
+  it('moves the record of a group nobody has protected yet, once, whichever message comes first', async () => {
+    const { client } = platform;
+    const owner = await client.createUser({ firstName: 'Owner' });
+    const group = await client.createChat({ type: 'group', title: `Plain ${randomBytes(2).toString('hex')}`, ownerId: owner.id });
+    await client.makeAdmin(group.id, bot.id, { can_restrict_members: true, can_delete_messages: true, can_invite_users: true });
+    await waitFor(() => platform.ctx.db.protectedGroup.findFirst({ where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) } }), 15_000, 'the group to be registered');
+
+    const { chat: supergroup } = await client.migrateToSupergroup(group.id);
+    // Both service messages are handled, concurrently: neither may take the moved record for a stale one.
+    await waitFor(async () => (await client.pendingUpdates(bot.id)).updates.length === 0 && (await platform.ctx.db.protectedGroup.count({ where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) } })) === 0, 15_000, 'the old record to move');
+    await new Promise((r) => setTimeout(r, 1_000));
+    const rows = await platform.ctx.db.protectedGroup.findMany({ where: { botInstanceId: bot.instanceId, chatId: { in: [BigInt(group.id), BigInt(supergroup.id)] } } });
+    expect(rows.map((r) => [Number(r.chatId), r.chatType, r.enabled])).toEqual([[supergroup.id, 'supergroup', false]]);
+
+    // /protect works there as in any supergroup.
+    const channel = await client.createChat({ type: 'channel', title: 'News', username: `ch${randomBytes(4).toString('hex')}`, ownerId: owner.id });
+    await client.makeAdmin(channel.id, bot.id, { can_invite_users: true, can_post_messages: true });
+    const protect = await client.sendMessage(supergroup.id, { fromId: owner.id, text: `/protect @${channel.chat.username}` });
+    expect(await replies(supergroup.id, protect.message_id, 1)).toEqual([expect.stringContaining('Protection is on')]);
+  });
 });
