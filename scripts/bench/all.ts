@@ -83,9 +83,6 @@ async function main() {
     notes[b.name] = result.notes;
     for (const r of result.rows) rows.push({ bench: b.name, ...r });
   }
-  const ceiling = rows.find((r) => r.bench === 'ceiling' && r.figure.startsWith('no-op jobs'));
-  const pipeline = rows.find((r) => r.bench === 'pipeline' && r.figure.startsWith('throughput'));
-  if (ceiling && pipeline) rows.push({ bench: 'pipeline', figure: 'throughput vs the raw queue ceiling', value: pipeline.value, baseline: ceiling.value, unit: 'updates/s vs jobs/s', ratio: pipeline.value / ceiling.value });
 
   const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '' : Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2));
   console.log(`\nNezuko benchmarks${quick ? ' (--quick)' : ''} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'})`);
