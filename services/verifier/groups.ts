@@ -17,6 +17,8 @@ export interface GroupPolicy {
   chatId: bigint;
   title: string;
   enabled: boolean;
+  /** Telegram lets bots mute only in supergroups: a basic group's protection waits for its upgrade (migration.ts). */
+  supergroup: boolean;
   mode: 'mute' | 'join_request';
   promptLifetimeSeconds: number;
   muteDurationSeconds: number;
@@ -91,6 +93,7 @@ export class GroupStore {
       chatId: row.chatId,
       title: row.title,
       enabled: row.enabled,
+      supergroup: row.chatType !== 'group',
       mode: row.mode === 'join_request' ? 'join_request' : 'mute',
       promptLifetimeSeconds: row.promptLifetimeSeconds,
       muteDurationSeconds: row.muteDurationSeconds,

@@ -52,7 +52,7 @@ return 1
  * expires, and the retried job decides the join itself. A re-join two or more seconds later is a join of its own.
  */
 export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, joinDate: number, startedAt: number, threadId?: number): Promise<void> {
-  if (user.is_bot || group.mode !== 'mute' || !group.channels.length) return;
+  if (user.is_bot || group.mode !== 'mute' || !group.channels.length || !group.supergroup) return;
   const { redis } = deps.ctx;
   const join = deps.ctx.keys.bot(rt.bot.id, 'join', Number(group.chatId), user.id);
   const stateOf = (date: number) => `${join}:${date}:state`;
@@ -153,7 +153,7 @@ export async function onNewChatMembers(deps: VerifierDeps, rt: BotRuntime, messa
 /** A user left an enforced channel: mute them again, with a prompt, in every enabled group that requires it. */
 async function onChannelLeave(deps: VerifierDeps, rt: BotRuntime, channelChatId: number, user: User, startedAt: number) {
   for (const group of await deps.groups.linkedToChannel(rt.bot.id, channelChatId)) {
-    if (group.mode !== 'mute' || group.whitelist.has(BigInt(user.id))) continue;
+    if (group.mode !== 'mute' || !group.supergroup || group.whitelist.has(BigInt(user.id))) continue;
     const chatId = Number(group.chatId);
     const inGroup = await rt.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch(() => undefined);
     if (!inGroup || !memberOf(inGroup) || isAdminStatus(inGroup.status)) continue;
@@ -190,7 +190,7 @@ async function onChannelJoin(deps: VerifierDeps, rt: BotRuntime, channelChatId: 
  */
 export async function onGroupMessage(deps: VerifierDeps, rt: BotRuntime, message: Message, startedAt: number): Promise<void> {
   const group = await deps.groups.get(rt.bot.id, message.chat.id);
-  if (!group?.enabled || group.mode !== 'mute' || !group.channels.length) return;
+  if (!group?.enabled || group.mode !== 'mute' || !group.channels.length || !group.supergroup) return;
   const from = message.from;
   if (!from || from.is_bot || from.id === TELEGRAM_SERVICE_USER || isServiceMessage(message)) return;
   const senderChat = (message as { sender_chat?: { id: number } }).sender_chat;

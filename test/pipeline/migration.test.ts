@@ -48,6 +48,9 @@ describe('a basic group upgraded to a supergroup', () => {
     const set = await client.sendMessage(group.id, { fromId: owner.id, text: '/set prompt_lifetime 2m' });
     await replies(group.id, allow.message_id, 1);
     await replies(group.id, set.message_id, 1);
+    // A joiner before the upgrade: nothing can be enforced yet, and nothing is recorded as if it had been.
+    const early = await client.createUser({ firstName: 'Early' });
+    await client.join(group.id, early.id);
 
     const { chat: supergroup } = await client.migrateToSupergroup(group.id);
     const row = await waitFor(
@@ -69,6 +72,10 @@ describe('a basic group upgraded to a supergroup', () => {
     expect(prompt.text).toContain(`@${channel.chat.username}`);
     expect((await logRows(platform, supergroup.id, friend.id, 1)).map((r) => r.status)).toEqual(['skipped']);
     expect((await client.member(supergroup.id, friend.id)).status).toBe('member');
+    const open = await platform.ctx.db.restriction.findMany({ where: { groupId: row!.id, liftedAt: null } });
+    expect(open.map((r) => Number(r.userId))).toEqual([stranger.id]);
+    const { calls } = await client.calls(bot.id, { method: 'restrictChatMember' });
+    expect(calls.filter((c) => c.params.chat_id === group.id)).toEqual([]);
   });
 
   it('moves the record of a group nobody has protected yet, once, whichever message comes first', async () => {
