@@ -159,30 +159,24 @@ export async function drained(d: ChaosDeployment, bot: ChaosBot, timeoutMs: numb
     const { updates } = await d.client.pendingUpdates(bot.id);
     const c = await queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
     let busy = updates.length + c.waiting! + c.active! + c.prioritized!;
-    let delayedUpdates = '';
-    if (!busy && c.delayed) {
-      const delayed = (await queue.getDelayed(0, -1)).filter((j) => j.name === 'update');
-      busy = delayed.length;
-      delayedUpdates = delayed.slice(0, 3).map((j) => `${j.id} attempts=${j.attemptsMade} delay=${j.delay} ${j.failedReason ?? ''}`).join('; ');
-    }
-    last = `pending at Telegram ${updates.length}, jobs ${JSON.stringify(c)} ${delayedUpdates}`;
-    if (busy) last += ` ${await describeStuck(queue)}`;
+    if (!busy && c.delayed) busy = (await queue.getDelayed(0, -1)).filter((j) => j.name === 'update').length;
+    last = `pending at Telegram ${updates.length}, jobs ${JSON.stringify(c)}`;
     quiet = busy ? 0 : quiet + 1;
     return quiet >= 3;
-  }, timeoutMs, `bot ${bot.instanceId} to drain`).catch((err: Error) => {
-    throw new Error(`${err.message} (${last})\n${d.outputTails()}`);
+  }, timeoutMs, `bot ${bot.instanceId} to drain`).catch(async (err: Error) => {
+    throw new Error(`${err.message} (${last}) ${await describeStuck(queue)}\n${d.outputTails()}`);
   });
 }
 
-/** Why jobs still wait when a drain times out: each waiting, active or delayed job, when it is due and why it was handed back. */
+/** Why jobs still wait when a drain times out: each waiting, active or delayed job, when it last ran, and for how long it was handed back. */
 async function describeStuck(queue: Queue): Promise<string> {
   const now = Date.now();
   const jobs = await queue.getJobs(['active', 'delayed', 'waiting', 'prioritized'], 0, 30);
   return jobs
     .map((j) => {
-      const due = j.delay ? `due in ${j.timestamp + j.delay - now} ms` : '';
       const ran = j.processedOn ? `last run ${now - j.processedOn} ms ago` : 'never run';
-      return `[${j.name} ${j.id} ${due} ${ran} attempts=${j.attemptsMade} ${j.failedReason ?? ''}]`;
+      // After a hand-back, delay is the wait it was given then (moveToDelayed), not counted from the job's creation.
+      return `[${j.name} ${j.id} ${ran} delay=${j.delay} ms attempts=${j.attemptsMade} ${j.failedReason ?? ''}]`;
     })
     .join(' ');
 }
