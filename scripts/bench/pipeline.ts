@@ -159,7 +159,8 @@ async function runNezuko(simUrl: string) {
     }
     const instanceIds = (await ctx.db.botInstance.findMany({ select: { id: true } })).map((b) => b.id);
     const queues = instanceIds.map((id) => new Queue(updatesQueueName(id), { connection: ctx.redis, prefix: config.REDIS_PREFIX }));
-    const decided = async () => (await ctx.metrics.verifications.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const counted = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await counter.get()).values.reduce((n, v) => n + v.value, 0);
+    const decided = () => counted(ctx.metrics.verifications);
     const drained = async () => {
       for (const q of queues) {
         const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -196,8 +197,7 @@ async function runNezuko(simUrl: string) {
       throw err;
     });
     const throughput = backlogUpdates / ((lastDecisionAt - (await firstPoll(sim, world.bots))) / 1000);
-    const sum = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await counter.get()).values.reduce((n, v) => n + v.value, 0);
-    const backlogJobs = (await sum(ctx.metrics.updatesPolled)) - (await sum(ctx.metrics.updatesNotQueued));
+    const backlogJobs = (await counted(ctx.metrics.updatesPolled)) - (await counted(ctx.metrics.updatesNotQueued));
     const timings = await jobTimings(queues, joins);
 
     // Latency at a steady rate.
