@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createDatabase, type PrismaClient } from '../../services/core/db';
-import { databaseUrl, quoteIdent, TEMPLATE_DATABASE, withAdmin } from './pg-admin';
+import { databaseUrl, quoteIdent, withAdmin } from './pg-admin';
 
 /**
  * A fresh, migrated database for the calling test file: cloned from the template in beforeAll,
@@ -15,7 +15,7 @@ export function useTestDatabase() {
     await withAdmin(async (client) => {
       for (let attempt = 0; ; attempt++) {
         try {
-          await client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(TEMPLATE_DATABASE)}`);
+          await client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(inject('templateDatabase'))}`);
           return;
         } catch (err) {
           // Two files cloning the template at the same instant can collide; a retry settles it.

@@ -3,12 +3,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { databaseUrl, quoteIdent, TEMPLATE_DATABASE, withAdmin } from './pg-admin';
+import { databaseUrl, quoteIdent, templateDatabase, withAdmin } from './pg-admin';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Unique per `vitest run`; names every database and Redis prefix the run creates. */
     testRunId: string;
+    /** The migrated template each test file clones its database from. */
+    templateDatabase: string;
   }
 }
 
@@ -26,7 +28,7 @@ function migrationsHash(): string {
 }
 
 /**
- * Migrates a template database once (again only when migrations change); each test file then clones it,
+ * Migrates the template database of these migrations once; each test file then clones it,
  * which takes milliseconds instead of a migration run per file.
  */
 export default async function setup(project: TestProject) {
@@ -34,24 +36,28 @@ export default async function setup(project: TestProject) {
   project.provide('testRunId', runId);
 
   const hash = migrationsHash();
-  const current = await withAdmin(async (client) => {
-    const { rows } = await client.query(
-      `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
-      [TEMPLATE_DATABASE],
-    );
-    return rows[0]?.comment as string | undefined;
+  const template = templateDatabase(hash);
+  project.provide('templateDatabase', template);
+  // One run migrates the template; a run starting at the same moment waits on the lock, then finds it ready.
+  await withAdmin(async (client) => {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [template]);
+    try {
+      const { rows } = await client.query(
+        `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+        [template],
+      );
+      if (rows[0]?.comment === 'migrated') return;
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(template)} WITH (FORCE)`);
+      await client.query(`CREATE DATABASE ${quoteIdent(template)}`);
+      execFileSync('npx', ['prisma', 'migrate', 'deploy'], {
+        env: { ...process.env, DATABASE_URL: databaseUrl(template) },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      await client.query(`COMMENT ON DATABASE ${quoteIdent(template)} IS 'migrated'`);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [template]);
+    }
   });
-  if (current !== hash) {
-    await withAdmin(async (client) => {
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(TEMPLATE_DATABASE)} WITH (FORCE)`);
-      await client.query(`CREATE DATABASE ${quoteIdent(TEMPLATE_DATABASE)}`);
-    });
-    execFileSync('npx', ['prisma', 'migrate', 'deploy'], {
-      env: { ...process.env, DATABASE_URL: databaseUrl(TEMPLATE_DATABASE) },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    await withAdmin((client) => client.query(`COMMENT ON DATABASE ${quoteIdent(TEMPLATE_DATABASE)} IS '${hash}'`));
-  }
 
   return async () => {
     // Files drop their own databases; this catches those of a file that crashed.
