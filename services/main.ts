@@ -2,8 +2,9 @@ import type { AppContext } from './core/context';
 import { assertTokenKey, BotRegistryError, registerBot } from './core/bots';
 import { createContext, StartupError } from './core/context';
 import { ConfigError, loadConfig, type Role } from './core/config';
-import { configureLogger, logger } from './core/logger';
+import { configureLogger, consoleFormatFor, logger } from './core/logger';
 import { closeServer, createOpsServer, listen } from './core/ops-http';
+import { startupSummary } from './core/summary';
 import { startTracing } from './core/tracing';
 import { startApi } from './api';
 import { startMaintenance } from './maintenance';
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
     maxSize: config.LOG_MAX_SIZE,
     maxFiles: config.LOG_MAX_FILES,
     perBot: config.LOG_PER_BOT,
+    consoleFormat: consoleFormatFor(config.LOG_FORMAT),
   });
 
   const stopTracing = startTracing(config.OTEL_EXPORTER_OTLP_ENDPOINT, config.OTEL_SERVICE_NAME);
@@ -60,13 +62,19 @@ async function main(): Promise<void> {
   for (const role of Object.keys(ROLE_STARTERS) as Role[]) {
     if (config.ROLES.includes(role)) await ROLE_STARTERS[role](ctx);
   }
+  let opsPort: number | undefined;
   if (!config.ROLES.includes('api')) {
     const server = createOpsServer(ctx.readiness, ctx.metrics.registry);
-    const port = await listen(server, config.METRICS_PORT, config.API_HOST);
+    opsPort = await listen(server, config.METRICS_PORT, config.API_HOST);
     ctx.lifecycle.onShutdown('http', 'ops server', () => closeServer(server));
-    log.info('ops endpoints listening', { port, paths: ['/health', '/ready', '/metrics'] });
+    log.info('ops endpoints listening', { port: opsPort, paths: ['/health', '/ready', '/metrics'] });
   }
   log.info('nezuko started', { roles: config.ROLES, pid: process.pid });
+  try {
+    for (const line of await startupSummary(ctx.db, config, { api: config.API_PORT, ops: opsPort })) log.info(line);
+  } catch (err) {
+    log.warn('start-up summary unavailable', { err });
+  }
 }
 
 main().catch((err) => {
