@@ -6,19 +6,18 @@ import { configureLogger, consoleFormatFor, logger } from './core/logger';
 import { closeServer, createOpsServer, listen } from './core/ops-http';
 import { startupSummary } from './core/summary';
 import { startTracing } from './core/tracing';
-import { startApi } from './api';
-import { startMaintenance } from './maintenance';
-import { startPoller } from './poller';
-import { startVerifier } from './verifier';
 
 type RoleStarter = (ctx: AppContext) => Promise<void>;
 
-/** Roles in start order: consumers before producers, so nothing queued waits for a worker that is still starting. */
-const ROLE_STARTERS: Record<Role, RoleStarter> = {
-  verifier: startVerifier,
-  maintenance: startMaintenance,
-  poller: startPoller,
-  api: startApi,
+/**
+ * Roles in start order: consumers before producers, so nothing queued waits for a worker that is still starting.
+ * Each role's code is loaded only by a process that runs it (a verifier needs neither Express nor Bull Board).
+ */
+const ROLE_STARTERS: Record<Role, () => Promise<RoleStarter>> = {
+  verifier: async () => (await import('./verifier')).startVerifier,
+  maintenance: async () => (await import('./maintenance')).startMaintenance,
+  poller: async () => (await import('./poller')).startPoller,
+  api: async () => (await import('./api')).startApi,
 };
 
 async function main(): Promise<void> {
@@ -32,7 +31,7 @@ async function main(): Promise<void> {
     consoleFormat: consoleFormatFor(config.LOG_FORMAT),
   });
 
-  const stopTracing = startTracing(config.OTEL_EXPORTER_OTLP_ENDPOINT, config.OTEL_SERVICE_NAME);
+  const stopTracing = await startTracing(config.OTEL_EXPORTER_OTLP_ENDPOINT, config.OTEL_SERVICE_NAME);
   const ctx = await createContext(config, log);
   if (stopTracing) ctx.lifecycle.onShutdown('buffers', 'traces', stopTracing);
   try {
@@ -60,7 +59,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
 
   for (const role of Object.keys(ROLE_STARTERS) as Role[]) {
-    if (config.ROLES.includes(role)) await ROLE_STARTERS[role](ctx);
+    if (config.ROLES.includes(role)) await (await ROLE_STARTERS[role]())(ctx);
   }
   let opsPort: number | undefined;
   if (!config.ROLES.includes('api')) {

@@ -2,7 +2,7 @@ import type { Config } from './config';
 import type { PrismaClient } from './db';
 
 /** Run from TypeScript sources (tsx) or from the compiled build: the commands a person is told to run differ. */
-const compiled = !import.meta.url.endsWith('.ts');
+const compiled = import.meta.url.endsWith('.js');
 const command = (npmScript: string, file: string) => (compiled ? `node dist/scripts/${file}.js` : `npm run ${npmScript} --`);
 
 /**
