@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up behind `npm start` and `npm test`: dependencies, PostgreSQL and Redis, the database,
 # the Prisma client and migrations. Fast when everything is already in place.
-# --test also installs the tools the tests drive (promtool, docker-compose, chromium) where they are missing.
+# --test also installs the tools the tests drive (promtool and prometheus, amtool and alertmanager, docker-compose,
+# chromium) where they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,7 @@ quietly npx prisma migrate deploy || die "prisma migrate deploy failed"
 if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v promtool >/dev/null || missing+=(prometheus)
+  command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
   # The browser tests drive headless Chromium (playwright-core, executablePath /usr/bin/chromium).
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -54,8 +56,9 @@ if [ "${1:-}" = "--test" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing test tools: ${missing[*]}"
       quietly apt-get update -qq && quietly apt-get install -y -qq --no-install-recommends "${missing[@]}" || die "could not install ${missing[*]}"
-      # The prometheus package starts a server; the tests need only promtool.
+      # The packages start servers of their own; the tests need only their binaries (and start their own).
       { systemctl stop prometheus || service prometheus stop || pkill -x prometheus; } >/dev/null 2>&1 || true
+      { systemctl stop prometheus-alertmanager || service prometheus-alertmanager stop; } >/dev/null 2>&1 || true
     else
       die "the tests need: ${missing[*]} (Debian/Ubuntu packages); install them or run as root"
     fi
