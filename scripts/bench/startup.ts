@@ -4,7 +4,8 @@
  * What one `ROLES=verifier` process with 10 bots costs to start and to keep, compiled (`npm run build`,
  * `node dist/services/main.js`, what the container image runs) against tsx (`node --import tsx
  * services/main.ts`, what `npm start` runs): the time from spawn to the first 200 from /ready (every role
- * started, a worker per bot), and the resident memory (VmRSS) at that moment and after 5 s idle. The two
+ * started, a worker per bot) and the CPU the process used until then (steadier than wall time on a busy
+ * machine), and the resident memory (VmRSS) at that moment and after 5 s idle. The two
  * alternate run by run on the same database, Redis and simulator; one warm-up run of each is not counted
  * (tsx caches its transforms on disk, so its counted runs are its warm case).
  */
@@ -31,9 +32,15 @@ const VARIANTS = {
 } as const;
 type Variant = keyof typeof VARIANTS;
 
+/** CPU seconds (user + system) a process has used: less swayed than wall time by neighbours on a shared machine. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+const range2 = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
 
 async function freePort(): Promise<number> {
   const net = await import('node:net');
@@ -45,7 +52,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startOnce(variant: Variant, env: NodeJS.ProcessEnv): Promise<{ readyMs: number; rssReady: number; rssIdle: number }> {
+async function startOnce(variant: Variant, env: NodeJS.ProcessEnv): Promise<{ readyMs: number; cpuReady: number; rssReady: number; rssIdle: number }> {
   const port = await freePort();
   const [command, ...args] = VARIANTS[variant];
   const started = performance.now();
@@ -59,9 +66,10 @@ async function startOnce(variant: Variant, env: NodeJS.ProcessEnv): Promise<{ re
       await sleep(10);
     }
     const readyMs = performance.now() - started;
+    const cpuReady = cpuSeconds(child.pid!);
     const rssReady = rssMb(child.pid!);
     await sleep(5_000);
-    return { readyMs, rssReady, rssIdle: rssMb(child.pid!) };
+    return { readyMs, cpuReady, rssReady, rssIdle: rssMb(child.pid!) };
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -98,13 +106,14 @@ try {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
       const result = await startOnce(variant, env);
       results[variant].push(result);
-      console.log(`run ${run + 1} ${variant}: ready in ${result.readyMs.toFixed(0)} ms, RSS ${result.rssReady.toFixed(0)} MB at ready, ${result.rssIdle.toFixed(0)} MB after 5 s`);
+      console.log(`run ${run + 1} ${variant}: ready in ${result.readyMs.toFixed(0)} ms (${result.cpuReady.toFixed(2)} s CPU), RSS ${result.rssReady.toFixed(0)} MB at ready, ${result.rssIdle.toFixed(0)} MB after 5 s`);
     }
   }
-  const pick = (variant: Variant, field: 'readyMs' | 'rssReady' | 'rssIdle') => results[variant].map((r) => r[field]);
+  const pick = (variant: Variant, field: 'readyMs' | 'cpuReady' | 'rssReady' | 'rssIdle') => results[variant].map((r) => r[field]);
   const rows: Row[] = [];
   for (const [figure, field, unit] of [
     ['start → ready (median)', 'readyMs', 'ms'],
+    ['CPU used until ready (median)', 'cpuReady', 's'],
     ['RSS at ready (median)', 'rssReady', 'MB'],
     ['RSS after 5 s idle (median)', 'rssIdle', 'MB'],
   ] as const) {
@@ -117,11 +126,11 @@ try {
     bots: BOTS,
     runs: RUNS,
     ranges: Object.fromEntries(
-      (Object.keys(VARIANTS) as Variant[]).map((v) => [v, { readyMs: range(pick(v, 'readyMs')), rssReadyMb: range(pick(v, 'rssReady')), rssIdleMb: range(pick(v, 'rssIdle')) }]),
+      (Object.keys(VARIANTS) as Variant[]).map((v) => [v, { readyMs: range(pick(v, 'readyMs')), cpuReadyS: range2(pick(v, 'cpuReady')), rssReadyMb: range(pick(v, 'rssReady')), rssIdleMb: range(pick(v, 'rssIdle')) }]),
     ),
   });
   for (const variant of Object.keys(VARIANTS) as Variant[]) {
-    console.log(`${variant}: ready ${range(pick(variant, 'readyMs'))} ms, RSS at ready ${range(pick(variant, 'rssReady'))} MB, after 5 s ${range(pick(variant, 'rssIdle'))} MB`);
+    console.log(`${variant}: ready ${range(pick(variant, 'readyMs'))} ms, CPU until ready ${range2(pick(variant, 'cpuReady'))} s, RSS at ready ${range(pick(variant, 'rssReady'))} MB, after 5 s ${range(pick(variant, 'rssIdle'))} MB`);
   }
 } finally {
   await database.drop();
