@@ -204,6 +204,11 @@ async function waitUntilUp(name, url) {
 
 const newPassword = () => randomBytes(24).toString('base64url');
 
+function composeUp(service) {
+  const up = run('docker', ['compose', 'up', '-d', service], { stdio: ['ignore', 'inherit', 'pipe'] });
+  if (!up.ok) fail(`docker compose up ${service} failed: ${up.output.split('\n').at(-1)}`);
+}
+
 // ───────────────────────────── PostgreSQL ─────────────────────────────
 
 /** initdb, pg_ctl…: on PATH, or Debian's versioned directories (newest first). */
@@ -284,7 +289,7 @@ async function startPostgres(url, urlWasSet) {
   }
   if (state?.kind === 'docker' && dockerAvailable()) {
     say('starting postgres with docker compose');
-    return run('docker', ['compose', 'up', '-d', 'postgres'], { stdio: 'inherit' });
+    return composeUp('postgres');
   }
   // An installed cluster that is merely stopped (after a reboot, say) is started, and nothing else.
   const installed = debianClusters(port).find((c) => c.status === 'down');
@@ -303,7 +308,7 @@ async function startPostgres(url, urlWasSet) {
     say('starting postgres with docker compose (password written to .env)');
     writeEnv({ POSTGRES_PASSWORD: password, DATABASE_URL: `postgresql://postgres:${password}@127.0.0.1:${port}/nezuko` }, 'PostgreSQL started by scripts/setup.sh with docker compose');
     recordState('postgres', { kind: 'docker' });
-    return run('docker', ['compose', 'up', '-d', 'postgres'], { stdio: 'inherit' });
+    return composeUp('postgres');
   }
   let bin = postgresBinDir();
   if (!bin && aptAvailable()) {
@@ -361,13 +366,13 @@ function startOwnRedis(port) {
 async function startRedis(url, urlWasSet) {
   const port = portOf(SERVICES.redis, url);
   const state = readState().redis;
-  if (state?.kind === 'docker' && dockerAvailable()) return run('docker', ['compose', 'up', '-d', 'redis'], { stdio: 'inherit' });
+  if (state?.kind === 'docker' && dockerAvailable()) return composeUp('redis');
   if (state?.kind === 'own' && has('redis-server')) return startOwnRedis(port);
   if (urlWasSet) fail(`Redis: nothing answers at ${where(SERVICES.redis, url)} and REDIS_URL is set, so set-up does not start one; start yours, or remove REDIS_URL to let set-up start one`);
   if (dockerAvailable()) {
     say('starting redis with docker compose');
     recordState('redis', { kind: 'docker' });
-    return run('docker', ['compose', 'up', '-d', 'redis'], { stdio: 'inherit' });
+    return composeUp('redis');
   }
   if (!has('redis-server')) {
     if (!aptAvailable()) fail('Redis is not installed: install redis-server (or Docker), or set REDIS_URL to a server you have');
