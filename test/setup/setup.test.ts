@@ -182,7 +182,7 @@ describe('set-up never changes a server it did not create', () => {
     expect(await query(theirs, 'SELECT rolname, rolpassword FROM pg_authid ORDER BY rolname')).toEqual(rolesBefore);
     expect(existsSync(path.join(dir, '.env'))).toBe(false);
     expect(existsSync(path.join(dir, 'storage/postgres'))).toBe(false);
-  });
+  }, 120_000);
 });
 
 describe('set-up on a machine where nothing answers at the local default', () => {
@@ -252,5 +252,5 @@ describe('set-up on a machine where nothing answers at the local default', () =>
     expect(wrong.lines).toHaveLength(1);
     expect(wrong.lines[0]).toContain(`PostgreSQL at 127.0.0.1:${pgPort} refused the login of "nezuko"`);
     expect(await query(url!, "SELECT rolpassword FROM pg_authid WHERE rolname = 'nezuko'")).toEqual(before);
-  }, 120_000);
+  }, 240_000);
 });
