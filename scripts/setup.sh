@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up behind `npm start` and `npm test`: dependencies, PostgreSQL and Redis, the database,
 # the Prisma client and migrations. Fast when everything is already in place.
-# --test also installs the tools the tests drive (promtool, docker-compose, chromium) where they are missing.
+# --test also installs the tools the tests drive (promtool and prometheus, amtool and alertmanager, docker-compose,
+# chromium) where they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,54 +17,23 @@ fi
 
 command -v node >/dev/null || die "Node.js 20 or newer is required (https://nodejs.org)"
 
+# 0. DATABASE_URL and REDIS_URL must be URLs before anything else runs (no npm packages needed for that).
+node scripts/setup-services.mjs --validate || exit 1
+
 # 1. npm dependencies, when missing or older than the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# 2. PostgreSQL and Redis: use what answers; else docker compose; else apt-get (Debian/Ubuntu as root).
-set -a; [ -f .env ] && . ./.env; set +a
-export DATABASE_URL="${DATABASE_URL:-postgresql://postgres:postgres@127.0.0.1:5432/nezuko}"
-export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+# 2. PostgreSQL and Redis answer (started, or created with a role of its own, only at the local default when
+#    nothing answers there; see the script), and the database exists.
+node scripts/setup-services.mjs || exit 1
 
-services_up() { node scripts/check-services.mjs "$@" >/dev/null 2>&1; }
 # Runs a command silently, showing its output only when it fails.
 quietly() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }; }
 
-start_with_apt() {
-  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
-  if ! command -v pg_ctlcluster >/dev/null || ! command -v redis-server >/dev/null; then
-    say "installing postgresql and redis-server with apt-get"
-    apt-get update -qq && apt-get install -y -qq postgresql redis-server >/dev/null
-  fi
-  if ! services_up --postgres; then
-    local version; version=$(ls /etc/postgresql | sort -V | tail -n 1)
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
-    # The default URL carries a password; give the postgres role that password (trust setups ignore it).
-    for _ in $(seq 1 20); do su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null 2>&1 && break; sleep 0.5; done
-  fi
-  if ! services_up --redis; then
-    mkdir -p /var/lib/redis /var/log/redis
-    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-      --maxmemory-policy noeviction --dir /var/lib/redis --logfile /var/log/redis/nezuko.log
-  fi
-}
-
-if ! services_up; then
-  if docker info >/dev/null 2>&1; then
-    say "starting postgres and redis with docker compose"
-    docker compose up -d postgres redis
-  elif ! start_with_apt; then
-    node scripts/check-services.mjs || true
-    die "PostgreSQL and Redis are needed: install them (or Docker), or set DATABASE_URL and REDIS_URL"
-  fi
-  for _ in $(seq 1 60); do services_up && break; sleep 0.5; done
-  services_up || { node scripts/check-services.mjs || true; die "PostgreSQL or Redis did not come up"; }
-fi
-
-# 3. The database, the Prisma client (only when the schema changed) and migrations.
-node scripts/check-services.mjs --create-database >/dev/null
+# 3. The Prisma client (only when the schema changed) and migrations.
 stamp=node_modules/.cache/nezuko-prisma-schema.sha256
 mkdir -p "$(dirname "$stamp")"
 sum=$(cat prisma/schema.prisma package-lock.json | sha256sum | cut -d' ' -f1)
@@ -78,6 +48,7 @@ quietly npx prisma migrate deploy || die "prisma migrate deploy failed"
 if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v promtool >/dev/null || missing+=(prometheus)
+  command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
   # The browser tests drive headless Chromium (playwright-core, executablePath /usr/bin/chromium).
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -85,8 +56,9 @@ if [ "${1:-}" = "--test" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing test tools: ${missing[*]}"
       quietly apt-get update -qq && quietly apt-get install -y -qq --no-install-recommends "${missing[@]}" || die "could not install ${missing[*]}"
-      # The prometheus package starts a server; the tests need only promtool.
+      # The packages start servers of their own; the tests need only their binaries (and start their own).
       { systemctl stop prometheus || service prometheus stop || pkill -x prometheus; } >/dev/null 2>&1 || true
+      { systemctl stop prometheus-alertmanager || service prometheus-alertmanager stop; } >/dev/null 2>&1 || true
     else
       die "the tests need: ${missing[*]} (Debian/Ubuntu packages); install them or run as root"
     fi

@@ -2,22 +2,22 @@ import type { AppContext } from './core/context';
 import { assertTokenKey, BotRegistryError, registerBot } from './core/bots';
 import { createContext, StartupError } from './core/context';
 import { ConfigError, loadConfig, type Role } from './core/config';
-import { configureLogger, logger } from './core/logger';
+import { configureLogger, consoleFormatFor, logger } from './core/logger';
 import { closeServer, createOpsServer, listen } from './core/ops-http';
+import { startupSummary } from './core/summary';
 import { startTracing } from './core/tracing';
-import { startApi } from './api';
-import { startMaintenance } from './maintenance';
-import { startPoller } from './poller';
-import { startVerifier } from './verifier';
 
 type RoleStarter = (ctx: AppContext) => Promise<void>;
 
-/** Roles in start order: consumers before producers, so nothing queued waits for a worker that is still starting. */
-const ROLE_STARTERS: Record<Role, RoleStarter> = {
-  verifier: startVerifier,
-  maintenance: startMaintenance,
-  poller: startPoller,
-  api: startApi,
+/**
+ * Roles in start order: consumers before producers, so nothing queued waits for a worker that is still starting.
+ * Each role's code is loaded only by a process that runs it (a verifier needs neither Express nor Bull Board).
+ */
+const ROLE_STARTERS: Record<Role, () => Promise<RoleStarter>> = {
+  verifier: async () => (await import('./verifier')).startVerifier,
+  maintenance: async () => (await import('./maintenance')).startMaintenance,
+  poller: async () => (await import('./poller')).startPoller,
+  api: async () => (await import('./api')).startApi,
 };
 
 async function main(): Promise<void> {
@@ -28,9 +28,10 @@ async function main(): Promise<void> {
     maxSize: config.LOG_MAX_SIZE,
     maxFiles: config.LOG_MAX_FILES,
     perBot: config.LOG_PER_BOT,
+    consoleFormat: consoleFormatFor(config.LOG_FORMAT),
   });
 
-  const stopTracing = startTracing(config.OTEL_EXPORTER_OTLP_ENDPOINT, config.OTEL_SERVICE_NAME);
+  const stopTracing = await startTracing(config.OTEL_EXPORTER_OTLP_ENDPOINT, config.OTEL_SERVICE_NAME);
   const ctx = await createContext(config, log);
   if (stopTracing) ctx.lifecycle.onShutdown('buffers', 'traces', stopTracing);
   try {
@@ -58,15 +59,21 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
 
   for (const role of Object.keys(ROLE_STARTERS) as Role[]) {
-    if (config.ROLES.includes(role)) await ROLE_STARTERS[role](ctx);
+    if (config.ROLES.includes(role)) await (await ROLE_STARTERS[role]())(ctx);
   }
+  let opsPort: number | undefined;
   if (!config.ROLES.includes('api')) {
     const server = createOpsServer(ctx.readiness, ctx.metrics.registry);
-    const port = await listen(server, config.METRICS_PORT, config.API_HOST);
+    opsPort = await listen(server, config.METRICS_PORT, config.API_HOST);
     ctx.lifecycle.onShutdown('http', 'ops server', () => closeServer(server));
-    log.info('ops endpoints listening', { port, paths: ['/health', '/ready', '/metrics'] });
+    log.info('ops endpoints listening', { port: opsPort, paths: ['/health', '/ready', '/metrics'] });
   }
   log.info('nezuko started', { roles: config.ROLES, pid: process.pid });
+  try {
+    for (const line of await startupSummary(ctx.db, config, { api: config.API_PORT, ops: opsPort })) log.info(line);
+  } catch (err) {
+    log.warn('start-up summary unavailable', { err });
+  }
 }
 
 main().catch((err) => {

@@ -81,6 +81,8 @@ const schema = z.object({
   ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
   ADMIN_PASSWORD: z.string().min(12, 'expected at least 12 characters').optional(),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** Console lines: auto = readable at a terminal, JSON otherwise; files are always JSON. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   LOG_DIR: z.string().min(1).default('storage/logs'),
   LOG_MAX_SIZE: z.string().regex(/^\d+[kmg]?$/, 'expected a size such as 50m').default('50m'),
   LOG_MAX_FILES: positiveInt.default(10),

@@ -87,6 +87,47 @@ class PerBotFiles extends Transport {
   }
 }
 
+/** How the console shows lines: JSON (files, pipes, log collectors) or readable lines for a person at a terminal. */
+export type ConsoleFormat = 'json' | 'pretty';
+
+/** LOG_FORMAT=auto: readable when stdout is a terminal, JSON otherwise (containers, pipes, files). */
+export function consoleFormatFor(setting: 'auto' | ConsoleFormat, stream: { isTTY?: boolean } = process.stdout): ConsoleFormat {
+  return setting === 'auto' ? (stream.isTTY ? 'pretty' : 'json') : setting;
+}
+
+const LEVEL_COLOURS: Record<string, string> = { error: '\x1b[31m', warn: '\x1b[33m', info: '\x1b[36m', debug: '\x1b[90m' };
+const SKIPPED_KEYS = new Set(['level', 'message', 'timestamp']);
+
+/** A metadata value as a person reads it: bare words stay bare, the rest is JSON. */
+const showValue = (value: unknown): string =>
+  typeof value === 'string' ? (/^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)) : Array.isArray(value) && value.every((v) => typeof v !== 'object') ? value.join(',') : JSON.stringify(value);
+
+/**
+ * `12:03:04 info  message  key=value …`, local time; an error's stack follows on indented lines. It formats
+ * what the redaction already cleaned (the logger's own format runs first), so secrets stay out here too.
+ */
+export function prettyFormat(colours: boolean): winston.Logform.Format {
+  return winston.format.printf((info) => {
+    const time = new Date(String(info.timestamp ?? Date.now())).toLocaleTimeString('en-GB', { hour12: false });
+    const level = info.level.padEnd(5);
+    const shownLevel = colours ? `${LEVEL_COLOURS[info.level] ?? ''}${level}\x1b[0m` : level;
+    const fields: string[] = [];
+    const stacks: string[] = [];
+    for (const [key, value] of Object.entries(info)) {
+      if (SKIPPED_KEYS.has(key) || value === undefined) continue;
+      const error = value as { name?: unknown; message?: unknown; stack?: unknown };
+      if (error && typeof error === 'object' && typeof error.message === 'string' && typeof error.stack === 'string') {
+        fields.push(`${key}=${showValue(`${String(error.name ?? 'Error')}: ${error.message}`)}`);
+        stacks.push(...error.stack.split('\n').slice(1).map((line) => `    ${line.trim()}`));
+      } else {
+        fields.push(`${key}=${showValue(value)}`);
+      }
+    }
+    const head = `${colours ? '\x1b[90m' : ''}${time}${colours ? '\x1b[0m' : ''} ${shownLevel} ${String(info.message)}${fields.length ? `  ${fields.join(' ')}` : ''}`;
+    return [head, ...stacks].join('\n');
+  });
+}
+
 export interface LoggerOptions {
   level?: string;
   /** Directory for rotated files; omitted = console only. */
@@ -98,6 +139,8 @@ export interface LoggerOptions {
   /** Extra transports (tests capture lines through a stream transport). */
   transports?: winston.transport[];
   console?: boolean;
+  /** JSON lines (default) or readable lines on the console; files are always JSON. */
+  consoleFormat?: ConsoleFormat;
   /** Also one file per bot (needs `dir`). */
   perBot?: boolean;
 }
@@ -114,10 +157,13 @@ export function fileTransport(dir: string, name: string, maxSize = '50m', maxFil
   });
 }
 
-/** JSON lines to the console and, when `dir` is given, to daily-rotated files; every line redacted. */
+/** Lines to the console (JSON or readable) and, when `dir` is given, JSON to daily-rotated files; every line redacted. */
 export function createLogger(options: LoggerOptions = {}): winston.Logger {
   const transports: winston.transport[] = [...(options.transports ?? [])];
-  if (options.console !== false) transports.push(new winston.transports.Console());
+  if (options.console !== false) {
+    const pretty = options.consoleFormat === 'pretty';
+    transports.push(new winston.transports.Console(pretty ? { format: prettyFormat(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR) } : {}));
+  }
   if (options.dir) transports.push(fileTransport(options.dir, options.name ?? 'nezuko', options.maxSize, options.maxFiles));
   if (options.dir && options.perBot) transports.push(new PerBotFiles({ dir: options.dir, maxSize: options.maxSize, maxFiles: options.maxFiles }));
   return winston.createLogger({ level: options.level ?? 'info', format: lineFormat, transports });

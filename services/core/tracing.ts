@@ -1,15 +1,18 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 /**
  * Optional OpenTelemetry tracing, off unless OTEL_EXPORTER_OTLP_ENDPOINT is set: a trace follows an update
  * from the poll that read it, through the queue (its context travels in the job data), to the worker's
  * Telegram calls and the write of its decision. Without an endpoint every call below is a no-op.
  */
-export function startTracing(endpoint: string | undefined, serviceName: string): (() => Promise<void>) | undefined {
+export async function startTracing(endpoint: string | undefined, serviceName: string): Promise<(() => Promise<void>) | undefined> {
   if (!endpoint) return undefined;
+  // The SDK and exporter (~20 MB, ~0.5 s to load) only where tracing is on; the API above is a no-op without them.
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-node'),
+  ]);
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, '')}/v1/traces` }), { scheduledDelayMillis: 1_000 })],

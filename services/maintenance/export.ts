@@ -97,7 +97,9 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
   }
 }
 
-const EXPORT_PROCESS = fileURLToPath(new URL('./export-process.ts', import.meta.url));
+/** export-process.ts beside this file: its compiled .js in the build (plain node), else the source through tsx. */
+const COMPILED = import.meta.url.endsWith('.js');
+const EXPORT_PROCESS = fileURLToPath(new URL(COMPILED ? './export-process.js' : './export-process.ts', import.meta.url));
 /**
  * The export process' V8 old-space limit. Its live heap stays at ~18 MB (one FETCH batch, stream buffers), but it
  * allocates fast (a string per cell) and batches outlive young-generation collections, so left alone V8 lets
@@ -115,7 +117,7 @@ const EXPORT_PROCESS_KILL_AFTER_MS = 5_000;
 export const writeExportFileInChild: ExportWriter = (spec, options) =>
   new Promise<ExportFile>((resolve, reject) => {
     const child = fork(EXPORT_PROCESS, [], {
-      execArgv: ['--import', 'tsx', `--max-old-space-size=${EXPORT_PROCESS_HEAP_MB}`],
+      execArgv: [...(COMPILED ? [] : ['--import', 'tsx']), `--max-old-space-size=${EXPORT_PROCESS_HEAP_MB}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let settled: { file?: ExportFile; error?: string } | undefined;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../services/core/logger';
+import { consoleFormatFor, createLogger, prettyFormat } from '../../services/core/logger';
 
 const token = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw9';
 
@@ -123,5 +123,44 @@ describe('per-bot log files (LOG_PER_BOT)', () => {
     expect(seven.split('\n').filter(Boolean).map((l) => JSON.parse(l).message)).toEqual(['seven']);
     expect(seven).not.toContain(token);
     expect(read('bot-8-').split('\n').filter(Boolean).map((l) => JSON.parse(l).message)).toEqual(['eight']);
+  });
+});
+
+describe('readable console lines (LOG_FORMAT=pretty, or auto at a terminal)', () => {
+  function capturePretty() {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const log = createLogger({ console: false, transports: [new winston.transports.Stream({ stream, format: prettyFormat(false) })] });
+    return { log, lines };
+  }
+
+  it('shows time, level, message and key=value fields, with an error\'s stack on indented lines', () => {
+    const { log, lines } = capturePretty();
+    log.info('bot started', { botId: 7, roles: ['poller', 'verifier'], note: 'two words' });
+    log.error('poll failed', { botId: 7, err: new Error('boom') });
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d info  bot started  botId=7 roles=poller,verifier note="two words"$/);
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d error poll failed  botId=7 err="Error: boom"$/);
+    expect(lines[2]).toMatch(/^ {4}at .*logger\.test\.ts/);
+    expect(lines.join('\n')).not.toContain('{');
+  });
+
+  it('is redacted like the JSON lines', () => {
+    const { log, lines } = capturePretty();
+    log.error('poll failed', { err: new Error(`request to https://api.telegram.org/bot${token}/getUpdates failed`), password: 'hunter2hunter2' });
+    expect(lines.join('\n')).not.toMatch(/AAHdqTcv|hunter2/);
+    expect(lines[0]).toContain('/bot[redacted]/getUpdates');
+  });
+
+  it('auto means readable on a terminal and JSON anywhere else', () => {
+    expect(consoleFormatFor('auto', { isTTY: true })).toBe('pretty');
+    expect(consoleFormatFor('auto', { isTTY: false })).toBe('json');
+    expect(consoleFormatFor('auto', {})).toBe('json');
+    expect(consoleFormatFor('json', { isTTY: true })).toBe('json');
+    expect(consoleFormatFor('pretty', {})).toBe('pretty');
   });
 });
