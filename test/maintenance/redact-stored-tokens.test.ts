@@ -67,7 +67,7 @@ describe('one-off redaction of stored tokens', () => {
     expect(await everythingInRedis()).not.toContain(SECRET);
     const job = await queue.getJob('u-1-1');
     expect(job?.failedReason).toContain('/bot[redacted]/getChatMember'); // still says what happened
-    expect(job?.stacktrace.join('\n')).not.toContain(SECRET);
+    expect((job?.stacktrace ?? []).join('\n')).not.toContain(SECRET);
     const row = await db.botInstance.findUniqueOrThrow({ where: { id: bot.id } });
     expect(`${row.lastError} ${row.statusReason}`).not.toContain(SECRET);
     expect(row.lastError).toContain('invalid json response body at http://127.0.0.1:8081/bot[redacted]/getChatMember');
