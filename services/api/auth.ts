@@ -10,7 +10,10 @@ import { hashToken, randomToken } from '../core/crypto';
 import { ApiError, errorBody } from './errors';
 
 import type { Principal } from './routing';
-import type { AdminRole } from './schemas';
+import { roleRank, type AdminRole } from './schemas';
+
+/** The lower of two roles: a token never exceeds its user's current role. */
+export const lowerRole = (a: AdminRole, b: AdminRole): AdminRole => (roleRank[a] <= roleRank[b] ? a : b);
 
 export const SESSION_COOKIE = 'nezuko_session';
 export const CSRF_COOKIE = 'nezuko_csrf';
@@ -88,11 +91,13 @@ export function authenticate(ctx: AppContext, cache: Map<string, { principal: Pr
     if (kind === 'token') {
       const row = await ctx.db.apiToken.findUnique({
         where: { tokenHash },
-        select: { id: true, role: true, expiresAt: true, revokedAt: true, createdBy: { select: { email: true } } },
+        select: { id: true, role: true, expiresAt: true, revokedAt: true, createdBy: { select: { id: true, email: true, role: true, deletedAt: true } } },
       });
-      if (!row || row.revokedAt) return { principal: null, expiresAt: Infinity };
+      // A token answers to the user at its root: none, or a deleted one, and it is worth nothing.
+      const user = row?.createdBy;
+      if (!row || row.revokedAt || !user || user.deletedAt) return { principal: null, expiresAt: Infinity };
       return {
-        principal: { kind: 'token', role: row.role as AdminRole, userId: null, email: row.createdBy?.email ?? null, tokenId: row.id, sessionId: null, csrfToken: null },
+        principal: { kind: 'token', role: lowerRole(row.role as AdminRole, user.role as AdminRole), userId: null, rootUserId: user.id, email: user.email, tokenId: row.id, sessionId: null, csrfToken: null },
         expiresAt: row.expiresAt?.getTime() ?? Infinity,
       };
     }
@@ -102,7 +107,7 @@ export function authenticate(ctx: AppContext, cache: Map<string, { principal: Pr
     });
     if (!row || row.revokedAt || row.adminUser.deletedAt) return { principal: null, expiresAt: Infinity };
     return {
-      principal: { kind: 'session', role: row.adminUser.role as AdminRole, userId: row.adminUser.id, email: row.adminUser.email, tokenId: null, sessionId: row.id, csrfToken: csrfFor(secret) },
+      principal: { kind: 'session', role: row.adminUser.role as AdminRole, userId: row.adminUser.id, rootUserId: row.adminUser.id, email: row.adminUser.email, tokenId: null, sessionId: row.id, csrfToken: csrfFor(secret) },
       expiresAt: row.expiresAt.getTime(),
     };
   };

@@ -9,6 +9,8 @@ export interface Principal {
   kind: 'session' | 'token';
   role: AdminRole;
   userId: number | null;
+  /** The admin user this credential answers to: the session's user, or the user at the root of an API token. */
+  rootUserId: number | null;
   email: string | null;
   tokenId: number | null;
   sessionId: number | null;

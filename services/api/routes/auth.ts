@@ -31,7 +31,7 @@ export function authRoutes({ ctx, loginLimiters, auth: credentials }: ApiDeps): 
         }
         const session = await createSession(ctx.db, user.id, ctx.config.SESSION_TTL_HOURS, req.ip, req.get('user-agent'));
         await ctx.db.adminUser.update({ where: { id: user.id }, data: { lastLoginAt: new Date() } });
-        await audit(ctx, req, { kind: 'session', role: user.role as never, userId: user.id, email: user.email, tokenId: null, sessionId: session.id, csrfToken: null }, { action: 'auth.login', resourceType: 'admin_session', resourceId: session.id });
+        await audit(ctx, req, { kind: 'session', role: user.role as never, userId: user.id, rootUserId: user.id, email: user.email, tokenId: null, sessionId: session.id, csrfToken: null }, { action: 'auth.login', resourceType: 'admin_session', resourceId: session.id });
         setSessionCookies(req, res, session.token, session.expiresAt);
         return { user: { id: user.id, email: user.email, role: user.role, displayName: user.displayName }, csrfToken: csrfFor(session.token), expiresAt: session.expiresAt };
       },
