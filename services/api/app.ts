@@ -77,7 +77,8 @@ export function createApp(ctx: AppContext): ApiApp {
   // API answers are no-store, so a validator is never used; Express would otherwise hash every JSON body
   // (SHA-1 of 55 KB per dashboard request). Static files keep theirs (express.static sets its own).
   app.set('etag', false);
-  app.set('trust proxy', 'loopback');
+  // Only the proxies named in TRUST_PROXY may say who the client is and whether it came over https.
+  app.set('trust proxy', ctx.config.TRUST_PROXY);
   // Telegram ids are bigints: they go out as strings.
   app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
   app.use(requestId);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblem } from '../core/password-policy';
 
 /** Shared zod building blocks: they validate requests and describe them in the OpenAPI document. */
 
@@ -41,7 +42,18 @@ export const cursorQuery = {
 /** A search string: trimmed, 1–100 characters. */
 export const searchText = z.string().trim().min(1, 'empty search').max(100, 'at most 100 characters');
 
-export const password = z.string().min(12, 'at least 12 characters').max(256, 'at most 256 characters');
+/** A new password's length; `password` adds the rest of the policy (core/password-policy.ts). */
+export const passwordLength = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, `at least ${PASSWORD_MIN_LENGTH} characters`)
+  .max(PASSWORD_MAX_LENGTH, `at most ${PASSWORD_MAX_LENGTH} characters`);
+
+/** A new password: long enough, and not common or easy to guess. */
+export const password = passwordLength.check((ctx) => {
+  if (ctx.issues.length) return;
+  const problem = passwordProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+});
 export const email = z
   .string()
   .trim()

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { hashToken, randomToken } from '../../core/crypto';
+import { passwordProblem } from '../../core/password-policy';
 import { Prisma } from '../../core/db';
 import { audit, changed } from '../audit';
 import { API_TOKEN_PREFIX, hashPassword } from '../auth';
@@ -7,7 +8,7 @@ import type { ApiDeps } from '../deps';
 import { ApiError, conflict, notFound } from '../errors';
 import { windowPage } from '../pagination';
 import { defineRoute, type AnyRoute } from '../routing';
-import { email, idParams, pageQuery, password, roleRank, ROLES, type AdminRole } from '../schemas';
+import { email, idParams, pageQuery, password, passwordLength, roleRank, ROLES, type AdminRole } from '../schemas';
 
 /** Roles above `role`: what a token of a user demoted to `role` must lose. */
 const rolesAbove = (role: AdminRole) => ROLES.filter((r) => roleRank[r] > roleRank[role]);
@@ -44,7 +45,14 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       tag: 'users',
       access: 'owner',
       status: 201,
-      body: z.object({ email, password, role: z.enum(ROLES).default('viewer'), displayName: z.string().trim().min(1).max(100).optional() }),
+      body: z
+        .object({ email, password: passwordLength, role: z.enum(ROLES).default('viewer'), displayName: z.string().trim().min(1).max(100).optional() })
+        .superRefine((b, ctx) => {
+          // The account's own email and name are the first guesses an attacker tries. (Length is reported above.)
+          if (!passwordLength.safeParse(b.password).success) return;
+          const problem = passwordProblem(b.password, [b.email, b.displayName ?? '']);
+          if (problem) ctx.addIssue({ code: 'custom', path: ['password'], message: problem });
+        }),
       handler: async ({ body, auth, req }) => {
         const exists = await ctx.db.adminUser.findFirst({ where: { email: body.email, deletedAt: null }, select: { id: true } });
         if (exists) throw conflict('An admin user with this email exists');
