@@ -25,7 +25,16 @@ export const telegramId = z
 
 export const boolString = z.enum(['true', 'false'], { message: 'expected true or false' }).transform((v) => v === 'true');
 
-export const isoDate = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' }).transform((v) => new Date(v));
+/** Years PostgreSQL's timestamptz takes as input and JavaScript keeps exact: 0001–9999 (there is no year 0000). */
+export const inDatabaseRange = (v: string) => {
+  const year = new Date(v).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+};
+
+export const isoDate = z.iso
+  .datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' })
+  .refine(inDatabaseRange, 'the year must be 0001 to 9999')
+  .transform((v) => new Date(v));
 
 /** Page-number pagination: page 1–1000, per_page 1–100. */
 export const pageQuery = {
