@@ -113,10 +113,10 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     expect(update.oldValues).toMatchObject({ promptLifetimeSeconds: 300, language: 'en' });
     expect(update.newValues).toMatchObject({ promptLifetimeSeconds: 600, language: 'ru' });
     expect(JSON.stringify(rows)).not.toMatch(/tokenEncrypted|passwordHash|\d{5,15}:[A-Za-z0-9_-]{30,}/);
-    const viaApi = await api.call('GET', '/api/v1/audit-log?action=bot.create&limit=1', { auth: { token: api.tokens.viewer } });
+    const viaApi = await api.call('GET', '/api/v1/audit-log?action=bot.create&limit=1', { auth: { token: api.tokens.admin } });
     expect(viaApi.body.items).toHaveLength(1);
     expect(viaApi.body.nextCursor).toBeTruthy();
-    const next = await api.call('GET', `/api/v1/audit-log?action=bot.create&limit=1&cursor=${viaApi.body.nextCursor}`, { auth: { token: api.tokens.viewer } });
+    const next = await api.call('GET', `/api/v1/audit-log?action=bot.create&limit=1&cursor=${viaApi.body.nextCursor}`, { auth: { token: api.tokens.admin } });
     expect(next.body.items[0].id).toBeLessThan(viaApi.body.items[0].id);
   });
 
