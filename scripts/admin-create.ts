@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { hashPassword } from '../services/api/auth';
 import { ConfigError, loadConfig } from '../services/core/config';
 import { createDatabase } from '../services/core/db';
+import { passwordProblem } from '../services/core/password-policy';
 
 const USAGE = 'usage: npm run admin:create -- <email> [owner|admin|viewer]   (password from ADMIN_PASSWORD, the terminal or stdin)';
 
@@ -39,8 +40,9 @@ async function main(): Promise<number> {
   }
   const config = loadConfig();
   const password = process.env.ADMIN_PASSWORD || (await askPassword());
-  if (password.length < 12) {
-    console.error('The password must have at least 12 characters.');
+  const problem = passwordProblem(password, [email.data]);
+  if (problem) {
+    console.error(`The password is refused: ${problem}`);
     return 2;
   }
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: 1 });

@@ -119,6 +119,14 @@ function applyFault(
     case 'invalid_json':
       log(runtime, { ...base, errorCode: 200 });
       return sendRaw(res, 200, 'application/json', '{"ok":true,"result":{"message_id":');
+    case 'truncated': {
+      // Chunked, as a proxy streams it: half the body, then the connection closes without the final chunk.
+      log(runtime, { ...base, errorCode: 200 });
+      const body = JSON.stringify({ ok: true, result: runtime.bot.user });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+      res.write(body.slice(0, Math.floor(body.length / 2)), () => req.socket.destroy());
+      return;
+    }
     case 'drop':
       log(runtime, base);
       req.socket.destroy();

@@ -13,7 +13,7 @@ import {
   SimError,
   userMessage,
 } from './actions';
-import { faultRuleSchema } from './faults';
+import { faultRuleSchema, parseRule } from './faults';
 import { allPermissions, intersectPermissions, normalizePermissions } from './permissions';
 import { ADMIN_RIGHT_KEYS, type ChatRecord } from './types';
 import { World, type BotRuntime } from './world';
@@ -171,8 +171,9 @@ const routes: Route[] = [
     handle: (world, [, id], body) => {
       const { rules, replace } = z.object({ rules: z.array(faultRuleSchema), replace: z.boolean().optional() }).parse(body);
       const faults = botOf(world, id!).faults;
+      const valid = rules.map(parseRule); // all or nothing
       if (replace) faults.clear();
-      for (const rule of rules) faults.add(rule);
+      for (const rule of valid) faults.add(rule);
       return { faults: faults.list() };
     },
   },

@@ -4,8 +4,9 @@ import { z } from 'zod';
 export const FAULT_KINDS = [
   'retry_after', // 429 Too Many Requests with parameters.retry_after
   'server_error', // 5xx with a Telegram-style JSON body
-  'html_error', // text/html error page (as nginx in front of Telegram sends)
+  'html_error', // text/html error page (as nginx in front of Telegram, or a proxy on the way, sends)
   'invalid_json', // 200 with a body that is not JSON
+  'truncated', // 200 whose chunked JSON body stops midway: the connection closes before the last chunk
   'latency', // delay the answer by latencyMs, then answer normally (combines with other faults)
   'drop', // destroy the socket without answering
   'timeout', // never answer; the client has to give up
@@ -21,13 +22,22 @@ export const faultRuleSchema = z.object({
   /** fire at most this many times, then the rule is removed; omitted = unlimited */
   count: z.number().int().positive().optional(),
   retryAfter: z.number().int().positive().default(5),
-  status: z.number().int().min(500).max(599).default(502),
+  /** server_error: 500–599; html_error: any status a proxy may put on its page (e.g. 403, 200 for a captive portal) */
+  status: z.number().int().min(200).max(599).default(502),
   latencyMs: z.number().int().nonnegative().default(200),
   /** true: the call takes effect first and only the answer is lost or replaced (e.g. a sent message whose reply drops) */
   afterEffect: z.boolean().default(false),
 });
 export type FaultRuleInput = z.input<typeof faultRuleSchema>;
+// (The 5xx-only rule for server_error is checked where rules are added: a refined schema could not be extended.)
 export type FaultRule = z.output<typeof faultRuleSchema>;
+
+/** A rule, validated: a Telegram-style `server_error` is always a 5xx. */
+export function parseRule(input: FaultRuleInput): FaultRule {
+  const rule = faultRuleSchema.parse(input);
+  if (rule.kind === 'server_error' && rule.status < 500) throw new z.ZodError([{ code: 'custom', path: ['status'], message: 'server_error needs a 5xx status', input: rule.status }]);
+  return rule;
+}
 
 /** Small seeded PRNG (mulberry32) so probabilistic faults are reproducible. */
 export function seededRandom(seed: number): () => number {
@@ -52,12 +62,12 @@ export class FaultInjector {
   constructor(private readonly random: () => number) {}
 
   set(rules: FaultRuleInput[]): FaultRule[] {
-    this.rules = rules.map((rule) => faultRuleSchema.parse(rule));
+    this.rules = rules.map(parseRule);
     return this.list();
   }
 
   add(rule: FaultRuleInput): FaultRule[] {
-    this.rules.push(faultRuleSchema.parse(rule));
+    this.rules.push(parseRule(rule));
     return this.list();
   }
 

@@ -49,9 +49,22 @@ export function apiRoutes(deps: ApiDeps): AnyRoute[] {
   ];
 }
 
+/**
+ * The SQLSTATE of a PostgreSQL error, however it arrives: node-postgres' error (`code`), Prisma's raw-query error
+ * (`meta.code`), or Prisma's driver-adapter error (in its cause, or only in the message: "Code: `22021`").
+ */
+export function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } }; cause?: { code?: unknown; originalCode?: unknown }; message?: unknown };
+  const candidates = [e?.meta?.code, e?.meta?.driverAdapterError?.cause?.originalCode, e?.cause?.originalCode, e?.cause?.code, e?.code];
+  const found = candidates.find((c): c is string => typeof c === 'string' && /^[0-9A-Z]{5}$/.test(c) && !c.startsWith('P'));
+  return found ?? (typeof e?.message === 'string' ? /Code: `([0-9A-Z]{5})`/.exec(e.message)?.[1] : undefined);
+}
+
 /** Maps a thrown value to a status, code and message that are safe to send. */
-function describeError(err: unknown): { status: number; code: string; message: string; details?: unknown } {
+export function describeError(err: unknown): { status: number; code: string; message: string; details?: unknown } {
   if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message, details: err.details };
+  // Class 22 is PostgreSQL refusing a value (out of range, malformed, a NUL byte…): the request's fault.
+  if (sqlState(err)?.startsWith('22')) return { status: 400, code: 'invalid_value', message: 'A value in the request is out of range or malformed' };
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === 'P2025') return { status: 404, code: 'not_found', message: 'Not found' };
     if (err.code === 'P2002') return { status: 409, code: 'conflict', message: 'Already exists' };
@@ -77,7 +90,8 @@ export function createApp(ctx: AppContext): ApiApp {
   // API answers are no-store, so a validator is never used; Express would otherwise hash every JSON body
   // (SHA-1 of 55 KB per dashboard request). Static files keep theirs (express.static sets its own).
   app.set('etag', false);
-  app.set('trust proxy', 'loopback');
+  // Only the proxies named in TRUST_PROXY may say who the client is and whether it came over https.
+  app.set('trust proxy', ctx.config.TRUST_PROXY);
   // Telegram ids are bigints: they go out as strings.
   app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
   app.use(requestId);

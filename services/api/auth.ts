@@ -4,13 +4,17 @@ import type { Request, RequestHandler, Response } from 'express';
 import { rateLimit, ipKeyGenerator, type RateLimitRequestHandler } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
-import type { AppContext } from '../core/context';
+import { StartupError, type AppContext } from '../core/context';
+import { passwordProblem } from '../core/password-policy';
 import type { PrismaClient } from '../core/db';
 import { hashToken, randomToken } from '../core/crypto';
 import { ApiError, errorBody } from './errors';
 
 import type { Principal } from './routing';
-import type { AdminRole } from './schemas';
+import { roleRank, type AdminRole } from './schemas';
+
+/** The lower of two roles: a token never exceeds its user's current role. */
+export const lowerRole = (a: AdminRole, b: AdminRole): AdminRole => (roleRank[a] <= roleRank[b] ? a : b);
 
 export const SESSION_COOKIE = 'nezuko_session';
 export const CSRF_COOKIE = 'nezuko_csrf';
@@ -88,11 +92,13 @@ export function authenticate(ctx: AppContext, cache: Map<string, { principal: Pr
     if (kind === 'token') {
       const row = await ctx.db.apiToken.findUnique({
         where: { tokenHash },
-        select: { id: true, role: true, expiresAt: true, revokedAt: true, createdBy: { select: { email: true } } },
+        select: { id: true, role: true, expiresAt: true, revokedAt: true, createdBy: { select: { id: true, email: true, role: true, deletedAt: true } } },
       });
-      if (!row || row.revokedAt) return { principal: null, expiresAt: Infinity };
+      // A token answers to the user at its root: none, or a deleted one, and it is worth nothing.
+      const user = row?.createdBy;
+      if (!row || row.revokedAt || !user || user.deletedAt) return { principal: null, expiresAt: Infinity };
       return {
-        principal: { kind: 'token', role: row.role as AdminRole, userId: null, email: row.createdBy?.email ?? null, tokenId: row.id, sessionId: null, csrfToken: null },
+        principal: { kind: 'token', role: lowerRole(row.role as AdminRole, user.role as AdminRole), userId: null, rootUserId: user.id, email: user.email, tokenId: row.id, sessionId: null, csrfToken: null },
         expiresAt: row.expiresAt?.getTime() ?? Infinity,
       };
     }
@@ -102,7 +108,7 @@ export function authenticate(ctx: AppContext, cache: Map<string, { principal: Pr
     });
     if (!row || row.revokedAt || row.adminUser.deletedAt) return { principal: null, expiresAt: Infinity };
     return {
-      principal: { kind: 'session', role: row.adminUser.role as AdminRole, userId: row.adminUser.id, email: row.adminUser.email, tokenId: null, sessionId: row.id, csrfToken: csrfFor(secret) },
+      principal: { kind: 'session', role: row.adminUser.role as AdminRole, userId: row.adminUser.id, rootUserId: row.adminUser.id, email: row.adminUser.email, tokenId: null, sessionId: row.id, csrfToken: csrfFor(secret) },
       expiresAt: row.expiresAt.getTime(),
     };
   };
@@ -203,8 +209,9 @@ export async function createSession(db: PrismaClient, userId: number, ttlHours: 
 }
 
 /**
- * Login limits in Redis, shared by every API process: attempts per IP, and failed attempts per account
- * (successful logins are not counted). The store is created on first use, once the connection is up
+ * Login limits in Redis, shared by every API process: attempts per address, and failed attempts per account and
+ * address together (successful logins are not counted). A brute force from one address against one account gets
+ * LOGIN_RATE_LIMIT_PER_ACCOUNT guesses per LOGIN_RATE_WINDOW_MS (by default 5 per 15 min: 20 an hour). The store is created on first use, once the connection is up
  * (HTTP connections do not queue commands while connecting).
  */
 export function loginLimiters(ctx: AppContext): RequestHandler[] {
@@ -249,13 +256,16 @@ export function loginLimiters(ctx: AppContext): RequestHandler[] {
     };
     return mw;
   };
-  const accountKey = (req: Request) => {
+  const account = (req: Request) => {
     const raw = (req.body as { email?: unknown } | undefined)?.email;
     return typeof raw === 'string' ? hashToken(raw.trim().toLowerCase()).slice(0, 32) : 'none';
   };
+  const address = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
   return [
-    make('login-ip', { limit: ctx.config.LOGIN_RATE_LIMIT_PER_IP, key: (req) => ipKeyGenerator(req.ip ?? 'unknown'), skipSuccessfulRequests: false }),
-    make('login-account', { limit: ctx.config.LOGIN_RATE_LIMIT_PER_ACCOUNT, key: accountKey, skipSuccessfulRequests: true }),
+    make('login-ip', { limit: ctx.config.LOGIN_RATE_LIMIT_PER_IP, key: address, skipSuccessfulRequests: false }),
+    // Failed attempts count per account *and* address: wrong passwords sent from anywhere else cannot lock the
+    // owner out of their own address, while one address gets LOGIN_RATE_LIMIT_PER_ACCOUNT guesses per window.
+    make('login-account', { limit: ctx.config.LOGIN_RATE_LIMIT_PER_ACCOUNT, key: (req) => `${account(req)}:${address(req)}`, skipSuccessfulRequests: true }),
   ];
 }
 
@@ -266,6 +276,8 @@ export async function ensureFirstOwner(ctx: AppContext): Promise<void> {
   const existing = await ctx.db.adminUser.count({ where: { deletedAt: null } });
   if (existing > 0) return;
   const email = ADMIN_EMAIL.trim().toLowerCase();
+  const problem = passwordProblem(ADMIN_PASSWORD, [email]);
+  if (problem) throw new StartupError(`ADMIN_PASSWORD is refused by the password policy: ${problem}`);
   try {
     const user = await ctx.db.adminUser.create({ data: { email, passwordHash: await hashPassword(ADMIN_PASSWORD), role: 'owner' } });
     await ctx.db.adminAuditLog.create({ data: { action: 'user.create', resourceType: 'admin_user', resourceId: String(user.id), newValues: { email, role: 'owner', source: 'ADMIN_EMAIL' } } });

@@ -15,8 +15,9 @@ const SHARED_QUEUES = [MAINTENANCE_QUEUE, 'exports'];
 const REFRESH_MS = 5_000;
 
 /**
- * Bull Board behind the API's login. Two boards over the same queues: a read-only one for viewers and
- * admins, a full one (retry, clean, promote…) for owners. The queue list follows the bots: it is re-read
+ * Bull Board behind the API's login, for admins and owners only: it shows every update's payload (names, message
+ * texts of Telegram users) and Redis' own statistics, which a viewer does not need. Two boards over the same
+ * queues: a read-only one for admins, a full one (retry, clean, promote…) for owners. The queue list follows the bots: it is re-read
  * from the database at most every few seconds, when a request comes.
  */
 export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[]): RequestHandler {
@@ -47,6 +48,7 @@ export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[
   return async (req, res, next) => {
     const auth = res.locals.auth as Principal | undefined;
     if (!auth) return next(new ApiError(401, 'unauthenticated', 'Log in to the admin API first'));
+    if (auth.role === 'viewer') return next(new ApiError(403, 'forbidden', 'Bull Board needs the admin role'));
     const owner = auth.role === 'owner';
     if (UNSAFE_METHODS.has(req.method)) {
       if (!owner) return next(new ApiError(403, 'forbidden', 'Changing jobs needs the owner role'));

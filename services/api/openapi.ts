@@ -61,7 +61,7 @@ export function openApiDocument(routes: AnyRoute[]) {
       description:
         'Manage bots, groups, channels and verifications. Authenticate with the session cookie from POST /auth/login ' +
         '(changes then need the X-CSRF-Token header) or with an API token (Authorization: Bearer nzk_…). ' +
-        'Roles: viewer reads; admin also manages bots, groups, channels and exports; owner also manages users and tokens.',
+        'Roles: viewer reads bots, groups, channels, verifications, statistics and the export list; admin also manages bots, groups, channels and exports and reads the audit log (without addresses, user agents and names typed at failed logins) and Bull Board; owner also manages users and tokens, reads the whole audit log and changes jobs in Bull Board. An API token acts with at most its user\'s current role.',
     },
     servers: [{ url: '/api/v1' }],
     components: {

@@ -9,6 +9,8 @@ export interface Principal {
   kind: 'session' | 'token';
   role: AdminRole;
   userId: number | null;
+  /** The admin user this credential answers to: the session's user, or the user at the root of an API token. */
+  rootUserId: number | null;
   email: string | null;
   tokenId: number | null;
   sessionId: number | null;
@@ -71,8 +73,22 @@ export class JsonBody {
   }
 }
 
+/** The path of the first string (or key) holding a NUL byte, which PostgreSQL cannot store or compare. */
+function nulPath(value: unknown, path: string[] = []): string[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (!value || typeof value !== 'object') return null;
+  for (const [key, v] of Object.entries(value)) {
+    if (key.includes('\u0000')) return [...path, key.replace(/\u0000/g, '\\0')];
+    const found = nulPath(v, [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
 const parse = (schema: Schema | undefined, value: unknown, where: string) => {
   if (!schema) return {};
+  const nul = nulPath(value);
+  if (nul) throw new ApiError(400, 'validation_failed', `Invalid ${where}`, [{ path: [where, ...nul].join('.'), message: 'must not contain NUL (\\0) characters' }]);
   const result = schema.safeParse(value ?? {});
   if (!result.success) {
     throw new ApiError(400, 'validation_failed', `Invalid ${where}`, result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message })));

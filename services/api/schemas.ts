@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblem } from '../core/password-policy';
 
 /** Shared zod building blocks: they validate requests and describe them in the OpenAPI document. */
 
@@ -24,7 +25,16 @@ export const telegramId = z
 
 export const boolString = z.enum(['true', 'false'], { message: 'expected true or false' }).transform((v) => v === 'true');
 
-export const isoDate = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' }).transform((v) => new Date(v));
+/** Years PostgreSQL's timestamptz takes as input and JavaScript keeps exact: 0001–9999 (there is no year 0000). */
+export const inDatabaseRange = (v: string) => {
+  const year = new Date(v).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+};
+
+export const isoDate = z.iso
+  .datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' })
+  .refine(inDatabaseRange, 'the year must be 0001 to 9999')
+  .transform((v) => new Date(v));
 
 /** Page-number pagination: page 1–1000, per_page 1–100. */
 export const pageQuery = {
@@ -41,7 +51,18 @@ export const cursorQuery = {
 /** A search string: trimmed, 1–100 characters. */
 export const searchText = z.string().trim().min(1, 'empty search').max(100, 'at most 100 characters');
 
-export const password = z.string().min(12, 'at least 12 characters').max(256, 'at most 256 characters');
+/** A new password's length; `password` adds the rest of the policy (core/password-policy.ts). */
+export const passwordLength = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, `at least ${PASSWORD_MIN_LENGTH} characters`)
+  .max(PASSWORD_MAX_LENGTH, `at most ${PASSWORD_MAX_LENGTH} characters`);
+
+/** A new password: long enough, and not common or easy to guess. */
+export const password = passwordLength.check((ctx) => {
+  if (ctx.issues.length) return;
+  const problem = passwordProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+});
 export const email = z
   .string()
   .trim()

@@ -6,6 +6,7 @@ import { decryptSecret } from './crypto';
 import type { PrismaClient } from './db';
 import type { Keyspace } from './redis';
 import type { Redis } from 'ioredis';
+import { cleanError, describeError, isTelegramError } from './telegram/errors';
 
 export type HealthState = 'healthy' | 'degraded' | 'unresponsive' | 'crashed' | 'stopped';
 
@@ -20,7 +21,8 @@ export interface BotHealth {
   health: HealthState;
   reasons: string[];
   heartbeatAgeMs: number | null;
-  probe: { ok: boolean; latencyMs: number; error?: string };
+  /** The last getMe probe (shared by every process for PROBE_CACHE_MS); `checkedAt` says when it ran. */
+  probe: { ok: boolean; latencyMs: number; error?: string; checkedAt?: string };
   breaker: string;
   queue: { waiting: number; active: number; delayed: number; failed: number };
   /** Age of the oldest update waiting to be handled. */
@@ -38,18 +40,46 @@ export interface HealthDeps {
 const HEARTBEAT_STALE_MS = 60_000;
 const LAG_DEGRADED_MS = 60_000;
 const PROBE_TIMEOUT_MS = 5_000;
+/**
+ * A probe's result serves every health request for this long, in every process: a health page polled by many
+ * viewers costs Telegram one getMe per bot per 15 s, not one per request.
+ */
+export const PROBE_CACHE_MS = 15_000;
 
 /** A getMe round trip with a 5 s limit: does Telegram answer this bot at all, and how fast. */
 async function probe(token: string, apiRoot: string): Promise<BotHealth['probe']> {
   const started = performance.now();
+  const checkedAt = new Date().toISOString();
   try {
     await new Telegram(token, { apiRoot }).callApi('getMe', {}, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) as never });
-    return { ok: true, latencyMs: Math.round(performance.now() - started) };
+    return { ok: true, latencyMs: Math.round(performance.now() - started), checkedAt };
   } catch (err) {
-    const e = err as { code?: number; description?: string; name?: string };
-    const error = e.description ? `${e.code}: ${e.description}` : e.name === 'AbortError' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : 'network error';
-    return { ok: false, latencyMs: Math.round(performance.now() - started), error };
+    cleanError(err, token);
+    const e = err as { name?: string };
+    const error = isTelegramError(err) ? describeError(err) : e.name === 'AbortError' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : `network error (${describeError(err)})`;
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error, checkedAt };
   }
+}
+
+/** Probes running in this process, so concurrent requests for one bot share one getMe. */
+const probing = new Map<string, Promise<BotHealth['probe']>>();
+
+/** The bot's probe from the shared cache, or a new one (stored for PROBE_CACHE_MS). */
+async function cachedProbe(deps: HealthDeps, botId: number, token: string): Promise<BotHealth['probe']> {
+  const key = deps.keys.bot(botId, 'probe');
+  const hit = await deps.redis.get(key).catch(() => null);
+  if (hit) return JSON.parse(hit) as BotHealth['probe'];
+  let pending = probing.get(key);
+  if (!pending) {
+    pending = probe(token, deps.config.TELEGRAM_API_ROOT)
+      .then(async (result) => {
+        await deps.redis.set(key, JSON.stringify(result), 'PX', PROBE_CACHE_MS).catch(() => {});
+        return result;
+      })
+      .finally(() => probing.delete(key));
+    probing.set(key, pending);
+  }
+  return pending;
 }
 
 /**
@@ -68,7 +98,7 @@ export async function botHealth(deps: HealthDeps, botId: number, connection: Red
       deps.redis.hgetall(deps.keys.bot(botId, 'counters')),
       queue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
       queue.getJobs(['wait'], 0, 0, true),
-      key && bot.isActive ? probe(decryptSecret(bot.tokenEncrypted, key), deps.config.TELEGRAM_API_ROOT) : Promise.resolve({ ok: false, latencyMs: 0, error: 'not probed' }),
+      key && bot.isActive ? cachedProbe(deps, botId, decryptSecret(bot.tokenEncrypted, key)) : Promise.resolve({ ok: false, latencyMs: 0, error: 'not probed' }),
     ]);
     const now = Date.now();
     const heartbeatAgeMs = heartbeat ? now - Number(heartbeat) : null;

@@ -1,7 +1,9 @@
-import { Telegram } from 'telegraf';
+import type { UserFromGetMe } from 'telegraf/types';
 import type { Config } from './config';
 import { decryptSecret, encryptSecret, TokenDecryptionError } from './crypto';
 import type { PrismaClient } from './db';
+import { describeError, isTelegramError } from './telegram/errors';
+import { getMeWithPolicies } from './telegram/policies';
 
 /** A bot as the roles need it: its token decrypted in memory only. */
 export interface ActiveBot {
@@ -13,7 +15,7 @@ export interface ActiveBot {
 
 export class BotRegistryError extends Error {
   override name = 'BotRegistryError';
-  constructor(message: string, readonly code: 'key_missing' | 'key_wrong' | 'invalid_token' | 'duplicate' | 'not_found') {
+  constructor(message: string, readonly code: 'key_missing' | 'key_wrong' | 'invalid_token' | 'telegram_unavailable' | 'duplicate' | 'not_found') {
     super(message);
   }
 }
@@ -53,6 +55,20 @@ export async function loadActiveBots(db: PrismaClient, config: Pick<Config, 'TOK
 }
 
 /**
+ * Asks Telegram who a token belongs to, with the Bot API calls' retry and timeout. Only a 401 means the token is
+ * invalid (Telegram's answer to a revoked or unknown token); anything else, once retries are spent, is Telegram
+ * being unreachable or failing, which says nothing about the token.
+ */
+export async function checkToken(config: Pick<Config, 'TELEGRAM_API_ROOT'>, token: string): Promise<UserFromGetMe> {
+  try {
+    return await getMeWithPolicies(token, config.TELEGRAM_API_ROOT);
+  } catch (err) {
+    if (isTelegramError(err, 401)) throw new BotRegistryError('Telegram does not accept this bot token', 'invalid_token');
+    throw new BotRegistryError(`Could not validate the token: Telegram did not answer usably (${describeError(err)}); try again`, 'telegram_unavailable');
+  }
+}
+
+/**
  * Registers a bot from its token (validated with getMe), or updates the token of a bot already known.
  * `failOnDuplicate` makes an existing live bot a conflict (the admin API's "add"); BOT_TOKEN at start-up
  * updates instead, so a rotated token just works.
@@ -64,13 +80,7 @@ export async function registerBot(
   options: { createdById?: number; failOnDuplicate?: boolean } = {},
 ) {
   const key = requireKey(config);
-  let me;
-  try {
-    me = await new Telegram(token, { apiRoot: config.TELEGRAM_API_ROOT }).getMe();
-  } catch (err) {
-    const code = (err as { code?: number }).code;
-    throw new BotRegistryError(code === 401 || code === 404 ? 'Telegram does not accept this bot token' : 'Could not reach Telegram to validate the token', 'invalid_token');
-  }
+  const me = await checkToken(config, token);
   const existing = await db.botInstance.findUnique({ where: { telegramBotId: BigInt(me.id) } });
   if (existing && existing.deletedAt === null && options.failOnDuplicate) {
     throw new BotRegistryError(`Bot @${me.username} is already registered (id ${existing.id})`, 'duplicate');

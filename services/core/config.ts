@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import dotenv from 'dotenv';
 import { z } from 'zod';
 
@@ -56,6 +57,30 @@ const shard = z.string().transform((value, ctx) => {
   return { index, count };
 });
 
+/**
+ * Which hops in front of the API may say who the client is (X-Forwarded-For, X-Forwarded-Proto): Express's
+ * `trust proxy`. `false` trusts none, `true` every one, a number that many hops; otherwise addresses, subnets
+ * (CIDR) or the names loopback, linklocal and uniquelocal (10/8, 172.16/12, 192.168/16, fc00::/7), comma-separated.
+ */
+const trustProxy = z.string().transform((value, ctx): boolean | number | string[] => {
+  const v = value.trim().toLowerCase();
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (/^\d+$/.test(v)) return Number(v);
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = items.filter((item) => {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(item)) return false;
+    const [address, bits, extra] = item.split('/');
+    const family = isIP(address ?? '');
+    if (!family || extra !== undefined) return true;
+    return bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+  if (!items.length || bad.length) {
+    ctx.addIssue({ code: 'custom', message: `${bad.join(', ') || 'nothing'}: expected true, false, a hop count, or addresses, subnets and loopback/linklocal/uniquelocal` });
+    return z.NEVER;
+  }
+  return items;
+});
+
 const url = (protocols: string[]) =>
   z.string().refine((v) => {
     try {
@@ -78,6 +103,8 @@ const schema = z.object({
   API_PORT: port.default(3000),
   METRICS_PORT: port.default(9464),
   CORS_ORIGINS: csv().prefault(''),
+  /** Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (client address for login limits, https for Secure cookies). */
+  TRUST_PROXY: trustProxy.prefault('loopback'),
   ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
   ADMIN_PASSWORD: z.string().min(12, 'expected at least 12 characters').optional(),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
@@ -94,6 +121,7 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(15_000),
   SLOW_REQUEST_MS: positiveInt.default(1000),
   SESSION_TTL_HOURS: positiveInt.max(24 * 90).default(12),
+  SESSIONS_PER_USER: positiveInt.max(1000).default(10),
   LOGIN_RATE_WINDOW_MS: positiveInt.default(15 * 60_000),
   LOGIN_RATE_LIMIT_PER_IP: positiveInt.default(30),
   LOGIN_RATE_LIMIT_PER_ACCOUNT: positiveInt.default(5),

@@ -22,10 +22,19 @@ export const EXPORT_STATUS_FILTERS: Record<ExportKind, readonly string[]> = {
   audit: [],
 };
 
-const isoDate = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z' });
+// Every filter is checked here, before the export is queued, against what PostgreSQL will take: a value it would
+// refuse (year 0000, an id past its column's range, a NUL byte) is a 400 now, not a failed export later.
+const isoDate = z.iso
+  .datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z' })
+  .refine((v) => {
+    const year = new Date(v).getUTCFullYear();
+    return year >= 1 && year <= 9999;
+  }, 'the year must be 0001 to 9999');
+const INT8 = 2n ** 63n;
 const telegramChatId = z
-  .union([z.number().int(), z.string().regex(/^-?\d{1,19}$/, 'expected a Telegram chat id')])
-  .transform((v) => String(v));
+  .union([z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^-?\d{1,19}$/, 'expected a Telegram chat id')])
+  .transform((v) => String(v))
+  .refine((v) => BigInt(v) >= -INT8 && BigInt(v) < INT8, 'out of range for a chat id');
 
 /**
  * Export filters (all optional): botId, groupChatId (Telegram id of the group), status, and a time range
@@ -33,9 +42,9 @@ const telegramChatId = z
  */
 export const exportFiltersSchema = z
   .strictObject({
-    botId: z.number().int().positive().optional(),
+    botId: z.number().int().positive().max(2_147_483_647, 'out of range for a bot id').optional(),
     groupChatId: telegramChatId.optional(),
-    status: z.string().min(1).max(20).optional(),
+    status: z.string().min(1).max(20).optional(), // one of EXPORT_STATUS_FILTERS, checked below
     from: isoDate.optional(),
     to: isoDate.optional(),
   })

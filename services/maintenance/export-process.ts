@@ -5,13 +5,13 @@
  * answers with the file or the error, then exits. SIGTERM or the parent going away aborts it (the partial file is removed).
  */
 import { readFileSync } from 'node:fs';
-import { writeExportFile, type ExportFileSpec } from './export-writer';
+import { exportFailureReason, writeExportFile, type ExportFileSpec } from './export-writer';
 
 export type ExportProcessMessage =
   | { type: 'ready' }
   | { type: 'progress'; rows: number }
   | { type: 'done'; file: Awaited<ReturnType<typeof writeExportFile>> }
-  | { type: 'failed'; error: string };
+  | { type: 'failed'; error: string; detail: string };
 
 /** Peak resident set size of this process (VmHWM), in MB. */
 function peakRssMb(): number {
@@ -43,7 +43,7 @@ process.once('message', async (spec: ExportFileSpec) => {
     await send({ type: 'done', file: { ...file, process: stats } });
   } catch (err) {
     code = 1;
-    if (process.connected) await send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+    if (process.connected) await send({ type: 'failed', error: exportFailureReason(err), detail: err instanceof Error ? err.message : String(err) });
   }
   process.exit(code);
 });

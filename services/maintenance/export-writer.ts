@@ -23,6 +23,32 @@ import type { ExportFilters } from '../core/exports';
  */
 
 /**
+ * The reason a failed export shows its requester: what went wrong in words, never PostgreSQL's or Node's own text
+ * (which names tables, values and paths). The full error goes to the maintenance log.
+ */
+export function exportFailureReason(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    if (code.startsWith('22')) return 'a filter value was refused by the database (out of range or malformed); request the export again with other filters';
+    if (code === '57014') return 'the database cancelled the export query (statement timeout); try a shorter time range';
+    if (code.startsWith('57') || code.startsWith('08')) return 'the database connection was lost during the export; request it again';
+    if (code.startsWith('53')) return 'the database ran out of resources during the export; try a shorter time range';
+  }
+  if (code === 'ENOSPC') return 'no space left in EXPORT_DIR';
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'EXPORT_DIR is not writable';
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT') return 'could not reach the database; request the export again';
+  return 'the export could not be written (the maintenance log has the details)';
+}
+
+/** A failed export: `message` is the clean reason for its requester, `detail` the original error text for the log. */
+export class ExportFailedError extends Error {
+  override name = 'ExportFailedError';
+  constructor(reason: string, readonly detail: string) {
+    super(reason);
+  }
+}
+
+/**
  * Rows per FETCH. With the next batch fetched while one is written, the round trips cost nothing; smaller
  * batches die younger (1M rows: GC ~1.9 s at 1,000 rows vs ~2.2 s at 5,000, peak RSS a few MB lower).
  */

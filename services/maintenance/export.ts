@@ -7,7 +7,8 @@ import { exportFiltersSchema } from '../core/exports';
 import type { Logger } from '../core/logger';
 import type { Metrics } from '../core/metrics';
 import type { ExportProcessMessage } from './export-process';
-import { partialExportPath, writeExportFile, type ExportFile, type ExportWriter } from './export-writer';
+import { ZodError } from 'zod';
+import { ExportFailedError, exportFailureReason, partialExportPath, writeExportFile, type ExportFile, type ExportWriter } from './export-writer';
 
 export { exportQuery, writeExportFile, type ExportFile, type ExportFileSpec, type ExportWriter } from './export-writer';
 
@@ -88,11 +89,12 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
     // The writer removes its partial file; this covers a writer process that died before it could.
     await rm(partial, { force: true }).catch(() => {});
     const error = describe(err, options.signal);
+    const detail = err instanceof ExportFailedError ? err.detail : err instanceof Error ? err.message : String(err);
     await db.export
       .update({ where: { id: exportId }, data: { status: 'failed', error, progressRows: rows, finishedAt: new Date() } })
       .catch((e) => deps.log.error('could not mark export failed', { exportId, err: e }));
     deps.metrics?.exportDuration.observe({ kind, outcome: 'failed' }, (Date.now() - started) / 1000);
-    deps.log.warn('export failed', { exportId, kind, error });
+    deps.log.warn('export failed', { exportId, kind, error, detail });
     return { status: 'failed', error };
   }
 }
@@ -120,7 +122,7 @@ export const writeExportFileInChild: ExportWriter = (spec, options) =>
       execArgv: [...(COMPILED ? [] : ['--import', 'tsx']), `--max-old-space-size=${EXPORT_PROCESS_HEAP_MB}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    let settled: { file?: ExportFile; error?: string } | undefined;
+    let settled: { file?: ExportFile; error?: string; detail?: string } | undefined;
     let progress = Promise.resolve();
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -132,25 +134,28 @@ export const writeExportFileInChild: ExportWriter = (spec, options) =>
       if (message.type === 'ready') {
         if (!options.signal?.aborted) child.send(spec);
       } else if (message.type === 'progress') progress = progress.then(() => options.onProgress?.(message.rows)).catch(() => {});
-      else settled = message.type === 'done' ? { file: message.file } : { error: message.error };
+      else settled = message.type === 'done' ? { file: message.file } : { error: message.error, detail: message.detail };
     });
     child.once('error', (err) => {
-      settled ??= { error: `could not start the export process: ${err.message}` };
-      if (child.pid === undefined) reject(new Error(settled.error)); // never started: no 'exit' follows
+      settled ??= { error: 'could not start the export process', detail: err.message };
+      if (child.pid === undefined) reject(new ExportFailedError(settled.error!, settled.detail ?? '')); // never started: no 'exit' follows
     });
     child.once('exit', (code, signal) => {
       clearTimeout(killTimer);
       options.signal?.removeEventListener('abort', onAbort);
       void progress.then(() => {
         if (settled?.file) resolve(settled.file);
-        else reject(new Error(settled?.error ?? `the export process exited (${signal ?? `code ${code}`}) before it finished`));
+        else if (settled?.error) reject(new ExportFailedError(settled.error, settled.detail ?? settled.error));
+        else reject(new ExportFailedError('the export process stopped before it finished', `exited with ${signal ?? `code ${code}`}`));
       });
     });
     if (options.signal?.aborted) onAbort();
   });
 
+/** What the exports row says went wrong: a clean reason (see exportFailureReason), never the raw error. */
 function describe(err: unknown, signal?: AbortSignal): string {
   if (signal?.aborted) return 'interrupted: the export worker shut down mid-export; request it again';
-  const message = err instanceof Error ? err.message : String(err);
-  return message.slice(0, 500) || 'unknown error';
+  if (err instanceof ExportFailedError) return err.message;
+  if (err instanceof ZodError) return `the stored filters are not valid any more (${err.issues.map((i) => `${i.path.join('.') || 'filters'}: ${i.message}`).join('; ')}); request the export again`;
+  return exportFailureReason(err);
 }

@@ -15,6 +15,7 @@ import { syncCounts } from './counts-sync';
 import { writeDashboard } from './dashboard';
 import { runExport, writeExportFileInChild } from './export';
 import { sweepHeartbeats } from './health-sweep';
+import { redactStoredTokens } from './redact-stored-tokens';
 import { runRetention } from './retention';
 import { rollupAll } from './rollup';
 import { requeueStaleExports, runScheduledExports } from './scheduled-export';
@@ -174,6 +175,10 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
 
   await registerSchedulers(ctx, queue);
   await requeueStaleExports({ db, exportsQueue }, 0).catch((err) => log.warn('could not re-enqueue queued exports', { err }));
+  // Once per deployment, in the background: tokens that older versions let into stored errors.
+  void redactStoredTokens(ctx)
+    .then((result) => result && log.info('stored bot tokens redacted (one-off)', { ...result }))
+    .catch((err) => log.warn('one-off token redaction failed; it runs again at the next start', { err }));
 
   const worker = new Worker(MAINTENANCE_QUEUE, timed(MAINTENANCE_QUEUE, handlers, maintenanceJobs), {
     connection: ctx.newRedis('worker'),

@@ -17,9 +17,9 @@ describe('entity cache', () => {
     let loads = 0;
     const load = async () => ({ n: ++loads, chatId: -1001234567890123n });
     expect(text(await cache.read('groups', 'item:1', load))).toBe('{"n":1,"chatId":"-1001234567890123"}');
-    // Redis entries gone: the in-process copy still answers, without a load.
-    const keys = await redis.redis.keys(`${redis.prefix}:api:cache:groups:*`);
-    await redis.redis.del(...keys.filter((k) => !k.endsWith(':gen')));
+    // Redis entries gone (a first read stores none anyway): the in-process copy still answers, without a load.
+    const keys = (await redis.redis.keys(`${redis.prefix}:api:cache:groups:*`)).filter((k) => !k.endsWith(':gen'));
+    if (keys.length) await redis.redis.del(...keys);
     expect(text(await cache.read('groups', 'item:1', load))).toBe('{"n":1,"chatId":"-1001234567890123"}');
     expect(loads).toBe(1);
 
@@ -51,5 +51,22 @@ describe('entity cache', () => {
     release();
     expect(text(await slow)).toContain('before the change');
     expect(text(await cache.read('channels', 'list:slow', async () => ({ version: 'after the change' })))).toContain('after the change');
+  });
+
+  it('Redis keeps only reads that repeat: 1,000 one-off searches add nothing, a repeated one is shared', async () => {
+    const cache = entityCache(ctx);
+    const before = await redis.redis.keys(`${redis.prefix}:api:cache:groups:*`);
+    const page = (q: string) => async () => ({ items: Array.from({ length: 20 }, (_, i) => ({ id: i, title: `${q} ${'x'.repeat(200)}` })), q });
+    for (let i = 0; i < 1_000; i++) await cache.read('groups', `list:{"q":"search ${i}"}`, page(`search ${i}`));
+    const after = await redis.redis.keys(`${redis.prefix}:api:cache:groups:*`);
+    const added = after.filter((k) => !before.includes(k) && !k.endsWith(':gen'));
+    console.log(`[api:cache] 1,000 distinct searches added ${added.length} Redis keys`);
+    expect(added).toEqual([]);
+    // The same search read again (here from this process' own copy) is stored, and another process reads it.
+    await cache.read('groups', 'list:{"q":"search 7"}', page('search 7'));
+    let loads = 0;
+    const other = entityCache(ctx);
+    expect(text(await other.read('groups', 'list:{"q":"search 7"}', async () => (loads++, { other: true })))).toContain('"q":"search 7"');
+    expect(loads).toBe(0);
   });
 });

@@ -54,11 +54,14 @@ describe('route inventory', () => {
     expect(failures).toEqual([]);
   });
 
-  it('Bull Board: everyone logged in reads, only owners change jobs', async () => {
-    for (const role of ['viewer', 'admin', 'owner'] as const) {
+  it('Bull Board: admins and owners read, only owners change jobs; viewers see none of it (job payloads, Redis stats)', async () => {
+    for (const role of ['admin', 'owner'] as const) {
       const res = await api.call('GET', '/admin/queues/api/queues', { auth: { token: api.tokens[role] } });
       expect(res.status, role).toBe(200);
       expect(res.text).toContain('maintenance');
+    }
+    for (const path of ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/api/redis/stats']) {
+      expect((await api.call('GET', path, { auth: { token: api.tokens.viewer } })).status, path).toBe(403);
     }
     for (const role of ['viewer', 'admin'] as const) {
       const res = await api.call('PUT', '/admin/queues/api/queues/maintenance/retry/failed', { auth: { token: api.tokens[role] } });
@@ -66,5 +69,22 @@ describe('route inventory', () => {
     }
     const owner = await api.call('PUT', '/admin/queues/api/queues/maintenance/retry/failed', { auth: { token: api.tokens.owner } });
     expect(owner.status).toBeLessThan(300);
+  });
+
+  it('audit log: viewers none; admins without addresses, user agents and names typed at failed logins; owners all', async () => {
+    const typed = 'hunter2-typed-in-the-email-field';
+    expect((await api.call('POST', '/api/v1/auth/login', { body: { email: typed, password: 'wrong-password-1' }, headers: { 'user-agent': 'probe/1.0' } })).status).toBe(401);
+    expect((await api.call('GET', '/api/v1/audit-log', { auth: { token: api.tokens.viewer } })).status).toBe(403);
+    const asAdmin = await api.call('GET', '/api/v1/audit-log?limit=100', { auth: { token: api.tokens.admin } });
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.body.items.length).toBeGreaterThan(0);
+    expect(asAdmin.text).not.toContain(typed);
+    expect(asAdmin.text).not.toContain('probe/1.0');
+    expect(asAdmin.text).not.toContain('127.0.0.1');
+    const failed = asAdmin.body.items.find((r: { action: string }) => r.action === 'auth.login_failed');
+    expect(failed).toMatchObject({ ip: null, userAgent: null, newValues: null });
+    const asOwner = await api.call('GET', '/api/v1/audit-log?limit=100', { auth: { token: api.tokens.owner } });
+    expect(asOwner.text).toContain(typed);
+    expect(asOwner.text).toContain('probe/1.0');
   });
 });

@@ -165,6 +165,8 @@ describe('admin web dashboard', () => {
     const p = viewer.page;
     await logIn(p, demo!.viewer);
     await p.getByText('viewer@nezuko.example · viewer').waitFor();
+    // Bull Board (job payloads, Redis internals) is for admins and owners: no link for a viewer.
+    expect(await p.locator('#bull-board-link').isVisible()).toBe(false);
     await go(p, 'Bots');
     await p.locator('#bots-list tbody tr[data-bot-id]').first().waitFor();
     expect(await p.locator('#add-bot-form').count()).toBe(0);

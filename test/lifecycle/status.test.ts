@@ -134,6 +134,8 @@ describe('bot status, restarts and health', () => {
     expect(healthy!.counters.updates_polled).toBeGreaterThan(0);
 
     const port = await freePort();
+    // The probe's answer is shared for 15 s (PROBE_CACHE_MS): forget it to probe the unreachable root now.
+    await platform.ctx.redis.del(platform.ctx.keys.bot(bot.instanceId, 'probe'));
     const down = await botHealth({ ...platform.ctx, config: { ...platform.ctx.config, TELEGRAM_API_ROOT: `http://127.0.0.1:${port}` } }, bot.instanceId);
     expect(down!.health).toBe('unresponsive');
     expect(down!.probe.ok).toBe(false);

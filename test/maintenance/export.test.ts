@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logger } from '../../services/core/logger';
 import { ExportRequestError, ExportUnavailableError, exportFilePath, openExportFile, requestExport } from '../../services/core/exports';
 import { runExport, writeExportFileInChild } from '../../services/maintenance/export';
+import { ExportFailedError } from '../../services/maintenance/export-writer';
 import { runScheduledExports } from '../../services/maintenance/scheduled-export';
 import { useTestDatabase } from '../support/db';
 import { insertApiCalls, insertVerifications, makeBot, makeGroup, type VerificationRow } from './helpers';
@@ -230,9 +231,24 @@ describe('CSV exports', () => {
     // A failure inside the export process comes back as the export's reason.
     const broken = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: {} });
     const failed = await runExport({ ...deps(), databaseUrl: 'postgresql://nobody@127.0.0.1:1/none' }, broken.id, { writer: writeExportFileInChild });
-    expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/ECONNREFUSED|connect/) });
+    expect(failed).toMatchObject({ status: 'failed', error: 'could not reach the database; request the export again' });
     expect(await prisma.export.findUniqueOrThrow({ where: { id: broken.id } })).toMatchObject({ status: 'failed', filePath: null });
     expect((await readdir(dir)).filter((f) => f.includes(`-${broken.id}`))).toEqual([]);
+  });
+
+  it('a failed export shows a clean reason, never PostgreSQL\'s text', async () => {
+    const prisma = db.prisma;
+    // Filters stored by an older version that did not validate them: refused before any query runs.
+    const stale = await prisma.export.create({ data: { kind: 'verifications', filters: { from: '0000-01-01T00:00:00Z' } } });
+    const outcome = await runExport(deps(), stale.id, { writer: writeExportFileInChild });
+    expect(outcome).toMatchObject({ status: 'failed', error: expect.stringMatching(/^the stored filters are not valid any more \(from: the year must be 0001 to 9999\)/) });
+    // The same value reaching PostgreSQL in the export process: the reason is ours, PostgreSQL's words go to the log.
+    const failure = await writeExportFileInChild({ exportId: 999_001, kind: 'verifications', filters: { from: '0000-01-01T00:00:00Z' }, databaseUrl: db.url, exportDir: dir }, {}).catch((e: unknown) => e as ExportFailedError);
+    expect(failure).toBeInstanceOf(ExportFailedError);
+    expect((failure as ExportFailedError).message).toBe('a filter value was refused by the database (out of range or malformed); request the export again with other filters');
+    expect((failure as ExportFailedError).detail).toMatch(/date\/time field value out of range/);
+    const row = await prisma.export.findUniqueOrThrow({ where: { id: stale.id } });
+    expect(row.error).not.toMatch(/relation|column|timestamptz|out of range:|syntax|at character/);
   });
 
   it('opens only finished files inside EXPORT_DIR', async () => {

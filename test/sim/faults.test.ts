@@ -56,6 +56,30 @@ describe('injected faults', () => {
     await expect(response.json()).rejects.toThrow();
   });
 
+  it('html_error: any status a proxy may answer with, e.g. a 403 page or a 200 captive portal', async () => {
+    await client.addFaults(s.bot.id, [{ kind: 'html_error', status: 403, count: 1 }, { kind: 'html_error', status: 200, count: 1 }]);
+    for (const status of [403, 200]) {
+      const response = await fetch(url(s, 'getMe'));
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toBe('text/html');
+      expect(await response.text()).toContain('<html>');
+    }
+    // A Telegram-style server_error stays a 5xx.
+    await expect(client.addFaults(s.bot.id, [{ kind: 'server_error', status: 403 }])).rejects.toThrow(/5xx/);
+    expect((await client.getBot(s.bot.id)).faults).toEqual([]);
+  });
+
+  it('truncated: a 200 whose chunked body stops halfway, then the connection closes', async () => {
+    await client.addFaults(s.bot.id, [{ kind: 'truncated', method: 'getMe', count: 1 }]);
+    const response = await fetch(url(s, 'getMe'));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('transfer-encoding')).toBe('chunked');
+    await expect(response.text()).rejects.toThrow();
+    expect((await s.api('getMe')).body.ok).toBe(true);
+    const { calls } = await client.calls(s.bot.id, { method: 'getMe' });
+    expect(calls.at(-2)).toMatchObject({ outcome: 'fault', fault: 'truncated' });
+  });
+
   it('latency: the answer comes late but right', async () => {
     await client.addFaults(s.bot.id, [{ kind: 'latency', latencyMs: 300, count: 1 }]);
     const started = performance.now();

@@ -536,6 +536,8 @@ function showApp(me) {
   state.me = me;
   setCsrf(me.csrfToken);
   document.body.classList.toggle('role-viewer', me.role === 'viewer');
+  // Bull Board shows job payloads and Redis internals: admins and owners only.
+  $('#bull-board-link').closest('li').hidden = me.role === 'viewer';
   $('#login-view').hidden = true;
   $('#topbar').hidden = false;
   $('#who').textContent = `${me.user?.email ?? 'API token'} · ${me.role}`;

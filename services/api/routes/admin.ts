@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { hashToken, randomToken } from '../../core/crypto';
+import { passwordProblem } from '../../core/password-policy';
 import { Prisma } from '../../core/db';
 import { audit, changed } from '../audit';
 import { API_TOKEN_PREFIX, hashPassword } from '../auth';
@@ -7,15 +8,18 @@ import type { ApiDeps } from '../deps';
 import { ApiError, conflict, notFound } from '../errors';
 import { windowPage } from '../pagination';
 import { defineRoute, type AnyRoute } from '../routing';
-import { email, idParams, pageQuery, password, ROLES } from '../schemas';
+import { email, idParams, pageQuery, password, passwordLength, roleRank, ROLES, type AdminRole } from '../schemas';
+
+/** Roles above `role`: what a token of a user demoted to `role` must lose. */
+const rolesAbove = (role: AdminRole) => ROLES.filter((r) => roleRank[r] > roleRank[role]);
 
 const userSelect = { id: true, email: true, role: true, displayName: true, lastLoginAt: true, createdAt: true, updatedAt: true } as const;
 // The same fields as userSelect / tokenSelect, for the list pages (one query with a window count).
 const userColumns = Prisma.sql`u.id, u.email, u.role, u.display_name AS "displayName", u.last_login_at AS "lastLoginAt",
   u.created_at AS "createdAt", u.updated_at AS "updatedAt"`;
-const tokenColumns = Prisma.sql`t.id, t.name, t.token_prefix AS "tokenPrefix", t.role, t.created_by_id AS "createdById",
+const tokenColumns = Prisma.sql`t.id, t.name, t.token_prefix AS "tokenPrefix", t.role, t.created_by_id AS "createdById", t.created_by_token_id AS "createdByTokenId",
   t.last_used_at AS "lastUsedAt", t.expires_at AS "expiresAt", t.revoked_at AS "revokedAt", t.created_at AS "createdAt"`;
-const tokenSelect = { id: true, name: true, tokenPrefix: true, role: true, createdById: true, lastUsedAt: true, expiresAt: true, revokedAt: true, createdAt: true } as const;
+const tokenSelect = { id: true, name: true, tokenPrefix: true, role: true, createdById: true, createdByTokenId: true, lastUsedAt: true, expiresAt: true, revokedAt: true, createdAt: true } as const;
 
 /** Admin users and API tokens: owner only. */
 export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
@@ -41,7 +45,14 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       tag: 'users',
       access: 'owner',
       status: 201,
-      body: z.object({ email, password, role: z.enum(ROLES).default('viewer'), displayName: z.string().trim().min(1).max(100).optional() }),
+      body: z
+        .object({ email, password: passwordLength, role: z.enum(ROLES).default('viewer'), displayName: z.string().trim().min(1).max(100).optional() })
+        .superRefine((b, ctx) => {
+          // The account's own email and name are the first guesses an attacker tries. (Length is reported above.)
+          if (!passwordLength.safeParse(b.password).success) return;
+          const problem = passwordProblem(b.password, [b.email, b.displayName ?? '']);
+          if (problem) ctx.addIssue({ code: 'custom', path: ['password'], message: problem });
+        }),
       handler: async ({ body, auth, req }) => {
         const exists = await ctx.db.adminUser.findFirst({ where: { email: body.email, deletedAt: null }, select: { id: true } });
         if (exists) throw conflict('An admin user with this email exists');
@@ -69,7 +80,7 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
     defineRoute({
       method: 'patch',
       path: '/users/:id',
-      summary: 'Change an admin user\'s role, name or password (a new password ends their sessions)',
+      summary: 'Change an admin user\'s role, name or password (a new password ends their sessions and revokes their API tokens; a demotion downgrades their tokens)',
       tag: 'users',
       access: 'owner',
       params: idParams,
@@ -79,16 +90,35 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
         if (!user) throw notFound('Admin user');
         if (body.role && body.role !== 'owner' && user.role === 'owner' && (await liveOwners()) <= 1) throw conflict('The last owner cannot be demoted');
         const { oldValues, newValues } = changed(user, { role: body.role, displayName: body.displayName });
-        const updated = await ctx.db.adminUser.update({
-          where: { id: user.id },
-          data: { role: body.role, displayName: body.displayName, ...(body.password ? { passwordHash: await hashPassword(body.password) } : {}) },
-          select: userSelect,
+        const demoted = body.role !== undefined && roleRank[body.role] < roleRank[user.role as AdminRole];
+        const roleChanged = body.role !== undefined && body.role !== user.role;
+        const passwordHash = body.password ? await hashPassword(body.password) : undefined;
+        // One transaction: the new role or password, and what it takes from the user's credentials.
+        const { updated, sessionsRevoked, tokensDowngraded, tokensRevoked } = await ctx.db.$transaction(async (tx) => {
+          const now = new Date();
+          const updated = await tx.adminUser.update({ where: { id: user.id }, data: { role: body.role, displayName: body.displayName, passwordHash }, select: userSelect });
+          let sessionsRevoked = 0;
+          let tokensDowngraded = 0;
+          let tokensRevoked = 0;
+          // A new password ends every session of theirs; a new role every one but the session making the change.
+          if (passwordHash || roleChanged) {
+            const spare = passwordHash ? {} : { NOT: { id: auth.sessionId ?? -1 } };
+            sessionsRevoked = (await tx.adminSession.updateMany({ where: { adminUserId: user.id, revokedAt: null, ...spare }, data: { revokedAt: now } })).count;
+          }
+          // A password reset says the account may have been in someone else's hands: the tokens rooted at it go.
+          if (passwordHash) tokensRevoked = (await tx.apiToken.updateMany({ where: { createdById: user.id, revokedAt: null }, data: { revokedAt: now } })).count;
+          // Demoted: every token rooted at them comes down to the new role.
+          else if (demoted) tokensDowngraded = (await tx.apiToken.updateMany({ where: { createdById: user.id, revokedAt: null, role: { in: rolesAbove(body.role!) } }, data: { role: body.role } })).count;
+          return { updated, sessionsRevoked, tokensDowngraded, tokensRevoked };
         });
-        if (body.password || (body.role && body.role !== user.role)) {
-          await ctx.db.adminSession.updateMany({ where: { adminUserId: user.id, revokedAt: null, ...(body.password ? {} : { NOT: { id: auth.sessionId ?? -1 } }) }, data: { revokedAt: new Date() } });
-        }
         await credentials.invalidate();
-        await audit(ctx, req, auth, { action: 'user.update', resourceType: 'admin_user', resourceId: user.id, oldValues, newValues: { ...newValues, ...(body.password ? { passwordChanged: true } : {}) } });
+        await audit(ctx, req, auth, {
+          action: 'user.update',
+          resourceType: 'admin_user',
+          resourceId: user.id,
+          oldValues,
+          newValues: { ...newValues, ...(body.password ? { passwordChanged: true } : {}), sessionsRevoked, tokensDowngraded, tokensRevoked },
+        });
         return updated;
       },
     }),
@@ -136,6 +166,8 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       status: 201,
       body: z.object({ name: z.string().trim().min(1).max(100), role: z.enum(ROLES).default('viewer'), expiresInDays: z.number().int().min(1).max(3650).optional() }),
       handler: async ({ body, auth, req }) => {
+        if (roleRank[body.role] > roleRank[auth.role]) throw new ApiError(403, 'forbidden', `A token cannot have more rights than its maker (${auth.role})`);
+        if (!auth.rootUserId) throw new ApiError(403, 'forbidden', 'This credential answers to no user');
         const token = `${API_TOKEN_PREFIX}${randomToken(32)}`;
         const row = await ctx.db.apiToken.create({
           data: {
@@ -143,7 +175,9 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
             role: body.role,
             tokenHash: hashToken(token),
             tokenPrefix: token.slice(0, API_TOKEN_PREFIX.length + 6),
-            createdById: auth.userId,
+            // The user at the root, also when a token makes the token: demoting or deleting them reaches it.
+            createdById: auth.rootUserId,
+            createdByTokenId: auth.tokenId,
             expiresAt: body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : null,
           },
           select: tokenSelect,

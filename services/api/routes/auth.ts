@@ -31,7 +31,18 @@ export function authRoutes({ ctx, loginLimiters, auth: credentials }: ApiDeps): 
         }
         const session = await createSession(ctx.db, user.id, ctx.config.SESSION_TTL_HOURS, req.ip, req.get('user-agent'));
         await ctx.db.adminUser.update({ where: { id: user.id }, data: { lastLoginAt: new Date() } });
-        await audit(ctx, req, { kind: 'session', role: user.role as never, userId: user.id, email: user.email, tokenId: null, sessionId: session.id, csrfToken: null }, { action: 'auth.login', resourceType: 'admin_session', resourceId: session.id });
+        // At most SESSIONS_PER_USER live sessions: the oldest beyond that end now.
+        const beyond = await ctx.db.adminSession.findMany({
+          where: { adminUserId: user.id, revokedAt: null, expiresAt: { gt: new Date() } },
+          orderBy: { id: 'desc' },
+          skip: ctx.config.SESSIONS_PER_USER,
+          select: { id: true },
+        });
+        if (beyond.length) {
+          await ctx.db.adminSession.updateMany({ where: { id: { in: beyond.map((b) => b.id) } }, data: { revokedAt: new Date() } });
+          await credentials.invalidate();
+        }
+        await audit(ctx, req, { kind: 'session', role: user.role as never, userId: user.id, rootUserId: user.id, email: user.email, tokenId: null, sessionId: session.id, csrfToken: null }, { action: 'auth.login', resourceType: 'admin_session', resourceId: session.id });
         setSessionCookies(req, res, session.token, session.expiresAt);
         return { user: { id: user.id, email: user.email, role: user.role, displayName: user.displayName }, csrfToken: csrfFor(session.token), expiresAt: session.expiresAt };
       },

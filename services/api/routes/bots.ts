@@ -1,8 +1,7 @@
-import { Telegram } from 'telegraf';
 import { z } from 'zod';
 import { updatesQueueName } from '../../../queues';
 import { botHealth } from '../../core/bot-health';
-import { BotRegistryError, registerBot } from '../../core/bots';
+import { BotRegistryError, checkToken, registerBot } from '../../core/bots';
 import { controlBot, publishControl } from '../../core/control';
 import { encryptSecret } from '../../core/crypto';
 import { Prisma } from '../../core/db';
@@ -39,6 +38,7 @@ const registryError = (err: unknown): never => {
   if (err instanceof BotRegistryError) {
     if (err.code === 'duplicate') throw new ApiError(409, 'duplicate', err.message);
     if (err.code === 'invalid_token') throw new ApiError(422, 'invalid_token', err.message);
+    if (err.code === 'telegram_unavailable') throw new ApiError(503, 'telegram_unavailable', err.message);
     if (err.code === 'key_missing' || err.code === 'key_wrong') throw new ApiError(503, 'encryption_key_missing', 'TOKEN_ENCRYPTION_KEY is not configured on the server');
   }
   throw err;
@@ -139,14 +139,15 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
         if (body.token) {
           const key = ctx.config.TOKEN_ENCRYPTION_KEY;
           if (!key) throw new ApiError(503, 'encryption_key_missing', 'TOKEN_ENCRYPTION_KEY is not configured on the server');
-          const me = await new Telegram(body.token, { apiRoot: ctx.config.TELEGRAM_API_ROOT }).getMe().catch(() => {
-            throw new ApiError(422, 'invalid_token', 'Telegram does not accept this bot token');
-          });
+          const me = await checkToken(ctx.config, body.token).catch(registryError);
           if (BigInt(me.id) !== before.telegramBotId) throw new ApiError(422, 'invalid_token', 'This token belongs to another bot');
           data.tokenEncrypted = encryptSecret(body.token, key);
         }
         const after = await ctx.db.botInstance.update({ where: { id: before.id }, data, select: botSelect });
-        if (body.token) await controlBot(ctx, before.id, 'restart');
+        if (body.token) {
+          await ctx.redis.del(ctx.keys.bot(before.id, 'probe')); // the cached health probe was the old token's
+          await controlBot(ctx, before.id, 'restart');
+        }
         const diff = changed(before, { name: body.name });
         await audit(ctx, req, auth, { action: 'bot.update', resourceType: 'bot', resourceId: before.id, oldValues: diff.oldValues, newValues: { ...diff.newValues, ...(body.token ? { tokenReplaced: true } : {}) } });
         return after;

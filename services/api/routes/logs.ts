@@ -16,6 +16,17 @@ const keyset = <T extends { id: bigint | number | string }>(rows: T[], limit: nu
   nextCursor: rows.length > limit ? String(rows[limit - 1]!.id) : null,
 });
 
+/**
+ * An audit row as an admin sees it: what was done to what, by whom, when. Addresses and user agents say where
+ * people are, and the name typed at a failed login is sometimes a password typed in the wrong field: owners only.
+ */
+const forAdmins = <T extends { ip: string | null; userAgent: string | null; action: string; newValues: unknown }>(row: T): T => ({
+  ...row,
+  ip: null,
+  userAgent: null,
+  newValues: row.action === 'auth.login_failed' ? null : row.newValues,
+});
+
 /** The largest id a cursor may name (int8): a longer one means "from the newest". */
 const MAX_ID = 2n ** 63n - 1n;
 
@@ -71,9 +82,9 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/audit-log',
-      summary: 'Admin audit log, newest first; filter by actor, token, action, resource and time range; keyset cursor',
+      summary: 'Admin audit log, newest first; filter by actor, token, action, resource and time range; keyset cursor. Admins see it without addresses, user agents and the names typed at failed logins; owners see everything',
       tag: 'audit',
-      access: 'viewer',
+      access: 'admin',
       query: z.object({
         ...cursorQuery,
         actor_id: dbId.optional(),
@@ -84,7 +95,7 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         from: isoDate.optional(),
         to: isoDate.optional(),
       }),
-      handler: async ({ query }) => {
+      handler: async ({ query, auth }) => {
         range(query);
         const rows = await ctx.db.adminAuditLog.findMany({
           where: {
@@ -99,7 +110,7 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
           orderBy: { id: 'desc' },
           take: query.limit + 1,
         });
-        return keyset(rows, query.limit);
+        return keyset(auth.role === 'owner' ? rows : rows.map(forAdmins), query.limit);
       },
     }),
   ];

@@ -1,26 +1,17 @@
 import http from 'node:http';
 import https from 'node:https';
-import {
-  circuitBreaker,
-  CircuitState,
-  ConsecutiveBreaker,
-  ExponentialBackoff,
-  handleWhen,
-  retry,
-  timeout,
-  TimeoutStrategy,
-  wrap,
-} from 'cockatiel';
+import { circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, wrap } from 'cockatiel';
 import type { Redis } from 'ioredis';
 import { Telegram } from 'telegraf';
 import type { Opts, Telegram as Methods } from 'telegraf/types';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
-import { BotUnavailableError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
+import { BotUnavailableError, cleanError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
 import { inSpan, SpanKind } from '../tracing';
 import type { Cooldowns } from './cooldowns';
 import { SEND_RATES, takeSlot } from './pacing';
+import { callTimeout, transientRetry } from './policies';
 
 export interface ApiCallRecord {
   botInstanceId: number;
@@ -94,11 +85,7 @@ export class BotApi {
     });
     options.metrics.breakerState.set({ bot: this.bot }, 0);
     this.watching = options.cooldowns.watch(this.botInstanceId).catch(() => {});
-    this.policy = wrap(
-      retry(transient, { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }) }),
-      this.breaker,
-      timeout(options.timeoutMs ?? 10_000, TimeoutStrategy.Aggressive),
-    );
+    this.policy = wrap(transientRetry(), this.breaker, callTimeout(options.timeoutMs));
   }
 
   get breakerState(): 'closed' | 'open' | 'half-open' | 'isolated' {
@@ -139,7 +126,9 @@ export class BotApi {
 
   /** getUpdates bypasses the 10 s timeout and the breaker: it long-polls, and its caller owns the retry loop. */
   getUpdates(payload: Opts<'getUpdates'>, signal: AbortSignal): Promise<ReturnType<Methods['getUpdates']>> {
-    return this.telegram.callApi('getUpdates', payload, { signal: signal as never });
+    return this.telegram.callApi('getUpdates', payload, { signal: signal as never }).catch((err: unknown) => {
+      throw cleanError(err, this.options.token);
+    });
   }
 
   private async attempt<M extends keyof Methods>(method: M, payload: Opts<M>, chatId: number | string | undefined, beforeRequest?: () => Promise<unknown>) {
@@ -156,7 +145,8 @@ export class BotApi {
           return (await this.telegram.callApi(method, payload, { signal: signal as never })) as ReturnType<Methods[M]>;
         } catch (err) {
           errorCode = isTelegramError(err) ? err.code : 0;
-          throw err;
+          // Cleaned before anything else sees it: retries, the breaker, job failures, logs, bot status.
+          throw cleanError(err, this.options.token);
         } finally {
           this.record(method, chatId, errorCode, performance.now() - started);
         }
