@@ -92,7 +92,8 @@ async function liftAll(deps: VerifierDeps, rt: BotRuntime, data: UpdateJobData<'
 }
 
 type Handler<N extends UpdateJobName> = (deps: VerifierDeps, rt: BotRuntime, data: UpdateJobData<N>) => Promise<unknown>;
-const handlers: { [N in UpdateJobName]: Handler<N> } = {
+export type UpdateHandlers = { [N in UpdateJobName]: Handler<N> };
+const handlers: UpdateHandlers = {
   update: onUpdate,
   'delete-prompt': async (deps, rt, data) => {
     await deleteMessage(rt, data.chatId, data.messageId);
@@ -118,7 +119,7 @@ assertHandlers('updates', updateJobs, handlers);
  * logged with its fingerprint, counted, and fails the job after CODE_ERROR_ATTEMPTS (it stays in Bull Board's
  * failed list); anything else is transient and retried with backoff.
  */
-export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
+export function createProcessor(deps: VerifierDeps, rt: BotRuntime, table: UpdateHandlers = handlers) {
   const bot = String(rt.bot.id);
   return async (job: Job, token?: string): Promise<void> => {
     const started = performance.now();
@@ -133,7 +134,7 @@ export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
       const carrier = 'trace' in parsed.data ? parsed.data.trace : undefined;
       await inSpan(`job ${name}`, SpanKind.CONSUMER, (span) => {
         span.setAttributes({ 'nezuko.bot': rt.bot.id, 'nezuko.job': String(job.id) });
-        return (handlers[name] as Handler<UpdateJobName>)(deps, rt, parsed.data);
+        return (table[name] as Handler<UpdateJobName>)(deps, rt, parsed.data);
       }, carrier);
     } catch (err) {
       if (err instanceof SkipError) {
