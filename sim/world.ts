@@ -433,7 +433,8 @@ export class World {
       message.migrate_to_chat_id !== undefined ||
       message.migrate_from_chat_id !== undefined;
     const isCommand = typeof message.text === 'string' && message.text.startsWith('/');
-    const fromBot = message.from?.is_bot === true && message.from.id !== GROUP_ANONYMOUS_BOT.id;
+    // GroupAnonymousBot and Channel_Bot only stand in for a chat that wrote (sender_chat): not bots writing.
+    const fromBot = message.from?.is_bot === true && message.sender_chat === undefined;
     for (const botId of chat.botMemberIds) {
       if (botId === exceptBotId) continue;
       const runtime = this.botsById.get(botId)!;

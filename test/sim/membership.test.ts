@@ -165,6 +165,9 @@ describe('who may write', () => {
     const post = await client.sendMessage(s.group.id, { fromId: user.id, senderChatId: own.id, text: 'as my channel' });
     expect(post).toMatchObject({ from: { id: 136817688, username: 'Channel_Bot', is_bot: true }, sender_chat: { id: own.id, type: 'channel' } });
     expect(post.is_automatic_forward).toBeUndefined();
+    // Channel_Bot stands in for the channel: an admin bot of the group gets the message like any other.
+    const { updates } = await client.pendingUpdates(s.bot.id);
+    expect(updates.some((u) => u.message?.message_id === post.message_id && u.message.chat.id === s.group.id)).toBe(true);
 
     expect((await s.api('banChatSenderChat', { chat_id: s.group.id, sender_chat_id: own.id })).body).toEqual({ ok: true, result: true });
     expect((await client.getChat(s.group.id)).bannedSenderChats).toContain(own.id);
