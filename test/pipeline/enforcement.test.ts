@@ -110,7 +110,7 @@ describe('an admin\'s earlier restriction', () => {
       return m.chatMember.status === 'restricted' && m.effectivePermissions.can_send_messages ? m : undefined;
     }, 15_000, 'the admin\'s restriction to be back');
     expect(restored!.chatMember).toMatchObject({ status: 'restricted', is_member: true, until_date: until, can_send_messages: true, can_send_photos: false, can_send_videos: false, can_send_documents: true });
-    expect(await openRestriction(group.id, user.id)).toBeNull();
+    await waitFor(async () => (await openRestriction(group.id, user.id)) === null, 10_000, 'the restriction row to close');
   });
 
   it('is kept through a leave and a re-join, and the re-join is checked like any other', async () => {
