@@ -64,7 +64,6 @@ describe('posts on behalf of a channel', () => {
     // and the channel the group requires.
     const anonymous = await client.sendMessage(group.id, { anonymousAdmin: true, text: 'from the admins' });
     const { forwarded } = await client.postToChannel(linked.id, 'news');
-    await client.join(group.id, owner.id).catch(() => {});
     const asLinked = await client.sendMessage(group.id, { fromId: owner.id, senderChatId: linked.id, text: 'as the linked channel' });
     const asRequired = await client.sendMessage(group.id, { fromId: owner.id, senderChatId: channels[0]!.id, text: 'as the required channel' });
     await settled(platform, bot);
@@ -73,6 +72,10 @@ describe('posts on behalf of a channel', () => {
     expect((await client.getChat(group.id)).bannedSenderChats).toEqual([own.id]);
     const row = await platform.ctx.db.protectedGroup.findFirstOrThrow({ where: { chatId: BigInt(group.id) } });
     expect(row.linkedChatId).toBe(BigInt(linked.id));
+    // /allow in reply to such a post would exempt Telegram's stand-in (every anonymous admin or channel): refused.
+    const allow = await client.sendMessage(group.id, { fromId: owner.id, text: '/allow', replyToMessageId: anonymous.message_id });
+    expect((await waitReply(platform, group.id, allow.message_id)).text).toBe('Reply to a message with /allow, or give a user id: /allow 123456');
+    expect(await platform.ctx.db.groupWhitelist.count({ where: { groupId: row.id } })).toBe(0);
   });
 
   it('with channel_ban_after 0, posts are only deleted', async () => {
