@@ -37,7 +37,7 @@ const unixSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
 /** How long Redis keeps what a mute's job has done so far ('muted', 'sending'): longer than any hand-back. */
 const NOTE_TTL_S = 86_400;
-/** The "I've joined" claim of another worker on the same user: look again this soon. */
+/** Another worker holds the lock on the same user: look again this soon. */
 const LOCK_RETRY_MS = 200;
 
 export const VERIFY_PREFIX = 'v:';
@@ -239,26 +239,16 @@ async function mutePromptAndRecord(
   return 'restricted';
 }
 
-/**
- * Sends the prompt, in the topic the user wrote in. A forum's General topic is no topic to send to ("message
- * thread not found"): then the prompt goes to the group without one.
- */
-async function sendPrompt(rt: BotRuntime, chatId: number, p: { text: string; threadId: number | undefined; keyboard: InlineKeyboardButton[][]; beforeRequest: () => Promise<unknown> }) {
-  const send = (threadId: number | undefined) =>
-    rt.api.call('sendMessage', {
-      chat_id: chatId,
-      text: p.text,
-      parse_mode: 'HTML',
-      ...(threadId ? { message_thread_id: threadId } : {}),
-      link_preview_options: { is_disabled: true },
-      reply_markup: { inline_keyboard: p.keyboard },
-    }, { beforeRequest: p.beforeRequest });
-  try {
-    return await send(p.threadId);
-  } catch (err) {
-    if (p.threadId && isTelegramError(err, 400) && /thread not found/i.test(err.description)) return send(undefined);
-    throw err;
-  }
+/** Sends the prompt, in the topic the user wrote in. */
+function sendPrompt(rt: BotRuntime, chatId: number, p: { text: string; threadId: number | undefined; keyboard: InlineKeyboardButton[][]; beforeRequest: () => Promise<unknown> }) {
+  return rt.api.call('sendMessage', {
+    chat_id: chatId,
+    text: p.text,
+    parse_mode: 'HTML',
+    ...(p.threadId ? { message_thread_id: p.threadId } : {}),
+    link_preview_options: { is_disabled: true },
+    reply_markup: { inline_keyboard: p.keyboard },
+  }, { beforeRequest: p.beforeRequest });
 }
 
 /** Stores the prompt's id on the restriction and schedules its deletion when its lifetime is over. */
