@@ -37,7 +37,16 @@ export const updateJobs = {
   'expire-join-request': z.object({ botInstanceId, chatId: telegramId, userId: telegramId }),
   /** Lift every open restriction the bot made in a group (turning protection off), paced. */
   'lift-restrictions': z.object({ botInstanceId, groupId: z.number().int().positive(), reason: z.string().max(200) }),
+  /** A timed mute's end: close its restriction row (`expired`), delete its prompt, restore an admin's earlier restriction. */
+  'expire-restriction': z.object({ botInstanceId, restrictionId: z.number().int().positive() }),
+  /** Lift properly a user an earlier version unmuted "to the group's defaults" (restrictions.relift_pending). */
+  relift: z.object({ botInstanceId, restrictionId: z.number().int().positive() }),
 } as const;
+
+/** One expiry job per mute episode (a renewed mute ends later and gets a job of its own). */
+export const expireRestrictionJobId = (botInstanceId: number, restrictionId: number, mutedUntil: Date) =>
+  `x-${botInstanceId}-${restrictionId}-${mutedUntil.getTime()}`;
+export const reliftJobId = (botInstanceId: number, restrictionId: number) => `rl-${botInstanceId}-${restrictionId}`;
 
 /**
  * Jobs on the shared maintenance queue, all started by job schedulers. The queue has a global concurrency
@@ -54,6 +63,11 @@ export const maintenanceJobs = {
   'health-sweep': z.object({}),
   /** Reads member and subscriber counts of enabled groups and their channels from Telegram. */
   'counts-sync': z.object({}),
+  /**
+   * Hands the verifiers what is due on restrictions: timed mutes whose end has passed (a safety net behind the
+   * expiry job each mute schedules) and users lifted the old way that still need a proper lift.
+   */
+  'restriction-upkeep': z.object({}),
 } as const;
 
 /** Jobs on the exports queue (job id `export-<id>`, one per exports row). */

@@ -2,7 +2,7 @@
 // press buttons, write messages, post in channels, and admins changing someone's status.
 import { normalizeAdminRights, normalizePermissions } from './permissions';
 import type { ChatRecord, MemberRecord, MemberStatus, TgChatInviteLink, TgMessage, TgUser } from './types';
-import { GROUP_ANONYMOUS_BOT, World } from './world';
+import { CHANNEL_BOT, GROUP_ANONYMOUS_BOT, World } from './world';
 
 /** A control-API error: the caller asked for something impossible in this world. */
 export class SimError extends Error {
@@ -57,9 +57,7 @@ export function join(world: World, chatId: number, userId: number, options: { ac
     return 'requested';
   }
   // A user who was restricted while outside the chat keeps the restriction when they come back.
-  const next: MemberRecord =
-    current.status === 'restricted' ? { ...current, isMember: true } : { status: 'member', untilDate: 0, isMember: true };
-  world.changeMember(chat, userId, next, { actor, serviceMessage: true, ...(link ? { inviteLink: link } : {}) });
+  world.changeMember(chat, userId, World.entering(current), { actor, serviceMessage: true, ...(link ? { inviteLink: link } : {}) });
   return 'joined';
 }
 
@@ -120,7 +118,8 @@ export function resolveJoinRequest(world: World, chatId: number, userId: number,
   world.removeJoinRequest(chat, userId);
   if (!approve) return;
   const actor = actorId !== undefined ? userOf(world, actorId) : ownerOrSelf(world, chat, userOf(world, userId));
-  world.changeMember(chat, userId, { status: 'member', untilDate: 0, isMember: true }, {
+  // Approval lets the user in; it does not lift a restriction they still have there.
+  world.changeMember(chat, userId, World.entering(world.member(chat, userId)), {
     actor,
     viaJoinRequest: true,
     serviceMessage: true,
@@ -154,12 +153,8 @@ export function setMember(world: World, chatId: number, userId: number, input: S
       next = { status: 'administrator', untilDate: 0, isMember: true, rights: normalizeAdminRights({ ...input.rights, is_anonymous: input.isAnonymous ?? input.rights?.is_anonymous }, chat.chat.type) };
       break;
     case 'restricted':
-      next = {
-        status: 'restricted',
-        untilDate: input.untilDate ?? 0,
-        isMember: input.isMember ?? true,
-        permissions: normalizePermissions(input.permissions ?? {}, true),
-      };
+      // An admin's restriction follows the same rule as a bot's: all permissions granted is no restriction.
+      next = { ...World.restriction(normalizePermissions(input.permissions ?? {}, true), input.untilDate ?? 0, input.isMember ?? true) };
       break;
     case 'kicked':
       next = { status: 'kicked', untilDate: input.untilDate ?? 0, isMember: false };
@@ -184,6 +179,13 @@ export interface UserMessageInput {
   senderChatId?: number;
 }
 
+/**
+ * A user writes in a group, as Telegram lets them: they must be in it, and may write as themselves only while
+ * they may send messages (a muted user's client cannot send). On behalf of a channel they own or run, the
+ * message carries the channel as `sender_chat` and Channel_Bot as `from` (Bot API, Message.from); the channel
+ * writes with the group's default permissions, whatever the user's own restriction, unless the group banned
+ * it with banChatSenderChat.
+ */
 export function userMessage(world: World, chatId: number, input: UserMessageInput): TgMessage {
   const chat = chatOf(world, chatId);
   if (chat.chat.type === 'channel') throw new SimError('use the channel post endpoint for channels');
@@ -193,8 +195,21 @@ export function userMessage(world: World, chatId: number, input: UserMessageInpu
     fields.sender_chat = chat.chat;
   } else {
     if (input.fromId === undefined) throw new SimError('fromId is required unless anonymousAdmin');
-    fields.from = userOf(world, input.fromId);
-    if (input.senderChatId !== undefined) fields.sender_chat = chatOf(world, input.senderChatId).chat;
+    const user = userOf(world, input.fromId);
+    const member = world.member(chat, user.id);
+    if (!World.isMember(member)) throw new SimError(`user ${user.id} is not in chat ${chatId}`, 403);
+    if (input.senderChatId !== undefined) {
+      const channel = chatOf(world, input.senderChatId);
+      if (channel.chat.type !== 'channel') throw new SimError(`chat ${input.senderChatId} is not a channel`);
+      if (!World.isAdmin(world.member(channel, user.id))) throw new SimError(`user ${user.id} cannot write on behalf of channel ${channel.chat.id}`, 403);
+      if (chat.bannedSenderChats.has(channel.chat.id)) throw new SimError(`channel ${channel.chat.id} is banned in chat ${chatId}`, 403);
+      if (!chat.permissions.can_send_messages) throw new SimError(`channels may not write in chat ${chatId}`, 403);
+      fields.from = CHANNEL_BOT;
+      fields.sender_chat = channel.chat;
+    } else {
+      if (!mayWrite(chat, member)) throw new SimError(`user ${user.id} may not send messages in chat ${chatId}`, 403);
+      fields.from = user;
+    }
   }
   if (input.messageThreadId !== undefined && chat.chat.is_forum) {
     fields.message_thread_id = input.messageThreadId;
@@ -207,6 +222,13 @@ export function userMessage(world: World, chatId: number, input: UserMessageInpu
   }
   if (input.text.startsWith('/')) fields.entities = [{ type: 'bot_command', offset: 0, length: input.text.split(/\s/)[0]!.length }];
   return world.postMessage(chat, fields);
+}
+
+/** Admins may always write; a member as the chat's defaults allow; a restricted member as both allow. */
+function mayWrite(chat: ChatRecord, member: MemberRecord): boolean {
+  if (World.isAdmin(member)) return true;
+  if (member.status === 'restricted') return member.permissions!.can_send_messages && chat.permissions.can_send_messages;
+  return chat.permissions.can_send_messages;
 }
 
 export function channelPost(world: World, chatId: number, text: string): { post: TgMessage; forwarded?: TgMessage } {

@@ -227,13 +227,9 @@ const restrictChatMember: Handler = (ctx) => {
   requireNotPrivileged(current);
   const permissions = normalizePermissions(raw, optionalBool(ctx.params, 'use_independent_chat_permissions') ?? false);
   const untilDate = untilDateParam(ctx);
-  // A user holding every permission the chat's defaults grant is not restricted at all.
-  const unrestricted = Object.entries(chat.permissions).every(([key, granted]) => !granted || permissions[key as keyof typeof permissions]);
-  const inChat = World.isMember(current);
-  let next: MemberRecord;
-  if (unrestricted) next = inChat ? { status: 'member', untilDate: 0, isMember: true } : { status: 'left', untilDate: 0, isMember: false };
-  else next = { status: 'restricted', untilDate, isMember: inChat, permissions };
-  ctx.world.changeMember(chat, user.id, next, { actor: ctx.runtime.bot.user });
+  // Only every permission granted lifts a restriction ("Pass True for all permissions to lift restrictions
+  // from a user"); a set equal to the chat's defaults is still a restriction. See World.restriction.
+  ctx.world.changeMember(chat, user.id, World.restriction(permissions, untilDate, World.isMember(current)), { actor: ctx.runtime.bot.user });
   return true;
 };
 
@@ -265,6 +261,33 @@ const unbanChatMember: Handler = (ctx) => {
   if (World.isMember(current)) {
     ctx.world.changeMember(chat, user.id, { status: 'left', untilDate: 0, isMember: false }, { actor: ctx.runtime.bot.user, serviceMessage: true });
   }
+  return true;
+};
+
+/**
+ * banChatSenderChat / unbanChatSenderChat: supergroups and channels, by an admin with can_restrict_members.
+ * "Until the chat is unbanned, the owner of the banned chat won't be able to send messages on behalf of" it
+ * (Bot API); the chat's messages are not touched.
+ */
+function senderChatTarget(ctx: CallContext): { chat: ChatRecord; senderChatId: number } {
+  const chat = chatParam(ctx);
+  if (chat.chat.type !== 'supergroup' && chat.chat.type !== 'channel') throw Errors.badRequest('method is available for supergroup and channel chats only');
+  requireRight(ctx, chat, 'can_restrict_members');
+  const senderChatId = requiredInt(ctx.params, 'sender_chat_id', () => Errors.missingParam('sender_chat_id'));
+  const sender = ctx.world.chats.get(senderChatId);
+  if (!sender || sender.chat.type === 'private') throw Errors.chatNotFound();
+  return { chat, senderChatId };
+}
+
+const banChatSenderChat: Handler = (ctx) => {
+  const { chat, senderChatId } = senderChatTarget(ctx);
+  chat.bannedSenderChats.add(senderChatId);
+  return true;
+};
+
+const unbanChatSenderChat: Handler = (ctx) => {
+  const { chat, senderChatId } = senderChatTarget(ctx);
+  chat.bannedSenderChats.delete(senderChatId);
   return true;
 };
 
@@ -402,7 +425,7 @@ function joinRequestTarget(ctx: CallContext) {
 const approveChatJoinRequest: Handler = (ctx) => {
   const { chat, user, request } = joinRequestTarget(ctx);
   ctx.world.removeJoinRequest(chat, user.id);
-  ctx.world.changeMember(chat, user.id, { status: 'member', untilDate: 0, isMember: true }, {
+  ctx.world.changeMember(chat, user.id, World.entering(ctx.world.member(chat, user.id)), {
     actor: ctx.runtime.bot.user,
     viaJoinRequest: true,
     serviceMessage: true,
@@ -492,6 +515,8 @@ export const HANDLERS: Record<string, Handler> = {
   banChatMember,
   kickChatMember: banChatMember,
   unbanChatMember,
+  banChatSenderChat,
+  unbanChatSenderChat,
   sendMessage,
   editMessageText,
   editMessageReplyMarkup,

@@ -25,6 +25,8 @@ export interface SimChat {
   joinByRequest: boolean;
   memberCount: number;
   adminIds: number[];
+  /** channels banned from writing here (banChatSenderChat) */
+  bannedSenderChats: number[];
 }
 
 export interface SimMemberState {

@@ -126,6 +126,7 @@ function describeChat(chat: ChatRecord) {
     joinByRequest: chat.joinByRequest,
     memberCount: chat.memberCount,
     adminIds: [...chat.adminIds],
+    bannedSenderChats: [...chat.bannedSenderChats],
   };
 }
 

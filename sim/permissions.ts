@@ -44,6 +44,17 @@ export function normalizePermissions(input: Record<string, unknown>, independent
   return out;
 }
 
+/**
+ * Telegram's rule for when a restriction is no restriction: only a set that grants every permission. The Bot
+ * API says "Pass True for all permissions to lift restrictions from a user" (restrictChatMember), and TDLib's
+ * DialogParticipantStatus::Restricted (td/telegram/DialogParticipant.cpp) returns Member (or Left, when the
+ * user is not in the chat) only when the flags equal ALL_RESTRICTED_RIGHTS. A set equal to the chat's default
+ * permissions is still a restriction: the user stays `restricted`.
+ */
+export function grantsEverything(permissions: ChatPermissions): boolean {
+  return PERMISSION_KEYS.every((key) => permissions[key]);
+}
+
 /** A restricted user can never have more than the chat's defaults allow. */
 export function intersectPermissions(a: ChatPermissions, b: ChatPermissions): ChatPermissions {
   const out = {} as ChatPermissions;

@@ -200,6 +200,8 @@ export interface ChatRecord {
   messages: Map<number, StoredMessage>;
   nextMessageId: number;
   joinRequests: Map<number, { date: number; bio?: string; inviteLink?: TgChatInviteLink }>;
+  /** channels banned from writing here (banChatSenderChat) */
+  bannedSenderChats: Set<number>;
 }
 
 export interface StoredMessage {

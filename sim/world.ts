@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CallLog } from './call-log';
 import { FaultInjector, seededRandom } from './faults';
 import { DEFAULT_LIMITS, SendLimiter, type LimitSettings } from './limits';
-import { adminRightsForOutput, defaultGroupPermissions, normalizeAdminRights } from './permissions';
+import { adminRightsForOutput, defaultGroupPermissions, grantsEverything, normalizeAdminRights } from './permissions';
 import type {
   AdminRights,
   BotRecord,
@@ -24,6 +24,11 @@ import { BotUpdateQueue } from './updates';
 /** Telegram's service accounts that appear as `from` of anonymous admin and linked-channel messages. */
 export const GROUP_ANONYMOUS_BOT: TgUser = { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' };
 export const TELEGRAM_SERVICE_USER: TgUser = { id: 777000, is_bot: false, first_name: 'Telegram' };
+/**
+ * The fake sender of a message written on behalf of a channel in a group (Bot API, Message.from: "if the
+ * message was sent on behalf of a chat, the field contains a fake sender user in non-channel chats").
+ */
+export const CHANNEL_BOT: TgUser = { id: 136817688, is_bot: true, first_name: 'Channel', username: 'Channel_Bot' };
 
 const TOKEN_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 export const TOKEN_PATTERN = /^(\d+):[A-Za-z0-9_-]{35}$/;
@@ -106,6 +111,7 @@ export class World {
   private registerServiceUsers(): void {
     this.users.set(GROUP_ANONYMOUS_BOT.id, GROUP_ANONYMOUS_BOT);
     this.users.set(TELEGRAM_SERVICE_USER.id, TELEGRAM_SERVICE_USER);
+    this.users.set(CHANNEL_BOT.id, CHANNEL_BOT);
   }
 
   /** Telegram time: unix seconds. */
@@ -206,6 +212,7 @@ export class World {
       messages: new Map(),
       nextMessageId: 1,
       joinRequests: new Map(),
+      bannedSenderChats: new Set(),
     };
     if (input.description) record.description = input.description;
     this.chats.set(id, record);
@@ -268,6 +275,26 @@ export class World {
       record.status === 'member' ||
       (record.status === 'restricted' && record.isMember)
     );
+  }
+
+  /**
+   * A restriction as Telegram keeps it: only one that grants every permission is no restriction at all, and
+   * then the user is a plain member, or has left when they are not in the chat (TDLib,
+   * DialogParticipantStatus::Restricted in td/telegram/DialogParticipant.cpp). Permissions equal to the
+   * chat's defaults leave the user `restricted`.
+   */
+  static restriction(permissions: ChatPermissions, untilDate: number, isMember: boolean): MemberRecord {
+    if (grantsEverything(permissions)) return isMember ? { status: 'member', untilDate: 0, isMember: true } : LEFT;
+    return { status: 'restricted', untilDate, isMember, permissions };
+  }
+
+  /**
+   * The record of someone who comes (back) into the chat by joining, being added or having their join request
+   * approved: a restricted user keeps the restriction, now with is_member true (Bot API ChatMemberRestricted
+   * carries is_member for exactly this: a restriction outlives the membership). Anyone else is a plain member.
+   */
+  static entering(current: MemberRecord): MemberRecord {
+    return current.status === 'restricted' ? { ...current, isMember: true } : { status: 'member', untilDate: 0, isMember: true };
   }
 
   static isAdmin(record: MemberRecord): boolean {
@@ -406,7 +433,8 @@ export class World {
       message.migrate_to_chat_id !== undefined ||
       message.migrate_from_chat_id !== undefined;
     const isCommand = typeof message.text === 'string' && message.text.startsWith('/');
-    const fromBot = message.from?.is_bot === true && message.from.id !== GROUP_ANONYMOUS_BOT.id;
+    // GroupAnonymousBot and Channel_Bot only stand in for a chat that wrote (sender_chat): not bots writing.
+    const fromBot = message.from?.is_bot === true && message.sender_chat === undefined;
     for (const botId of chat.botMemberIds) {
       if (botId === exceptBotId) continue;
       const runtime = this.botsById.get(botId)!;
@@ -457,6 +485,7 @@ export class World {
         messages: new Map(),
         nextMessageId: 1,
         joinRequests: new Map(),
+        bannedSenderChats: new Set(),
       };
       this.chats.set(user.id, chat);
     }

@@ -43,6 +43,18 @@ export function createMetrics() {
     }),
     jobsHandedBack: new client.Counter({ name: 'nezuko_jobs_handed_back_total', help: 'Jobs handed back to their queue delayed (rate limited, breaker open, retry later), by bot and reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
     updatesNotQueued: new client.Counter({ name: 'nezuko_updates_not_queued_total', help: 'Polled updates not worth a job (nobody acts on them, or a join already reported in the same batch), by reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
+    jobCodeErrors: new client.Counter({
+      name: 'nezuko_job_code_errors_total',
+      help: 'Jobs that hit an error only a code change fixes (TypeError, RangeError, …): failed after a retry, never skipped; the log line carries the error\'s fingerprint',
+      labelNames: ['bot', 'job'] as const,
+      registers: reg,
+    }),
+    channelPosts: new client.Counter({
+      name: 'nezuko_channel_posts_total',
+      help: 'Posts on behalf of a foreign channel in a protected group: deleted, and channels banned (banChatSenderChat)',
+      labelNames: ['bot', 'action'] as const,
+      registers: reg,
+    }),
     skippedUpdates: new client.Counter({ name: 'nezuko_updates_skipped_total', help: 'Updates skipped as malformed or not ours, by reason', labelNames: ['bot', 'reason'] as const, registers: reg }),
     telegramCalls: new client.Counter({ name: 'nezuko_telegram_calls_total', help: 'Telegram Bot API calls by method and outcome', labelNames: ['bot', 'method', 'outcome'] as const, registers: reg }),
     telegramCallDuration: new client.Histogram({

@@ -2,6 +2,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import {
   assertHandlers,
   defaultJobOptions,
+  updatesQueueName,
   EXPORTS_QUEUE,
   exportJobs,
   MAINTENANCE_QUEUE,
@@ -17,6 +18,7 @@ import { runExport, writeExportFileInChild } from './export';
 import { sweepHeartbeats } from './health-sweep';
 import { redactStoredTokens } from './redact-stored-tokens';
 import { runRetention } from './retention';
+import { restrictionUpkeep } from './restriction-upkeep';
 import { rollupAll } from './rollup';
 import { requeueStaleExports, runScheduledExports } from './scheduled-export';
 
@@ -25,7 +27,7 @@ import { requeueStaleExports, runScheduledExports } from './scheduled-export';
  *
  * Two queues, chosen so that nothing overlaps and nothing waits behind a long export:
  * - `maintenance` (stats-rollup every STATS_ROLLUP_INTERVAL_MS, counts-sync every COUNTS_SYNC_INTERVAL_MS,
- *   retention and scheduled-export by cron) has a
+ *   restriction-upkeep every minute, retention and scheduled-export by cron) has a
  *   queue-wide global concurrency of 1 (`queue.setGlobalConcurrency(1)`), so across every maintenance process
  *   exactly one of these jobs runs at a time: a rollup never overlaps another rollup or a retention pass. Each
  *   is short (a rollup is one aggregate statement per 50k rows, retention is 5k-row statements; a counts sync
@@ -47,7 +49,11 @@ export const SCHEDULER_IDS = {
   scheduledExport: 'scheduled-export',
   healthSweep: 'health-sweep',
   countsSync: 'counts-sync',
+  restrictionUpkeep: 'restriction-upkeep',
 } as const;
+
+/** How often due restriction work (ended timed mutes, old-style lifts) is handed to the verifiers. */
+export const RESTRICTION_UPKEEP_EVERY_MS = 60_000;
 
 const schedulerJobOptions = {
   removeOnComplete: { count: 100 },
@@ -79,6 +85,12 @@ export async function registerSchedulers(ctx: AppContext, queue: Queue): Promise
     // Counts are refreshed by the next run; a retry would only repeat the calls that already failed.
     opts: { ...schedulerJobOptions, attempts: 1 },
   });
+  await queue.upsertJobScheduler(SCHEDULER_IDS.restrictionUpkeep, { every: RESTRICTION_UPKEEP_EVERY_MS }, {
+    name: 'restriction-upkeep',
+    data: {},
+    // The next run hands over whatever this one did not.
+    opts: { ...schedulerJobOptions, attempts: 1 },
+  });
   if (config.EXPORT_SCHEDULE_KINDS.length) {
     await queue.upsertJobScheduler(SCHEDULER_IDS.scheduledExport, { pattern: config.EXPORT_SCHEDULE_CRON, tz: 'UTC' }, {
       name: 'scheduled-export',
@@ -101,6 +113,17 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
   const queue = new Queue(MAINTENANCE_QUEUE, { connection: producer, prefix: config.REDIS_PREFIX, defaultJobOptions });
   const exportsQueue = createExportsQueue(producer, config.REDIS_PREFIX);
   queue.on('error', (err) => log.warn('maintenance queue error', { err }));
+  // Producers on the bots' own queues, for work only a verifier can do (it holds the Telegram side).
+  const botQueues = new Map<number, Queue>();
+  const botQueue = (botInstanceId: number) => {
+    let q = botQueues.get(botInstanceId);
+    if (!q) {
+      q = new Queue(updatesQueueName(botInstanceId), { connection: producer, prefix: config.REDIS_PREFIX, defaultJobOptions });
+      q.on('error', (err) => log.warn('bot queue error', { botId: botInstanceId, err }));
+      botQueues.set(botInstanceId, q);
+    }
+    return q;
+  };
   exportsQueue.on('error', (err) => log.warn('exports queue error', { err }));
 
   const handlers: Record<MaintenanceJobName, Handler> = {
@@ -132,6 +155,11 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
       );
       if (result.failed || result.deferred || result.skippedBots) log.warn('counts sync done, some chats not synced', result);
       else log.info('counts sync done', result);
+      return result;
+    },
+    'restriction-upkeep': async () => {
+      const result = await restrictionUpkeep(db, botQueue);
+      if (result.expired || result.relifts) log.info('restriction work handed to the verifiers', result);
       return result;
     },
     'scheduled-export': async (job) => {
@@ -201,7 +229,7 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
     exportAbort.abort();
     countsAbort.abort();
     await Promise.all([worker.close(), exportWorker.close()]);
-    await Promise.all([queue.close(), exportsQueue.close()]);
+    await Promise.all([queue.close(), exportsQueue.close(), ...[...botQueues.values()].map((q) => q.close())]);
   });
   ctx.lifecycle.onShutdown('buffers', 'maintenance api-call log', () => apiCalls.close());
   log.info('maintenance started', {

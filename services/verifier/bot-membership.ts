@@ -1,4 +1,5 @@
 import type { ChatMemberAdministrator, ChatMemberUpdated } from 'telegraf/types';
+import { channelCheckable, channelUncheckable } from './channel-access';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { text } from './texts';
 
@@ -26,6 +27,9 @@ export async function onMyChatMember(deps: VerifierDeps, rt: BotRuntime, update:
 
   if (chat.type === 'channel') {
     const botIsAdmin = status === 'administrator' || status === 'creator';
+    // Demoted in (or removed from) a channel a group requires: its members can no longer be checked.
+    if (botIsAdmin) await channelCheckable(deps, rt, BigInt(chat.id));
+    else await channelUncheckable(deps, rt, BigInt(chat.id), `bot is ${status} in the channel`);
     await db.enforcedChannel.upsert({
       where: { botInstanceId_channelId: { botInstanceId: rt.bot.id, channelId: BigInt(chat.id) } },
       create: { botInstanceId: rt.bot.id, channelId: BigInt(chat.id), title, username, botIsAdmin },

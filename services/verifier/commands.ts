@@ -3,6 +3,7 @@ import { isTelegramError } from '../core/telegram/errors';
 import { channelNames } from './enforce';
 import { missingGroupRights } from './bot-membership';
 import { isAdminStatus } from '../core/telegram/membership';
+import { heldRestrictions } from '../core/restrictions';
 import { isGroupAdmin } from './membership';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { escapeHtml, isLanguage, LANGUAGES, text } from './texts';
@@ -46,6 +47,11 @@ const SETTINGS: Record<string, (value: string, language: string) => { data: Reco
     return s !== undefined && s >= 30 && s <= 31_622_400 ? { data: { muteDurationSeconds: s }, shown: `${s} s` } : '0 (until verified) or 30 s to 366 d (e.g. 1h, 7d)';
   },
   language: (v) => (isLanguage(v) ? { data: { language: v }, shown: v } : Object.keys(LANGUAGES).join(', ')),
+  channel_ban_after: (v, language) => {
+    const n = /^\d+$/.test(v) ? Number(v) : undefined;
+    if (n === 0) return { data: { senderChatBanAfter: 0 }, shown: text(language, 'never') };
+    return n !== undefined && n <= 100 ? { data: { senderChatBanAfter: n }, shown: String(n) } : '0 (never ban, only delete) to 100 deleted posts';
+  },
   prompt_text: (v) => {
     if (v === 'default') return { data: { customPromptText: null }, shown: 'default' };
     return v.trim() && v.length <= 2048 ? { data: { customPromptText: v }, shown: v } : 'text up to 2048 characters with {mention} and {channels}, or "default"';
@@ -60,10 +66,13 @@ async function protect(c: CommandContext) {
   const title = message.chat.title;
   const me = await rt.api.call('getChatMember', { chat_id: message.chat.id, user_id: rt.telegramBotId });
   const missingRights = missingGroupRights(me);
+  // The linked discussion channel's posts are the group's own (sender-chats.ts).
+  const info = await rt.api.call('getChat', { chat_id: message.chat.id });
+  const linkedChatId = 'linked_chat_id' in info && info.linked_chat_id ? BigInt(info.linked_chat_id) : null;
   const group = await db.protectedGroup.upsert({
     where: { botInstanceId_chatId: { botInstanceId: rt.bot.id, chatId } },
-    create: { botInstanceId: rt.bot.id, chatId, title, chatType: message.chat.type, missingRights },
-    update: { title, missingRights },
+    create: { botInstanceId: rt.bot.id, chatId, title, chatType: message.chat.type, missingRights, linkedChatId },
+    update: { title, missingRights, linkedChatId },
     include: { channelLinks: true },
   });
   if (!c.args.length && !group.channelLinks.length) return reply(c, text(c.language, 'protectUsage'));
@@ -120,12 +129,14 @@ async function status(c: CommandContext) {
   const group = await deps.groups.get(rt.bot.id, message.chat.id);
   if (!group) return reply(c, text(c.language, 'notProtected'));
   const row = await deps.ctx.db.protectedGroup.findUnique({ where: { id: group.id }, select: { missingRights: true } });
-  const muted = await deps.ctx.db.restriction.count({ where: { groupId: group.id, liftedAt: null } });
+  const muted = await deps.ctx.db.restriction.count({ where: heldRestrictions(group.id) });
   const none = text(c.language, 'none');
+  const unchecked = group.channels.filter((ch) => !ch.botIsAdmin);
   await reply(c, text(c.language, 'status', {
     state: text(c.language, group.enabled ? 'on' : 'off'),
     mode: group.mode,
     channels: group.channels.length ? channelNames(group.channels) : none,
+    unchecked: unchecked.length ? channelNames(unchecked) : none,
     muted,
     rights: row?.missingRights.length ? row.missingRights.join(', ') : none,
   }), true);
@@ -140,6 +151,7 @@ async function settings(c: CommandContext) {
     muteDuration: group.muteDurationSeconds ? `${group.muteDurationSeconds} s` : text(c.language, 'forever'),
     language: group.language,
     promptText: group.customPromptText ? escapeHtml(group.customPromptText) : text(c.language, 'defaultText'),
+    channelBanAfter: group.senderChatBanAfter || text(c.language, 'never'),
   }), true);
 }
 
@@ -158,9 +170,12 @@ async function set(c: CommandContext) {
   await reply(c, text(language, 'setDone', { key, value: parsed.shown }));
 }
 
+/** Telegram's stand-ins in `from` (anonymous admins, channel posts, automatic forwards): never a person to exempt. */
+const STAND_IN_USERS = new Set([1087968824, 136817688, 777000]);
+
 async function whitelist(c: CommandContext, allow: boolean) {
   const target = c.message.reply_to_message?.from?.id ?? (c.args[0] && /^\d+$/.test(c.args[0]) ? Number(c.args[0]) : undefined);
-  if (!target) return reply(c, text(c.language, 'allowUsage'));
+  if (!target || STAND_IN_USERS.has(target)) return reply(c, text(c.language, 'allowUsage'));
   const group = await c.deps.groups.get(c.rt.bot.id, c.message.chat.id);
   if (!group) return reply(c, text(c.language, 'notProtected'));
   const { db } = c.deps.ctx;

@@ -1,32 +1,44 @@
-import type { ChatPermissions, InlineKeyboardButton, User } from 'telegraf/types';
+import type { ChatMember, ChatPermissions, InlineKeyboardButton, User } from 'telegraf/types';
+import { expireRestrictionJobId } from '../../queues';
 import type { VerificationStatus } from '../core/log-writer';
 import { inSpan, SpanKind } from '../core/tracing';
 import { isTelegramError } from '../core/telegram/errors';
 import type { ChannelPolicy, GroupPolicy } from './groups';
-import { isAdminStatus } from '../core/telegram/membership';
+import { allPermissions, isAdminStatus, restrictedPermissions, type FullPermissions } from '../core/telegram/membership';
+import { RetryLaterError } from './retry-later';
 import type { BotRuntime, VerifierDeps } from './runtime';
 import { escapeHtml, fill, text } from './texts';
 
-/** A muted user may do nothing; granted back on success from the group's own defaults. */
-const MUTED: ChatPermissions = {
-  can_send_messages: false,
-  can_send_audios: false,
-  can_send_documents: false,
-  can_send_photos: false,
-  can_send_videos: false,
-  can_send_video_notes: false,
-  can_send_voice_notes: false,
-  can_send_polls: false,
-  can_send_other_messages: false,
-  can_add_web_page_previews: false,
-  can_change_info: false,
-  can_invite_users: false,
-  can_pin_messages: false,
-  can_manage_topics: false,
-};
+/** A muted user may do nothing. */
+const MUTED: ChatPermissions = allPermissions(false);
 
-/** Telegram treats until_date under 30 s or over 366 days as forever; 0 says forever plainly. */
-const untilDate = (seconds: number) => (seconds > 0 ? Math.floor(Date.now() / 1000) + seconds : 0);
+/**
+ * Lifting a restriction takes every permission granted: "Pass True for all permissions to lift restrictions
+ * from a user" (Bot API, restrictChatMember). Anything less, even exactly the group's default permissions,
+ * leaves the user `restricted` (TDLib makes a restriction a plain member only when all rights are granted,
+ * DialogParticipantStatus::Restricted), and we would later take our own leftover for an admin's restriction.
+ * With everything granted the user is a `member` again and may do what the group's defaults allow.
+ */
+const LIFTED: ChatPermissions = allPermissions(true);
+
+/**
+ * Telegram takes an until_date under 30 s or over 366 days from now as "forever" (restrictChatMember), so a
+ * timed mute is kept inside those bounds with a little room for the request's own travel time.
+ */
+const TIMED_MUTE_MIN_S = 31;
+const TIMED_MUTE_MAX_S = 366 * 86_400 - 60;
+/** The end of a timed mute, whole seconds as Telegram keeps it; null = until verified. */
+function muteEnd(seconds: number): Date | null {
+  if (seconds <= 0) return null;
+  const clamped = Math.min(Math.max(seconds, TIMED_MUTE_MIN_S), TIMED_MUTE_MAX_S);
+  return new Date((Math.floor(Date.now() / 1000) + clamped) * 1000);
+}
+const unixSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+/** How long Redis keeps what a mute's job has done so far ('muted', 'sending'): longer than any hand-back. */
+const NOTE_TTL_S = 86_400;
+/** Another worker holds the lock on the same user: look again this soon. */
+const LOCK_RETRY_MS = 200;
 
 export const VERIFY_PREFIX = 'v:';
 export const CHECK_AGAIN_PREFIX = 'jr:';
@@ -93,10 +105,34 @@ async function withUserLock<T>(deps: VerifierDeps, rt: BotRuntime, chatId: bigin
 
 export type RestrictOutcome = 'restricted' | 'already' | 'admin' | 'busy' | 'no_rights';
 
+/** An admin's restriction found on a user we mute, put back when our mute ends. */
+interface PriorRestriction {
+  permissions: FullPermissions;
+  /** null = forever */
+  until: Date | null;
+}
+
+/** Telegram's restriction of the user before ours, unless it is a leftover of an old unmute of ours. */
+async function priorRestriction(deps: VerifierDeps, group: Pick<GroupPolicy, 'id'>, userId: number, current: ChatMember): Promise<PriorRestriction | null> {
+  if (current.status !== 'restricted') return null;
+  // An earlier version lifted our mute "to the group's defaults", which Telegram keeps as a restriction: that
+  // one is ours, and the user is lifted properly (relift_pending).
+  const last = await deps.ctx.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId) }, orderBy: { id: 'desc' }, select: { reliftPending: true } });
+  if (last?.reliftPending) return null;
+  return { permissions: restrictedPermissions(current), until: current.until_date > 0 ? new Date(current.until_date * 1000) : null };
+}
+
+/**
+ * Redis note of how far a mute's job got, per (bot, group, user): 'muted' (our restriction is on), 'sending'
+ * (the prompt's request left: a run that died there may or may not have sent it), then the prompt's id.
+ */
+const noteKey = (deps: VerifierDeps, rt: BotRuntime, chatId: number, userId: number) => deps.ctx.keys.bot(rt.bot.id, 'prompt', chatId, userId);
+
 /**
  * Mutes the user (until the group's mute duration, or forever), sends one prompt naming every missing
  * channel with a join button each and an "I've joined" button bound to this user, records the restriction
- * and schedules the prompt's deletion. A user with a live prompt is not prompted again.
+ * and schedules the prompt's deletion (and a timed mute's end). A user with a live prompt is not prompted
+ * again; a retried or resumed job continues where the last run stopped (never mutes twice).
  */
 export function restrictAndPrompt(
   deps: VerifierDeps,
@@ -120,76 +156,99 @@ async function mutePromptAndRecord(
   threadId?: number,
 ): Promise<Exclude<RestrictOutcome, 'busy'>> {
   const chatId = Number(group.chatId);
-  const { db } = deps.ctx;
+  const { db, redis } = deps.ctx;
   const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
   const promptLive = open?.promptMessageId && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
   if (open && promptLive) return 'already';
+  let prior: PriorRestriction | null = null;
   if (!open) {
-    // An admin's mute stands as it is: ours would be lifted later, and theirs with it.
     const current = await rt.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch((err) => {
       if (isTelegramError(err, 400)) return undefined;
       throw err;
     });
+    // Muted already (by an admin): nothing to enforce, and their mute stands as it is.
     if (current?.status === 'restricted' && !current.can_send_messages) return 'already';
     // Promoted since the admin list was cached (its refresh may still be queued): admins are exempt.
     if (current && isAdminStatus(current.status)) return 'admin';
+    // Restricted by an admin but still able to write: muted like anyone, and that restriction comes back after.
+    if (current) prior = await priorRestriction(deps, group, user.id, current);
   }
 
-  // A prompt is sent at most once per mute: its fate is noted in Redis around the send, so a run of this
-  // job that died after sending (before the database heard of it) is not followed by a second prompt.
-  const promptKey = deps.ctx.keys.bot(rt.bot.id, 'prompt', chatId, user.id);
-  if (open && !open.promptMessageId) {
-    const sent = await deps.ctx.redis.get(promptKey);
-    if (sent) {
-      if (/^\d+$/.test(sent)) await recordPrompt(deps, rt, group, open.id, Number(sent));
-      else rt.log.warn('an earlier run died while sending the prompt; not sending it twice', { chatId });
-      return 'restricted';
-    }
+  const note = noteKey(deps, rt, chatId, user.id);
+  // An earlier run of this job got this far: a prompt out (record it), the mute on, or a prompt on its way
+  // when the process died. A muted user without a prompt is stuck, so that prompt is sent again: at least once.
+  const done = open && !open.promptMessageId ? await redis.get(note) : null;
+  if (done && /^\d+$/.test(done)) {
+    await recordPrompt(deps, rt, group, open!.id, Number(done));
+    return 'restricted';
   }
+  if (done === 'sending') rt.log.warn('an earlier run died while sending the prompt; sending it again rather than leave the user muted without one', { chatId });
 
-  const mutedUntil = group.muteDurationSeconds > 0 ? new Date(Date.now() + group.muteDurationSeconds * 1000) : null;
-  // Recorded before the mute: a retry after a failure below finds it and finishes the job, instead of
-  // taking our own mute for an admin's.
-  const row = open ?? (await db.restriction.create({ data: { botInstanceId: rt.bot.id, groupId: group.id, userId: BigInt(user.id), reason, mutedUntil } }));
-  try {
-    await rt.api.call('restrictChatMember', {
-      chat_id: chatId,
-      user_id: user.id,
-      permissions: MUTED,
-      use_independent_chat_permissions: true,
-      until_date: untilDate(group.muteDurationSeconds),
-    });
-  } catch (err) {
-    if (isTelegramError(err, 400) && /not enough rights|CHAT_ADMIN_REQUIRED|user is an administrator|can't remove chat owner/i.test(err.description)) {
-      rt.log.warn('cannot mute user', { chatId, reason: err.description });
-      if (!open) await db.restriction.delete({ where: { id: row.id } });
-      if (/not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description)) await recordMissingRight(deps, group, 'can_restrict_members');
-      return 'no_rights';
+  const row = open ?? (await db.restriction.create({
+    // Recorded before the mute: a retry after a failure below finds it and finishes the job, instead of
+    // taking our own mute for an admin's.
+    data: {
+      botInstanceId: rt.bot.id,
+      groupId: group.id,
+      userId: BigInt(user.id),
+      reason,
+      mutedUntil: muteEnd(group.muteDurationSeconds),
+      ...(prior ? { priorPermissions: prior.permissions, priorUntil: prior.until } : {}),
+    },
+  }));
+  if (!done) {
+    const mutedUntil = open ? muteEnd(group.muteDurationSeconds) : row.mutedUntil;
+    try {
+      await rt.api.call('restrictChatMember', {
+        chat_id: chatId,
+        user_id: user.id,
+        permissions: MUTED,
+        use_independent_chat_permissions: true,
+        until_date: mutedUntil ? unixSeconds(mutedUntil) : 0,
+      });
+    } catch (err) {
+      if (isTelegramError(err, 400) && /not enough rights|CHAT_ADMIN_REQUIRED|user is an administrator|can't remove chat owner/i.test(err.description)) {
+        rt.log.warn('cannot mute user', { chatId, reason: err.description });
+        if (!open) await db.restriction.delete({ where: { id: row.id } });
+        if (/not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description)) await recordMissingRight(deps, group, 'can_restrict_members');
+        return 'no_rights';
+      }
+      throw err;
     }
-    throw err;
+    await redis.set(note, 'muted', 'EX', NOTE_TTL_S);
+    // A renewed mute (a new prompt for an open restriction) ends later than the first did.
+    if (open) await db.restriction.update({ where: { id: row.id }, data: { reason, mutedUntil } });
+    if (mutedUntil) await rt.queue.add('expire-restriction', { botInstanceId: rt.bot.id, restrictionId: row.id }, { delay: Math.max(0, mutedUntil.getTime() - Date.now()), jobId: expireRestrictionJobId(rt.bot.id, row.id, mutedUntil) });
   }
 
   // 'sending' (noted as the request leaves, after any pacing wait) survives only a process that died
-  // mid-request; an error we see means it was not sent.
-  const prompt = await rt.api.call('sendMessage', {
-    chat_id: chatId,
+  // mid-request; an error we see means it was not sent, and the job's retry sends it (without muting again).
+  const prompt = await sendPrompt(rt, chatId, {
     text: promptText(group, user, missing, reason),
-    parse_mode: 'HTML',
-    ...(threadId ? { message_thread_id: threadId } : {}),
-    link_preview_options: { is_disabled: true },
-    reply_markup: {
-      inline_keyboard: [...joinButtons(group, missing), [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }]],
-    },
-  }, { beforeRequest: () => deps.ctx.redis.set(promptKey, 'sending', 'EX', group.promptLifetimeSeconds) }).catch(async (err: unknown) => {
-    await deps.ctx.redis.del(promptKey);
+    threadId,
+    keyboard: [...joinButtons(group, missing), [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }]],
+    beforeRequest: () => redis.set(note, 'sending', 'EX', NOTE_TTL_S),
+  }).catch(async (err: unknown) => {
+    await redis.set(note, 'muted', 'EX', NOTE_TTL_S);
     throw err;
   });
 
-  await deps.ctx.redis.set(promptKey, String(prompt.message_id), 'EX', group.promptLifetimeSeconds);
-  if (open?.promptMessageId) await deletePrompt(rt, chatId, open.promptMessageId);
-  await db.restriction.update({ where: { id: row.id }, data: { reason, mutedUntil } });
+  await redis.set(note, String(prompt.message_id), 'EX', group.promptLifetimeSeconds);
+  if (open?.promptMessageId) await deleteMessage(rt, chatId, open.promptMessageId);
   await recordPrompt(deps, rt, group, row.id, prompt.message_id);
   return 'restricted';
+}
+
+/** Sends the prompt, in the topic the user wrote in. */
+function sendPrompt(rt: BotRuntime, chatId: number, p: { text: string; threadId: number | undefined; keyboard: InlineKeyboardButton[][]; beforeRequest: () => Promise<unknown> }) {
+  return rt.api.call('sendMessage', {
+    chat_id: chatId,
+    text: p.text,
+    parse_mode: 'HTML',
+    ...(p.threadId ? { message_thread_id: p.threadId } : {}),
+    link_preview_options: { is_disabled: true },
+    reply_markup: { inline_keyboard: p.keyboard },
+  }, { beforeRequest: p.beforeRequest });
 }
 
 /** Stores the prompt's id on the restriction and schedules its deletion when its lifetime is over. */
@@ -221,10 +280,34 @@ async function persistently<T>(rt: BotRuntime, write: () => Promise<T>): Promise
   }
 }
 
-/** The group's own default permissions, so a verified user is not left half-restricted. */
-async function defaultPermissions(rt: BotRuntime, chatId: number): Promise<ChatPermissions> {
-  const chat = await rt.api.call('getChat', { chat_id: chatId });
-  return ('permissions' in chat && chat.permissions) || { can_send_messages: true };
+type LiftReason = 'verified' | 'unprotected' | 'manual' | 'bot_removed' | 'expired';
+type OpenRestriction = { id: number; promptMessageId: number | null; priorPermissions: unknown; priorUntil: Date | null };
+
+/**
+ * The admin's earlier restriction, when there was one and it has not run out: Telegram would take an end
+ * less than 30 s away as "forever", so one that close is let go instead.
+ */
+function priorStillRunning(row: Pick<OpenRestriction, 'priorPermissions' | 'priorUntil'>): PriorRestriction | null {
+  if (!row.priorPermissions || typeof row.priorPermissions !== 'object') return null;
+  if (row.priorUntil && row.priorUntil.getTime() - Date.now() < 30_000) return null;
+  return { permissions: restrictedPermissions(row.priorPermissions), until: row.priorUntil };
+}
+
+/**
+ * Ends our mute at Telegram: puts back the admin's earlier restriction when there was one (still running),
+ * else grants every permission, which makes the user a plain member with the group's defaults.
+ */
+async function endMute(rt: BotRuntime, chatId: number, userId: number, row: Pick<OpenRestriction, 'priorPermissions' | 'priorUntil'>): Promise<void> {
+  const prior = priorStillRunning(row);
+  try {
+    await rt.api.call('restrictChatMember', prior
+      ? { chat_id: chatId, user_id: userId, permissions: prior.permissions, use_independent_chat_permissions: true, until_date: prior.until ? unixSeconds(prior.until) : 0 }
+      : { chat_id: chatId, user_id: userId, permissions: LIFTED, use_independent_chat_permissions: true });
+  } catch (err) {
+    // A user who became an admin, or a chat the bot lost its rights in, has nothing to lift; anything else is worth a retry.
+    if (!isTelegramError(err, 400)) throw err;
+    rt.log.info('unmute not applied', { chatId, reason: err.description });
+  }
 }
 
 /**
@@ -236,41 +319,78 @@ export async function liftRestriction(
   rt: BotRuntime,
   group: Pick<GroupPolicy, 'id' | 'chatId'>,
   userId: number,
-  liftReason: 'verified' | 'unprotected' | 'manual' | 'bot_removed',
+  liftReason: Exclude<LiftReason, 'expired'>,
 ): Promise<boolean> {
   return (await withUserLock(deps, rt, group.chatId, userId, () => unmuteAndClose(deps, rt, group, userId, liftReason))) === true;
 }
 
-async function unmuteAndClose(
-  deps: VerifierDeps,
-  rt: BotRuntime,
-  group: Pick<GroupPolicy, 'id' | 'chatId'>,
-  userId: number,
-  liftReason: 'verified' | 'unprotected' | 'manual' | 'bot_removed',
-): Promise<boolean> {
-  const { db } = deps.ctx;
-  const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null } });
+async function unmuteAndClose(deps: VerifierDeps, rt: BotRuntime, group: Pick<GroupPolicy, 'id' | 'chatId'>, userId: number, liftReason: LiftReason): Promise<boolean> {
+  const open = await deps.ctx.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null } });
   if (!open) return false;
   const chatId = Number(group.chatId);
-  try {
-    await rt.api.call('restrictChatMember', {
-      chat_id: chatId,
-      user_id: userId,
-      permissions: await defaultPermissions(rt, chatId),
-      use_independent_chat_permissions: true,
-    });
-  } catch (err) {
-    // A user who left, or became an admin, has nothing to lift; anything else is worth a retry.
-    if (!isTelegramError(err, 400)) throw err;
-    rt.log.info('unmute not applied', { chatId, reason: err.description });
-  }
-  if (open.promptMessageId) await deletePrompt(rt, chatId, open.promptMessageId);
-  await db.restriction.updateMany({ where: { id: open.id, liftedAt: null }, data: { liftedAt: new Date(), liftReason } });
+  await endMute(rt, chatId, userId, open);
+  await closeRestriction(deps, rt, chatId, userId, open, liftReason);
   return true;
 }
 
+/** Deletes the restriction's prompt, forgets the job's note and closes the row. */
+async function closeRestriction(deps: VerifierDeps, rt: BotRuntime, chatId: number, userId: number, row: OpenRestriction, liftReason: LiftReason) {
+  if (row.promptMessageId) await deleteMessage(rt, chatId, row.promptMessageId);
+  await deps.ctx.redis.del(noteKey(deps, rt, chatId, userId));
+  await deps.ctx.db.restriction.updateMany({ where: { id: row.id, liftedAt: null }, data: { liftedAt: new Date(), liftReason } });
+}
+
+/**
+ * A timed mute ran out (its `expire-restriction` job, or the maintenance sweep behind it): the row is closed
+ * as `expired` and its prompt deleted. Telegram ends the mute itself at its until_date; ending it here too
+ * makes sure of it and puts an admin's earlier restriction back. A mute renewed since ends later: nothing yet.
+ */
+export async function expireRestriction(deps: VerifierDeps, rt: BotRuntime, restrictionId: number): Promise<void> {
+  const row = await deps.ctx.db.restriction.findFirst({ where: { id: restrictionId, botInstanceId: rt.bot.id, liftedAt: null }, select: { userId: true, group: { select: { chatId: true } } } });
+  if (!row) return;
+  const chatId = Number(row.group.chatId);
+  const userId = Number(row.userId);
+  const outcome = await withUserLock(deps, rt, row.group.chatId, userId, async () => {
+    const open = await deps.ctx.db.restriction.findFirst({ where: { id: restrictionId, liftedAt: null } });
+    if (!open?.mutedUntil) return;
+    // Early (clocks of two machines), or renewed since: come back when it is due.
+    if (open.mutedUntil.getTime() > Date.now()) return open.mutedUntil.getTime();
+    await endMute(rt, chatId, userId, open);
+    await closeRestriction(deps, rt, chatId, userId, open, 'expired');
+  });
+  if (outcome === 'busy') throw new RetryLaterError(Date.now() + LOCK_RETRY_MS, 'another worker is handling this user');
+  if (typeof outcome === 'number') throw new RetryLaterError(outcome, 'the mute is not over yet');
+}
+
+/**
+ * One-off repair of a user an earlier version unmuted "to the group's defaults" (restrictions.relift_pending):
+ * Telegram kept them `restricted`, with permissions to write and no end. They get every permission, as a
+ * lift should have given them, and are a plain member again. A user muted or restricted again since (a newer
+ * restriction of ours, or one that stops them writing or ends) is left as they are.
+ */
+export async function reliftOldUnmute(deps: VerifierDeps, rt: BotRuntime, restrictionId: number): Promise<void> {
+  const { db } = deps.ctx;
+  const row = await db.restriction.findFirst({ where: { id: restrictionId, botInstanceId: rt.bot.id, reliftPending: true }, select: { groupId: true, userId: true, group: { select: { chatId: true } } } });
+  if (!row) return;
+  const chatId = Number(row.group.chatId);
+  const userId = Number(row.userId);
+  const outcome = await withUserLock(deps, rt, row.group.chatId, userId, async () => {
+    const newer = await db.restriction.count({ where: { groupId: row.groupId, userId: row.userId, id: { gt: restrictionId } } });
+    if (!newer) {
+      const current = await rt.api.call('getChatMember', { chat_id: chatId, user_id: userId }).catch((err) => {
+        // The group is gone, or the bot is no longer in it: nothing can be done there.
+        if (isTelegramError(err, 400) || isTelegramError(err, 403)) return undefined;
+        throw err;
+      });
+      if (current?.status === 'restricted' && current.can_send_messages && !current.until_date) await endMute(rt, chatId, userId, { priorPermissions: null, priorUntil: null });
+    }
+    await db.restriction.update({ where: { id: restrictionId }, data: { reliftPending: false } });
+  });
+  if (outcome === 'busy') throw new RetryLaterError(Date.now() + LOCK_RETRY_MS, 'another worker is handling this user');
+}
+
 /** Deleting a message that is already gone is not an error worth retrying. */
-export async function deletePrompt(rt: BotRuntime, chatId: number, messageId: number): Promise<void> {
+export async function deleteMessage(rt: BotRuntime, chatId: number, messageId: number): Promise<void> {
   try {
     await rt.api.call('deleteMessage', { chat_id: chatId, message_id: messageId });
   } catch (err) {

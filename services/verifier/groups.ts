@@ -9,6 +9,8 @@ export interface ChannelPolicy {
   title: string;
   username: string | null;
   inviteLink: string | null;
+  /** False while the bot cannot read the channel's members (not an admin there): checks are not made. */
+  botIsAdmin: boolean;
 }
 
 export interface GroupPolicy {
@@ -24,6 +26,8 @@ export interface GroupPolicy {
   muteDurationSeconds: number;
   language: string;
   customPromptText: string | null;
+  /** Ban a foreign channel at its n-th deleted post (0 = never): sender-chats.ts. */
+  senderChatBanAfter: number;
   linkedChatId: bigint | null;
   channels: ChannelPolicy[];
   whitelist: Set<bigint>;
@@ -82,7 +86,7 @@ export class GroupStore {
     const row = await this.db.protectedGroup.findUnique({
       where: { botInstanceId_chatId: { botInstanceId, chatId } },
       include: {
-        channelLinks: { include: { channel: { select: { id: true, channelId: true, title: true, username: true, inviteLink: true } } } },
+        channelLinks: { include: { channel: { select: { id: true, channelId: true, title: true, username: true, inviteLink: true, botIsAdmin: true } } } },
         whitelist: { select: { userId: true } },
       },
     });
@@ -99,6 +103,7 @@ export class GroupStore {
       muteDurationSeconds: row.muteDurationSeconds,
       language: row.language,
       customPromptText: row.customPromptText,
+      senderChatBanAfter: row.senderChatBanAfter,
       linkedChatId: row.linkedChatId,
       channels: row.channelLinks.map((l) => l.channel).sort((a, b) => a.id - b.id),
       whitelist: new Set(row.whitelist.map((w) => w.userId)),

@@ -1,5 +1,5 @@
 import { Queue, Worker } from 'bullmq';
-import { defaultJobOptions, updatesQueueName } from '../../queues';
+import { defaultJobOptions, updateJobs, updatesQueueName } from '../../queues';
 import { loadActiveBots, type ActiveBot } from '../core/bots';
 import type { AppContext } from '../core/context';
 import { subscribeControl } from '../core/control';
@@ -64,6 +64,8 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     const queue = new Queue(updatesQueueName(bot.id), { connection: producer, prefix: ctx.config.REDIS_PREFIX, defaultJobOptions });
     queue.on('error', (err) => log.warn('queue error', { error: describeError(err) }));
     const rt: BotRuntime = { bot, telegramBotId: Number(bot.telegramBotId), api, log, queue };
+    // Series start at 0, so the first code error is an increase Prometheus can see (NezukoJobCodeError).
+    for (const job of Object.keys(updateJobs)) ctx.metrics.jobCodeErrors.inc({ bot: String(bot.id), job }, 0);
     // One shared connection for every worker's ordinary commands; BullMQ adds one blocking connection per
     // worker, so a process serving N bots holds about N + 4 connections (see README, "Scale").
     const worker = new Worker(updatesQueueName(bot.id), createProcessor(deps, rt), {

@@ -1,8 +1,9 @@
 import type { ChatMemberUpdated, Message, User } from 'telegraf/types';
-import { isAdminStatus, isMember } from '../core/telegram/membership';
+import { isAdminStatus, isMember, maySendMessages } from '../core/telegram/membership';
 import { isServiceMessage } from '../core/telegram/updates';
 import { checkChannels, forgetAdmins, forgetMembership, isGroupAdmin, rememberMembership } from './membership';
-import { deletePrompt, liftRestriction, logDecision, plainChannelNames, restrictAndPrompt } from './enforce';
+import { deleteMessage, liftRestriction, logDecision, plainChannelNames, restrictAndPrompt } from './enforce';
+import { onForeignChannelPost } from './sender-chats';
 import type { GroupPolicy } from './groups';
 import { RetryLaterError } from './retry-later';
 import type { BotRuntime, VerifierDeps } from './runtime';
@@ -84,8 +85,9 @@ type RecordDecision = (status: VerificationStatus, cached: boolean, errorType?: 
 async function decideJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, record: RecordDecision, threadId?: number): Promise<void> {
   const chatId = Number(group.chatId);
   if (group.whitelist.has(BigInt(user.id))) return record('skipped', true);
-  const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
-  if (!missing.length) return record('verified', cached);
+  const { missing, unknown, cached } = await checkChannels(deps, rt, group.channels, user.id);
+  // Never muted on a check that could not be made; not "verified" either (the group is told the bot cannot see).
+  if (!missing.length) return unknown.length ? record('error', cached, 'channel_unchecked') : record('verified', cached);
   // Admins are exempt; asked only when there is something to enforce (most joiners are subscribed).
   if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
   const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
@@ -132,10 +134,11 @@ export async function onChatMember(deps: VerifierDeps, rt: BotRuntime, update: C
     await forgetAdmins(deps, rt, chatId);
   }
   if (was || !is) return;
-  // Re-joining while an admin's restriction still holds: that is the admin's business, not ours.
   const group = await deps.groups.get(rt.bot.id, chatId);
   if (!group?.enabled) return;
-  if (update.new_chat_member.status === 'restricted') {
+  // Telegram keeps a restriction through a leave and a re-join. One that still lets the user write (an
+  // admin's, say) is checked like any join; a mute that holds is an admin's business, unless it is ours.
+  if (!maySendMessages(update.new_chat_member as typeof update.new_chat_member & { is_member?: boolean })) {
     const ours = await deps.ctx.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
     if (!ours) return;
   }
@@ -157,7 +160,8 @@ async function onChannelLeave(deps: VerifierDeps, rt: BotRuntime, channelChatId:
     const chatId = Number(group.chatId);
     const inGroup = await rt.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch(() => undefined);
     if (!inGroup || !memberOf(inGroup) || isAdminStatus(inGroup.status)) continue;
-    if (inGroup.status === 'restricted') {
+    // Muted already: by an admin (theirs stands), or by us (re-prompted below if the prompt is gone).
+    if (!maySendMessages(inGroup)) {
       const ours = await deps.ctx.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
       if (!ours) continue;
     }
@@ -184,27 +188,29 @@ async function onChannelJoin(deps: VerifierDeps, rt: BotRuntime, channelChatId: 
 }
 
 /**
- * A message in a protected group from someone not known to be subscribed (members from before protection):
- * non-members lose the message and are muted and prompted. Anonymous admins, the linked channel's posts,
- * bots, admins and whitelisted users are exempt.
+ * A message in a protected group from someone not known to be subscribed (members from before protection, or
+ * anyone whose channel leave went unseen): non-members lose the message and are muted and prompted. The
+ * group's own posts (anonymous admins, the linked channel's automatic forwards), bots, admins and whitelisted
+ * users are exempt; a post on behalf of some other channel cannot be traced to a person (sender-chats.ts).
  */
 export async function onGroupMessage(deps: VerifierDeps, rt: BotRuntime, message: Message, startedAt: number): Promise<void> {
   const group = await deps.groups.get(rt.bot.id, message.chat.id);
   if (!group?.enabled || group.mode !== 'mute' || !group.channels.length || !group.supergroup) return;
   const from = message.from;
-  if (!from || from.is_bot || from.id === TELEGRAM_SERVICE_USER || isServiceMessage(message)) return;
-  const senderChat = (message as { sender_chat?: { id: number } }).sender_chat;
-  if (senderChat && (senderChat.id === message.chat.id || BigInt(senderChat.id) === group.linkedChatId)) return;
+  if (!from || from.id === TELEGRAM_SERVICE_USER || isServiceMessage(message)) return;
   if ((message as { is_automatic_forward?: boolean }).is_automatic_forward) return;
-  if (group.whitelist.has(BigInt(from.id))) return;
+  const senderChat = (message as { sender_chat?: { id: number; type: string } }).sender_chat;
+  // Written on behalf of a chat: `from` is a stand-in (GroupAnonymousBot, Channel_Bot), so this comes first.
+  if (senderChat) return onForeignChannelPost(deps, rt, group, message, senderChat);
+  if (from.is_bot || group.whitelist.has(BigInt(from.id))) return;
   const chatId = message.chat.id;
-  const { missing, cached } = await checkChannels(deps, rt, group.channels, from.id);
+  const { missing, unknown, cached } = await checkChannels(deps, rt, group.channels, from.id);
   if (!missing.length) {
-    if (!cached) await logDecision(deps, rt, chatId, from.id, 'verified', startedAt, false);
+    if (!cached && !unknown.length) await logDecision(deps, rt, chatId, from.id, 'verified', startedAt, false);
     return;
   }
   if (await isGroupAdmin(deps, rt, chatId, from.id)) return;
-  await deletePrompt(rt, chatId, message.message_id);
+  await deleteMessage(rt, chatId, message.message_id);
   const outcome = await restrictAndPrompt(deps, rt, group, from, missing, 'not_subscribed', message.message_thread_id);
   if (outcome === 'restricted') await logDecision(deps, rt, chatId, from.id, 'restricted', startedAt, cached);
 }

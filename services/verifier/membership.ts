@@ -1,6 +1,7 @@
 import type { ChatMember } from 'telegraf/types';
 import { isTelegramError } from '../core/telegram/errors';
 import { isMember } from '../core/telegram/membership';
+import { channelCheckable, channelUncheckable } from './channel-access';
 import type { ChannelPolicy } from './groups';
 import type { BotRuntime, VerifierDeps } from './runtime';
 
@@ -46,11 +47,13 @@ export async function checkChannels(deps: VerifierDeps, rt: BotRuntime, channels
         const member = await rt.api.call('getChatMember', { chat_id: Number(channel.channelId), user_id: userId });
         const joined = isMember(member as ChatMember & { is_member?: boolean });
         await redis.set(keys[i]!, joined ? '1' : '0', 'EX', jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S));
+        if (!channel.botIsAdmin) await channelCheckable(deps, rt, channel.channelId);
         return joined ? 'member' : 'missing';
       } catch (err) {
         if (isTelegramError(err, 400) && /user not found|PARTICIPANT_ID_INVALID/i.test(err.description)) return 'missing';
+        // "member list is inaccessible" (not an admin there), the channel gone, the bot removed: cannot check.
         if (isTelegramError(err, 400) || isTelegramError(err, 403)) {
-          rt.log.warn('cannot check channel membership; is the bot an admin of the channel?', { channelId: String(channel.channelId), reason: err.description });
+          await channelUncheckable(deps, rt, channel.channelId, err.description);
           return 'unknown';
         }
         throw err;

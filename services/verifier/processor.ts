@@ -1,10 +1,12 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { Prisma } from '../core/db';
+import { errorFingerprint } from '../core/logger';
 import type { CallbackQuery, ChatJoinRequest, ChatMemberUpdated, Message } from 'telegraf/types';
 import { assertHandlers, updateJobs, type UpdateJobData, type UpdateJobName } from '../../queues';
-import { BotUnavailableError, describeError, isTelegramError, RateLimitedError } from '../core/telegram/errors';
+import { BotUnavailableError, describeError, isTelegramError, isTransient, RateLimitedError } from '../core/telegram/errors';
 import { onMyChatMember } from './bot-membership';
 import { onCommand } from './commands';
-import { CHECK_AGAIN_PREFIX, deletePrompt, liftRestriction, VERIFY_PREFIX } from './enforce';
+import { CHECK_AGAIN_PREFIX, deleteMessage, expireRestriction, liftRestriction, reliftOldUnmute, VERIFY_PREFIX } from './enforce';
 import { expireJoinRequest, onCheckAgain, onJoinRequest } from './join-requests';
 import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from './joins';
 import { onGroupMigrated } from './migration';
@@ -21,6 +23,20 @@ class SkipError extends Error {
   constructor(readonly reason: string) {
     super(reason);
   }
+}
+
+/** A job that hit a code error runs once more (the state it met may have been passing), then fails for good. */
+export const CODE_ERROR_ATTEMPTS = 2;
+
+/** Errors only a code change fixes: the same job would hit them on every retry. */
+function isCodeError(err: unknown): err is Error {
+  return (
+    err instanceof TypeError ||
+    err instanceof RangeError ||
+    err instanceof ReferenceError ||
+    err instanceof SyntaxError ||
+    err instanceof Prisma.PrismaClientValidationError
+  );
 }
 
 async function onCallback(deps: VerifierDeps, rt: BotRuntime, query: CallbackQuery.DataQuery, startedAt: number) {
@@ -76,10 +92,11 @@ async function liftAll(deps: VerifierDeps, rt: BotRuntime, data: UpdateJobData<'
 }
 
 type Handler<N extends UpdateJobName> = (deps: VerifierDeps, rt: BotRuntime, data: UpdateJobData<N>) => Promise<unknown>;
-const handlers: { [N in UpdateJobName]: Handler<N> } = {
+export type UpdateHandlers = { [N in UpdateJobName]: Handler<N> };
+const handlers: UpdateHandlers = {
   update: onUpdate,
   'delete-prompt': async (deps, rt, data) => {
-    await deletePrompt(rt, data.chatId, data.messageId);
+    await deleteMessage(rt, data.chatId, data.messageId);
     const where = { botInstanceId: rt.bot.id, promptMessageId: data.messageId, group: { chatId: BigInt(data.chatId) } };
     const owners = await deps.ctx.db.restriction.findMany({ where, select: { userId: true } });
     await deps.ctx.db.restriction.updateMany({ where, data: { promptMessageId: null } });
@@ -90,15 +107,19 @@ const handlers: { [N in UpdateJobName]: Handler<N> } = {
   },
   'expire-join-request': (deps, rt, data) => expireJoinRequest(deps, rt, data.chatId, data.userId),
   'lift-restrictions': liftAll,
+  'expire-restriction': (deps, rt, data) => expireRestriction(deps, rt, data.restrictionId),
+  relift: (deps, rt, data) => reliftOldUnmute(deps, rt, data.restrictionId),
 };
 assertHandlers('updates', updateJobs, handlers);
 
 /**
- * The BullMQ processor for one bot's queue. Errors are classified: skip (malformed, forged, a permanent
- * 400/403 from Telegram) completes the job; a 429 or an open breaker hands it back delayed without spending
- * an attempt; anything else is transient and retried with backoff.
+ * The BullMQ processor for one bot's queue. Errors are classified: skip (a payload or update that fails
+ * validation, forged or unknown buttons) and a permanent 400/403 from Telegram complete the job; a 429 or an
+ * open breaker hands it back delayed without spending an attempt; a code error (TypeError, RangeError, …) is
+ * logged with its fingerprint, counted, and fails the job after CODE_ERROR_ATTEMPTS (it stays in Bull Board's
+ * failed list); anything else is transient and retried with backoff.
  */
-export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
+export function createProcessor(deps: VerifierDeps, rt: BotRuntime, table: UpdateHandlers = handlers) {
   const bot = String(rt.bot.id);
   return async (job: Job, token?: string): Promise<void> => {
     const started = performance.now();
@@ -113,14 +134,13 @@ export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
       const carrier = 'trace' in parsed.data ? parsed.data.trace : undefined;
       await inSpan(`job ${name}`, SpanKind.CONSUMER, (span) => {
         span.setAttributes({ 'nezuko.bot': rt.bot.id, 'nezuko.job': String(job.id) });
-        return (handlers[name] as Handler<UpdateJobName>)(deps, rt, parsed.data);
+        return (table[name] as Handler<UpdateJobName>)(deps, rt, parsed.data);
       }, carrier);
     } catch (err) {
-      if (err instanceof SkipError || err instanceof TypeError || err instanceof RangeError) {
+      if (err instanceof SkipError) {
         outcome = 'skipped';
-        const reason = err instanceof SkipError ? err.reason : 'handler_error';
-        deps.ctx.metrics.skippedUpdates.inc({ bot, reason });
-        rt.log.warn('job skipped', { jobId: job.id, job: job.name, reason, ...(reason === 'handler_error' ? { err } : {}) });
+        deps.ctx.metrics.skippedUpdates.inc({ bot, reason: err.reason });
+        rt.log.warn('job skipped', { jobId: job.id, job: job.name, reason: err.reason });
         return;
       }
       if (err instanceof RateLimitedError || err instanceof BotUnavailableError || err instanceof RetryLaterError) {
@@ -134,6 +154,15 @@ export function createProcessor(deps: VerifierDeps, rt: BotRuntime) {
         outcome = 'rejected';
         rt.log.warn('telegram refused; not retrying', { jobId: job.id, job: job.name, reason: err.description });
         return;
+      }
+      if (isCodeError(err) && !isTransient(err)) {
+        outcome = 'code_error';
+        const attempt = job.attemptsMade + 1;
+        const fingerprint = errorFingerprint(err);
+        deps.ctx.metrics.jobCodeErrors.inc({ bot, job: job.name });
+        rt.log.error('job hit a code error', { jobId: job.id, job: job.name, attempt, fingerprint, err });
+        if (attempt >= CODE_ERROR_ATTEMPTS) throw new UnrecoverableError(`code error ${fingerprint}: ${describeError(err)}`);
+        throw err;
       }
       outcome = 'failed';
       rt.log.warn('job failed; will retry', { jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, error: describeError(err) });

@@ -57,6 +57,31 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     }
   });
 
+  it('a group shows the channels the bot cannot check, counts only restrictions that hold, and takes the channel-ban threshold', async () => {
+    const { group, channel, botId } = await seedBot(api);
+    await api.ctx.db.groupChannelLink.create({ data: { groupId: group.id, channelId: channel.id, botInstanceId: botId } });
+    await api.ctx.db.enforcedChannel.update({ where: { id: channel.id }, data: { botIsAdmin: false } });
+    const past = new Date(Date.now() - 60_000);
+    await api.ctx.db.restriction.createMany({
+      data: [
+        { botInstanceId: botId, groupId: group.id, userId: 501n },
+        { botInstanceId: botId, groupId: group.id, userId: 502n, mutedUntil: new Date(Date.now() + 3_600_000) },
+        // A timed mute past its end: Telegram has lifted it, whether or not its row is closed yet.
+        { botInstanceId: botId, groupId: group.id, userId: 503n, mutedAt: new Date(Date.now() - 120_000), mutedUntil: past },
+        { botInstanceId: botId, groupId: group.id, userId: 504n, liftedAt: new Date(), liftReason: 'verified' },
+      ],
+    });
+    const patched = await api.call('PATCH', `/api/v1/groups/${group.id}`, { auth: admin(), body: { senderChatBanAfter: 5 } });
+    expect(patched.status, patched.text).toBe(200);
+    const body = (await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() })).body;
+    expect(body).toMatchObject({ uncheckableChannels: 1, openRestrictions: 2, senderChatBanAfter: 5 });
+    expect(body.channels).toEqual([expect.objectContaining({ id: channel.id, botIsAdmin: false })]);
+    expect((await api.call('GET', `/api/v1/groups?bot_id=${botId}`, { auth: admin() })).body.items[0].senderChatBanAfter).toBe(5);
+    for (const senderChatBanAfter of [-1, 101, 2.5]) {
+      expect((await api.call('PATCH', `/api/v1/groups/${group.id}`, { auth: admin(), body: { senderChatBanAfter } })).status).toBe(400);
+    }
+  });
+
   it('unmute everyone enqueues lift-restrictions on the bot\'s queue, and disabling can do it too', async () => {
     const { group, botId } = await seedBot(api);
     const res = await api.call('POST', `/api/v1/groups/${group.id}/unmute-all`, { auth: admin(), body: { disable: true } });

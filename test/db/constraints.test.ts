@@ -99,6 +99,8 @@ const checkCases: [string, string, () => Promise<unknown>][] = [
   ['protected_groups_custom_prompt_text_check', 'prompt text too long', () => group({ customPromptText: 'x'.repeat(2049) })],
   ['protected_groups_member_count_check', 'negative member count', () => group({ memberCount: -1 })],
   ['protected_groups_missing_rights_check', 'unknown right', () => group({ missingRights: ['can_restrict_members', 'can_fly'] })],
+  ['protected_groups_sender_chat_ban_after_check', 'negative ban threshold', () => group({ senderChatBanAfter: -1 })],
+  ['protected_groups_sender_chat_ban_after_check', 'ban threshold over 100', () => group({ senderChatBanAfter: 101 })],
   ['enforced_channels_channel_id_check', 'positive channel id', () => channel({ channelId: 42n })],
   ['enforced_channels_title_check', 'empty title', () => channel({ title: '' })],
   ['enforced_channels_title_check', 'whitespace-only title', () => channel({ title: '\n\t ' })],
@@ -112,6 +114,9 @@ const checkCases: [string, string, () => Promise<unknown>][] = [
   ['restrictions_lifted_check', 'a reason without lifted_at', () => restriction({ liftReason: 'verified' })],
   ['restrictions_muted_until_check', 'muted until before muted at', () => restriction({ mutedAt: new Date(), mutedUntil: new Date(Date.now() - 60_000) })],
   ['restrictions_prompt_message_id_check', 'zero message id', () => restriction({ promptMessageId: 0 })],
+  ['restrictions_prior_permissions_check', 'prior permissions not an object', () => restriction({ priorPermissions: [true] })],
+  ['restrictions_prior_until_check', 'prior end without prior permissions', () => restriction({ priorUntil: future() })],
+  ['restrictions_relift_pending_check', 'relift pending on an open row', () => restriction({ reliftPending: true })],
   ['verification_log_status_check', 'unknown status', () => verification({ status: 'maybe' })],
   ['verification_log_latency_check', 'negative latency', () => verification({ latencyMs: -1 })],
   ['verification_log_error_type_check', 'error without error type', () => verification({ status: 'error' })],
@@ -177,10 +182,13 @@ describe('CHECK constraints', () => {
         rightsNotifiedAt: new Date(), botRemovedAt: new Date(),
       });
     }
-    await group({ promptLifetimeSeconds: 10, muteDurationSeconds: 30 });
+    await group({ promptLifetimeSeconds: 10, muteDurationSeconds: 30, senderChatBanAfter: 0 });
+    await group({ senderChatBanAfter: 100 });
     await channel({ username: null, inviteLink: 'https://t.me/+abc', subscriberCount: 0, botIsAdmin: true, lastSyncAt: new Date() });
     await whitelist({ addedByUserId: 99n, note: 'moderator' });
-    await restriction({ reason: 'left_channel', promptMessageId: 17, mutedUntil: future() });
+    await restriction({ reason: 'left_channel', promptMessageId: 17, mutedUntil: future(), priorPermissions: { can_send_messages: true, can_send_photos: false }, priorUntil: future() });
+    await restriction({ priorPermissions: { can_send_messages: true } });
+    await restriction({ liftedAt: new Date(), liftReason: 'verified', reliftPending: true });
     for (const liftReason of ['verified', 'unprotected', 'expired', 'manual', 'bot_removed']) {
       await restriction({ liftedAt: new Date(), liftReason });
     }

@@ -110,7 +110,8 @@ describe('startMaintenance', () => {
     const queue = new Queue(MAINTENANCE_QUEUE, { connection: one.newRedis('worker'), prefix: redis.prefix });
     try {
       const schedulers = await queue.getJobSchedulers();
-      expect(schedulers.map((s) => s.key).sort()).toEqual(['counts-sync', 'health-sweep', 'retention', 'scheduled-export', 'stats-rollup']);
+      expect(schedulers.map((s) => s.key).sort()).toEqual(['counts-sync', 'health-sweep', 'restriction-upkeep', 'retention', 'scheduled-export', 'stats-rollup']);
+      expect(schedulers.find((s) => s.key === 'restriction-upkeep')).toMatchObject({ every: 60_000 });
       expect(schedulers.find((s) => s.key === 'counts-sync')).toMatchObject({ every: 900_000 });
       expect(schedulers.find((s) => s.key === 'retention')).toMatchObject({ pattern: '30 3 * * *', tz: 'UTC' });
       expect(schedulers.find((s) => s.key === 'scheduled-export')).toMatchObject({ pattern: '0 2 * * *', tz: 'UTC' });
@@ -145,7 +146,7 @@ describe('startMaintenance', () => {
     try {
       await queue.upsertJobScheduler('scheduled-export', { pattern: '0 2 * * *', tz: 'UTC' }, { name: 'scheduled-export', data: {} });
       await startMaintenance(ctx);
-      expect((await queue.getJobSchedulers()).map((s) => s.key).sort()).toEqual(['counts-sync', 'health-sweep', 'retention', 'stats-rollup']);
+      expect((await queue.getJobSchedulers()).map((s) => s.key).sort()).toEqual(['counts-sync', 'health-sweep', 'restriction-upkeep', 'retention', 'stats-rollup']);
     } finally {
       await queue.close();
       // Keys under this second prefix are not covered by useTestRedis' clean-up.

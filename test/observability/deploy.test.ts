@@ -33,7 +33,11 @@ async function exposedNames(): Promise<Set<string>> {
 describe('deploy/: Prometheus and Grafana', () => {
   it('promtool accepts the Prometheus configuration and the alert rules', () => {
     expect(promtool('check', 'config', path.join(DEPLOY, 'prometheus/prometheus.yml'))).toContain('SUCCESS');
-    expect(promtool('check', 'rules', path.join(DEPLOY, 'prometheus/alerts.yml'))).toContain('SUCCESS: 7 rules found');
+    expect(promtool('check', 'rules', path.join(DEPLOY, 'prometheus/alerts.yml'))).toContain('SUCCESS: 8 rules found');
+  });
+
+  it('the alert rules\' unit tests pass: a code error in a job fires NezukoJobCodeError at once', () => {
+    expect(promtool('test', 'rules', path.join(DEPLOY, 'prometheus/alerts.test.yml'))).toContain('SUCCESS');
   });
 
   it('every metric the dashboards and alert rules query exists in the registry', async () => {

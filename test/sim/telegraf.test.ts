@@ -2,6 +2,7 @@
 import { Markup, Telegraf } from 'telegraf';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningSimulator, SimClient } from '../../sim/index';
+import { PERMISSION_KEYS } from '../../sim/types';
 import { buildScene, startTestSimulator, type Scene } from './helpers';
 
 let sim: RunningSimulator;
@@ -79,7 +80,7 @@ describe('Telegraf against the simulator', () => {
     }, { timeout: 5000, interval: 20 });
   });
 
-  it('restrictChatMember through bot.telegram mutes, and restoring the defaults unmutes', async () => {
+  it('restrictChatMember through bot.telegram mutes; the defaults leave the user restricted, every permission unmutes', async () => {
     const carol = await client.createUser({ firstName: 'Carol' });
     await client.join(scene.group.id, carol.id);
     await bot.telegram.restrictChatMember(scene.group.id, carol.id, { permissions: { can_send_messages: false } });
@@ -88,6 +89,9 @@ describe('Telegraf against the simulator', () => {
     const chat = await bot.telegram.getChat(scene.group.id);
     if (!('permissions' in chat) || !chat.permissions) throw new Error('group without permissions');
     await bot.telegram.restrictChatMember(scene.group.id, carol.id, { permissions: chat.permissions });
+    expect((await bot.telegram.getChatMember(scene.group.id, carol.id)).status).toBe('restricted');
+    const everything = Object.fromEntries(PERMISSION_KEYS.map((key) => [key, true]));
+    await bot.telegram.restrictChatMember(scene.group.id, carol.id, { permissions: everything });
     expect((await bot.telegram.getChatMember(scene.group.id, carol.id)).status).toBe('member');
   });
 

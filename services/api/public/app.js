@@ -312,11 +312,12 @@ async function renderGroups(view) {
     const lifetime = h('input', { type: 'number', name: 'promptLifetimeSeconds', min: '10', max: '86400', value: String(g.promptLifetimeSeconds), disabled: ro });
     const mute = h('input', { type: 'number', name: 'muteDurationSeconds', min: '0', max: '31622400', value: String(g.muteDurationSeconds), disabled: ro });
     const language = h('input', { type: 'text', name: 'language', pattern: '[a-z]{2}', maxlength: '2', value: g.language, disabled: ro });
+    const banAfter = h('input', { type: 'number', name: 'senderChatBanAfter', min: '0', max: '100', value: String(g.senderChatBanAfter), disabled: ro });
     const prompt = h('textarea', { name: 'customPromptText', maxlength: '2048', disabled: ro }, g.customPromptText ?? '');
     const settings = h(
       'form',
       { 'aria-label': 'Group settings' },
-      h('div.settings-grid', {}, h('label.check', {}, enabledBox, 'Protection on'), field('Mode', mode), field('Prompt lifetime (s)', lifetime), field('Mute duration (s, 0 = until verified)', mute), field('Language', language)),
+      h('div.settings-grid', {}, h('label.check', {}, enabledBox, 'Protection on'), field('Mode', mode), field('Prompt lifetime (s)', lifetime), field('Mute duration (s, 0 = until verified)', mute), field('Language', language), field('Ban a channel posting here at its n-th deleted post (0 = never)', banAfter)),
       field('Custom prompt text (optional)', prompt),
     );
     if (!ro) {
@@ -333,6 +334,7 @@ async function renderGroups(view) {
               promptLifetimeSeconds: Number(lifetime.value),
               muteDurationSeconds: Number(mute.value),
               language: language.value.trim(),
+              senderChatBanAfter: Number(banAfter.value),
               customPromptText: prompt.value.trim() ? prompt.value : null,
             },
           });
@@ -355,6 +357,9 @@ async function renderGroups(view) {
     const parts = [
       h('h2', { id: 'group-panel-title' }, g.title ?? g.chatId),
       h('p.muted', {}, `${botName(g.botInstanceId)} · chat ${g.chatId} · ${num(g.openRestrictions)} muted by the bot · ${num(g.whitelisted)} whitelisted`),
+      ...(g.uncheckableChannels
+        ? [h('p.warning', { role: 'status' }, `The bot cannot check ${g.uncheckableChannels === 1 ? 'one channel' : `${g.uncheckableChannels} channels`} below (it is not an admin there): nobody is muted for not joining ${g.uncheckableChannels === 1 ? 'it' : 'them'} until it is.`)]
+        : []),
       settings,
       h('h3', {}, 'Linked channels'),
       h('ul.channel-list', {}, channelItems.length ? channelItems : h('li.muted', {}, 'No channel linked')),

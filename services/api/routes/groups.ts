@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { announceGroupChange } from '../../core/control';
 import { Prisma } from '../../core/db';
+import { heldRestrictions } from '../../core/restrictions';
 import { audit, changed } from '../audit';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
@@ -23,7 +24,7 @@ export function prefixTsQuery(text: string): string | null {
 
 const groupColumns = Prisma.sql`g.id, g.bot_instance_id AS "botInstanceId", g.chat_id AS "chatId", g.title, g.username, g.chat_type AS "chatType",
   g.is_forum AS "isForum", g.enabled, g.mode, g.prompt_lifetime_seconds AS "promptLifetimeSeconds",
-  g.mute_duration_seconds AS "muteDurationSeconds", g.language, g.member_count AS "memberCount", g.missing_rights AS "missingRights",
+  g.mute_duration_seconds AS "muteDurationSeconds", g.sender_chat_ban_after AS "senderChatBanAfter", g.language, g.member_count AS "memberCount", g.missing_rights AS "missingRights",
   g.bot_removed_at AS "botRemovedAt", g.last_sync_at AS "lastSyncAt", g.created_at AS "createdAt", g.updated_at AS "updatedAt"`;
 
 const groupSettings = z
@@ -38,6 +39,8 @@ const groupSettings = z
       .optional(),
     language: z.string().regex(/^[a-z]{2}$/, 'an ISO 639-1 code such as en').optional(),
     customPromptText: z.string().max(2048).refine((v) => /\S/.test(v), 'must not be blank').nullable().optional(),
+    /** Ban a channel that posts here on someone's behalf at its n-th deleted post (0 = only delete). */
+    senderChatBanAfter: z.number().int().min(0).max(100).optional(),
     /** When disabling: also unmute everyone the bot muted in the group (default true). */
     liftRestrictions: z.boolean().optional(),
   })
@@ -79,7 +82,7 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/groups/:id',
-      summary: 'Get a group with its settings, linked channels and open restrictions',
+      summary: 'Get a group with its settings, linked channels (botIsAdmin false: the bot cannot check that channel, uncheckableChannels counts them) and the restrictions that hold now',
       tag: 'groups',
       access: 'viewer',
       params: idParams,
@@ -88,10 +91,11 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
           const group = await loadGroup(params.id);
           const [links, openRestrictions, whitelisted] = await Promise.all([
             ctx.db.groupChannelLink.findMany({ where: { groupId: group.id }, select: { channel: { select: { id: true, channelId: true, title: true, username: true, botIsAdmin: true } } } }),
-            ctx.db.restriction.count({ where: { groupId: group.id, liftedAt: null } }),
+            ctx.db.restriction.count({ where: heldRestrictions(group.id) }),
             ctx.db.groupWhitelist.count({ where: { groupId: group.id } }),
           ]);
-          return { ...group, channels: links.map((l) => l.channel), openRestrictions, whitelisted };
+          const channels = links.map((l) => l.channel);
+          return { ...group, channels, uncheckableChannels: channels.filter((c) => !c.botIsAdmin).length, openRestrictions, whitelisted };
         }),
     }),
     defineRoute({
@@ -128,7 +132,7 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       body: z.object({ disable: z.boolean().default(false) }).strict(),
       handler: async ({ params, body, auth, req }) => {
         const group = await loadGroup(params.id);
-        const open = await ctx.db.restriction.count({ where: { groupId: group.id, liftedAt: null } });
+        const open = await ctx.db.restriction.count({ where: heldRestrictions(group.id) });
         if (body.disable && group.enabled) {
           await ctx.db.protectedGroup.update({ where: { id: group.id }, data: { enabled: false } });
         }
