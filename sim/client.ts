@@ -267,6 +267,10 @@ export class SimClient {
   joinQuery(id: string): Promise<SimJoinQuery> {
     return this.call('GET', `/sim/join-queries/${id}`);
   }
+  /** The user opens the Web App the guard bot sent: its URL and the signed initData Telegram hands the page. */
+  openJoinQueryWebApp(id: string): Promise<{ url: string; launchUrl: string; initData: string }> {
+    return this.call('POST', `/sim/join-queries/${id}/open`);
+  }
   setJoinQuerySettings(patch: Partial<SimJoinQuerySettings>): Promise<SimJoinQuerySettings> {
     return this.call('PUT', '/sim/join-queries/settings', patch);
   }

@@ -1,5 +1,6 @@
 // Control endpoints for the Bot API 10.x features: guard bots and their join-request queries (what the user was
 // shown, how each query ended) and ephemeral messages (who is offline, what each user sees, pressing their buttons).
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { SimError } from './actions';
 import type { EphemeralRecord } from './ephemeral';
@@ -60,6 +61,34 @@ export function pressEphemeralButton(world: World, chatId: string, ephemeralMess
   query.origin = { chatId: chat.chat.id, messageId: 0, ephemeralMessageId };
   runtime.updates.enqueue('callback_query', { id: query.id, from: user, message: structuredClone(record.message), chat_instance: chat.chatInstance, data });
   return { callbackQueryId: query.id };
+}
+
+/**
+ * The user opens the guard bot's Web App as their Telegram app would: Telegram hands the page `initData` (in the URL
+ * fragment as tgWebAppData), signed for the bot as core.telegram.org/bots/webapps#validating-data-received-via-the-mini-app
+ * documents: hash = hex(HMAC_SHA256(data_check_string, key = HMAC_SHA256(bot_token, key = "WebAppData"))), where the
+ * data_check_string is every other field as key=value, sorted, joined by "\n". Only user and auth_date are filled
+ * (the fields a guard bot's page can rely on); Telegram's Ed25519 `signature` cannot be made without its private key.
+ */
+export function openJoinQueryWebApp(world: World, queryId: string): { url: string; launchUrl: string; initData: string } {
+  const query = world.joinQueries.queries.get(queryId);
+  if (!query) throw new SimError(`join request query ${queryId} not found`, 404);
+  const state = world.joinQueries.state(world, query);
+  if (state !== 'web_app' || !query.webApp) throw new SimError(`no Web App is open for join request query ${queryId} (state ${state})`, 409);
+  const runtime = world.botsById.get(query.botId);
+  const user = world.users.get(query.userId);
+  if (!runtime || !user) throw new SimError(`bot or user of join request query ${queryId} is gone`, 404);
+  const webAppUser: Record<string, unknown> = { id: user.id, first_name: user.first_name };
+  if (user.last_name) webAppUser.last_name = user.last_name;
+  if (user.username) webAppUser.username = user.username;
+  if (user.language_code) webAppUser.language_code = user.language_code;
+  const fields: Record<string, string> = { auth_date: String(world.now()), user: JSON.stringify(webAppUser) };
+  const dataCheckString = Object.keys(fields).sort().map((key) => `${key}=${fields[key]}`).join('\n');
+  const secretKey = createHmac('sha256', 'WebAppData').update(runtime.bot.token).digest();
+  const hash = createHmac('sha256', secretKey).update(dataCheckString).digest('hex');
+  const initData = new URLSearchParams({ ...fields, hash }).toString();
+  const url = query.webApp.url;
+  return { url, launchUrl: `${url}#tgWebAppData=${encodeURIComponent(initData)}`, initData };
 }
 
 function describeEphemeral(record: EphemeralRecord, world: World) {
@@ -130,6 +159,11 @@ export const CONTROL_10_ROUTES: ControlRoute[] = [
       if (patch.allowHttpWebApps !== undefined) settings.allowHttpWebApps = patch.allowHttpWebApps;
       return settings;
     },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/sim\/join-queries\/(\d+)\/open$/,
+    handle: (world, [, id]) => openJoinQueryWebApp(world, id!),
   },
   {
     method: 'GET',

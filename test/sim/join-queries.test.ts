@@ -1,5 +1,6 @@
 // Guard bots and join-request queries (Bot API 10.1): who gets query_id, how each answer ends the request,
 // the Web App step, and the errors for answered, expired and unknown queries.
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator, SimBot, SimClient } from '../../sim/index';
 import type { TgUpdate, TgUser } from '../../sim/types';
@@ -177,6 +178,25 @@ describe('the Web App step', () => {
     expect((await answer(queryId, 'approve')).body.result).toBe(true);
     expect(await isMember(user)).toBe(true);
     expect(await client.joinQuery(queryId)).toMatchObject({ state: 'approved', webAppOpen: false });
+  });
+
+  it('opening it gives the page initData signed for the bot as Telegram documents; only while it is open', async () => {
+    const { user, queryId } = await requestToJoin();
+    await expect(client.openJoinQueryWebApp(queryId)).rejects.toMatchObject({ status: 409 }); // not sent yet
+    await webApp(queryId, 'https://nezuko.example/verify?g=1');
+    const opened = await client.openJoinQueryWebApp(queryId);
+    expect(opened.url).toBe('https://nezuko.example/verify?g=1');
+    expect(opened.launchUrl).toBe(`${opened.url}#tgWebAppData=${encodeURIComponent(opened.initData)}`);
+    const fields = new URLSearchParams(opened.initData);
+    const hash = fields.get('hash');
+    fields.delete('hash');
+    const dataCheckString = [...fields].map(([k, v]) => `${k}=${v}`).sort().join('\n');
+    const secret = createHmac('sha256', 'WebAppData').update(s.bot.token).digest();
+    expect(createHmac('sha256', secret).update(dataCheckString).digest('hex')).toBe(hash);
+    expect(JSON.parse(fields.get('user')!)).toMatchObject({ id: user.id, first_name: user.first_name });
+    expect(Math.abs(Number(fields.get('auth_date')) - (await client.state()).now)).toBeLessThanOrEqual(1);
+    await answer(queryId, 'decline');
+    await expect(client.openJoinQueryWebApp(queryId)).rejects.toMatchObject({ status: 409 }); // closed by the answer
   });
 
   it('needs an HTTPS URL (HTTP only when the test-environment setting allows it) and a query still pending', async () => {
