@@ -103,10 +103,12 @@ export function requestJoin(world: World, chatId: number, userId: number, option
     ...(options.bio ? { bio: options.bio } : {}),
     ...(link ? { invite_link: link } : {}),
   };
-  // Only admin bots that may invite users hear about join requests.
+  // Only admin bots that may invite users hear about join requests; the chat's guard bot's copy carries query_id.
+  const query = world.joinQueries.open(world, chat, userId);
   for (const adminId of chat.adminIds) {
     const bot = world.botsById.get(adminId);
-    if (bot && World.hasRight(world.member(chat, adminId), 'can_invite_users')) bot.updates.enqueue('chat_join_request', event);
+    if (!bot || !World.hasRight(world.member(chat, adminId), 'can_invite_users')) continue;
+    bot.updates.enqueue('chat_join_request', query?.botId === adminId ? { ...event, query_id: query.id } : event);
   }
 }
 
@@ -258,6 +260,7 @@ export function pressButton(world: World, chatId: number, messageId: number, use
   const runtime = botId === undefined ? undefined : world.botsById.get(botId);
   if (!runtime) throw new SimError(`message ${messageId} was not sent by a simulated bot`);
   const query = world.newCallbackQuery(runtime.bot.user.id, user.id);
+  query.origin = { chatId: chat.chat.id, messageId };
   runtime.updates.enqueue('callback_query', { id: query.id, from: user, message: stored.message, chat_instance: chat.chatInstance, data });
   return { callbackQueryId: query.id };
 }

@@ -14,7 +14,7 @@ export interface CallContext {
   onClientGone: (callback: () => void) => void;
 }
 
-type Handler = (ctx: CallContext) => unknown;
+export type Handler = (ctx: CallContext) => unknown;
 
 const MAX_TEXT_LENGTH = 4096;
 const FOREVER_MIN_SECONDS = 30;
@@ -22,7 +22,7 @@ const FOREVER_MAX_SECONDS = 366 * 86400;
 
 // ---------- shared checks ----------
 
-function chatParam(ctx: CallContext): ChatRecord {
+export function chatParam(ctx: CallContext): ChatRecord {
   const chat = ctx.world.resolveChat(chatIdParam(ctx.params));
   if (!chat) throw Errors.chatNotFound();
   // A group upgraded to a supergroup answers every method with the new id, so clients can follow it.
@@ -30,19 +30,19 @@ function chatParam(ctx: CallContext): ChatRecord {
   return chat;
 }
 
-function userParam(ctx: CallContext): TgUser {
+export function userParam(ctx: CallContext): TgUser {
   const id = requiredInt(ctx.params, 'user_id', () => Errors.badRequest('invalid user_id specified'));
   const user = ctx.world.users.get(id);
   if (!user) throw Errors.userNotFound();
   return user;
 }
 
-function botMember(ctx: CallContext, chat: ChatRecord): MemberRecord {
+export function botMember(ctx: CallContext, chat: ChatRecord): MemberRecord {
   return ctx.world.member(chat, ctx.runtime.bot.user.id);
 }
 
 /** The bot must be in the group/channel to act on it. */
-function requireBotInChat(ctx: CallContext, chat: ChatRecord): MemberRecord {
+export function requireBotInChat(ctx: CallContext, chat: ChatRecord): MemberRecord {
   const me = botMember(ctx, chat);
   if (me.status === 'kicked') throw Errors.botKicked(chat.chat.type);
   if (!World.isMember(me)) throw Errors.botNotMember(chat.chat.type);
@@ -84,7 +84,7 @@ function requireNotPrivileged(target: MemberRecord): void {
   if (target.status === 'administrator') throw Errors.userIsAdministrator();
 }
 
-function replyMarkupParam(ctx: CallContext): InlineKeyboardMarkup | undefined {
+export function replyMarkupParam(ctx: CallContext): InlineKeyboardMarkup | undefined {
   const markup = optionalJson<Record<string, unknown>>(ctx.params, 'reply_markup');
   if (markup === undefined) return undefined;
   const rows = markup.inline_keyboard;
@@ -104,7 +104,7 @@ function replyMarkupParam(ctx: CallContext): InlineKeyboardMarkup | undefined {
   return { inline_keyboard: rows as InlineKeyboardMarkup['inline_keyboard'] };
 }
 
-function textParam(ctx: CallContext): string {
+export function textParam(ctx: CallContext): string {
   const text = optionalString(ctx.params, 'text') ?? '';
   if (text.trim() === '') throw Errors.messageTextEmpty();
   if (text.length > MAX_TEXT_LENGTH) throw Errors.messageTooLong();
@@ -118,7 +118,7 @@ function storedMessage(ctx: CallContext, chat: ChatRecord, notFound: () => BotAp
   return stored;
 }
 
-function enforceSendLimit(ctx: CallContext, method: string, chatId: number): void {
+export function enforceSendLimit(ctx: CallContext, method: string, chatId: number): void {
   if (!SEND_METHODS.has(method)) return;
   const retryAfter = ctx.runtime.limiter.trySend(chatId);
   if (retryAfter !== undefined) throw Errors.tooManyRequests(retryAfter);
@@ -319,7 +319,7 @@ function sendMessageTo(ctx: CallContext, method: string): TgMessage {
   return message;
 }
 
-function resolveSendTarget(ctx: CallContext): ChatRecord {
+export function resolveSendTarget(ctx: CallContext): ChatRecord {
   const chatId = chatIdParam(ctx.params);
   if (typeof chatId === 'number' && chatId > 0) {
     const user = ctx.world.users.get(chatId);
@@ -544,9 +544,4 @@ export const HANDLERS: Record<string, Handler> = {
   close: () => true,
 };
 
-/** Telegram method names are case-insensitive. */
-const HANDLERS_BY_LOWER_NAME = new Map(Object.entries(HANDLERS).map(([name, handler]) => [name.toLowerCase(), { name, handler }]));
-
-export function findHandler(method: string): { name: string; handler: Handler } | undefined {
-  return HANDLERS_BY_LOWER_NAME.get(method.toLowerCase());
-}
+// The method table the HTTP side uses (with the Bot API 10.x additions) is findHandler in bot-api-10.ts.

@@ -1,7 +1,7 @@
 // HTTP side of the Bot API: token check, injected faults, the method call, the call log.
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findHandler } from './bot-api';
+import { findHandler } from './bot-api-10';
 import { summarizeParams, type CallRecord } from './call-log';
 import { BotApiError, Errors } from './errors';
 import type { FaultRule } from './faults';

@@ -30,6 +30,8 @@ export interface CallCounters {
 
 const PARAM_SUMMARY_KEYS = [
   'chat_id', 'user_id', 'message_id', 'offset', 'limit', 'timeout', 'until_date', 'callback_query_id', 'text',
+  // Bot API 10.x: ephemeral messages and join-request queries
+  'receiver_user_id', 'ephemeral_message_id', 'ephemeral_message_parameters', 'chat_join_request_query_id', 'result',
 ];
 
 export function summarizeParams(params: Record<string, unknown>): Record<string, unknown> {

@@ -64,6 +64,47 @@ export interface SetMemberInput {
   silent?: boolean;
 }
 
+/** A guard bot's join-request query as the control API shows it (see sim/join-queries.ts). */
+export interface SimJoinQuery {
+  id: string;
+  chatId: number;
+  userId: number;
+  botId: number;
+  state: 'pending' | 'web_app' | 'approved' | 'declined' | 'queued' | 'expired' | 'closed';
+  /** the Web App the user was shown (sendChatJoinRequestWebApp) */
+  webAppUrl: string | null;
+  webAppOpen: boolean;
+  createdAtMs: number;
+  deadlineMs: number;
+}
+
+export interface SimJoinQuerySettings {
+  answerWindowSeconds: number;
+  webAppWindowSeconds: number;
+  allowHttpWebApps: boolean;
+}
+
+/** An ephemeral message as the simulator keeps it (see sim/ephemeral.ts). */
+export interface SimEphemeralMessage {
+  ephemeralMessageId: number;
+  botId: number;
+  receiverId: number;
+  delivered: boolean;
+  deleted: boolean;
+  expired: boolean;
+  replacesMessageId: number | null;
+  /** as the bot last set it */
+  message: TgMessage;
+  /** what the receiver sees, null: nothing */
+  visible: TgMessage | null;
+}
+
+/** A chat as one user sees it. */
+export interface SimUserView {
+  messages: TgMessage[];
+  ephemeral: { message: TgMessage; replacesMessageId: number | null }[];
+}
+
 export class SimControlError extends Error {
   constructor(
     readonly status: number,
@@ -211,6 +252,50 @@ export class SimClient {
   callbackQuery(id: string): Promise<{ id: string; answered: boolean; answer: { text?: string; show_alert?: boolean; url?: string } | null }> {
     return this.call('GET', `/sim/callback-queries/${id}`);
   }
+
+  // guard bots and join-request queries (Bot API 10.1)
+  /** The bot's "supports join request queries" setting (getMe.supports_join_request_queries); needed to be a guard. */
+  setSupportsJoinRequestQueries(botId: number, supports: boolean): Promise<{ id: number; supportsJoinRequestQueries: boolean }> {
+    return this.call('PATCH', `/sim/bots/${botId}`, { supportsJoinRequestQueries: supports });
+  }
+  /** Names the supergroup's guard bot (turns join-by-request on) or, with null, removes it. */
+  setGuardBot(chatId: number, botId: number | null): Promise<{ chatId: number; guardBotId: number | null; joinByRequest: boolean }> {
+    return this.call('PUT', `/sim/chats/${chatId}/guard-bot`, { botId });
+  }
+  joinQueries(filter: { chatId?: number; userId?: number; botId?: number } = {}): Promise<{ queries: SimJoinQuery[] }> {
+    const query = new URLSearchParams(Object.entries(filter).map(([k, v]): [string, string] => [k, String(v)]));
+    return this.call('GET', `/sim/join-queries${query.size ? `?${query}` : ''}`);
+  }
+  joinQuery(id: string): Promise<SimJoinQuery> {
+    return this.call('GET', `/sim/join-queries/${id}`);
+  }
+  /** The user opens the Web App the guard bot sent: its URL and the signed initData Telegram hands the page. */
+  openJoinQueryWebApp(id: string): Promise<{ url: string; launchUrl: string; initData: string }> {
+    return this.call('POST', `/sim/join-queries/${id}/open`);
+  }
+  setJoinQuerySettings(patch: Partial<SimJoinQuerySettings>): Promise<SimJoinQuerySettings> {
+    return this.call('PUT', '/sim/join-queries/settings', patch);
+  }
+
+  // ephemeral messages (Bot API 10.2)
+  /** An offline user receives no ephemeral messages, edits or deletions (Telegram does not guarantee delivery). */
+  setUserOnline(userId: number, online: boolean): Promise<{ userId: number; online: boolean }> {
+    return this.call('PUT', `/sim/users/${userId}/presence`, { online });
+  }
+  ephemeralMessages(chatId: number): Promise<{ messages: SimEphemeralMessage[] }> {
+    return this.call('GET', `/sim/chats/${chatId}/ephemeral`);
+  }
+  /** The chat as this user sees it: group messages (less replaced ones) and their ephemeral messages. */
+  viewAs(chatId: number, userId: number): Promise<SimUserView> {
+    return this.call('GET', `/sim/chats/${chatId}/view/${userId}`);
+  }
+  pressEphemeralButton(chatId: number, ephemeralMessageId: number, userId: number, data: string): Promise<{ callbackQueryId: string }> {
+    return this.call('POST', `/sim/chats/${chatId}/ephemeral/${ephemeralMessageId}/press`, { userId, data });
+  }
+  setEphemeralSettings(settings: { lifetimeSeconds: number }): Promise<{ lifetimeSeconds: number }> {
+    return this.call('PUT', '/sim/ephemeral/settings', settings);
+  }
+
   /** Load set-up: many users become members at once, with no updates or service messages. */
   bulkJoin(chatId: number, userIds: number[]): Promise<{ joined: number }> {
     return this.call('POST', '/sim/bulk/joins', { chatId, userIds });

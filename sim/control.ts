@@ -13,6 +13,7 @@ import {
   SimError,
   userMessage,
 } from './actions';
+import { CONTROL_10_ROUTES } from './control-10';
 import { faultRuleSchema, parseRule } from './faults';
 import { allPermissions, intersectPermissions, normalizePermissions } from './permissions';
 import { ADMIN_RIGHT_KEYS, type ChatRecord } from './types';
@@ -390,6 +391,8 @@ const routes: Route[] = [
       return { joined: joinSilently(world, chatId, userIds) };
     },
   },
+  // guard bots, join-request queries, ephemeral messages
+  ...CONTROL_10_ROUTES,
 ];
 
 export function handleControl(world: World, method: string, path: string, query: string, body: unknown): ControlResponse {

@@ -140,6 +140,8 @@ export interface TgChatJoinRequest {
   date: number;
   bio?: string;
   invite_link?: TgChatInviteLink;
+  /** Bot API 10.1: only in the chat's guard bot's copy; answer within 10 s */
+  query_id?: string;
 }
 
 /** Update payloads by type; exactly one is present on each update. */

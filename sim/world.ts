@@ -2,7 +2,9 @@
 // Every state change that Telegram would announce is turned into updates for the bots entitled to see it.
 import { randomBytes } from 'node:crypto';
 import { CallLog } from './call-log';
+import { EphemeralStore } from './ephemeral';
 import { FaultInjector, seededRandom } from './faults';
+import { JoinQueryStore } from './join-queries';
 import { DEFAULT_LIMITS, SendLimiter, type LimitSettings } from './limits';
 import { adminRightsForOutput, defaultGroupPermissions, grantsEverything, normalizeAdminRights } from './permissions';
 import type {
@@ -49,6 +51,8 @@ export interface CallbackQueryRecord {
   createdAtMs: number;
   answered: boolean;
   answer?: { text?: string; show_alert?: boolean; url?: string; cache_time?: number };
+  /** the pressed message (an ephemeral one has messageId 0 and its ephemeralMessageId) */
+  origin?: { chatId: number; messageId: number; ephemeralMessageId?: number };
 }
 
 export interface MemberChangeContext {
@@ -75,6 +79,10 @@ export class World {
   readonly callbackQueries = new Map<string, CallbackQueryRecord>();
   /** userId -> chats where that user has a pending join request (lets sendMessage check without a scan) */
   private readonly joinRequestIndex = new Map<number, Set<number>>();
+  /** guard bots and their join-request queries (Bot API 10.1) */
+  readonly joinQueries = new JoinQueryStore();
+  /** messages only one user sees (Bot API 10.2) */
+  readonly ephemeral = new EphemeralStore();
   private nextUserId = 100_000_001;
   private nextBotId = 7_000_000_001;
   private nextGroupSeq = 4_000_001;
@@ -99,6 +107,8 @@ export class World {
     this.chatsByUsername.clear();
     this.callbackQueries.clear();
     this.joinRequestIndex.clear();
+    this.joinQueries.clear();
+    this.ephemeral.clear();
     this.clockOffsetMs = 0;
     this.nextUserId = 100_000_001;
     this.nextBotId = 7_000_000_001;
