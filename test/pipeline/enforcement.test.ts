@@ -145,7 +145,7 @@ async function unmutedTheOldWay(groupId: number, userId: number) {
   const row = await platform.ctx.db.restriction.create({
     data: { botInstanceId: bot.instanceId, groupId: group.id, userId: BigInt(userId), promptMessageId: null, liftedAt: new Date(), liftReason: 'verified' },
   });
-  const migration = readFileSync('prisma/migrations/20261127090000_restrictions_lift_restore/migration.sql', 'utf8');
+  const migration = readFileSync('prisma/migrations/20261202000200_restrictions_lift_restore/migration.sql', 'utf8');
   const flagging = migration.slice(migration.indexOf('UPDATE "restrictions" r SET "relift_pending" = true'));
   await platform.ctx.db.$executeRawUnsafe(flagging);
   expect((await platform.ctx.db.restriction.findUniqueOrThrow({ where: { id: row.id } })).reliftPending).toBe(true);
