@@ -6,6 +6,7 @@ import { subscribeControl } from '../core/control';
 import { apiCallLogWriter, verificationLogWriter } from '../core/log-writer';
 import { BotApi } from '../core/telegram/client';
 import { describeError } from '../core/telegram/errors';
+import { sendRates as sendRatesFor } from '../core/telegram/pacing';
 import { GroupStore } from './groups';
 import { createProcessor } from './processor';
 import type { BotRuntime, VerifierDeps } from './runtime';
@@ -45,6 +46,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
   const apiCalls = apiCallLogWriter(ctx.sql, ctx.log, ctx.metrics);
   const deps: VerifierDeps = { ctx, groups: new GroupStore(ctx.db, ctx), verifications: verificationLogWriter(ctx.sql, ctx.log, ctx.metrics) };
   const producer = ctx.newRedis('worker');
+  const sendRates = sendRatesFor(ctx.config.PACE_GROUP_WINDOW_MS);
   const served = new Map<number, { worker: Worker; queue: Queue; token: string; stopHolding: () => void }>();
   let stopping = false;
 
@@ -57,6 +59,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
       redis: ctx.redis,
       keys: ctx.keys,
       cooldowns: ctx.cooldowns,
+      sendRates,
       metrics: ctx.metrics,
       log,
       onCall: (record) => apiCalls.push(record),

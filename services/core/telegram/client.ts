@@ -20,7 +20,7 @@ import type { Keyspace } from '../redis';
 import { BotUnavailableError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
 import { inSpan, SpanKind } from '../tracing';
 import type { Cooldowns } from './cooldowns';
-import { SEND_RATES, takeSlot } from './pacing';
+import { clearance, SEND_RATES, type Bucket, type SendRates } from './pacing';
 
 export interface ApiCallRecord {
   botInstanceId: number;
@@ -38,8 +38,10 @@ export interface BotApiOptions {
   apiRoot: string;
   redis: Redis;
   keys: Keyspace;
-  /** The process' shared view of every bot's 429 cooldown. */
+  /** Every bot's 429 cooldown, in Redis. */
   cooldowns: Cooldowns;
+  /** Send pacing; Telegram's limits unless a test shortens the group window. */
+  sendRates?: SendRates;
   metrics: Metrics;
   log: Logger;
   /** Receives one record per Telegram call, for the batched api_call_log. */
@@ -70,7 +72,6 @@ export class BotApi {
   private readonly breaker;
   private readonly policy;
   private readonly bot: string;
-  private readonly watching: Promise<void>;
   /** How long an open breaker refuses calls before it lets one through to test Telegram again. */
   readonly breakerOpenMs: number;
 
@@ -93,7 +94,6 @@ export class BotApi {
       options.log.warn('circuit breaker state changed', { botId: this.botInstanceId, state: CircuitState[state] });
     });
     options.metrics.breakerState.set({ bot: this.bot }, 0);
-    this.watching = options.cooldowns.watch(this.botInstanceId).catch(() => {});
     this.policy = wrap(
       retry(transient, { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }) }),
       this.breaker,
@@ -124,8 +124,6 @@ export class BotApi {
   private async callWithPolicies<M extends keyof Methods>(method: M, payload: Opts<M>, beforeRequest?: () => Promise<unknown>): Promise<ReturnType<Methods[M]>> {
     const chatId = (payload as { chat_id?: number | string }).chat_id;
     for (let inlineWaits = 0; ; inlineWaits++) {
-      await this.waitForCooldown();
-      if (SEND_METHODS.has(method)) await this.pace(chatId);
       try {
         return await this.attempt(method, payload, chatId, beforeRequest);
       } catch (err) {
@@ -146,10 +144,14 @@ export class BotApi {
     try {
       // A signal per call: cockatiel would otherwise hang every concurrent call's listener on one shared signal.
       return await this.policy.execute(async ({ signal }) => {
-        // Checked synchronously as the request leaves: a 429 seen by a concurrent call stops this one too.
-        if (beforeRequest) await beforeRequest();
-        const waitMs = this.options.cooldowns.remaining(this.botInstanceId);
-        if (waitMs > 0) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
+        // Read from Redis right before the request leaves: a 429 any process recorded stops this call.
+        await this.clearToCall(method, chatId);
+        if (beforeRequest) {
+          await beforeRequest();
+          // The hook took a round trip: a cooldown that began meanwhile still stops the request.
+          const waitMs = await this.options.cooldowns.remaining(this.botInstanceId);
+          if (waitMs > 0) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
+        }
         const started = performance.now();
         let errorCode: number | null = null;
         try {
@@ -193,27 +195,25 @@ export class BotApi {
     await this.options.cooldowns.start(this.botInstanceId, ms);
   }
 
-  private async waitForCooldown() {
-    await this.watching;
-    const waitMs = this.options.cooldowns.remaining(this.botInstanceId);
-    if (waitMs <= 0) return;
-    if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
-    await sleep(waitMs + 5);
-  }
-
-  private async pace(chatId: number | string | undefined) {
-    const { redis, keys } = this.options;
-    const buckets: Array<[string, (typeof SEND_RATES)[keyof typeof SEND_RATES]]> = [[keys.bot(this.botInstanceId, 'pace'), SEND_RATES.perBot]];
-    if (typeof chatId === 'number') {
-      buckets.push([keys.bot(this.botInstanceId, 'pace', chatId), chatId < 0 ? SEND_RATES.perGroup : SEND_RATES.perPrivateChat]);
+  /**
+   * Waits out a short cooldown or pacing wait and returns once this call may leave (a send has then taken
+   * its slots); a longer wait throws RateLimitedError, so the job is handed back delayed.
+   */
+  private async clearToCall(method: string, chatId: number | string | undefined) {
+    const { redis, keys, cooldowns } = this.options;
+    const rates = this.options.sendRates ?? SEND_RATES;
+    const buckets: Bucket[] = [];
+    if (SEND_METHODS.has(method)) {
+      buckets.push({ key: keys.bot(this.botInstanceId, 'pace'), rate: rates.perBot });
+      if (typeof chatId === 'number') buckets.push({ key: keys.bot(this.botInstanceId, 'pace', chatId), rate: chatId < 0 ? rates.perGroup : rates.perPrivateChat });
     }
-    for (const [key, rate] of buckets) {
-      for (;;) {
-        const waitMs = await takeSlot(redis, key, rate);
-        if (waitMs === 0) break;
-        if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + waitMs, 'send pacing');
-        await sleep(waitMs);
-      }
+    for (;;) {
+      const { waitMs, reason } = buckets.length
+        ? await clearance(redis, cooldowns.key(this.botInstanceId), buckets)
+        : { waitMs: await cooldowns.remaining(this.botInstanceId), reason: 'cooldown' as const };
+      if (waitMs <= 0) return;
+      if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + waitMs, reason === 'pace' ? 'send pacing' : 'cooldown');
+      await sleep(waitMs);
     }
   }
 }
