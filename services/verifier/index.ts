@@ -68,7 +68,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     queue.on('error', (err) => log.warn('queue error', { error: describeError(err) }));
     const rt: BotRuntime = { bot, telegramBotId: Number(bot.telegramBotId), api, log, queue };
     // One shared connection for every worker's ordinary commands; BullMQ adds one blocking connection per
-    // worker, so a process serving N bots holds about N + 4 connections (see README, "Scale").
+    // worker, so a process serving N bots holds about N + 3 connections (see README, "Scale").
     const worker = new Worker(updatesQueueName(bot.id), createProcessor(deps, rt), {
       connection: producer,
       prefix: ctx.config.REDIS_PREFIX,
