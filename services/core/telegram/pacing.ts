@@ -1,32 +1,38 @@
 import type { Redis } from 'ioredis';
 
+/** At most `count` sends in any window of `periodMs`, up to `burst` of them at once (default 1). */
 export interface Rate {
-  /** At most this many sends in any window of `periodMs`… */
   count: number;
   periodMs: number;
-  /** …of which up to this many may go at once (default 1: evenly spaced). */
   burst?: number;
 }
 
 /**
- * The generic cell rate algorithm lets at most `burst + ⌈T / interval⌉ − 1` sends through in any window of
- * length T. With interval = periodMs / (count − burst + 1) that is at most `count` in any window of
- * `periodMs`: a burst, then one send per interval.
+ * How a bucket keeps its rate:
+ * - `burst` = `count`: a log of the sends of the last `periodMs` (a sorted set in Redis), as Telegram counts
+ *   them: all `count` may go at once, the next when the oldest leaves the window.
+ * - `burst` < `count`: the generic cell rate algorithm, which lets at most `burst + ⌈T / interval⌉ − 1` sends
+ *   through in any window of length T; with interval = periodMs / (count − burst + 1) that is at most `count`
+ *   in any window of `periodMs`: a burst, then one send per interval. Smooth, so arrivals that bunch up a
+ *   little on the way cannot add up to a second burst.
  */
-export const intervalOf = (rate: Rate): number => rate.periodMs / (rate.count - (rate.burst ?? 1) + 1);
+export const usesLog = (rate: Rate): boolean => (rate.burst ?? 1) >= rate.count;
+
+/** The spacing of a steady stream at this rate; waiting senders are promised slots this far apart. */
+export const intervalOf = (rate: Rate): number => (usesLog(rate) ? rate.periodMs / rate.count : rate.periodMs / (rate.count - (rate.burst ?? 1) + 1));
 
 /**
- * Telegram's documented limits, kept below so a little delivery jitter cannot add up to one: about 30
- * messages a second per bot, 20 a minute per group, 1 a second per private chat
- * (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
- * Per bot: at most 25 in any second (5 at once, then one every 48 ms, 21/s sustained), 5 sends short of
- * Telegram's 30 for jitter. Per group: at most 19 in any minute (5 at once, then one every 4 s).
+ * Telegram's documented limits, kept below: about 30 messages a second per bot, 20 a minute per group, 1 a
+ * second per private chat (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+ * Per bot: at most 25 in any second (5 at once, then one every 48 ms: 21 a second sustained), 5 short of 30
+ * so arrivals bunched up by up to 240 ms still stay under it. Per group: at most 19 in any minute, all at
+ * once if need be (a wave of joiners), the 20th when the first is a minute old.
  * `groupWindowMs` is the minute itself; only tests shorten it (test/core/pacing.test.ts proves the minute).
  */
 export function sendRates(groupWindowMs = 60_000) {
   return {
     perBot: { count: 25, periodMs: 1_000, burst: 5 },
-    perGroup: { count: 19, periodMs: groupWindowMs, burst: 5 },
+    perGroup: { count: 19, periodMs: groupWindowMs, burst: 19 },
     perPrivateChat: { count: 1, periodMs: 1_000 },
   } satisfies Record<string, Rate>;
 }
@@ -34,9 +40,10 @@ export type SendRates = ReturnType<typeof sendRates>;
 export const SEND_RATES: SendRates = sendRates();
 
 /**
- * One round trip decides whether a call may leave now, for every process alike (Redis' clock and state):
- * KEYS[1] is the bot's 429 cooldown ('' for none), then a (bucket, promised) pair per send bucket; ARGV an (interval,
- * burst) pair per bucket. Returns { ms to wait, why, Redis' time } — 0 'ok' took a slot in every bucket.
+ * One round trip decides whether a call may leave now, for every process alike (Redis' clock and state).
+ * KEYS[1] is the bot's 429 cooldown ('' for none), then a (bucket, promised) pair per send bucket; ARGV a
+ * (period, count, burst) triple per bucket. Returns { ms to wait, why, Redis' time }: 0 'ok' took a slot
+ * in every bucket.
  *
  * While a cooldown runs nothing is taken. A sender told to wait by a bucket is promised a slot of its own,
  * one interval after the last one promised: told the same wait, a wave of 60 prompts in a group would come
@@ -51,25 +58,42 @@ if KEYS[1] ~= '' then
 end
 local buckets = (#KEYS - 1) / 2
 local tats = {}
-local wait_until, binding = now, 0
+local wait_until, binding, binding_interval = now, 0, 0
 for i = 1, buckets do
-  local interval, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', KEYS[2 * i]) or now)
-  if tat < now then tat = now end
-  tats[i] = tat
-  local allow_at = tat - interval * (burst - 1)
-  if allow_at > wait_until then wait_until, binding = allow_at, i end
+  local key = KEYS[2 * i]
+  local period, count, burst = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local allow_at, interval
+  if burst >= count then
+    interval = period / count
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+    local sent = redis.call('ZCARD', key)
+    allow_at = now
+    if sent >= count then allow_at = tonumber(redis.call('ZRANGE', key, sent - count, sent - count, 'WITHSCORES')[2]) + period end
+  else
+    interval = period / (count - burst + 1)
+    local tat = tonumber(redis.call('GET', key) or now)
+    if tat < now then tat = now end
+    tats[i] = tat
+    allow_at = tat - interval * (burst - 1)
+  end
+  if allow_at > wait_until then wait_until, binding, binding_interval = allow_at, i, interval end
 end
 if binding > 0 then
-  local interval = tonumber(ARGV[2 * binding - 1])
   local promised = KEYS[2 * binding + 1]
-  local slot = math.max(wait_until, tonumber(redis.call('GET', promised) or 0) + interval)
+  local slot = math.max(wait_until, tonumber(redis.call('GET', promised) or 0) + binding_interval)
   redis.call('SET', promised, slot, 'PX', math.ceil(slot - now) + 1000)
   return {math.ceil(slot - now), 'pace', now}
 end
 for i = 1, buckets do
-  local tat = tats[i] + tonumber(ARGV[2 * i - 1])
-  redis.call('SET', KEYS[2 * i], tat, 'PX', math.ceil(tat - now) + 1000)
+  local key = KEYS[2 * i]
+  local period, count, burst = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  if burst >= count then
+    redis.call('ZADD', key, now, t[1] .. t[2])
+    redis.call('PEXPIRE', key, period + 1000)
+  else
+    local tat = tats[i] + period / (count - burst + 1)
+    redis.call('SET', key, tat, 'PX', math.ceil(tat - now) + 1000)
+  end
 end
 return {0, 'ok', now}
 `;
@@ -84,8 +108,9 @@ export type Clearance = { waitMs: number; reason: 'ok' | 'cooldown' | 'pace'; at
 
 /** Whether a call may leave now (taking a slot in every bucket), else how long to wait and why. */
 export async function clearance(redis: Redis, cooldownKey: string, buckets: Bucket[]): Promise<Clearance> {
-  const keys = [cooldownKey, ...buckets.flatMap((b) => [b.key, `${b.key}:promised`])];
-  const args = buckets.flatMap((b) => [intervalOf(b.rate), b.rate.burst ?? 1]);
+  // A log is a sorted set, the cell rate algorithm's state a string: never the same key.
+  const keys = [cooldownKey, ...buckets.flatMap((b) => [usesLog(b.rate) ? `${b.key}:log` : b.key, `${b.key}:promised`])];
+  const args = buckets.flatMap((b) => [b.rate.periodMs, b.rate.count, b.rate.burst ?? 1]);
   const [waitMs, reason, at] = (await redis.eval(GATE, keys.length, ...keys, ...args)) as [number, Clearance['reason'], number];
   return { waitMs: Number(waitMs), reason, at: Number(at) };
 }
