@@ -145,13 +145,7 @@ export class BotApi {
       // A signal per call: cockatiel would otherwise hang every concurrent call's listener on one shared signal.
       return await this.policy.execute(async ({ signal }) => {
         // Read from Redis right before the request leaves: a 429 any process recorded stops this call.
-        await this.clearToCall(method, chatId);
-        if (beforeRequest) {
-          await beforeRequest();
-          // The hook took a round trip: a cooldown that began meanwhile still stops the request.
-          const waitMs = await this.options.cooldowns.remaining(this.botInstanceId);
-          if (waitMs > 0) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
-        }
+        await this.clearToCall(method, chatId, beforeRequest);
         const started = performance.now();
         let errorCode: number | null = null;
         try {
@@ -197,9 +191,11 @@ export class BotApi {
 
   /**
    * Waits out a short cooldown or pacing wait and returns once this call may leave (a send has then taken
-   * its slots); a longer wait throws RateLimitedError, so the job is handed back delayed.
+   * its slots); a longer wait throws RateLimitedError, so the job is handed back delayed. A `beforeRequest`
+   * hook runs once the waiting is over, and the call is cleared (and its slots taken) only after it: a
+   * cooldown that began during the hook's round trip still stops the request, without spending a slot.
    */
-  private async clearToCall(method: string, chatId: number | string | undefined) {
+  private async clearToCall(method: string, chatId: number | string | undefined, beforeRequest?: () => Promise<unknown>) {
     const { redis, keys, cooldowns } = this.options;
     const rates = this.options.sendRates ?? SEND_RATES;
     const buckets: Bucket[] = [];
@@ -207,13 +203,18 @@ export class BotApi {
       buckets.push({ key: keys.bot(this.botInstanceId, 'pace'), rate: rates.perBot });
       if (typeof chatId === 'number') buckets.push({ key: keys.bot(this.botInstanceId, 'pace', chatId), rate: chatId < 0 ? rates.perGroup : rates.perPrivateChat });
     }
+    const check = async (take: boolean) =>
+      buckets.length ? clearance(redis, cooldowns.key(this.botInstanceId), buckets, take) : { waitMs: await cooldowns.remaining(this.botInstanceId), reason: 'cooldown' as const };
+    const tooLong = (waitMs: number, reason: string) => new RateLimitedError(Date.now() + waitMs, reason === 'pace' ? 'send pacing' : 'cooldown');
     for (;;) {
-      const { waitMs, reason } = buckets.length
-        ? await clearance(redis, cooldowns.key(this.botInstanceId), buckets)
-        : { waitMs: await cooldowns.remaining(this.botInstanceId), reason: 'cooldown' as const };
-      if (waitMs <= 0) return;
-      if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + waitMs, reason === 'pace' ? 'send pacing' : 'cooldown');
+      const { waitMs, reason } = await check(!beforeRequest);
+      if (waitMs <= 0) break;
+      if (waitMs > MAX_INLINE_WAIT_MS) throw tooLong(waitMs, reason);
       await sleep(waitMs);
     }
+    if (!beforeRequest) return;
+    await beforeRequest();
+    const { waitMs, reason } = await check(true);
+    if (waitMs > 0) throw tooLong(waitMs, reason);
   }
 }

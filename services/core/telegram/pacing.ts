@@ -41,9 +41,9 @@ export const SEND_RATES: SendRates = sendRates();
 
 /**
  * One round trip decides whether a call may leave now, for every process alike (Redis' clock and state).
- * KEYS[1] is the bot's 429 cooldown ('' for none), then a (bucket, promised) pair per send bucket; ARGV a
- * (period, count, burst) triple per bucket. Returns { ms to wait, why, Redis' time }: 0 'ok' took a slot
- * in every bucket.
+ * KEYS[1] is the bot's 429 cooldown ('' for none), then a (bucket, promised) pair per send bucket; ARGV[1]
+ * '1' to take the slots when the call may go ('0' only looks), then a (period, count, burst) triple per
+ * bucket. Returns { ms to wait, why, Redis' time }: 0 'ok' (with '1': took a slot in every bucket).
  *
  * While a cooldown runs nothing is taken. A sender told to wait by a bucket is promised a slot of its own,
  * one interval after the last one promised: told the same wait, a wave of 60 prompts in a group would come
@@ -61,7 +61,7 @@ local tats = {}
 local wait_until, binding, binding_interval = now, 0, 0
 for i = 1, buckets do
   local key = KEYS[2 * i]
-  local period, count, burst = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local period, count, burst = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
   local allow_at, interval
   if burst >= count then
     interval = period / count
@@ -84,9 +84,10 @@ if binding > 0 then
   redis.call('SET', promised, slot, 'PX', math.ceil(slot - now) + 1000)
   return {math.ceil(slot - now), 'pace', now}
 end
+if ARGV[1] ~= '1' then return {0, 'ok', now} end
 for i = 1, buckets do
   local key = KEYS[2 * i]
-  local period, count, burst = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local period, count, burst = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
   if burst >= count then
     redis.call('ZADD', key, now, t[1] .. t[2])
     redis.call('PEXPIRE', key, period + 1000)
@@ -106,12 +107,15 @@ export interface Bucket {
 /** `at`: Redis' clock (ms) when it was decided. */
 export type Clearance = { waitMs: number; reason: 'ok' | 'cooldown' | 'pace'; at: number };
 
-/** Whether a call may leave now (taking a slot in every bucket), else how long to wait and why. */
-export async function clearance(redis: Redis, cooldownKey: string, buckets: Bucket[]): Promise<Clearance> {
+/**
+ * Whether a call may leave now (then, unless `take` is false, it has taken a slot in every bucket), else how
+ * long to wait and why.
+ */
+export async function clearance(redis: Redis, cooldownKey: string, buckets: Bucket[], take = true): Promise<Clearance> {
   // A log is a sorted set, the cell rate algorithm's state a string: never the same key.
   const keys = [cooldownKey, ...buckets.flatMap((b) => [usesLog(b.rate) ? `${b.key}:log` : b.key, `${b.key}:promised`])];
   const args = buckets.flatMap((b) => [b.rate.periodMs, b.rate.count, b.rate.burst ?? 1]);
-  const [waitMs, reason, at] = (await redis.eval(GATE, keys.length, ...keys, ...args)) as [number, Clearance['reason'], number];
+  const [waitMs, reason, at] = (await redis.eval(GATE, keys.length, ...keys, take ? '1' : '0', ...args)) as [number, Clearance['reason'], number];
   return { waitMs: Number(waitMs), reason, at: Number(at) };
 }
 
