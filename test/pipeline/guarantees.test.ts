@@ -60,7 +60,7 @@ describe('prompts', () => {
     // The same messages read again after the prompt went out (a poll batch boundary, a re-delivery): the
     // prompt is live, so they change nothing.
     const queue = botQueue(platform, bot);
-    const read = (await queue.getCompleted()).filter((j) => j.name === 'update' && written.includes(j.data.update.message?.message_id));
+    const read = (await queue.getCompleted()).filter((j) => j.name === 'update' && j.data.update.message?.chat.id === group.id && written.includes(j.data.update.message.message_id));
     expect(read.length).toBe(written.length);
     await queue.addBulk(read.map((j) => ({ name: 'update', data: { ...j.data, receivedAt: Date.now() }, opts: { jobId: `${j.id}-later` } })));
     await waitFor(async () => (await Promise.all(read.map((j) => queue.getJobState(`${j.id}-later`)))).every((s) => s === 'completed'), 10_000, 'the later reads');
