@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clearance, intervalOf, SEND_RATES, takeSlot, type Rate } from '../../services/core/telegram/pacing';
+import { clearance, intervalOf, refund, SEND_RATES, takeSlot, type Rate } from '../../services/core/telegram/pacing';
 import { useTestRedis } from '../support/redis';
 
 const { redis, prefix } = useTestRedis();
@@ -87,6 +87,19 @@ describe('send pacing', () => {
     console.log(`[pacing] per group, minute scaled to 1.2 s: ${times.length} sends, busiest window ${busiestWindow(times, 1_200)}`);
     expect(busiestWindow(times, 1_200)).toBeLessThanOrEqual(rate.count);
     expect(times.length).toBeGreaterThanOrEqual(3 * rate.count - 1);
+  });
+
+  it('gives back a slot taken for a call that did not leave', async () => {
+    for (const rate of [{ count: 2, periodMs: 10_000, burst: 2 }, { count: 3, periodMs: 30_000 }]) {
+      const bucket = { key: `${prefix}:pace:refund:${rate.count}`, rate };
+      const first = await clearance(redis, '', [bucket]);
+      if (rate.count === 2) expect((await clearance(redis, '', [bucket])).waitMs).toBe(0);
+      const refused = await clearance(redis, '', [bucket]);
+      expect(refused.reason).toBe('pace');
+      await redis.del(`${bucket.key}:promised`);
+      await refund(redis, [bucket], first.slot!);
+      expect(await clearance(redis, '', [bucket])).toMatchObject({ waitMs: 0, reason: 'ok' });
+    }
   });
 
   it('a cooldown holds every call, paced or not, and takes no slot', async () => {

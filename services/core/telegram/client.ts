@@ -20,7 +20,7 @@ import type { Keyspace } from '../redis';
 import { BotUnavailableError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
 import { inSpan, SpanKind } from '../tracing';
 import type { Cooldowns } from './cooldowns';
-import { clearance, SEND_RATES, type Bucket, type SendRates } from './pacing';
+import { clearance, refund, SEND_RATES, type Bucket, type SendRates } from './pacing';
 
 export interface ApiCallRecord {
   botInstanceId: number;
@@ -192,8 +192,8 @@ export class BotApi {
   /**
    * Waits out a short cooldown or pacing wait and returns once this call may leave (a send has then taken
    * its slots); a longer wait throws RateLimitedError, so the job is handed back delayed. A `beforeRequest`
-   * hook runs once the waiting is over, and the call is cleared (and its slots taken) only after it: a
-   * cooldown that began during the hook's round trip still stops the request, without spending a slot.
+   * hook runs after that; a cooldown that began during its round trip still stops the request, and the
+   * slots it took are given back (in a 429 storm that happens often enough to starve a group's minute).
    */
   private async clearToCall(method: string, chatId: number | string | undefined, beforeRequest?: () => Promise<unknown>) {
     const { redis, keys, cooldowns } = this.options;
@@ -203,18 +203,23 @@ export class BotApi {
       buckets.push({ key: keys.bot(this.botInstanceId, 'pace'), rate: rates.perBot });
       if (typeof chatId === 'number') buckets.push({ key: keys.bot(this.botInstanceId, 'pace', chatId), rate: chatId < 0 ? rates.perGroup : rates.perPrivateChat });
     }
-    const check = async (take: boolean) =>
-      buckets.length ? clearance(redis, cooldowns.key(this.botInstanceId), buckets, take) : { waitMs: await cooldowns.remaining(this.botInstanceId), reason: 'cooldown' as const };
-    const tooLong = (waitMs: number, reason: string) => new RateLimitedError(Date.now() + waitMs, reason === 'pace' ? 'send pacing' : 'cooldown');
+    let slot: string | undefined;
     for (;;) {
-      const { waitMs, reason } = await check(!beforeRequest);
-      if (waitMs <= 0) break;
-      if (waitMs > MAX_INLINE_WAIT_MS) throw tooLong(waitMs, reason);
-      await sleep(waitMs);
+      const cleared = buckets.length
+        ? await clearance(redis, cooldowns.key(this.botInstanceId), buckets)
+        : { waitMs: await cooldowns.remaining(this.botInstanceId), reason: 'cooldown' as const, slot: undefined };
+      if (cleared.waitMs <= 0) {
+        slot = cleared.slot;
+        break;
+      }
+      if (cleared.waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + cleared.waitMs, cleared.reason === 'pace' ? 'send pacing' : 'cooldown');
+      await sleep(cleared.waitMs);
     }
     if (!beforeRequest) return;
     await beforeRequest();
-    const { waitMs, reason } = await check(true);
-    if (waitMs > 0) throw tooLong(waitMs, reason);
+    const waitMs = await cooldowns.remaining(this.botInstanceId);
+    if (waitMs <= 0) return;
+    if (slot) await refund(redis, buckets, slot);
+    throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
   }
 }

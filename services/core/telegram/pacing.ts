@@ -41,9 +41,9 @@ export const SEND_RATES: SendRates = sendRates();
 
 /**
  * One round trip decides whether a call may leave now, for every process alike (Redis' clock and state).
- * KEYS[1] is the bot's 429 cooldown ('' for none), then a (bucket, promised) pair per send bucket; ARGV[1]
- * '1' to take the slots when the call may go ('0' only looks), then a (period, count, burst) triple per
- * bucket. Returns { ms to wait, why, Redis' time }: 0 'ok' (with '1': took a slot in every bucket).
+ * KEYS[1] is the bot's 429 cooldown ('' for none), then a (bucket, promised) pair per send bucket; ARGV a
+ * (period, count, burst) triple per bucket. Returns { ms to wait, why, Redis' time, slot }: 0 'ok' took a
+ * slot in every bucket (`slot` names it, for refund()).
  *
  * While a cooldown runs nothing is taken. A sender told to wait by a bucket is promised a slot of its own,
  * one interval after the last one promised: told the same wait, a wave of 60 prompts in a group would come
@@ -61,7 +61,7 @@ local tats = {}
 local wait_until, binding, binding_interval = now, 0, 0
 for i = 1, buckets do
   local key = KEYS[2 * i]
-  local period, count, burst = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+  local period, count, burst = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
   local allow_at, interval
   if burst >= count then
     interval = period / count
@@ -84,19 +84,33 @@ if binding > 0 then
   redis.call('SET', promised, slot, 'PX', math.ceil(slot - now) + 1000)
   return {math.ceil(slot - now), 'pace', now}
 end
-if ARGV[1] ~= '1' then return {0, 'ok', now} end
+local taken = t[1] .. string.format('%06d', tonumber(t[2]))
 for i = 1, buckets do
   local key = KEYS[2 * i]
-  local period, count, burst = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+  local period, count, burst = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
   if burst >= count then
-    redis.call('ZADD', key, now, t[1] .. t[2])
+    redis.call('ZADD', key, now, taken)
     redis.call('PEXPIRE', key, period + 1000)
   else
     local tat = tats[i] + period / (count - burst + 1)
     redis.call('SET', key, tat, 'PX', math.ceil(tat - now) + 1000)
   end
 end
-return {0, 'ok', now}
+return {0, 'ok', now, taken}
+`;
+
+/** Gives back a slot taken by the gate for a call that did not leave after all (KEYS: buckets; ARGV: slot, then intervals). */
+const REFUND = `
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[i + 1])
+  if interval < 0 then
+    redis.call('ZREM', KEYS[i], ARGV[1])
+  else
+    local tat = tonumber(redis.call('GET', KEYS[i]) or 0)
+    if tat > 0 then redis.call('SET', KEYS[i], tat - interval, 'KEEPTTL') end
+  end
+end
+return 1
 `;
 
 export interface Bucket {
@@ -104,19 +118,23 @@ export interface Bucket {
   rate: Rate;
 }
 
-/** `at`: Redis' clock (ms) when it was decided. */
-export type Clearance = { waitMs: number; reason: 'ok' | 'cooldown' | 'pace'; at: number };
+// A log is a sorted set, the cell rate algorithm's state a string: never the same key.
+const stateKey = (b: Bucket) => (usesLog(b.rate) ? `${b.key}:log` : b.key);
 
-/**
- * Whether a call may leave now (then, unless `take` is false, it has taken a slot in every bucket), else how
- * long to wait and why.
- */
-export async function clearance(redis: Redis, cooldownKey: string, buckets: Bucket[], take = true): Promise<Clearance> {
-  // A log is a sorted set, the cell rate algorithm's state a string: never the same key.
-  const keys = [cooldownKey, ...buckets.flatMap((b) => [usesLog(b.rate) ? `${b.key}:log` : b.key, `${b.key}:promised`])];
+/** `at`: Redis' clock (ms) when it was decided; `slot`: the slot taken, when one was. */
+export type Clearance = { waitMs: number; reason: 'ok' | 'cooldown' | 'pace'; at: number; slot?: string };
+
+/** Whether a call may leave now (then it has taken a slot in every bucket), else how long to wait and why. */
+export async function clearance(redis: Redis, cooldownKey: string, buckets: Bucket[]): Promise<Clearance> {
+  const keys = [cooldownKey, ...buckets.flatMap((b) => [stateKey(b), `${b.key}:promised`])];
   const args = buckets.flatMap((b) => [b.rate.periodMs, b.rate.count, b.rate.burst ?? 1]);
-  const [waitMs, reason, at] = (await redis.eval(GATE, keys.length, ...keys, take ? '1' : '0', ...args)) as [number, Clearance['reason'], number];
-  return { waitMs: Number(waitMs), reason, at: Number(at) };
+  const [waitMs, reason, at, slot] = (await redis.eval(GATE, keys.length, ...keys, ...args)) as [number, Clearance['reason'], number, string | undefined];
+  return { waitMs: Number(waitMs), reason, at: Number(at), ...(slot ? { slot } : {}) };
+}
+
+/** Gives back the slot `clearance` took, for a call that did not leave after all. */
+export async function refund(redis: Redis, buckets: Bucket[], slot: string): Promise<void> {
+  await redis.eval(REFUND, buckets.length, ...buckets.map(stateKey), slot, ...buckets.map((b) => (usesLog(b.rate) ? -1 : intervalOf(b.rate))));
 }
 
 /** One bucket with no cooldown: 0 when a call may go now (and takes the slot), else the ms to wait. */
