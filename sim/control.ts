@@ -40,7 +40,7 @@ const botInput = z.object({
   firstName: z.string().optional(),
   canReadAllGroupMessages: z.boolean().optional(),
   allowedUpdates: z.array(z.string()).optional(),
-  limits: z.object({ enabled: z.boolean(), perBotPerSecond: int, perGroupPerMinute: int, perPrivateChatPerSecond: int }).partial().optional(),
+  limits: z.object({ enabled: z.boolean(), perBotPerSecond: int, perGroupPerMinute: int, groupWindowMs: int, perPrivateChatPerSecond: int }).partial().optional(),
 });
 const userInput = z.object({
   id: int.positive().optional(),

@@ -5,6 +5,8 @@ export interface LimitSettings {
   enabled: boolean;
   perBotPerSecond: number;
   perGroupPerMinute: number;
+  /** The per-group window: Telegram's is a minute; tests may shorten it (with the platform's PACE_GROUP_WINDOW_MS). */
+  groupWindowMs: number;
   perPrivateChatPerSecond: number;
 }
 
@@ -12,6 +14,7 @@ export const DEFAULT_LIMITS: LimitSettings = {
   enabled: true,
   perBotPerSecond: 30,
   perGroupPerMinute: 20,
+  groupWindowMs: 60_000,
   perPrivateChatPerSecond: 1,
 };
 
@@ -72,7 +75,7 @@ export class SendLimiter {
       chatWindow =
         chatId > 0
           ? new SlidingWindow(this.settings.perPrivateChatPerSecond, 1000)
-          : new SlidingWindow(this.settings.perGroupPerMinute, 60_000);
+          : new SlidingWindow(this.settings.perGroupPerMinute, this.settings.groupWindowMs);
       this.chatWindows.set(chatId, chatWindow);
     }
     const waitMs = Math.max(this.botWindow.waitMs(now), chatWindow.waitMs(now));

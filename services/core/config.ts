@@ -142,6 +142,8 @@ const schema = z.object({
   COUNTS_SYNC_INTERVAL_MS: positiveInt.min(60_000).default(900_000),
   /** getChatMemberCount calls per second per bot during a counts sync (kept well under Telegram's ~30/s). */
   COUNTS_SYNC_CALLS_PER_SECOND: positiveInt.max(30).default(5),
+  /** Telegram allows 20 messages a minute per group; the minute is configurable only so tests can run a wave in seconds. */
+  PACE_GROUP_WINDOW_MS: positiveInt.min(1_000).default(60_000),
   POLL_MAX_FAILURES: positiveInt.default(8),
   BOT_MAX_RESTARTS: nonNegativeInt.default(3),
   BOT_RESTART_WINDOW_MS: positiveInt.default(600_000),

@@ -98,10 +98,7 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
   lifecycle.onShutdown('readiness', 'readiness', () => readiness.stopAccepting());
   const keys = keyspace(config.REDIS_PREFIX);
   const cooldowns = new Cooldowns(redis, keys);
-  lifecycle.onShutdown('redis', 'redis connections', async () => {
-    await cooldowns.close();
-    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
-  });
+  lifecycle.onShutdown('redis', 'redis connections', () => Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect()))).then(() => {}));
   lifecycle.onShutdown('database', 'database pool', () => db.$disconnect());
   lifecycle.onShutdown('database', 'sql pool', () => sql.end());
 

@@ -43,8 +43,10 @@ export class Lifecycle {
         const hooks = (this.hooks.get(phase) ?? []).reverse();
         await Promise.all(
           hooks.map(async (hook) => {
+            const hookStarted = Date.now();
             try {
               await hook.run();
+              this.log.info('shutdown step done', { phase, hook: hook.name, ms: Date.now() - hookStarted });
             } catch (err) {
               this.log.error('shutdown hook failed', { phase, hook: hook.name, err });
             }

@@ -39,6 +39,10 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+async function sleepUntil(deadline: number, signal: AbortSignal) {
+  while (!signal.aborted && Date.now() < deadline) await sleep(deadline - Date.now(), signal);
+}
+
 /**
  * One bot's getUpdates loop. Each batch is written with one addBulk (job id per update, so a re-delivered
  * update is a no-op) and only then confirmed by advancing the offset: a crash in between re-delivers,
@@ -120,7 +124,8 @@ export class BotPoller {
           const retryAfterMs = isTelegramError(err, 429) ? (err.parameters?.retry_after ?? 1) * 1000 : 0;
           const backoffMs = retryAfterMs || Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
           this.log.warn('getUpdates failed; retrying', { kind, error: lastError, backoffMs: Math.round(backoffMs) });
-          await sleep(backoffMs, signal);
+          // By the wall clock: a timer set late in a busy tick can fire that much early (+1: Date.now() floors).
+          await sleepUntil(Date.now() + backoffMs + 1, signal);
           continue;
         }
         if (!updates.length) continue;

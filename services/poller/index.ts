@@ -15,7 +15,7 @@ const RECONCILE_MS = 5_000;
  * How often a poller announces itself and looks for free leases (a dead poller's bots) or an unfair share
  * (a poller joined or left). Only Redis is read; the database only when something is to be taken or shed.
  */
-const LEASE_CHECK_MS = 1_000;
+export const LEASE_CHECK_MS = 1_000;
 /** A poller that has not announced itself for this long no longer counts for the fair share. */
 const POLLER_STALE_MS = 5_000;
 

@@ -6,6 +6,7 @@ import { subscribeControl } from '../core/control';
 import { apiCallLogWriter, verificationLogWriter } from '../core/log-writer';
 import { BotApi } from '../core/telegram/client';
 import { describeError } from '../core/telegram/errors';
+import { sendRates as sendRatesFor } from '../core/telegram/pacing';
 import { GroupStore } from './groups';
 import { createProcessor } from './processor';
 import type { BotRuntime, VerifierDeps } from './runtime';
@@ -45,6 +46,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
   const apiCalls = apiCallLogWriter(ctx.sql, ctx.log, ctx.metrics);
   const deps: VerifierDeps = { ctx, groups: new GroupStore(ctx.db, ctx), verifications: verificationLogWriter(ctx.sql, ctx.log, ctx.metrics) };
   const producer = ctx.newRedis('worker');
+  const sendRates = sendRatesFor(ctx.config.PACE_GROUP_WINDOW_MS);
   const served = new Map<number, { worker: Worker; queue: Queue; token: string; stopHolding: () => void }>();
   let stopping = false;
 
@@ -57,6 +59,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
       redis: ctx.redis,
       keys: ctx.keys,
       cooldowns: ctx.cooldowns,
+      sendRates,
       metrics: ctx.metrics,
       log,
       onCall: (record) => apiCalls.push(record),
@@ -67,7 +70,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     // Series start at 0, so the first code error is an increase Prometheus can see (NezukoJobCodeError).
     for (const job of Object.keys(updateJobs)) ctx.metrics.jobCodeErrors.inc({ bot: String(bot.id), job }, 0);
     // One shared connection for every worker's ordinary commands; BullMQ adds one blocking connection per
-    // worker, so a process serving N bots holds about N + 4 connections (see README, "Scale").
+    // worker, so a process serving N bots holds about N + 3 connections (see README, "Scale").
     const worker = new Worker(updatesQueueName(bot.id), createProcessor(deps, rt), {
       connection: producer,
       prefix: ctx.config.REDIS_PREFIX,

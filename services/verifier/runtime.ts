@@ -13,7 +13,7 @@ export interface BotRuntime {
   telegramBotId: number;
   api: BotApi;
   log: Logger;
-  /** The bot's own queue, for delayed follow-ups (prompt deletion, join-request expiry, paced unmutes). */
+  /** The bot's own queue, for delayed follow-ups (prompt deletion, join-request expiry, unmuting a whole group). */
   queue: Queue;
 }
 

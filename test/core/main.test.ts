@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SHUTDOWN_PHASES } from '../../services/core/lifecycle';
 import { useTestDatabase } from '../support/db';
 import { spawnTs, waitFor } from '../support/process';
 import { freePort } from '../support/redis-server';
@@ -58,4 +60,40 @@ describe('entrypoint', () => {
       run.child.kill('SIGKILL');
     }
   });
+
+  it('runs every role\'s shutdown steps in the order README documents', async () => {
+    // "SIGTERM shuts down in order under `SHUTDOWN_TIMEOUT_MS`: readiness off → HTTP → … → database."
+    const documented = /SIGTERM shuts down in order under\s+`SHUTDOWN_TIMEOUT_MS`: ([^.]+)\./.exec(readFileSync('README.md', 'utf8'))![1]!.split(' → ');
+    const phaseOf: Record<string, (typeof SHUTDOWN_PHASES)[number]> = { 'readiness off': 'readiness', HTTP: 'http', pollers: 'pollers', workers: 'workers', 'buffered writes': 'buffers', Redis: 'redis', database: 'database' };
+    expect(documented.map((step) => phaseOf[step])).toEqual([...SHUTDOWN_PHASES]);
+
+    const port = await freePort();
+    const run = spawnTs('services/main.ts', {
+      ROLES: 'poller,verifier,maintenance,api',
+      API_PORT: String(port),
+      DATABASE_URL: database.url,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: redis.prefix,
+      SHUTDOWN_TIMEOUT_MS: '10000',
+    });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, 30_000, '/ready 200');
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      const steps = run.output().trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.message === 'shutdown step done');
+      // Each step logs as it finishes: every phase's steps finish before the next phase's begin.
+      const order = steps.map((l) => SHUTDOWN_PHASES.indexOf(l.phase));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      const byPhase = (phase: string) => steps.filter((l) => l.phase === phase).map((l) => l.hook);
+      expect(byPhase('readiness')).toEqual(['readiness']);
+      expect(byPhase('http')).toEqual(expect.arrayContaining(['api server', 'api control subscription']));
+      expect(byPhase('pollers')).toEqual(['pollers']);
+      expect(byPhase('workers')).toEqual(expect.arrayContaining(['verifier workers', 'maintenance workers', 'api queues']));
+      expect(byPhase('buffers')).toEqual(expect.arrayContaining(['poller api-call log', 'verification log', 'verifier api-call log', 'maintenance api-call log']));
+      expect(byPhase('redis')).toEqual(['redis connections']);
+      expect(byPhase('database').sort()).toEqual(['database pool', 'sql pool']);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  }, 60_000);
 });

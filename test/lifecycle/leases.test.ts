@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type PrismaClient } from '../../services/core/db';
 import { keyspace } from '../../services/core/redis';
-import { LEASE_TTL_MS } from '../../services/poller';
+import { LEASE_CHECK_MS, LEASE_TTL_MS } from '../../services/poller';
 import { SimClient, startSimulator, type RunningSimulator } from '../../sim';
 import { useTestDatabase } from '../support/db';
 import { spawnTs, waitFor, type Spawned } from '../support/process';
@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 describe('poller leases across processes', () => {
-  it('a SIGKILLed poller\'s bots are taken over within the lease TTL, with no 409 and no update lost or queued twice', { timeout: 90_000 }, async () => {
+  it('a SIGKILLed poller\'s bots are taken over within the lease TTL plus one lease check, with no 409 and no update lost or queued twice', { timeout: 90_000 }, async () => {
     const client = new SimClient(sim.url);
     const config = lifecycleConfig({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, apiRoot: sim.apiRoot });
     const keys = keyspace(redis.prefix);
@@ -86,7 +86,10 @@ describe('poller leases across processes', () => {
       }),
     );
     console.log(`[leases] takeover after SIGKILL (lease TTL ${LEASE_TTL_MS} ms): ${takeovers.map((t) => `lease ${t.takenAt} ms, polling ${t.polledAt} ms`).join('; ')}`);
-    for (const t of takeovers) expect(t.takenAt).toBeLessThanOrEqual(LEASE_TTL_MS + 1_000);
+    // The lease expires at most LEASE_TTL_MS after the holder's last renewal (before the kill); the others look
+    // for free leases every LEASE_CHECK_MS, and the check's own Redis and PostgreSQL round trips plus this
+    // test's 50 ms polling fit in 500 ms.
+    for (const t of takeovers) expect(t.takenAt).toBeLessThanOrEqual(LEASE_TTL_MS + LEASE_CHECK_MS + 500);
 
     // A graceful stop hands its leases over at once.
     const leaving = pollers[1]!;

@@ -80,6 +80,29 @@ describe('Telegram failing', () => {
     }
   }, 40_000);
 
+  it('waits out a 429 on getUpdates before polling again', async () => {
+    const { client } = platform;
+    const bot = await platform.addBot();
+    const user = await client.createUser({ firstName: 'Poll' });
+    await client.sendPrivateMessage(bot.id, user.id, 'first');
+    await waitFor(async () => (await client.pendingUpdates(bot.id)).updates.length === 0, 10_000, 'the bot to be polled');
+    await client.addFaults(bot.id, [{ kind: 'retry_after', method: 'getUpdates', count: 1, retryAfter: 3 }]);
+    // Ends the long poll in flight: the next getUpdates is answered 429, retry after 3 s.
+    await client.sendPrivateMessage(bot.id, user.id, 'second');
+    await waitFor(async () => (await client.calls(bot.id, { method: 'getUpdates' })).calls.some((c) => c.errorCode === 429), 10_000, 'the 429');
+    // The call log lists a call once it is answered: a third update ends the next (long) poll.
+    await client.sendPrivateMessage(bot.id, user.id, 'third');
+    const polls = (await waitFor(async () => {
+      const { calls } = await client.calls(bot.id, { method: 'getUpdates' });
+      const limited = calls.findIndex((c) => c.errorCode === 429);
+      return limited >= 0 && calls.length > limited + 1 ? calls : undefined;
+    }, 15_000, 'a poll after the 429'))!;
+    const limited = polls.findIndex((c) => c.errorCode === 429);
+    const next = polls[limited + 1]!;
+    // The poller sleeps by the wall clock from when it read the answer, which is after the simulator sent it.
+    expect(next.at - polls[limited]!.at).toBeGreaterThanOrEqual(3_000);
+  });
+
   it('decides everyone through a 5xx storm', async () => {
     const bot = await platform.addBot();
     const scene = await joinAndDecide(bot, 3, 5);

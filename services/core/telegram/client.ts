@@ -10,7 +10,7 @@ import type { Keyspace } from '../redis';
 import { BotUnavailableError, cleanError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
 import { inSpan, SpanKind } from '../tracing';
 import type { Cooldowns } from './cooldowns';
-import { SEND_RATES, takeSlot } from './pacing';
+import { clearance, refund, SEND_RATES, type Bucket, type SendRates } from './pacing';
 import { callTimeout, transientRetry } from './policies';
 
 export interface ApiCallRecord {
@@ -29,8 +29,10 @@ export interface BotApiOptions {
   apiRoot: string;
   redis: Redis;
   keys: Keyspace;
-  /** The process' shared view of every bot's 429 cooldown. */
+  /** Every bot's 429 cooldown, in Redis. */
   cooldowns: Cooldowns;
+  /** Send pacing; Telegram's limits unless a test shortens the group window. */
+  sendRates?: SendRates;
   metrics: Metrics;
   log: Logger;
   /** Receives one record per Telegram call, for the batched api_call_log. */
@@ -61,7 +63,6 @@ export class BotApi {
   private readonly breaker;
   private readonly policy;
   private readonly bot: string;
-  private readonly watching: Promise<void>;
   /** How long an open breaker refuses calls before it lets one through to test Telegram again. */
   readonly breakerOpenMs: number;
 
@@ -84,7 +85,6 @@ export class BotApi {
       options.log.warn('circuit breaker state changed', { botId: this.botInstanceId, state: CircuitState[state] });
     });
     options.metrics.breakerState.set({ bot: this.bot }, 0);
-    this.watching = options.cooldowns.watch(this.botInstanceId).catch(() => {});
     this.policy = wrap(transientRetry(), this.breaker, callTimeout(options.timeoutMs));
   }
 
@@ -111,8 +111,6 @@ export class BotApi {
   private async callWithPolicies<M extends keyof Methods>(method: M, payload: Opts<M>, beforeRequest?: () => Promise<unknown>): Promise<ReturnType<Methods[M]>> {
     const chatId = (payload as { chat_id?: number | string }).chat_id;
     for (let inlineWaits = 0; ; inlineWaits++) {
-      await this.waitForCooldown();
-      if (SEND_METHODS.has(method)) await this.pace(chatId);
       try {
         return await this.attempt(method, payload, chatId, beforeRequest);
       } catch (err) {
@@ -135,10 +133,8 @@ export class BotApi {
     try {
       // A signal per call: cockatiel would otherwise hang every concurrent call's listener on one shared signal.
       return await this.policy.execute(async ({ signal }) => {
-        // Checked synchronously as the request leaves: a 429 seen by a concurrent call stops this one too.
-        if (beforeRequest) await beforeRequest();
-        const waitMs = this.options.cooldowns.remaining(this.botInstanceId);
-        if (waitMs > 0) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
+        // Read from Redis right before the request leaves: a 429 any process recorded stops this call.
+        await this.clearToCall(method, chatId, beforeRequest);
         const started = performance.now();
         let errorCode: number | null = null;
         try {
@@ -183,27 +179,37 @@ export class BotApi {
     await this.options.cooldowns.start(this.botInstanceId, ms);
   }
 
-  private async waitForCooldown() {
-    await this.watching;
-    const waitMs = this.options.cooldowns.remaining(this.botInstanceId);
-    if (waitMs <= 0) return;
-    if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
-    await sleep(waitMs + 5);
-  }
-
-  private async pace(chatId: number | string | undefined) {
-    const { redis, keys } = this.options;
-    const buckets: Array<[string, (typeof SEND_RATES)[keyof typeof SEND_RATES]]> = [[keys.bot(this.botInstanceId, 'pace'), SEND_RATES.perBot]];
-    if (typeof chatId === 'number') {
-      buckets.push([keys.bot(this.botInstanceId, 'pace', chatId), chatId < 0 ? SEND_RATES.perGroup : SEND_RATES.perPrivateChat]);
+  /**
+   * Waits out a short cooldown or pacing wait and returns once this call may leave (a send has then taken
+   * its slots); a longer wait throws RateLimitedError, so the job is handed back delayed. A `beforeRequest`
+   * hook runs after that; a cooldown that began during its round trip still stops the request, and the
+   * slots it took are given back (in a 429 storm that happens often enough to starve a group's minute).
+   */
+  private async clearToCall(method: string, chatId: number | string | undefined, beforeRequest?: () => Promise<unknown>) {
+    const { redis, keys, cooldowns } = this.options;
+    const rates = this.options.sendRates ?? SEND_RATES;
+    const buckets: Bucket[] = [];
+    if (SEND_METHODS.has(method)) {
+      buckets.push({ key: keys.bot(this.botInstanceId, 'pace'), rate: rates.perBot });
+      if (typeof chatId === 'number') buckets.push({ key: keys.bot(this.botInstanceId, 'pace', chatId), rate: chatId < 0 ? rates.perGroup : rates.perPrivateChat });
     }
-    for (const [key, rate] of buckets) {
-      for (;;) {
-        const waitMs = await takeSlot(redis, key, rate);
-        if (waitMs === 0) break;
-        if (waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + waitMs, 'send pacing');
-        await sleep(waitMs);
+    let slot: string | undefined;
+    for (;;) {
+      const cleared = buckets.length
+        ? await clearance(redis, cooldowns.key(this.botInstanceId), buckets)
+        : { waitMs: await cooldowns.remaining(this.botInstanceId), reason: 'cooldown' as const, slot: undefined };
+      if (cleared.waitMs <= 0) {
+        slot = cleared.slot;
+        break;
       }
+      if (cleared.waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + cleared.waitMs, cleared.reason === 'pace' ? 'send pacing' : 'cooldown');
+      await sleep(cleared.waitMs);
     }
+    if (!beforeRequest) return;
+    await beforeRequest();
+    const waitMs = await cooldowns.remaining(this.botInstanceId);
+    if (waitMs <= 0) return;
+    if (slot) await refund(redis, buckets, slot);
+    throw new RateLimitedError(Date.now() + waitMs, 'cooldown');
   }
 }

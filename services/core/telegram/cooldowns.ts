@@ -1,64 +1,36 @@
 import type { Redis } from 'ioredis';
 import type { Keyspace } from '../redis';
 
+/** Sets the cooldown unless a longer one already runs; one round trip. */
+const START = `
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 1
+`;
+
 /**
- * When each bot may call Telegram again after a 429, known to every process: the 429 is written to Redis
- * (for processes that start later) and published (for those running), so the check before each call is a
- * local lookup instead of a Redis round trip.
+ * When each bot may call Telegram again after a 429: one key per bot in Redis, the only copy. Every call of
+ * every process reads it in the same round trip that paces it (pacing.ts `clearance`), right before the
+ * request leaves, so a 429 recorded by one process stops the next call of any process. A local mirror kept
+ * up to date over pub/sub let calls through until its message arrived, and for good when a reconnecting
+ * subscriber missed it (test/core/cooldowns.test.ts).
  */
 export class Cooldowns {
-  private readonly until = new Map<number, number>();
-  private subscriber: Redis | undefined;
-  private ready: Promise<void> | undefined;
-
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keyspace,
   ) {}
 
-  private get channel() {
-    return this.keys.key('cooldowns');
-  }
-
-  private key(botId: number) {
+  key(botId: number): string {
     return this.keys.bot(botId, 'cooldown');
-  }
-
-  /** Subscribes once per process and loads the bot's current cooldown, if any. */
-  async watch(botId: number): Promise<void> {
-    this.ready ??= (async () => {
-      this.subscriber = this.redis.duplicate({ connectionName: 'nezuko-cooldowns', enableAutoPipelining: false });
-      this.subscriber.on('error', () => {});
-      this.subscriber.on('message', (_channel, raw: string) => {
-        const [id, until] = raw.split(':').map(Number);
-        if (id !== undefined && until !== undefined) this.raise(id, until);
-      });
-      await this.subscriber.subscribe(this.channel);
-    })();
-    await this.ready;
-    const remaining = Number(await this.redis.pttl(this.key(botId)));
-    if (remaining > 0) this.raise(botId, Date.now() + remaining);
-  }
-
-  private raise(botId: number, until: number) {
-    if (until > (this.until.get(botId) ?? 0)) this.until.set(botId, until);
-  }
-
-  /** Milliseconds this bot must still wait; 0 when it may call now. */
-  remaining(botId: number): number {
-    return Math.max(0, (this.until.get(botId) ?? 0) - Date.now());
   }
 
   /** Records a `retry_after` for every process, never shortening a longer one. */
   async start(botId: number, ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    this.raise(botId, until);
-    const current = Number(await this.redis.pttl(this.key(botId)));
-    if (current < ms) await this.redis.set(this.key(botId), '1', 'PX', ms);
-    await this.redis.publish(this.channel, `${botId}:${until}`);
+    await this.redis.eval(START, 1, this.key(botId), Math.ceil(ms));
   }
 
-  async close(): Promise<void> {
-    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
+  /** Milliseconds this bot must still wait; 0 when it may call now. */
+  async remaining(botId: number): Promise<number> {
+    return Math.max(0, Number(await this.redis.pttl(this.key(botId))));
   }
 }
