@@ -16,7 +16,7 @@ import pg from 'pg';
 import { createDatabase, type PrismaClient } from '../../services/core/db';
 import { logger } from '../../services/core/logger';
 import { createRedis, keyspace } from '../../services/core/redis';
-import { readDashboard } from '../../services/core/stats';
+import { readDashboard } from '../../services/api/stats';
 import { writeDashboard } from '../../services/maintenance/dashboard';
 import { runExport, writeExportFileInChild } from '../../services/maintenance/export';
 import { runRetention } from '../../services/maintenance/retention';

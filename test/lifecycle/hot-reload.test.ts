@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { announceGroupChange, controlBot } from '../../services/core/control';
+import { announceGroupChange, controlBot } from '../../queues';
 import { promptsFor, waitPrompt } from '../pipeline/helpers';
 import { useTestDatabase } from '../support/db';
 import { protectedGroup, startPlatform, type Platform } from '../support/platform';

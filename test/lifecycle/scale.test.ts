@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
-import { publishControl } from '../../services/core/control';
+import { publishControl } from '../../queues';
 import { createDatabase, type PrismaClient } from '../../services/core/db';
 import { logger } from '../../services/core/logger';
 import { createRedis } from '../../services/core/redis';

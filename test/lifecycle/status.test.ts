@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { botHealth } from '../../services/core/bot-health';
-import { controlBot } from '../../services/core/control';
+import { botHealth } from '../../services/api/bot-health';
+import { controlBot } from '../../queues';
 import { useTestDatabase } from '../support/db';
 import { startPlatform, type Platform } from '../support/platform';
 import { waitFor } from '../support/process';

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MAINTENANCE_QUEUE } from '../../queues';
+import { maintenanceQueue, openQueue } from '../../queues';
 import { registerBot } from '../../services/core/bots';
 import { loadConfig } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
@@ -225,7 +224,7 @@ describe('counts sync', () => {
   it('runs from one job scheduler, registered once by every maintenance process', async () => {
     const one = await context({ REDIS_PREFIX: `${redis.prefix}s`, COUNTS_SYNC_INTERVAL_MS: '600000' });
     const two = await context({ REDIS_PREFIX: `${redis.prefix}s`, COUNTS_SYNC_INTERVAL_MS: '600000' });
-    const queue = new Queue(MAINTENANCE_QUEUE, { connection: one.newRedis('worker'), prefix: `${redis.prefix}s` });
+    const queue = openQueue(maintenanceQueue, { connection: one.newRedis('worker'), prefix: `${redis.prefix}s` });
     try {
       const bot = await addBot(one);
       const chat = await simChat(bot, 'supergroup', 6);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { keyspace } from '../../services/core/redis';
-import { HEARTBEAT_STALE_MS, sweepHeartbeats } from '../../services/maintenance/health-sweep';
+import { HEARTBEAT_STALE_MS } from '../../queues';
+import { sweepHeartbeats } from '../../services/maintenance/health-sweep';
 import { makeBot } from '../db/fixtures';
 import { useTestDatabase } from '../support/db';
 import { useTestRedis } from '../support/redis';

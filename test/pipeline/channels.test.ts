@@ -1,7 +1,7 @@
 // Channels in and around a protected group (issue 15, section 2): posts on behalf of a foreign channel, and a
 // required channel the bot cannot check.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { announceGroupChange } from '../../services/core/control';
+import { announceGroupChange } from '../../queues';
 import { useTestDatabase } from '../support/db';
 import { useTestRedis } from '../support/redis';
 import { protectedGroup, startPlatform, type Platform } from '../support/platform';

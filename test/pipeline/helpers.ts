@@ -1,18 +1,17 @@
-import { Queue } from 'bullmq';
 import type { TgMessage } from '../../sim/types';
-import { updatesQueueName } from '../../queues';
+import { openQueue, updatesQueue, type JobQueue } from '../../queues';
 import type { Platform } from '../support/platform';
 import { waitFor } from '../support/process';
 
 export type Bot = Awaited<ReturnType<Platform['addBot']>>;
 
-const queues = new Map<number, Queue>();
+const queues = new Map<number, JobQueue<'updates'>>();
 
 /** A producer on the bot's own updates queue (same Redis prefix as the platform), closed by closeQueues(). */
-export function botQueue(platform: Platform, bot: Bot): Queue {
+export function botQueue(platform: Platform, bot: Bot): JobQueue<'updates'> {
   let queue = queues.get(bot.instanceId);
   if (!queue) {
-    queue = new Queue(updatesQueueName(bot.instanceId), { connection: { url: platform.config.REDIS_URL }, prefix: platform.config.REDIS_PREFIX });
+    queue = openQueue(updatesQueue(bot.instanceId), { connection: { url: platform.config.REDIS_URL }, prefix: platform.config.REDIS_PREFIX });
     queues.set(bot.instanceId, queue);
   }
   return queue;
