@@ -4,6 +4,7 @@ import { protectedGroup, startPlatform, type Platform } from '../support/platfor
 import { waitFor } from '../support/process';
 import { useTestRedis } from '../support/redis';
 import { sleep } from './helpers';
+import { breakerKey } from '../../services/core/telegram/breaker-state';
 
 const database = useTestDatabase();
 const redis = useTestRedis();
@@ -70,7 +71,7 @@ describe('per-bot isolation', () => {
     await sleep(1_000);
     const during = await measure(12);
     // The failing bot's breaker opened: its jobs wait, handed back delayed, without hammering Telegram.
-    const breaker = await platform.ctx.redis.get(platform.ctx.keys.bot(failing.instanceId, 'breaker'));
+    const breaker = await platform.ctx.redis.get(breakerKey(platform.ctx.keys, failing.instanceId));
     while (Date.now() - faultStart < 10_000) await sleep(100);
     loading = false;
     await load;
