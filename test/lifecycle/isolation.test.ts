@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { describe, expect, it } from 'vitest';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { useTestRedis } from '../support/redis';
 import { sleep } from './helpers';
 import { breakerKey } from '../../services/core/telegram/breaker-state';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
-
-beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, env: { LOG_LEVEL: 'error' } });
-  await platform.startRoles();
-});
-afterAll(() => platform?.stop());
+const platform = usePlatform({ env: { LOG_LEVEL: 'error' } });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -1,23 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { updateJobId } from '../../queues';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { botQueue, closeQueues, logRows, promptsFor, settled, waitMuted, waitPrompt, type Bot } from './helpers';
+import { logRows, promptsFor, settled, waitMuted, waitPrompt, type Bot } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
-
-beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-  await platform.startRoles();
-});
-afterAll(async () => {
-  await closeQueues();
-  await platform?.stop();
-});
+const platform = usePlatform();
 
 const IN_FLIGHT_MS = 50;
 
@@ -122,7 +109,7 @@ describe('delivery', () => {
     await settled(platform, bot);
 
     // The batch as the poller queued it; a poller that crashed before confirming gets it again from Telegram.
-    const queue = botQueue(platform, bot);
+    const queue = platform.queue(bot.instanceId);
     const jobs = (await queue.getCompleted()).filter((j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`));
     // chat_member; its new_chat_members message came in the same batch and was left out of the queue.
     expect(jobs.map((j) => Object.keys(j.data.update).find((k) => k !== 'update_id'))).toEqual(['chat_member']);
@@ -149,7 +136,7 @@ describe('delivery', () => {
     const { client } = platform;
     const bot = await platform.addBot();
     const { group } = await protectedGroup(platform, bot, 1);
-    const queue = botQueue(platform, bot);
+    const queue = platform.queue(bot.instanceId);
     const receivedAt = Date.now();
     const garbage: Array<[string, string, unknown]> = [
       ['malformed', 'update', { foo: 1 }],
