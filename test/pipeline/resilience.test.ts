@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { updateJobId } from '../../queues';
+import { addJobs, updateJobId } from '../../queues';
 import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
 import { logRows, promptsFor, settled, waitMuted, waitPrompt, type Bot } from './helpers';
@@ -113,7 +113,7 @@ describe('delivery', () => {
     const jobs = (await queue.getCompleted()).filter((j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`));
     // chat_member; its new_chat_members message came in the same batch and was left out of the queue.
     expect(jobs.map((j) => Object.keys(j.data.update).find((k) => k !== 'update_id'))).toEqual(['chat_member']);
-    const added = await queue.addBulk(jobs.map((j) => ({ name: 'update', data: j.data, opts: { jobId: updateJobId(bot.instanceId, j.data.update.update_id) } })));
+    const added = await addJobs(queue, jobs.map((j) => ({ name: 'update' as const, data: j.data, opts: { jobId: updateJobId(bot.instanceId, j.data.update.update_id) } })));
     expect(added.map((j) => j.id)).toEqual(jobs.map((j) => j.id));
     // Even when the completed job was already cleaned up (a new job id), the decision stands: no second action;
     // nor from the join's service message, as a poller gets it when a batch boundary falls between the two.
@@ -121,7 +121,7 @@ describe('delivery', () => {
     const from = { id: user.id, is_bot: false, first_name: 'Twice' };
     const serviceMessage = { update_id: 987_654, message: { message_id: 987_654, chat, date, from, new_chat_members: [from] } };
     const again = [...jobs.map((j) => j.data), { ...jobs[0]!.data, update: serviceMessage }];
-    await queue.addBulk(again.map((data, i) => ({ name: 'update', data: { ...data, receivedAt: Date.now() }, opts: { jobId: `${jobs[0]!.id}-again-${i}` } })));
+    await addJobs(queue, again.map((data, i) => ({ name: 'update' as const, data: { ...data, receivedAt: Date.now() }, opts: { jobId: `${jobs[0]!.id}-again-${i}` } })));
     await waitFor(async () => (await Promise.all(again.map((_, i) => queue.getJobState(`${jobs[0]!.id}-again-${i}`)))).every((s) => s === 'completed'), 10_000, 'the re-delivered jobs');
     await settled(platform, bot);
 
@@ -151,6 +151,7 @@ describe('delivery', () => {
     ];
     const reasons = [...new Set(garbage.map(([reason]) => reason))];
     const before = Object.fromEntries(await Promise.all(reasons.map(async (r) => [r, await skippedCount(bot, r)] as const)));
+    // Not what the contract allows: added the way a broken or hostile producer would.
     const jobs = await Promise.all(garbage.map(([, name, data], i) => queue.add(name, data, { jobId: `garbage-${bot.instanceId}-${i}`, attempts: 3 })));
     await waitFor(async () => (await Promise.all(jobs.map((j) => queue.getJobState(j.id!)))).every((s) => s === 'completed'), 10_000, 'every garbage job to complete');
     for (const j of jobs) expect((await queue.getJob(j.id!))!.attemptsMade).toBeLessThanOrEqual(1);
