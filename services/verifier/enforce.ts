@@ -149,25 +149,21 @@ export async function forgetPromptNote(job: BotJob, chatId: number, userId: numb
  * and schedules the prompt's deletion (and a timed mute's end). A user with a live prompt is not prompted
  * again; a retried or resumed job continues where the last run stopped (never mutes twice).
  */
-export function restrictAndPrompt(
-  job: BotJob,
-  group: GroupPolicy,
-  user: Pick<User, 'id' | 'first_name'>,
-  missing: ChannelPolicy[],
-  reason: 'not_subscribed' | 'left_channel',
-  threadId?: number,
-): Promise<RestrictOutcome> {
-  return withUserLock(job, group.chatId, user.id, () => mutePromptAndRecord(job, group, user, missing, reason, threadId));
+export function restrictAndPrompt(job: BotJob, group: GroupPolicy, user: Pick<User, 'id' | 'first_name'>, why: MuteReason): Promise<RestrictOutcome> {
+  return withUserLock(job, group.chatId, user.id, () => mutePromptAndRecord(job, group, user, why));
 }
 
-async function mutePromptAndRecord(
-  job: BotJob,
-  group: GroupPolicy,
-  user: Pick<User, 'id' | 'first_name'>,
-  missing: ChannelPolicy[],
-  reason: 'not_subscribed' | 'left_channel',
-  threadId?: number,
-): Promise<Exclude<RestrictOutcome, 'busy'>> {
+/** Why a user is muted, and where the prompt goes. */
+export interface MuteReason {
+  /** The required channels the user is not in (named in the prompt, a join button each). */
+  missing: ChannelPolicy[];
+  reason: 'not_subscribed' | 'left_channel';
+  /** The forum topic the user wrote in: the prompt goes there. */
+  threadId?: number;
+}
+
+async function mutePromptAndRecord(job: BotJob, group: GroupPolicy, user: Pick<User, 'id' | 'first_name'>, why: MuteReason): Promise<Exclude<RestrictOutcome, 'busy'>> {
+  const { missing, reason, threadId } = why;
   const chatId = Number(group.chatId);
   const { db, redis } = job;
   const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });

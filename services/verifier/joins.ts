@@ -90,7 +90,7 @@ async function decideJoin(job: BotJob, group: GroupPolicy, user: User, record: R
   if (!missing.length) return unknown.length ? record('error', cached, 'channel_unchecked') : record('verified', cached);
   // Admins are exempt; asked only when there is something to enforce (most joiners are subscribed).
   if (await isGroupAdmin(job, chatId, user.id)) return;
-  const outcome = await restrictAndPrompt(job, group, user, missing, 'not_subscribed', threadId);
+  const outcome = await restrictAndPrompt(job, group, user, { missing, reason: 'not_subscribed', threadId });
   if (outcome === 'restricted') await record('restricted', cached);
   else if (outcome === 'no_rights') await record('error', cached, 'no_rights');
   // Muted and prompted by an earlier run of this job that died before recording it: record it now.
@@ -167,7 +167,7 @@ async function onChannelLeave(job: BotJob, channelChatId: number, user: User) {
     }
     const { missing, cached } = await checkChannels(job, group.channels, user.id);
     if (!missing.length) continue;
-    const outcome = await restrictAndPrompt(job, group, user, missing, 'left_channel');
+    const outcome = await restrictAndPrompt(job, group, user, { missing, reason: 'left_channel' });
     if (outcome === 'restricted') await logDecision(job, { chatId, userId: user.id, status: 'restricted', cached });
   }
 }
@@ -211,7 +211,7 @@ export async function onGroupMessage(job: BotJob, message: Message): Promise<voi
   }
   if (await isGroupAdmin(job, chatId, from.id)) return;
   await deleteMessage(job, chatId, message.message_id);
-  const outcome = await restrictAndPrompt(job, group, from, missing, 'not_subscribed', message.message_thread_id);
+  const outcome = await restrictAndPrompt(job, group, from, { missing, reason: 'not_subscribed', threadId: message.message_thread_id });
   if (outcome === 'restricted') await logDecision(job, { chatId, userId: from.id, status: 'restricted', cached });
 }
 
