@@ -1,113 +1,16 @@
 /**
- * The contract between producers and consumers: queue names, job names, one zod schema per payload,
- * default job options. Producers and workers both import from here and nowhere else.
+ * The contract between roles. Roles never import one another: they meet here, through queues and jobs
+ * (jobs.ts, queue.ts), the one way every worker runs a job (processor.ts), the job schedulers (schedulers.ts),
+ * the control messages (control.ts), the Redis state more than one role reads or writes (keys.ts), the
+ * dashboard snapshot (dashboard.ts), export requests (exports.ts) and which updates reach the verifier
+ * (updates.ts). It builds on services/core (infrastructure) and on nothing else.
  */
-import { z } from 'zod';
-import type { DefaultJobOptions } from 'bullmq';
-
-/** Each bot has its own queue, so one bot's backlog or failure never delays another's. */
-export const updatesQueueName = (botInstanceId: number) => `updates-${botInstanceId}`;
-export const MAINTENANCE_QUEUE = 'maintenance';
-/** CSV exports have a queue of their own, so a long export never delays a rollup. */
-export const EXPORTS_QUEUE = 'exports';
-
-/**
- * BullMQ refuses custom ids containing `:` and all-digit ids; this one is deterministic so a re-delivered
- * update (crash between addBulk and the offset advance) is dropped by BullMQ as a duplicate.
- */
-export const updateJobId = (botInstanceId: number, updateId: number) => `u-${botInstanceId}-${updateId}`;
-
-const botInstanceId = z.number().int().positive();
-const telegramId = z.number().int();
-
-/** Jobs on a bot's `updates-<id>` queue. */
-export const updateJobs = {
-  /** A raw Telegram update, exactly as getUpdates returned it. Never the token. */
-  update: z.object({
-    botInstanceId,
-    update: z.looseObject({ update_id: z.number().int().nonnegative() }),
-    /** When the poller received it (ms since epoch), for lag and end-to-end latency. */
-    receivedAt: z.number().int().positive(),
-    /** W3C trace context of the poll that read it, when tracing is on. */
-    trace: z.record(z.string().max(64), z.string().max(512)).optional(),
-  }),
-  /** Delete a verification prompt once its lifetime is over. */
-  'delete-prompt': z.object({ botInstanceId, chatId: telegramId, messageId: z.number().int().positive() }),
-  /** Decline a join request whose user did not subscribe in time. */
-  'expire-join-request': z.object({ botInstanceId, chatId: telegramId, userId: telegramId }),
-  /** Lift every open restriction the bot made in a group (turning protection off), paced. */
-  'lift-restrictions': z.object({ botInstanceId, groupId: z.number().int().positive(), reason: z.string().max(200) }),
-  /** A timed mute's end: close its restriction row (`expired`), delete its prompt, restore an admin's earlier restriction. */
-  'expire-restriction': z.object({ botInstanceId, restrictionId: z.number().int().positive() }),
-  /** Lift properly a user an earlier version unmuted "to the group's defaults" (restrictions.relift_pending). */
-  relift: z.object({ botInstanceId, restrictionId: z.number().int().positive() }),
-} as const;
-
-/** One expiry job per mute episode (a renewed mute ends later and gets a job of its own). */
-export const expireRestrictionJobId = (botInstanceId: number, restrictionId: number, mutedUntil: Date) =>
-  `x-${botInstanceId}-${restrictionId}-${mutedUntil.getTime()}`;
-export const reliftJobId = (botInstanceId: number, restrictionId: number) => `rl-${botInstanceId}-${restrictionId}`;
-
-/**
- * Jobs on the shared maintenance queue, all started by job schedulers. The queue has a global concurrency
- * of 1: two maintenance jobs never run at once, across every maintenance process.
- */
-export const maintenanceJobs = {
-  /** Rolls new log rows into the hourly tables, then writes the dashboard snapshot. */
-  'stats-rollup': z.object({}),
-  /** Deletes expired log rows, statistics, sessions and export files. */
-  'retention': z.object({}),
-  /** Creates the daily exports (EXPORT_SCHEDULE_KINDS) of the previous UTC day. */
-  'scheduled-export': z.object({}),
-  /** Marks running bots whose poller heartbeat stopped. */
-  'health-sweep': z.object({}),
-  /** Reads member and subscriber counts of enabled groups and their channels from Telegram. */
-  'counts-sync': z.object({}),
-  /**
-   * Hands the verifiers what is due on restrictions: timed mutes whose end has passed (a safety net behind the
-   * expiry job each mute schedules) and users lifted the old way that still need a proper lift.
-   */
-  'restriction-upkeep': z.object({}),
-} as const;
-
-/** Jobs on the exports queue (job id `export-<id>`, one per exports row). */
-export const exportJobs = {
-  export: z.object({ exportId: z.number().int().positive() }),
-} as const;
-
-export const exportJobId = (exportId: number) => `export-${exportId}`;
-
-export type UpdateJobName = keyof typeof updateJobs;
-export type MaintenanceJobName = keyof typeof maintenanceJobs;
-export type UpdateJobData<N extends UpdateJobName> = z.infer<(typeof updateJobs)[N]>;
-export type MaintenanceJobData<N extends MaintenanceJobName> = z.infer<(typeof maintenanceJobs)[N]>;
-export type ExportJobData = z.infer<(typeof exportJobs)['export']>;
-
-/**
- * Retries are few and spaced: in-process Telegram retries already absorb blips, so BullMQ attempts are for
- * real outages. Completed jobs are kept briefly (job ids dedupe re-deliveries only while the job exists),
- * failed ones long enough to be looked at in Bull Board.
- */
-export const defaultJobOptions: DefaultJobOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 1_000 },
-  removeOnComplete: { age: 24 * 3600, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
-};
-
-export class MissingHandlerError extends Error {
-  override name = 'MissingHandlerError';
-}
-
-/**
- * Start-up check: every job name of a queue has exactly one handler and no handler is for an unknown job.
- * (A Record keyed by job name cannot hold two handlers for one name, so "exactly one" is "none missing".)
- */
-export function assertHandlers(queue: string, jobs: Record<string, unknown>, handlers: Record<string, unknown>): void {
-  const missing = Object.keys(jobs).filter((name) => typeof handlers[name] !== 'function');
-  const unknown = Object.keys(handlers).filter((name) => !(name in jobs));
-  if (missing.length || unknown.length) {
-    const parts = [missing.length && `no handler for ${missing.join(', ')}`, unknown.length && `handler for unknown job ${unknown.join(', ')}`];
-    throw new MissingHandlerError(`Queue ${queue}: ${parts.filter(Boolean).join('; ')}`);
-  }
-}
+export * from './control';
+export * from './dashboard';
+export * from './exports';
+export * from './jobs';
+export * from './keys';
+export * from './processor';
+export * from './queue';
+export * from './schedulers';
+export * from './updates';

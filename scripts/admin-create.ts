@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { hashPassword } from '../services/api/auth';
 import { ConfigError, loadConfig } from '../services/core/config';
 import { createDatabase } from '../services/core/db';
-import { passwordProblem } from '../services/core/password-policy';
+import { passwordProblem } from '../services/api/password-policy';
 
 const USAGE = 'usage: npm run admin:create -- <email> [owner|admin|viewer]   (password from ADMIN_PASSWORD, the terminal or stdin)';
 

@@ -6,11 +6,11 @@
  *   health [id]          health of one bot, or of all
  * Reads the same environment as the platform (.env, DATABASE_URL, REDIS_URL, TOKEN_ENCRYPTION_KEY …).
  */
-import { botHealth } from '../services/core/bot-health';
+import { controlBot, publishControl } from '../queues';
+import { botHealth } from '../services/api/bot-health';
 import { BotRegistryError, registerBot } from '../services/core/bots';
 import { ConfigError, loadConfig } from '../services/core/config';
 import { createContext, StartupError } from '../services/core/context';
-import { controlBot, publishControl } from '../services/core/control';
 import { createLogger } from '../services/core/logger';
 
 const USAGE = 'usage: npm run bots -- list | add <token> | start <id> | stop <id> | restart <id> | health [id]';

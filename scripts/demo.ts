@@ -59,7 +59,7 @@ async function freshDatabase() {
     execFileSync('npx', ['prisma', 'migrate', 'deploy'], { env, stdio: 'pipe' });
   } catch (err) {
     process.stderr.write(String((err as { stderr?: Buffer }).stderr ?? err));
-    throw new Error('prisma migrate deploy failed for the demo database');
+    throw new Error('prisma migrate deploy failed for the demo database', { cause: err });
   }
 }
 

@@ -9,10 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Queue, Worker } from 'bullmq';
 import { loadConfig } from '../../services/core/config';
 import { createRedis } from '../../services/core/redis';
-import { defaultJobOptions, updateJobId, updatesQueueName } from '../../queues';
+import { addJobs, openQueue, openWorker, updateJobId, updatesQueue } from '../../queues';
 import { report } from './support';
 
 const BATCH = 100;
@@ -25,13 +24,14 @@ export async function noopJobs(options: { redisUrl: string; jobs: number; queues
   const { jobs: total, concurrency } = options;
   const prefix = `bench-ceiling-${randomBytes(3).toString('hex')}`;
   const connection = createRedis(options.redisUrl, 'worker');
-  const queues = Array.from({ length: options.queues }, (_, i) => new Queue(updatesQueueName(i + 1), { connection, prefix, defaultJobOptions }));
+  const host = { connection, prefix };
+  const queues = Array.from({ length: options.queues }, (_, i) => openQueue(updatesQueue(i + 1), host));
   let done = 0;
   let finished: () => void = () => {};
   const allDone = new Promise<void>((r) => (finished = r));
   const workers = queues.map(
-    (q) =>
-      new Worker(q.name, async () => {}, { connection, prefix, concurrency, maxStalledCount: 2 }).on('completed', () => {
+    (_, i) =>
+      openWorker(updatesQueue(i + 1), async () => {}, host, { concurrency, maxStalledCount: 2 }).on('completed', () => {
         if (++done === total) finished();
       }),
   );
@@ -43,8 +43,8 @@ export async function noopJobs(options: { redisUrl: string; jobs: number; queues
       const bot = qi + 1;
       for (let i = 0; i < perQueue && qi * perQueue + i < total; i += BATCH) {
         const n = Math.min(BATCH, perQueue - i, total - qi * perQueue - i);
-        const jobs = Array.from({ length: n }, (_, k) => ({ name: 'update', data: { botInstanceId: bot, update: { update_id: i + k + 1 }, receivedAt: Date.now() }, opts: { jobId: updateJobId(bot, i + k + 1) } }));
-        await q.addBulk(jobs);
+        const jobs = Array.from({ length: n }, (_, k) => ({ name: 'update' as const, data: { botInstanceId: bot, update: { update_id: i + k + 1 }, receivedAt: Date.now() }, opts: { jobId: updateJobId(bot, i + k + 1) } }));
+        await addJobs(q, jobs);
       }
     }),
   );

@@ -16,7 +16,8 @@ import pg from 'pg';
 import { createDatabase, type PrismaClient } from '../../services/core/db';
 import { logger } from '../../services/core/logger';
 import { createRedis, keyspace } from '../../services/core/redis';
-import { readDashboard } from '../../services/core/stats';
+import { dashboardKey } from '../../queues';
+import { readDashboard } from '../../services/api/stats';
 import { writeDashboard } from '../../services/maintenance/dashboard';
 import { runExport, writeExportFileInChild } from '../../services/maintenance/export';
 import { runRetention } from '../../services/maintenance/retention';
@@ -99,7 +100,7 @@ try {
   t0 = performance.now();
   for (let i = 0; i < reads; i++) await readDashboard({ db, redis, keys });
   const redisRead = ms(t0) / reads;
-  await redis.del(keys.key('dashboard'));
+  await redis.del(dashboardKey(keys));
   t0 = performance.now();
   for (let i = 0; i < reads; i++) await readDashboard({ db, redis, keys });
   const pgRead = ms(t0) / reads;
@@ -141,7 +142,7 @@ try {
   ], { rows: N });
 } finally {
   await db.$disconnect();
-  await redis.del(keys.key('dashboard'));
+  await redis.del(dashboardKey(keys));
   const leftovers = await redis.keys(`${keys.prefix}:*`);
   if (leftovers.length) await redis.del(...leftovers);
   await redis.quit();

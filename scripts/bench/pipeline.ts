@@ -16,7 +16,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { Telegraf } from 'telegraf';
 import type { ChatMember } from 'telegraf/types';
-import { Queue } from 'bullmq';
 import { registerBot } from '../../services/core/bots';
 import { loadConfig } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
@@ -24,7 +23,7 @@ import { createLogger } from '../../services/core/logger';
 import { startPoller } from '../../services/poller';
 import { startVerifier } from '../../services/verifier';
 import { isMember } from '../../services/core/telegram/membership';
-import { updatesQueueName } from '../../queues';
+import { openQueue, updatesQueue, type JobQueue } from '../../queues';
 import { SimClient } from '../../sim/client';
 import { noopJobs } from './ceiling';
 import { startLoadGenerator } from './pipeline-load';
@@ -111,7 +110,7 @@ const latencies = (joins: Map<string, number[]>, decisions: Array<{ key: string;
  * Where a join's time goes (recent completed jobs): from the join at the simulator until its update is queued
  * (long poll + addBulk), waiting in the queue, being processed.
  */
-async function jobTimings(queues: Queue[], joins: Map<string, number[]>) {
+async function jobTimings(queues: JobQueue[], joins: Map<string, number[]>) {
   const jobs = (await Promise.all(queues.map((q) => q.getJobs(['completed'], 0, 499)))).flat();
   const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
   const wait = sorted(jobs.map((j) => (j.processedOn ?? 0) - j.timestamp));
@@ -158,7 +157,7 @@ async function runNezuko(simUrl: string) {
       }
     }
     const instanceIds = (await ctx.db.botInstance.findMany({ select: { id: true } })).map((b) => b.id);
-    const queues = instanceIds.map((id) => new Queue(updatesQueueName(id), { connection: ctx.redis, prefix: config.REDIS_PREFIX }));
+    const queues = instanceIds.map((id) => openQueue(updatesQueue(id), { connection: ctx.redis, prefix: config.REDIS_PREFIX }));
     const counted = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await counter.get()).values.reduce((n, v) => n + v.value, 0);
     const decided = () => counted(ctx.metrics.verifications);
     const drained = async () => {

@@ -5,7 +5,7 @@ import { rateLimit, ipKeyGenerator, type RateLimitRequestHandler } from 'express
 import type { Redis } from 'ioredis';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { StartupError, type AppContext } from '../core/context';
-import { passwordProblem } from '../core/password-policy';
+import { passwordProblem } from './password-policy';
 import type { PrismaClient } from '../core/db';
 import { hashToken, randomToken } from '../core/crypto';
 import { ApiError, errorBody } from './errors';

@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { RequestHandler } from 'express';
-import { MAINTENANCE_QUEUE, updatesQueueName } from '../../queues';
+import { exportsQueue, maintenanceQueue, updatesQueue } from '../../queues';
 import type { AppContext } from '../core/context';
 import { originAllowed } from './auth';
 import { ApiError } from './errors';
@@ -11,7 +11,7 @@ import { UNSAFE_METHODS, type Principal } from './routing';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 /** Queues shared by every bot: maintenance jobs and CSV exports. */
-const SHARED_QUEUES = [MAINTENANCE_QUEUE, 'exports'];
+const SHARED_QUEUES = [maintenanceQueue, exportsQueue];
 const REFRESH_MS = 5_000;
 
 /**
@@ -35,12 +35,13 @@ export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[
 
   const refresh = async () => {
     const bots = await ctx.db.botInstance.findMany({ where: { deletedAt: null }, select: { id: true }, orderBy: { id: 'asc' } });
-    const next = [...SHARED_QUEUES, ...bots.map((b) => updatesQueueName(b.id))];
-    if (next.join() !== names.join()) {
+    const next = [...SHARED_QUEUES, ...bots.map((b) => updatesQueue(b.id))];
+    const nextNames = next.map((ref) => ref.name);
+    if (nextNames.join() !== names.join()) {
       for (const b of [readOnly, full]) {
-        b.board.replaceQueues(next.map((name) => new BullMQAdapter(queues.get(name), { readOnlyMode: b.readOnlyMode, allowRetries: !b.readOnlyMode })));
+        b.board.replaceQueues(next.map((ref) => new BullMQAdapter(queues.get(ref), { readOnlyMode: b.readOnlyMode, allowRetries: !b.readOnlyMode })));
       }
-      names = next;
+      names = nextNames;
     }
     refreshedAt = Date.now();
   };

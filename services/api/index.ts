@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { AppContext } from '../core/context';
-import { subscribeControl } from '../core/control';
-import { registerDeploymentMetrics } from '../core/deployment-metrics';
+import { subscribeControl } from '../../queues';
 import { closeServer, listen } from '../core/ops-http';
 import { createApp } from './app';
 import { ensureFirstOwner, verifyPassword } from './auth';
+import { registerDeploymentMetrics } from './deployment-metrics';
 
 /**
  * The admin API role: serves /api/v1, /admin/queues, /health, /ready and /metrics on API_PORT, and exports

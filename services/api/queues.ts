@@ -1,37 +1,34 @@
-import { Queue } from 'bullmq';
+import { addJob, exportsQueue, openQueue, updatesQueue, type JobData, type JobQueue, type QueueKind, type QueueRef } from '../../queues';
 import type { AppContext } from '../core/context';
-import { MAINTENANCE_QUEUE, defaultJobOptions, updateJobs, updatesQueueName, type UpdateJobData } from '../../queues';
 
-/** BullMQ Queue handles the API uses (job counts, enqueueing, Bull Board), created on demand and closed at shutdown. */
+/** The queues the API uses (job counts, enqueueing, exports, Bull Board), opened on demand and closed at shutdown. */
 export function apiQueues(ctx: AppContext) {
-  const queues = new Map<string, Queue>();
+  const queues = new Map<string, JobQueue>();
   let connection: ReturnType<AppContext['newRedis']> | undefined;
-  const get = (name: string): Queue => {
-    let queue = queues.get(name);
+  const get = <K extends QueueKind>(ref: QueueRef<K>): JobQueue<K> => {
+    let queue = queues.get(ref.name);
     if (!queue) {
       connection ??= ctx.newRedis('default');
-      queue = new Queue(name, { connection, prefix: ctx.config.REDIS_PREFIX, defaultJobOptions });
-      queue.on('error', (err) => ctx.log.warn('queue error', { queue: name, err }));
-      queues.set(name, queue);
+      queue = openQueue(ref, { connection, prefix: ctx.config.REDIS_PREFIX, log: ctx.log });
+      queues.set(ref.name, queue);
     }
-    return queue;
+    return queue as JobQueue<K>;
   };
   ctx.lifecycle.onShutdown('workers', 'api queues', async () => {
     await Promise.all([...queues.values()].map((q) => q.close().catch(() => {})));
   });
   return {
     get,
-    forBot: (botId: number) => get(updatesQueueName(botId)),
-    maintenance: () => get(MAINTENANCE_QUEUE),
-    /** Forget a queue handle (bot deleted). */
-    drop(name: string) {
+    exports: () => get(exportsQueue),
+    /** Forget a bot's queue handle (bot deleted). */
+    dropBot(botId: number) {
+      const name = updatesQueue(botId).name;
       const q = queues.get(name);
       queues.delete(name);
       void q?.close().catch(() => {});
     },
-    async liftRestrictions(data: UpdateJobData<'lift-restrictions'>) {
-      const payload = updateJobs['lift-restrictions'].parse(data);
-      return get(updatesQueueName(payload.botInstanceId)).add('lift-restrictions', payload);
+    liftRestrictions(data: JobData<'updates', 'lift-restrictions'>) {
+      return addJob(get(updatesQueue(data.botInstanceId)), 'lift-restrictions', data);
     },
   };
 }

@@ -53,7 +53,6 @@ export interface RouteSpec<P extends Schema | undefined = undefined, Q extends S
   handler: (input: HandlerInput<P, Q, B>) => Promise<unknown> | unknown;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRoute = RouteSpec<any, any, any>;
 
 export const defineRoute = <P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(

@@ -50,3 +50,21 @@ export function keyspace(prefix: string) {
   };
 }
 export type Keyspace = ReturnType<typeof keyspace>;
+
+/*
+ * Compare-and-act scripts for keys that hold their owner's id (locks, claims, leases, notes): only the owner
+ * deletes or renews, in one atomic step, so an owner whose key expired and was taken by another never touches
+ * the new owner's.
+ */
+const DELETE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const PEXPIRE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+
+/** Deletes `key` only while it holds `value`; true when it did. */
+export async function deleteIfEqual(redis: Redis, key: string, value: string): Promise<boolean> {
+  return Number(await redis.eval(DELETE_IF_EQUAL, 1, key, value)) === 1;
+}
+
+/** Sets `key`'s TTL to `ttlMs` only while it holds `value`; true when it did. */
+export async function expireIfEqual(redis: Redis, key: string, value: string, ttlMs: number): Promise<boolean> {
+  return Number(await redis.eval(PEXPIRE_IF_EQUAL, 1, key, value, ttlMs)) === 1;
+}

@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { loadActiveBots, type ActiveBot } from '../core/bots';
 import type { Config } from '../core/config';
-import { announceGroupChange } from '../core/control';
+import { announceGroupChange } from '../../queues';
 import type { PrismaClient } from '../core/db';
 import type { Logger } from '../core/logger';
 import type { Metrics } from '../core/metrics';
 import type { Keyspace } from '../core/redis';
 import { BotApi, type ApiCallRecord } from '../core/telegram/client';
 import type { Cooldowns } from '../core/telegram/cooldowns';
+import { sharedBreakerState } from '../core/telegram/breaker-state';
 import { BotUnavailableError, describeError, RateLimitedError } from '../core/telegram/errors';
 import { takeSlot } from '../core/telegram/pacing';
 
@@ -96,7 +97,7 @@ async function syncBot(deps: CountsSyncDeps, bot: ActiveBot, result: CountsSyncR
   ];
   if (!targets.length) return;
 
-  const breaker = await deps.redis.get(deps.keys.bot(bot.id, 'breaker'));
+  const breaker = await sharedBreakerState(deps.redis, deps.keys, bot.id);
   if (breaker && breaker !== 'closed') {
     result.skippedBots++;
     count('skipped', targets.length);

@@ -1,6 +1,4 @@
 import type { Redis } from 'ioredis';
-import type { PrismaClient } from '../core/db';
-import type { Keyspace } from '../core/redis';
 import {
   dashboardKey,
   emptyCounts,
@@ -13,7 +11,9 @@ import {
   type PeriodFigures,
   type SeriesPoint,
   type VerificationCounts,
-} from '../core/stats';
+} from '../../queues';
+import type { PrismaClient } from '../core/db';
+import type { Keyspace } from '../core/redis';
 
 /**
  * The dashboard snapshot, computed from the hourly rollup tables only (bots × hours rows, never the logs),

@@ -9,7 +9,7 @@ import { createGzip } from 'node:zlib';
 import { stringify } from 'csv-stringify';
 import pg from 'pg';
 import type { ExportKind } from '../core/config';
-import type { ExportFilters } from '../core/exports';
+import type { ExportFilters } from '../../queues';
 
 /**
  * Writes one CSV export file: rows stream from a PostgreSQL cursor (DECLARE … CURSOR / FETCH in a read-only

@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ExportKind } from '../core/config';
 import type { PrismaClient } from '../core/db';
-import { exportFiltersSchema } from '../core/exports';
+import { exportFiltersSchema } from '../../queues';
 import type { Logger } from '../core/logger';
 import type { Metrics } from '../core/metrics';
 import type { ExportProcessMessage } from './export-process';

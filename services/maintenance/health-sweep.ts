@@ -1,9 +1,7 @@
 import type { Redis } from 'ioredis';
+import { HEARTBEAT_STALE_MS, lastBeats } from '../../queues';
 import type { PrismaClient } from '../core/db';
 import type { Keyspace } from '../core/redis';
-
-/** A poller renews its bots' heartbeats every few seconds; a minute of silence means nobody polls the bot. */
-export const HEARTBEAT_STALE_MS = 60_000;
 
 /**
  * Bots recorded as running whose poller heartbeat stopped (its process died and no other poller has taken
@@ -13,8 +11,8 @@ export const HEARTBEAT_STALE_MS = 60_000;
 export async function sweepHeartbeats(deps: { db: PrismaClient; redis: Redis; keys: Keyspace }, now = Date.now()): Promise<number[]> {
   const running = await deps.db.botInstance.findMany({ where: { isActive: true, deletedAt: null, status: 'running' }, select: { id: true } });
   if (!running.length) return [];
-  const beats = await deps.redis.mget(...running.map((b) => deps.keys.bot(b.id, 'heartbeat')));
-  const stale = running.filter((_, i) => !beats[i] || now - Number(beats[i]) > HEARTBEAT_STALE_MS).map((b) => b.id);
+  const beats = await lastBeats(deps.redis, deps.keys, running.map((b) => b.id));
+  const stale = running.filter((_, i) => !beats[i] || now - beats[i]! > HEARTBEAT_STALE_MS).map((b) => b.id);
   if (stale.length) {
     await deps.db.botInstance.updateMany({
       // Only those still `running`: a poller that took one over meanwhile has written a fresher status.

@@ -1,5 +1,4 @@
-import type { Queue } from 'bullmq';
-import { expireRestrictionJobId, reliftJobId } from '../../queues';
+import { addJobs, expireRestrictionJobId, reliftJobId, type JobQueue, type JobSpec } from '../../queues';
 import type { PrismaClient } from '../core/db';
 
 /** Rows handed over per kind and run: the verifiers work through them, the next run hands over the next ones. */
@@ -20,14 +19,14 @@ export interface RestrictionUpkeepResult {
  * - restrictions lifted by an earlier version (`relift_pending`, set by the migration that fixed lifting): one
  *   `relift` job each, until none is left, which makes it a pass that runs once.
  */
-export async function restrictionUpkeep(db: PrismaClient, queueOf: (botInstanceId: number) => Queue): Promise<RestrictionUpkeepResult> {
+export async function restrictionUpkeep(db: PrismaClient, queueOf: (botInstanceId: number) => JobQueue<'updates'>): Promise<RestrictionUpkeepResult> {
   const live = { botInstance: { deletedAt: null } };
   const [expired, relifts] = await Promise.all([
     db.restriction.findMany({ where: { liftedAt: null, mutedUntil: { lte: new Date() }, ...live }, select: { id: true, botInstanceId: true, mutedUntil: true }, orderBy: { mutedUntil: 'asc' }, take: BATCH }),
     db.restriction.findMany({ where: { reliftPending: true, ...live }, select: { id: true, botInstanceId: true }, orderBy: { id: 'asc' }, take: BATCH }),
   ]);
-  const jobs = new Map<number, Parameters<Queue['addBulk']>[0]>();
-  const add = (botInstanceId: number, job: Parameters<Queue['addBulk']>[0][number]) => {
+  const jobs = new Map<number, Array<JobSpec<'updates'>>>();
+  const add = (botInstanceId: number, job: JobSpec<'updates'>) => {
     const list = jobs.get(botInstanceId) ?? [];
     list.push(job);
     jobs.set(botInstanceId, list);
@@ -38,6 +37,6 @@ export async function restrictionUpkeep(db: PrismaClient, queueOf: (botInstanceI
   for (const r of relifts) {
     add(r.botInstanceId, { name: 'relift', data: { botInstanceId: r.botInstanceId, restrictionId: r.id }, opts: { jobId: reliftJobId(r.botInstanceId, r.id) } });
   }
-  for (const [botInstanceId, list] of jobs) await queueOf(botInstanceId).addBulk(list);
+  for (const [botInstanceId, list] of jobs) await addJobs(queueOf(botInstanceId), list);
   return { expired: expired.length, relifts: relifts.length };
 }

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PrismaClient } from '../core/db';
-import { exportFilePath } from '../core/exports';
+import { exportFilePath } from '../../queues';
 import type { Metrics } from '../core/metrics';
 import { readWatermark } from './rollup';
 
@@ -108,13 +108,9 @@ export async function deleteExpiredExportFiles(db: PrismaClient, config: Retenti
     select: { id: true, filePath: true },
   });
   for (const e of expired) {
-    if (e.filePath) {
-      try {
-        await rm(exportFilePath(config.EXPORT_DIR, e.filePath), { force: true });
-      } catch {
-        // A path outside EXPORT_DIR is never touched; the row is still marked.
-      }
-    }
+    // A path outside EXPORT_DIR is never touched; the row is still marked.
+    const file = e.filePath ? exportFilePath(config.EXPORT_DIR, e.filePath) : null;
+    if (file) await rm(file, { force: true }).catch(() => {});
     await db.export.update({ where: { id: e.id }, data: { fileDeletedAt: now } });
   }
   if (expired.length) metrics?.retentionDeleted.inc({ table: 'export_files' }, expired.length);

@@ -1,7 +1,6 @@
-import type { Queue } from 'bullmq';
+import { enqueueExport, requestExport, type JobQueue } from '../../queues';
 import type { ExportKind } from '../core/config';
 import type { PrismaClient } from '../core/db';
-import { enqueueExport, requestExport } from '../core/exports';
 
 const DAY = 86_400_000;
 
@@ -11,7 +10,7 @@ const DAY = 86_400_000;
  * finds the scheduled exports of that day already there and only makes sure they are enqueued.
  */
 export async function runScheduledExports(
-  deps: { db: PrismaClient; exportsQueue: Pick<Queue, 'add'> },
+  deps: { db: PrismaClient; exportsQueue: JobQueue<'exports'> },
   kinds: readonly ExportKind[],
   at: Date,
 ): Promise<Array<{ kind: ExportKind; exportId: number; created: boolean }>> {
@@ -36,7 +35,7 @@ export async function runScheduledExports(
 }
 
 /** Re-enqueues exports left `queued` (the enqueue after the insert failed): job ids make this idempotent. */
-export async function requeueStaleExports(deps: { db: PrismaClient; exportsQueue: Pick<Queue, 'add'> }, olderThanMs = 60_000): Promise<number> {
+export async function requeueStaleExports(deps: { db: PrismaClient; exportsQueue: JobQueue<'exports'> }, olderThanMs = 60_000): Promise<number> {
   const stale = await deps.db.export.findMany({
     where: { status: 'queued', createdAt: { lt: new Date(Date.now() - olderThanMs) } },
     select: { id: true },

@@ -1,7 +1,5 @@
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Update } from 'telegraf/types';
-import { defaultJobOptions, updateJobId, updatesQueueName } from '../../queues';
+import { addJobs, ALLOWED_UPDATES, beat, countForBot, updateJobId, type JobQueue } from '../../queues';
 import type { ActiveBot } from '../core/bots';
 import type { AppContext } from '../core/context';
 import type { Logger } from '../core/logger';
@@ -11,8 +9,6 @@ import { inSpan, SpanKind, traceCarrier } from '../core/tracing';
 import { worthQueueing } from './worth-queueing';
 import type { Lease } from './lease';
 
-/** What the verifier handles; `chat_member` must be asked for explicitly (Telegram leaves it out by default). */
-export const ALLOWED_UPDATES = ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'] as const;
 const POLL_TIMEOUT_SECONDS = 30;
 
 export type PollerExit =
@@ -61,7 +57,7 @@ export class BotPoller {
     private readonly ctx: AppContext,
     readonly bot: ActiveBot,
     private readonly api: BotApi,
-    private readonly queue: Queue,
+    private readonly queue: JobQueue<'updates'>,
     private readonly lease: Lease,
     private readonly hooks: PollerHooks,
   ) {
@@ -76,15 +72,14 @@ export class BotPoller {
   }
 
   private async heartbeat() {
-    const { redis, keys } = this.ctx;
-    await redis.set(keys.bot(this.bot.id, 'heartbeat'), Date.now(), 'PX', 120_000).catch(() => {});
+    await beat(this.ctx.redis, this.ctx.keys, this.bot.id).catch(() => {});
   }
 
   private async run(): Promise<PollerExit> {
     const { signal } = this.abort;
     const bot = String(this.bot.id);
     let failures = 0;
-    let lastError = '';
+    let lastError: string;
     const renewal = setInterval(() => {
       void this.lease
         .renew()
@@ -115,7 +110,7 @@ export class BotPoller {
           const conflict = isTelegramError(err, 409);
           const kind = conflict ? 'conflict' : isTelegramError(err) ? `http_${err.code}` : 'network';
           this.ctx.metrics.pollErrors.inc({ bot, kind });
-          await this.ctx.redis.hincrby(this.ctx.keys.bot(this.bot.id, 'counters'), 'errors', 1).catch(() => {});
+          await countForBot(this.ctx.redis, this.ctx.keys, this.bot.id, 'errors').catch(() => {});
           failures++;
           lastError = describeError(err);
           if (conflict) this.hooks.onProblem('409 Conflict: another process is polling this token with getUpdates (or a webhook is set)');
@@ -137,7 +132,7 @@ export class BotPoller {
         this.offset = updates[updates.length - 1]!.update_id + 1;
         this.ctx.metrics.updatesPolled.inc({ bot }, updates.length);
         // Bookkeeping only: the next long poll need not wait for it.
-        void this.ctx.redis.hincrby(this.ctx.keys.bot(this.bot.id, 'counters'), 'updates_polled', updates.length).catch(() => {});
+        void countForBot(this.ctx.redis, this.ctx.keys, this.bot.id, 'updates_polled', updates.length).catch(() => {});
         void this.heartbeat();
       }
       return this.leaseLost ? { reason: 'lease lost' } : { reason: 'stopped' };
@@ -163,7 +158,7 @@ export class BotPoller {
     }));
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.queue.addBulk(jobs);
+        await addJobs(this.queue, jobs);
         return true;
       } catch (err) {
         if (this.abort.signal.aborted) return false;
@@ -174,8 +169,3 @@ export class BotPoller {
   }
 }
 
-export function updatesQueue(ctx: AppContext, botId: number, connection: Redis): Queue {
-  const queue = new Queue(updatesQueueName(botId), { connection, prefix: ctx.config.REDIS_PREFIX, defaultJobOptions });
-  queue.on('error', (err) => ctx.log.warn('queue error', { botId, error: describeError(err) }));
-  return queue;
-}

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
+import { openQueue, subscribeControl, updatesQueue, type JobQueue } from '../../queues';
 import { loadActiveBots, type ActiveBot } from '../core/bots';
 import type { AppContext } from '../core/context';
-import { subscribeControl } from '../core/control';
 import { apiCallLogWriter } from '../core/log-writer';
 import { BotApi } from '../core/telegram/client';
-import { BotPoller, updatesQueue, type PollerExit } from './bot-poller';
+import { BotPoller, type PollerExit } from './bot-poller';
 import { Lease } from './lease';
 
 export const LEASE_TTL_MS = 15_000;
@@ -24,7 +23,7 @@ type BotStatus = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | '
 interface Running {
   bot: ActiveBot;
   poller: BotPoller;
-  queue: Queue;
+  queue: JobQueue<'updates'>;
   lease: Lease;
   /** Restart times within the window, for the restart limit. */
   restarts: number[];
@@ -71,7 +70,7 @@ export async function startPoller(ctx: AppContext): Promise<void> {
       log: log.child({ botId: bot.id }),
       onCall: (record) => apiCalls.push(record),
     });
-    const queue = updatesQueue(ctx, bot.id, connection);
+    const queue = openQueue(updatesQueue(bot.id), { connection, prefix: config.REDIS_PREFIX, log: log.child({ botId: bot.id }) });
     const poller = new BotPoller(ctx, bot, api, queue, lease, {
       onProblem: (description) => void setStatus(bot.id, 'running', description),
       onRecovered: () => void setStatus(bot.id, 'running', null),

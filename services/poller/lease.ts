@@ -1,11 +1,9 @@
 import type { Redis } from 'ioredis';
-
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+import { deleteIfEqual, expireIfEqual } from '../core/redis';
 
 /**
  * The right to poll one bot: a Redis key holding the owner's id with a TTL. Only the holder renews or
- * releases it (compare-and-set in Lua); when the holder dies, the key expires and another poller takes over.
+ * releases it (compare-and-set, core/redis.ts); when the holder dies, the key expires and another poller takes over.
  */
 export class Lease {
   private validUntil = 0;
@@ -31,13 +29,13 @@ export class Lease {
 
   async renew(): Promise<boolean> {
     const started = Date.now();
-    const ok = Number(await this.redis.eval(RENEW, 1, this.key, this.owner, this.ttlMs)) === 1;
+    const ok = await expireIfEqual(this.redis, this.key, this.owner, this.ttlMs);
     this.validUntil = ok ? started + this.ttlMs : 0;
     return ok;
   }
 
   async release(): Promise<void> {
     this.validUntil = 0;
-    await this.redis.eval(RELEASE, 1, this.key, this.owner);
+    await deleteIfEqual(this.redis, this.key, this.owner);
   }
 }

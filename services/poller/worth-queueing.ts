@@ -1,6 +1,6 @@
 import type { Update } from 'telegraf/types';
 import { isMember } from '../core/telegram/membership';
-import { isActionable } from '../core/telegram/updates';
+import { isActionable } from '../../queues';
 
 export type LeftOutReason = 'not_actionable' | 'join_signalled_twice';
 

@@ -1,6 +1,6 @@
 import type { ChatMemberAdministrator, ChatMemberUpdated } from 'telegraf/types';
 import { channelCheckable, channelUncheckable } from './channel-access';
-import type { BotRuntime, VerifierDeps } from './runtime';
+import type { BotJob } from './job';
 import { text } from './texts';
 
 const GROUP_RIGHTS = ['can_restrict_members', 'can_delete_messages', 'can_invite_users'] as const;
@@ -17,8 +17,8 @@ export function missingGroupRights(member: ChatMemberUpdated['new_chat_member'])
  * group stays off until an admin runs /protect), missing rights are recorded and announced once, and a group
  * the bot left is disabled.
  */
-export async function onMyChatMember(deps: VerifierDeps, rt: BotRuntime, update: ChatMemberUpdated): Promise<void> {
-  const { db } = deps.ctx;
+export async function onMyChatMember(job: BotJob, update: ChatMemberUpdated): Promise<void> {
+  const { db } = job;
   const chat = update.chat;
   const status = update.new_chat_member.status;
   const present = status === 'member' || status === 'administrator' || status === 'creator' || (status === 'restricted' && (update.new_chat_member as { is_member?: boolean }).is_member === true);
@@ -28,11 +28,11 @@ export async function onMyChatMember(deps: VerifierDeps, rt: BotRuntime, update:
   if (chat.type === 'channel') {
     const botIsAdmin = status === 'administrator' || status === 'creator';
     // Demoted in (or removed from) a channel a group requires: its members can no longer be checked.
-    if (botIsAdmin) await channelCheckable(deps, rt, BigInt(chat.id));
-    else await channelUncheckable(deps, rt, BigInt(chat.id), `bot is ${status} in the channel`);
+    if (botIsAdmin) await channelCheckable(job, BigInt(chat.id));
+    else await channelUncheckable(job, BigInt(chat.id), `bot is ${status} in the channel`);
     await db.enforcedChannel.upsert({
-      where: { botInstanceId_channelId: { botInstanceId: rt.bot.id, channelId: BigInt(chat.id) } },
-      create: { botInstanceId: rt.bot.id, channelId: BigInt(chat.id), title, username, botIsAdmin },
+      where: { botInstanceId_channelId: { botInstanceId: job.bot.id, channelId: BigInt(chat.id) } },
+      create: { botInstanceId: job.bot.id, channelId: BigInt(chat.id), title, username, botIsAdmin },
       update: { title, username, botIsAdmin, lastSyncAt: new Date() },
     });
     return;
@@ -41,29 +41,29 @@ export async function onMyChatMember(deps: VerifierDeps, rt: BotRuntime, update:
   const chatId = BigInt(chat.id);
 
   if (!present) {
-    await db.protectedGroup.updateMany({ where: { botInstanceId: rt.bot.id, chatId }, data: { enabled: false, botRemovedAt: new Date() } });
+    await db.protectedGroup.updateMany({ where: { botInstanceId: job.bot.id, chatId }, data: { enabled: false, botRemovedAt: new Date() } });
     await db.restriction.updateMany({
-      where: { botInstanceId: rt.bot.id, group: { chatId }, liftedAt: null },
+      where: { botInstanceId: job.bot.id, group: { chatId }, liftedAt: null },
       data: { liftedAt: new Date(), liftReason: 'bot_removed' },
     });
-    await deps.groups.changed(rt.bot.id, chatId);
+    await job.groups.changed(job.bot.id, chatId);
     return;
   }
 
   const missing = missingGroupRights(update.new_chat_member);
-  const before = await db.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId: rt.bot.id, chatId } } });
+  const before = await db.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId } } });
   const group = await db.protectedGroup.upsert({
-    where: { botInstanceId_chatId: { botInstanceId: rt.bot.id, chatId } },
-    create: { botInstanceId: rt.bot.id, chatId, title, username, chatType: chat.type, missingRights: missing },
+    where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId } },
+    create: { botInstanceId: job.bot.id, chatId, title, username, chatType: chat.type, missingRights: missing },
     update: { title, username, chatType: chat.type, missingRights: missing, botRemovedAt: null, lastSyncAt: new Date() },
   });
-  await deps.groups.changed(rt.bot.id, chatId);
+  await job.groups.changed(job.bot.id, chatId);
   // Tell the group once per change of what is missing, not on every update.
   const changed = !before || before.missingRights.slice().sort().join() !== missing.slice().sort().join() || before.botRemovedAt !== null;
   if (missing.length && changed) {
-    await rt.api
+    await job.api
       .call('sendMessage', { chat_id: chat.id, text: text(group.language, 'missingRights', { rights: missing.join(', ') }) })
-      .catch((err) => rt.log.info('could not announce missing rights', { chatId: chat.id, err: String(err) }));
+      .catch((err) => job.log.info('could not announce missing rights', { chatId: chat.id, err: String(err) }));
     await db.protectedGroup.update({ where: { id: group.id }, data: { rightsNotifiedAt: new Date() } });
   }
 }

@@ -1,15 +1,16 @@
 import type { Message } from 'telegraf/types';
+import { addJob } from '../../queues';
 import { isTelegramError } from '../core/telegram/errors';
 import { channelNames } from './enforce';
 import { missingGroupRights } from './bot-membership';
 import { isAdminStatus } from '../core/telegram/membership';
-import { heldRestrictions } from '../core/restrictions';
+import { heldRestrictions } from '../core/db/held-restrictions';
 import { isGroupAdmin } from './membership';
-import type { BotRuntime, VerifierDeps } from './runtime';
+import type { BotJob } from './job';
 import { escapeHtml, isLanguage, LANGUAGES, text } from './texts';
 
 type TextMessage = Message.TextMessage;
-type CommandContext = { deps: VerifierDeps; rt: BotRuntime; message: TextMessage; args: string[]; rest: string; language: string };
+type CommandContext = { job: BotJob; message: TextMessage; args: string[]; rest: string; language: string };
 
 /** `/cmd@bot args` → its name when addressed to this bot (or to no bot in particular). */
 export function parseCommand(textValue: string, botUsername: string): { name: string; args: string[]; rest: string } | undefined {
@@ -20,7 +21,7 @@ export function parseCommand(textValue: string, botUsername: string): { name: st
 }
 
 const reply = (c: CommandContext, body: string, html = false) =>
-  c.rt.api.call('sendMessage', {
+  c.job.api.call('sendMessage', {
     chat_id: c.message.chat.id,
     text: body,
     ...(html ? { parse_mode: 'HTML' as const } : {}),
@@ -59,19 +60,19 @@ const SETTINGS: Record<string, (value: string, language: string) => { data: Reco
 };
 
 async function protect(c: CommandContext) {
-  const { deps, rt, message } = c;
-  const { db } = deps.ctx;
+  const { job, message } = c;
+  const { db } = job;
   const chatId = BigInt(message.chat.id);
   if (message.chat.type !== 'supergroup' && message.chat.type !== 'group') return;
   const title = message.chat.title;
-  const me = await rt.api.call('getChatMember', { chat_id: message.chat.id, user_id: rt.telegramBotId });
+  const me = await job.api.call('getChatMember', { chat_id: message.chat.id, user_id: job.telegramBotId });
   const missingRights = missingGroupRights(me);
   // The linked discussion channel's posts are the group's own (sender-chats.ts).
-  const info = await rt.api.call('getChat', { chat_id: message.chat.id });
+  const info = await job.api.call('getChat', { chat_id: message.chat.id });
   const linkedChatId = 'linked_chat_id' in info && info.linked_chat_id ? BigInt(info.linked_chat_id) : null;
   const group = await db.protectedGroup.upsert({
-    where: { botInstanceId_chatId: { botInstanceId: rt.bot.id, chatId } },
-    create: { botInstanceId: rt.bot.id, chatId, title, chatType: message.chat.type, missingRights, linkedChatId },
+    where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId } },
+    create: { botInstanceId: job.bot.id, chatId, title, chatType: message.chat.type, missingRights, linkedChatId },
     update: { title, missingRights, linkedChatId },
     include: { channelLinks: true },
   });
@@ -82,20 +83,20 @@ async function protect(c: CommandContext) {
     const ref = /^-?\d+$/.test(arg) ? Number(arg) : arg.startsWith('@') ? arg : `@${arg.replace(/^https?:\/\/t\.me\//, '')}`;
     let chat;
     try {
-      chat = await rt.api.call('getChat', { chat_id: ref });
+      chat = await job.api.call('getChat', { chat_id: ref });
     } catch (err) {
       if (isTelegramError(err, 400) || isTelegramError(err, 403)) return reply(c, text(c.language, 'channelNotFound', { channel: arg }));
       throw err;
     }
     if (chat.type !== 'channel') return reply(c, text(c.language, 'notAChannel', { channel: arg }));
-    const botMember = await rt.api.call('getChatMember', { chat_id: chat.id, user_id: rt.telegramBotId }).catch(() => undefined);
+    const botMember = await job.api.call('getChatMember', { chat_id: chat.id, user_id: job.telegramBotId }).catch(() => undefined);
     if (!botMember || !isAdminStatus(botMember.status)) return reply(c, text(c.language, 'botNotAdminInChannel', { channel: arg }));
     const username = ('username' in chat && chat.username) || null;
     let inviteLink = ('invite_link' in chat && chat.invite_link) || null;
-    if (!username && !inviteLink) inviteLink = await rt.api.call('exportChatInviteLink', { chat_id: chat.id }).catch(() => null);
+    if (!username && !inviteLink) inviteLink = await job.api.call('exportChatInviteLink', { chat_id: chat.id }).catch(() => null);
     const channel = await db.enforcedChannel.upsert({
-      where: { botInstanceId_channelId: { botInstanceId: rt.bot.id, channelId: BigInt(chat.id) } },
-      create: { botInstanceId: rt.bot.id, channelId: BigInt(chat.id), title: chat.title, username, inviteLink, botIsAdmin: true },
+      where: { botInstanceId_channelId: { botInstanceId: job.bot.id, channelId: BigInt(chat.id) } },
+      create: { botInstanceId: job.bot.id, channelId: BigInt(chat.id), title: chat.title, username, inviteLink, botIsAdmin: true },
       update: { title: chat.title, username, inviteLink, botIsAdmin: true, lastSyncAt: new Date() },
     });
     channelIds.push(channel.id);
@@ -103,33 +104,33 @@ async function protect(c: CommandContext) {
   await db.$transaction(async (tx) => {
     if (channelIds.length) {
       await tx.groupChannelLink.deleteMany({ where: { groupId: group.id } });
-      await tx.groupChannelLink.createMany({ data: channelIds.map((channelId) => ({ groupId: group.id, channelId, botInstanceId: rt.bot.id })) });
+      await tx.groupChannelLink.createMany({ data: channelIds.map((channelId) => ({ groupId: group.id, channelId, botInstanceId: job.bot.id })) });
     }
     await tx.protectedGroup.update({ where: { id: group.id }, data: { enabled: true, botRemovedAt: null } });
   });
-  await deps.groups.changed(rt.bot.id, chatId);
-  const policy = await deps.groups.get(rt.bot.id, chatId);
+  await job.groups.changed(job.bot.id, chatId);
+  const policy = await job.groups.get(job.bot.id, chatId);
   await reply(c, text(c.language, 'protectOn', { channels: channelNames(policy?.channels ?? []) }), true);
   if (message.chat.type === 'group') await reply(c, text(c.language, 'basicGroup'));
   else if (missingRights.length) await reply(c, text(c.language, 'missingRights', { rights: missingRights.join(', ') }));
 }
 
 async function unprotect(c: CommandContext) {
-  const { deps, rt, message } = c;
-  const group = await deps.ctx.db.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId: rt.bot.id, chatId: BigInt(message.chat.id) } } });
+  const { job, message } = c;
+  const group = await job.db.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId: BigInt(message.chat.id) } } });
   if (!group?.enabled) return reply(c, text(c.language, 'notProtected'));
-  await deps.ctx.db.protectedGroup.update({ where: { id: group.id }, data: { enabled: false } });
-  await deps.groups.changed(rt.bot.id, message.chat.id);
-  await rt.queue.add('lift-restrictions', { botInstanceId: rt.bot.id, groupId: group.id, reason: 'unprotected' });
+  await job.db.protectedGroup.update({ where: { id: group.id }, data: { enabled: false } });
+  await job.groups.changed(job.bot.id, message.chat.id);
+  await addJob(job.queue, 'lift-restrictions', { botInstanceId: job.bot.id, groupId: group.id, reason: 'unprotected' });
   await reply(c, text(c.language, 'protectOff'));
 }
 
 async function status(c: CommandContext) {
-  const { deps, rt, message } = c;
-  const group = await deps.groups.get(rt.bot.id, message.chat.id);
+  const { job, message } = c;
+  const group = await job.groups.get(job.bot.id, message.chat.id);
   if (!group) return reply(c, text(c.language, 'notProtected'));
-  const row = await deps.ctx.db.protectedGroup.findUnique({ where: { id: group.id }, select: { missingRights: true } });
-  const muted = await deps.ctx.db.restriction.count({ where: heldRestrictions(group.id) });
+  const row = await job.db.protectedGroup.findUnique({ where: { id: group.id }, select: { missingRights: true } });
+  const muted = await job.db.restriction.count({ where: heldRestrictions(group.id) });
   const none = text(c.language, 'none');
   const unchecked = group.channels.filter((ch) => !ch.botIsAdmin);
   await reply(c, text(c.language, 'status', {
@@ -143,7 +144,7 @@ async function status(c: CommandContext) {
 }
 
 async function settings(c: CommandContext) {
-  const group = await c.deps.groups.get(c.rt.bot.id, c.message.chat.id);
+  const group = await c.job.groups.get(c.job.bot.id, c.message.chat.id);
   if (!group) return reply(c, text(c.language, 'notProtected'));
   await reply(c, text(c.language, 'settings', {
     mode: group.mode,
@@ -163,9 +164,9 @@ async function set(c: CommandContext) {
   const parsed = setting(value, c.language);
   if (typeof parsed === 'string') return reply(c, text(c.language, 'setInvalid', { key, reason: parsed }));
   const chatId = BigInt(c.message.chat.id);
-  const updated = await c.deps.ctx.db.protectedGroup.updateMany({ where: { botInstanceId: c.rt.bot.id, chatId }, data: parsed.data });
+  const updated = await c.job.db.protectedGroup.updateMany({ where: { botInstanceId: c.job.bot.id, chatId }, data: parsed.data });
   if (!updated.count) return reply(c, text(c.language, 'notProtected'));
-  await c.deps.groups.changed(c.rt.bot.id, chatId);
+  await c.job.groups.changed(c.job.bot.id, chatId);
   const language = typeof parsed.data.language === 'string' ? parsed.data.language : c.language;
   await reply(c, text(language, 'setDone', { key, value: parsed.shown }));
 }
@@ -176,19 +177,19 @@ const STAND_IN_USERS = new Set([1087968824, 136817688, 777000]);
 async function whitelist(c: CommandContext, allow: boolean) {
   const target = c.message.reply_to_message?.from?.id ?? (c.args[0] && /^\d+$/.test(c.args[0]) ? Number(c.args[0]) : undefined);
   if (!target || STAND_IN_USERS.has(target)) return reply(c, text(c.language, 'allowUsage'));
-  const group = await c.deps.groups.get(c.rt.bot.id, c.message.chat.id);
+  const group = await c.job.groups.get(c.job.bot.id, c.message.chat.id);
   if (!group) return reply(c, text(c.language, 'notProtected'));
-  const { db } = c.deps.ctx;
+  const { db } = c.job;
   if (allow) {
     await db.groupWhitelist.upsert({
       where: { groupId_userId: { groupId: group.id, userId: BigInt(target) } },
-      create: { botInstanceId: c.rt.bot.id, groupId: group.id, userId: BigInt(target), addedByUserId: c.message.from ? BigInt(c.message.from.id) : null },
+      create: { botInstanceId: c.job.bot.id, groupId: group.id, userId: BigInt(target), addedByUserId: c.message.from ? BigInt(c.message.from.id) : null },
       update: {},
     });
   } else {
     await db.groupWhitelist.deleteMany({ where: { groupId: group.id, userId: BigInt(target) } });
   }
-  await c.deps.groups.changed(c.rt.bot.id, c.message.chat.id);
+  await c.job.groups.changed(c.job.bot.id, c.message.chat.id);
   await reply(c, text(c.language, allow ? 'allowed' : 'disallowed', { user: target }));
 }
 
@@ -209,21 +210,21 @@ const GROUP_COMMANDS: Record<string, (c: CommandContext) => Promise<unknown>> = 
  * Returns false when the text was not a command for this bot, or a group member's refused one (the message
  * is then checked like any other).
  */
-export async function onCommand(deps: VerifierDeps, rt: BotRuntime, message: TextMessage): Promise<boolean> {
-  const command = parseCommand(message.text, rt.bot.username);
+export async function onCommand(job: BotJob, message: TextMessage): Promise<boolean> {
+  const command = parseCommand(message.text, job.bot.username);
   if (!command) return false;
   if (message.chat.type === 'private') {
     if (command.name !== 'start' && command.name !== 'help') return false;
-    await rt.api.call('sendMessage', { chat_id: message.chat.id, text: text(message.from?.language_code ?? 'en', command.name === 'start' ? 'start' : 'help') });
+    await job.api.call('sendMessage', { chat_id: message.chat.id, text: text(message.from?.language_code ?? 'en', command.name === 'start' ? 'start' : 'help') });
     return true;
   }
   const handler = GROUP_COMMANDS[command.name];
   if (!handler) return false;
-  const group = await deps.groups.get(rt.bot.id, message.chat.id);
-  const c: CommandContext = { deps, rt, message, args: command.args, rest: command.rest, language: group?.language ?? 'en' };
+  const group = await job.groups.get(job.bot.id, message.chat.id);
+  const c: CommandContext = { job, message, args: command.args, rest: command.rest, language: group?.language ?? 'en' };
   const senderChat = (message as { sender_chat?: { id: number } }).sender_chat;
   const isAnonymousAdmin = senderChat?.id === message.chat.id;
-  if (!isAnonymousAdmin && !(message.from && (await isGroupAdmin(deps, rt, message.chat.id, message.from.id)))) {
+  if (!isAnonymousAdmin && !(message.from && (await isGroupAdmin(job, message.chat.id, message.from.id)))) {
     await reply(c, text(c.language, 'adminsOnly'));
     // Still a message like any other: a non-subscriber's command is no way around the channel check.
     return false;

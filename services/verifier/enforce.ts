@@ -1,12 +1,12 @@
 import type { ChatMember, ChatPermissions, InlineKeyboardButton, User } from 'telegraf/types';
-import { expireRestrictionJobId } from '../../queues';
+import { addJob, deletePromptJobId, expireRestrictionJobId, RetryLaterError } from '../../queues';
 import type { VerificationStatus } from '../core/log-writer';
+import { deleteIfEqual } from '../core/redis';
 import { inSpan, SpanKind } from '../core/tracing';
 import { isTelegramError } from '../core/telegram/errors';
 import type { ChannelPolicy, GroupPolicy } from './groups';
 import { allPermissions, isAdminStatus, restrictedPermissions, type FullPermissions } from '../core/telegram/membership';
-import { RetryLaterError } from './retry-later';
-import type { BotRuntime, VerifierDeps } from './runtime';
+import type { BotJob } from './job';
 import { escapeHtml, fill, text } from './texts';
 
 /** A muted user may do nothing. */
@@ -71,35 +71,45 @@ export function promptText(group: GroupPolicy, user: Pick<User, 'id' | 'first_na
   return text(group.language, reason === 'left_channel' ? 'promptLeft' : 'prompt', vars);
 }
 
+export interface Decision {
+  chatId: number | bigint;
+  userId: number;
+  status: VerificationStatus;
+  /** Every membership answer came from the cache. */
+  cached: boolean;
+  errorType?: string;
+  /** Where the decision's latency is measured from: the job's start (when its update arrived) unless given. */
+  startedAt?: number;
+}
+
 /**
  * Records a decision. Resolves once the row is in PostgreSQL (written in a batch with the decisions of other
  * jobs), so a job completes only with its record safe: a verifier killed before that re-runs the job.
  */
-export async function logDecision(deps: VerifierDeps, rt: BotRuntime, chatId: number | bigint, userId: number, status: VerificationStatus, startedAt: number, cached: boolean, errorType?: string): Promise<void> {
-  const latencyMs = Date.now() - startedAt;
-  deps.ctx.metrics.verifications.inc({ bot: String(rt.bot.id), status });
-  deps.ctx.metrics.verificationDuration.observe({ bot: String(rt.bot.id) }, latencyMs / 1000);
+export async function logDecision(job: BotJob, decision: Decision): Promise<void> {
+  const { chatId, userId, status, cached } = decision;
+  const latencyMs = Date.now() - (decision.startedAt ?? job.startedAt);
+  job.metrics.verifications.inc({ bot: String(job.bot.id), status });
+  job.metrics.verificationDuration.observe({ bot: String(job.bot.id) }, latencyMs / 1000);
   await inSpan('record decision', SpanKind.INTERNAL, (span) => {
     span.setAttribute('nezuko.decision', status);
-    return deps.verifications.write({ botInstanceId: rt.bot.id, chatId, userId, status, latencyMs, cached, errorType: errorType ?? null, createdAt: new Date() });
+    return job.verifications.write({ botInstanceId: job.bot.id, chatId, userId, status, latencyMs, cached, errorType: decision.errorType ?? null, createdAt: new Date() });
   });
 }
-
-const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 /**
  * Runs `fn` while holding a short per-(bot, group, user) lock, so two workers never mute, prompt or unmute
  * the same user at once; `busy` when another worker holds it (its decision, made from the same current
  * state, stands). The TTL only matters if this process dies mid-way.
  */
-async function withUserLock<T>(deps: VerifierDeps, rt: BotRuntime, chatId: bigint, userId: number, fn: () => Promise<T>): Promise<T | 'busy'> {
-  const key = deps.ctx.keys.bot(rt.bot.id, 'lock', String(chatId), userId);
+async function withUserLock<T>(job: BotJob, chatId: bigint, userId: number, fn: () => Promise<T>): Promise<T | 'busy'> {
+  const key = job.keys.bot(job.bot.id, 'lock', String(chatId), userId);
   const owner = `${process.pid}:${Math.random()}`;
-  if ((await deps.ctx.redis.set(key, owner, 'PX', 15_000, 'NX')) !== 'OK') return 'busy';
+  if ((await job.redis.set(key, owner, 'PX', 15_000, 'NX')) !== 'OK') return 'busy';
   try {
     return await fn();
   } finally {
-    await deps.ctx.redis.eval(UNLOCK, 1, key, owner).catch(() => {});
+    await deleteIfEqual(job.redis, key, owner).catch(() => {});
   }
 }
 
@@ -113,11 +123,11 @@ interface PriorRestriction {
 }
 
 /** Telegram's restriction of the user before ours, unless it is a leftover of an old unmute of ours. */
-async function priorRestriction(deps: VerifierDeps, group: Pick<GroupPolicy, 'id'>, userId: number, current: ChatMember): Promise<PriorRestriction | null> {
+async function priorRestriction(job: BotJob, group: Pick<GroupPolicy, 'id'>, userId: number, current: ChatMember): Promise<PriorRestriction | null> {
   if (current.status !== 'restricted') return null;
   // An earlier version lifted our mute "to the group's defaults", which Telegram keeps as a restriction: that
   // one is ours, and the user is lifted properly (relift_pending).
-  const last = await deps.ctx.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId) }, orderBy: { id: 'desc' }, select: { reliftPending: true } });
+  const last = await job.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId) }, orderBy: { id: 'desc' }, select: { reliftPending: true } });
   if (last?.reliftPending) return null;
   return { permissions: restrictedPermissions(current), until: current.until_date > 0 ? new Date(current.until_date * 1000) : null };
 }
@@ -126,7 +136,12 @@ async function priorRestriction(deps: VerifierDeps, group: Pick<GroupPolicy, 'id
  * Redis note of how far a mute's job got, per (bot, group, user): 'muted' (our restriction is on), 'sending'
  * (the prompt's request left: a run that died there may or may not have sent it), then the prompt's id.
  */
-const noteKey = (deps: VerifierDeps, rt: BotRuntime, chatId: number, userId: number) => deps.ctx.keys.bot(rt.bot.id, 'prompt', chatId, userId);
+const noteKey = (job: BotJob, chatId: number, userId: number) => job.keys.bot(job.bot.id, 'prompt', chatId, userId);
+
+/** A prompt is gone: its note goes too, unless the note already names a newer prompt. */
+export async function forgetPromptNote(job: BotJob, chatId: number, userId: number, messageId: number): Promise<void> {
+  await deleteIfEqual(job.redis, noteKey(job, chatId, userId), String(messageId));
+}
 
 /**
  * Mutes the user (until the group's mute duration, or forever), sends one prompt naming every missing
@@ -134,35 +149,29 @@ const noteKey = (deps: VerifierDeps, rt: BotRuntime, chatId: number, userId: num
  * and schedules the prompt's deletion (and a timed mute's end). A user with a live prompt is not prompted
  * again; a retried or resumed job continues where the last run stopped (never mutes twice).
  */
-export function restrictAndPrompt(
-  deps: VerifierDeps,
-  rt: BotRuntime,
-  group: GroupPolicy,
-  user: Pick<User, 'id' | 'first_name'>,
-  missing: ChannelPolicy[],
-  reason: 'not_subscribed' | 'left_channel',
-  threadId?: number,
-): Promise<RestrictOutcome> {
-  return withUserLock(deps, rt, group.chatId, user.id, () => mutePromptAndRecord(deps, rt, group, user, missing, reason, threadId));
+export function restrictAndPrompt(job: BotJob, group: GroupPolicy, user: Pick<User, 'id' | 'first_name'>, why: MuteReason): Promise<RestrictOutcome> {
+  return withUserLock(job, group.chatId, user.id, () => mutePromptAndRecord(job, group, user, why));
 }
 
-async function mutePromptAndRecord(
-  deps: VerifierDeps,
-  rt: BotRuntime,
-  group: GroupPolicy,
-  user: Pick<User, 'id' | 'first_name'>,
-  missing: ChannelPolicy[],
-  reason: 'not_subscribed' | 'left_channel',
-  threadId?: number,
-): Promise<Exclude<RestrictOutcome, 'busy'>> {
+/** Why a user is muted, and where the prompt goes. */
+export interface MuteReason {
+  /** The required channels the user is not in (named in the prompt, a join button each). */
+  missing: ChannelPolicy[];
+  reason: 'not_subscribed' | 'left_channel';
+  /** The forum topic the user wrote in: the prompt goes there. */
+  threadId?: number;
+}
+
+async function mutePromptAndRecord(job: BotJob, group: GroupPolicy, user: Pick<User, 'id' | 'first_name'>, why: MuteReason): Promise<Exclude<RestrictOutcome, 'busy'>> {
+  const { missing, reason, threadId } = why;
   const chatId = Number(group.chatId);
-  const { db, redis } = deps.ctx;
+  const { db, redis } = job;
   const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
   const promptLive = open?.promptMessageId && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
   if (open && promptLive) return 'already';
   let prior: PriorRestriction | null = null;
   if (!open) {
-    const current = await rt.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch((err) => {
+    const current = await job.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch((err) => {
       if (isTelegramError(err, 400)) return undefined;
       throw err;
     });
@@ -171,24 +180,24 @@ async function mutePromptAndRecord(
     // Promoted since the admin list was cached (its refresh may still be queued): admins are exempt.
     if (current && isAdminStatus(current.status)) return 'admin';
     // Restricted by an admin but still able to write: muted like anyone, and that restriction comes back after.
-    if (current) prior = await priorRestriction(deps, group, user.id, current);
+    if (current) prior = await priorRestriction(job, group, user.id, current);
   }
 
-  const note = noteKey(deps, rt, chatId, user.id);
+  const note = noteKey(job, chatId, user.id);
   // An earlier run of this job got this far: a prompt out (record it), the mute on, or a prompt on its way
   // when the process died. A muted user without a prompt is stuck, so that prompt is sent again: at least once.
   const done = open && !open.promptMessageId ? await redis.get(note) : null;
   if (done && /^\d+$/.test(done)) {
-    await recordPrompt(deps, rt, group, open!.id, Number(done));
+    await recordPrompt(job, group, open!.id, Number(done));
     return 'restricted';
   }
-  if (done === 'sending') rt.log.warn('an earlier run died while sending the prompt; sending it again rather than leave the user muted without one', { chatId });
+  if (done === 'sending') job.log.warn('an earlier run died while sending the prompt; sending it again rather than leave the user muted without one', { chatId });
 
   const row = open ?? (await db.restriction.create({
     // Recorded before the mute: a retry after a failure below finds it and finishes the job, instead of
     // taking our own mute for an admin's.
     data: {
-      botInstanceId: rt.bot.id,
+      botInstanceId: job.bot.id,
       groupId: group.id,
       userId: BigInt(user.id),
       reason,
@@ -199,7 +208,7 @@ async function mutePromptAndRecord(
   if (!done) {
     const mutedUntil = open ? muteEnd(group.muteDurationSeconds) : row.mutedUntil;
     try {
-      await rt.api.call('restrictChatMember', {
+      await job.api.call('restrictChatMember', {
         chat_id: chatId,
         user_id: user.id,
         permissions: MUTED,
@@ -208,9 +217,9 @@ async function mutePromptAndRecord(
       });
     } catch (err) {
       if (isTelegramError(err, 400) && /not enough rights|CHAT_ADMIN_REQUIRED|user is an administrator|can't remove chat owner/i.test(err.description)) {
-        rt.log.warn('cannot mute user', { chatId, reason: err.description });
+        job.log.warn('cannot mute user', { chatId, reason: err.description });
         if (!open) await db.restriction.delete({ where: { id: row.id } });
-        if (/not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description)) await recordMissingRight(deps, group, 'can_restrict_members');
+        if (/not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description)) await recordMissingRight(job, group, 'can_restrict_members');
         return 'no_rights';
       }
       throw err;
@@ -218,12 +227,14 @@ async function mutePromptAndRecord(
     await redis.set(note, 'muted', 'EX', NOTE_TTL_S);
     // A renewed mute (a new prompt for an open restriction) ends later than the first did.
     if (open) await db.restriction.update({ where: { id: row.id }, data: { reason, mutedUntil } });
-    if (mutedUntil) await rt.queue.add('expire-restriction', { botInstanceId: rt.bot.id, restrictionId: row.id }, { delay: Math.max(0, mutedUntil.getTime() - Date.now()), jobId: expireRestrictionJobId(rt.bot.id, row.id, mutedUntil) });
+    if (mutedUntil) {
+      await addJob(job.queue, 'expire-restriction', { botInstanceId: job.bot.id, restrictionId: row.id }, { delay: Math.max(0, mutedUntil.getTime() - Date.now()), jobId: expireRestrictionJobId(job.bot.id, row.id, mutedUntil) });
+    }
   }
 
   // 'sending' (noted as the request leaves, after any pacing wait) survives only a process that died
   // mid-request; an error we see means it was not sent, and the job's retry sends it (without muting again).
-  const prompt = await sendPrompt(rt, chatId, {
+  const prompt = await sendPrompt(job, chatId, {
     text: promptText(group, user, missing, reason),
     threadId,
     keyboard: [...joinButtons(group, missing), [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }]],
@@ -234,14 +245,14 @@ async function mutePromptAndRecord(
   });
 
   await redis.set(note, String(prompt.message_id), 'EX', group.promptLifetimeSeconds);
-  if (open?.promptMessageId) await deleteMessage(rt, chatId, open.promptMessageId);
-  await recordPrompt(deps, rt, group, row.id, prompt.message_id);
+  if (open?.promptMessageId) await deleteMessage(job, chatId, open.promptMessageId);
+  await recordPrompt(job, group, row.id, prompt.message_id);
   return 'restricted';
 }
 
 /** Sends the prompt, in the topic the user wrote in. */
-function sendPrompt(rt: BotRuntime, chatId: number, p: { text: string; threadId: number | undefined; keyboard: InlineKeyboardButton[][]; beforeRequest: () => Promise<unknown> }) {
-  return rt.api.call('sendMessage', {
+function sendPrompt(job: BotJob, chatId: number, p: { text: string; threadId: number | undefined; keyboard: InlineKeyboardButton[][]; beforeRequest: () => Promise<unknown> }) {
+  return job.api.call('sendMessage', {
     chat_id: chatId,
     text: p.text,
     parse_mode: 'HTML',
@@ -252,29 +263,25 @@ function sendPrompt(rt: BotRuntime, chatId: number, p: { text: string; threadId:
 }
 
 /** Stores the prompt's id on the restriction and schedules its deletion when its lifetime is over. */
-async function recordPrompt(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, restrictionId: number, messageId: number) {
+async function recordPrompt(job: BotJob, group: GroupPolicy, restrictionId: number, messageId: number) {
   const chatId = Number(group.chatId);
   // The prompt is out: its id must be recorded even through a database outage, or a retry would prompt again.
-  await persistently(rt, () => deps.ctx.db.restriction.update({ where: { id: restrictionId }, data: { promptMessageId: messageId } }));
-  await rt.queue.add(
-    'delete-prompt',
-    { botInstanceId: rt.bot.id, chatId, messageId },
-    { delay: group.promptLifetimeSeconds * 1000, jobId: `p-${rt.bot.id}-${-chatId}-${messageId}` },
-  );
+  await persistently(job, () => job.db.restriction.update({ where: { id: restrictionId }, data: { promptMessageId: messageId } }));
+  await addJob(job.queue, 'delete-prompt', { botInstanceId: job.bot.id, chatId, messageId }, { delay: group.promptLifetimeSeconds * 1000, jobId: deletePromptJobId(job.bot.id, chatId, messageId) });
 }
 
 /**
  * For a write that records something already done at Telegram: retried (up to a minute, backing off) rather
  * than failing the job, whose retry would do it at Telegram a second time.
  */
-async function persistently<T>(rt: BotRuntime, write: () => Promise<T>): Promise<T> {
+async function persistently<T>(job: BotJob, write: () => Promise<T>): Promise<T> {
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
       return await write();
     } catch (err) {
       if (Date.now() - started > 60_000) throw err;
-      rt.log.warn('recording a done action failed; retrying', { attempt, error: err instanceof Error ? err.message.split('\n').at(-1) : String(err) });
+      job.log.warn('recording a done action failed; retrying', { attempt, error: err instanceof Error ? err.message.split('\n').at(-1) : String(err) });
       await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
     }
   }
@@ -297,16 +304,16 @@ function priorStillRunning(row: Pick<OpenRestriction, 'priorPermissions' | 'prio
  * Ends our mute at Telegram: puts back the admin's earlier restriction when there was one (still running),
  * else grants every permission, which makes the user a plain member with the group's defaults.
  */
-async function endMute(rt: BotRuntime, chatId: number, userId: number, row: Pick<OpenRestriction, 'priorPermissions' | 'priorUntil'>): Promise<void> {
+async function endMute(job: BotJob, chatId: number, userId: number, row: Pick<OpenRestriction, 'priorPermissions' | 'priorUntil'>): Promise<void> {
   const prior = priorStillRunning(row);
   try {
-    await rt.api.call('restrictChatMember', prior
+    await job.api.call('restrictChatMember', prior
       ? { chat_id: chatId, user_id: userId, permissions: prior.permissions, use_independent_chat_permissions: true, until_date: prior.until ? unixSeconds(prior.until) : 0 }
       : { chat_id: chatId, user_id: userId, permissions: LIFTED, use_independent_chat_permissions: true });
   } catch (err) {
     // A user who became an admin, or a chat the bot lost its rights in, has nothing to lift; anything else is worth a retry.
     if (!isTelegramError(err, 400)) throw err;
-    rt.log.info('unmute not applied', { chatId, reason: err.description });
+    job.log.info('unmute not applied', { chatId, reason: err.description });
   }
 }
 
@@ -315,29 +322,28 @@ async function endMute(rt: BotRuntime, chatId: number, userId: number, row: Pick
  * deletes the prompt and closes the restriction. False when there was nothing of ours to lift.
  */
 export async function liftRestriction(
-  deps: VerifierDeps,
-  rt: BotRuntime,
+  job: BotJob,
   group: Pick<GroupPolicy, 'id' | 'chatId'>,
   userId: number,
   liftReason: Exclude<LiftReason, 'expired'>,
 ): Promise<boolean> {
-  return (await withUserLock(deps, rt, group.chatId, userId, () => unmuteAndClose(deps, rt, group, userId, liftReason))) === true;
+  return (await withUserLock(job, group.chatId, userId, () => unmuteAndClose(job, group, userId, liftReason))) === true;
 }
 
-async function unmuteAndClose(deps: VerifierDeps, rt: BotRuntime, group: Pick<GroupPolicy, 'id' | 'chatId'>, userId: number, liftReason: LiftReason): Promise<boolean> {
-  const open = await deps.ctx.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null } });
+async function unmuteAndClose(job: BotJob, group: Pick<GroupPolicy, 'id' | 'chatId'>, userId: number, liftReason: LiftReason): Promise<boolean> {
+  const open = await job.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null } });
   if (!open) return false;
   const chatId = Number(group.chatId);
-  await endMute(rt, chatId, userId, open);
-  await closeRestriction(deps, rt, chatId, userId, open, liftReason);
+  await endMute(job, chatId, userId, open);
+  await closeRestriction(job, chatId, userId, open, liftReason);
   return true;
 }
 
 /** Deletes the restriction's prompt, forgets the job's note and closes the row. */
-async function closeRestriction(deps: VerifierDeps, rt: BotRuntime, chatId: number, userId: number, row: OpenRestriction, liftReason: LiftReason) {
-  if (row.promptMessageId) await deleteMessage(rt, chatId, row.promptMessageId);
-  await deps.ctx.redis.del(noteKey(deps, rt, chatId, userId));
-  await deps.ctx.db.restriction.updateMany({ where: { id: row.id, liftedAt: null }, data: { liftedAt: new Date(), liftReason } });
+async function closeRestriction(job: BotJob, chatId: number, userId: number, row: OpenRestriction, liftReason: LiftReason) {
+  if (row.promptMessageId) await deleteMessage(job, chatId, row.promptMessageId);
+  await job.redis.del(noteKey(job, chatId, userId));
+  await job.db.restriction.updateMany({ where: { id: row.id, liftedAt: null }, data: { liftedAt: new Date(), liftReason } });
 }
 
 /**
@@ -345,18 +351,18 @@ async function closeRestriction(deps: VerifierDeps, rt: BotRuntime, chatId: numb
  * as `expired` and its prompt deleted. Telegram ends the mute itself at its until_date; ending it here too
  * makes sure of it and puts an admin's earlier restriction back. A mute renewed since ends later: nothing yet.
  */
-export async function expireRestriction(deps: VerifierDeps, rt: BotRuntime, restrictionId: number): Promise<void> {
-  const row = await deps.ctx.db.restriction.findFirst({ where: { id: restrictionId, botInstanceId: rt.bot.id, liftedAt: null }, select: { userId: true, group: { select: { chatId: true } } } });
+export async function expireRestriction(job: BotJob, restrictionId: number): Promise<void> {
+  const row = await job.db.restriction.findFirst({ where: { id: restrictionId, botInstanceId: job.bot.id, liftedAt: null }, select: { userId: true, group: { select: { chatId: true } } } });
   if (!row) return;
   const chatId = Number(row.group.chatId);
   const userId = Number(row.userId);
-  const outcome = await withUserLock(deps, rt, row.group.chatId, userId, async () => {
-    const open = await deps.ctx.db.restriction.findFirst({ where: { id: restrictionId, liftedAt: null } });
+  const outcome = await withUserLock(job, row.group.chatId, userId, async () => {
+    const open = await job.db.restriction.findFirst({ where: { id: restrictionId, liftedAt: null } });
     if (!open?.mutedUntil) return;
     // Early (clocks of two machines), or renewed since: come back when it is due.
     if (open.mutedUntil.getTime() > Date.now()) return open.mutedUntil.getTime();
-    await endMute(rt, chatId, userId, open);
-    await closeRestriction(deps, rt, chatId, userId, open, 'expired');
+    await endMute(job, chatId, userId, open);
+    await closeRestriction(job, chatId, userId, open, 'expired');
   });
   if (outcome === 'busy') throw new RetryLaterError(Date.now() + LOCK_RETRY_MS, 'another worker is handling this user');
   if (typeof outcome === 'number') throw new RetryLaterError(outcome, 'the mute is not over yet');
@@ -368,21 +374,21 @@ export async function expireRestriction(deps: VerifierDeps, rt: BotRuntime, rest
  * lift should have given them, and are a plain member again. A user muted or restricted again since (a newer
  * restriction of ours, or one that stops them writing or ends) is left as they are.
  */
-export async function reliftOldUnmute(deps: VerifierDeps, rt: BotRuntime, restrictionId: number): Promise<void> {
-  const { db } = deps.ctx;
-  const row = await db.restriction.findFirst({ where: { id: restrictionId, botInstanceId: rt.bot.id, reliftPending: true }, select: { groupId: true, userId: true, group: { select: { chatId: true } } } });
+export async function reliftOldUnmute(job: BotJob, restrictionId: number): Promise<void> {
+  const { db } = job;
+  const row = await db.restriction.findFirst({ where: { id: restrictionId, botInstanceId: job.bot.id, reliftPending: true }, select: { groupId: true, userId: true, group: { select: { chatId: true } } } });
   if (!row) return;
   const chatId = Number(row.group.chatId);
   const userId = Number(row.userId);
-  const outcome = await withUserLock(deps, rt, row.group.chatId, userId, async () => {
+  const outcome = await withUserLock(job, row.group.chatId, userId, async () => {
     const newer = await db.restriction.count({ where: { groupId: row.groupId, userId: row.userId, id: { gt: restrictionId } } });
     if (!newer) {
-      const current = await rt.api.call('getChatMember', { chat_id: chatId, user_id: userId }).catch((err) => {
+      const current = await job.api.call('getChatMember', { chat_id: chatId, user_id: userId }).catch((err) => {
         // The group is gone, or the bot is no longer in it: nothing can be done there.
         if (isTelegramError(err, 400) || isTelegramError(err, 403)) return undefined;
         throw err;
       });
-      if (current?.status === 'restricted' && current.can_send_messages && !current.until_date) await endMute(rt, chatId, userId, { priorPermissions: null, priorUntil: null });
+      if (current?.status === 'restricted' && current.can_send_messages && !current.until_date) await endMute(job, chatId, userId, { priorPermissions: null, priorUntil: null });
     }
     await db.restriction.update({ where: { id: restrictionId }, data: { reliftPending: false } });
   });
@@ -390,16 +396,16 @@ export async function reliftOldUnmute(deps: VerifierDeps, rt: BotRuntime, restri
 }
 
 /** Deleting a message that is already gone is not an error worth retrying. */
-export async function deleteMessage(rt: BotRuntime, chatId: number, messageId: number): Promise<void> {
+export async function deleteMessage(job: BotJob, chatId: number, messageId: number): Promise<void> {
   try {
-    await rt.api.call('deleteMessage', { chat_id: chatId, message_id: messageId });
+    await job.api.call('deleteMessage', { chat_id: chatId, message_id: messageId });
   } catch (err) {
     if (!isTelegramError(err, 400) && !isTelegramError(err, 403)) throw err;
   }
 }
 
-export async function recordMissingRight(deps: VerifierDeps, group: Pick<GroupPolicy, 'id'>, right: 'can_restrict_members' | 'can_delete_messages' | 'can_invite_users') {
-  await deps.ctx.db.$executeRaw`
+export async function recordMissingRight(job: BotJob, group: Pick<GroupPolicy, 'id'>, right: 'can_restrict_members' | 'can_delete_messages' | 'can_invite_users') {
+  await job.db.$executeRaw`
     UPDATE protected_groups SET missing_rights = array_append(missing_rights, ${right}), updated_at = now()
     WHERE id = ${group.id} AND NOT (${right} = ANY(missing_rights))`;
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { announceGroupChange } from '../core/control';
+import { announceGroupChange } from '../../queues';
 import type { PrismaClient } from '../core/db';
 import type { Keyspace } from '../core/redis';
 

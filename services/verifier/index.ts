@@ -1,15 +1,13 @@
-import { Queue, Worker } from 'bullmq';
-import { defaultJobOptions, updateJobs, updatesQueueName } from '../../queues';
+import type { Worker } from 'bullmq';
+import { openQueue, openWorker, subscribeControl, updatesQueue, type JobQueue, type QueueHost } from '../../queues';
 import { loadActiveBots, type ActiveBot } from '../core/bots';
 import type { AppContext } from '../core/context';
-import { subscribeControl } from '../core/control';
 import { apiCallLogWriter, verificationLogWriter } from '../core/log-writer';
 import { BotApi } from '../core/telegram/client';
-import { describeError } from '../core/telegram/errors';
 import { sendRates as sendRatesFor } from '../core/telegram/pacing';
 import { GroupStore } from './groups';
-import { createProcessor } from './processor';
-import type { BotRuntime, VerifierDeps } from './runtime';
+import { botProcessor } from './handlers';
+import type { BotScope, VerifierShared } from './job';
 
 /** The safety net behind pub/sub: a missed control message is applied within this time anyway. */
 const RECONCILE_MS = 5_000;
@@ -44,10 +42,17 @@ function holdWhileBreakerOpen(api: BotApi, worker: Worker): () => void {
  */
 export async function startVerifier(ctx: AppContext): Promise<void> {
   const apiCalls = apiCallLogWriter(ctx.sql, ctx.log, ctx.metrics);
-  const deps: VerifierDeps = { ctx, groups: new GroupStore(ctx.db, ctx), verifications: verificationLogWriter(ctx.sql, ctx.log, ctx.metrics) };
+  const shared: VerifierShared = {
+    db: ctx.db,
+    redis: ctx.redis,
+    keys: ctx.keys,
+    metrics: ctx.metrics,
+    groups: new GroupStore(ctx.db, ctx),
+    verifications: verificationLogWriter(ctx.sql, ctx.log, ctx.metrics),
+  };
   const producer = ctx.newRedis('worker');
   const sendRates = sendRatesFor(ctx.config.PACE_GROUP_WINDOW_MS);
-  const served = new Map<number, { worker: Worker; queue: Queue; token: string; stopHolding: () => void }>();
+  const served = new Map<number, { worker: Worker; queue: JobQueue<'updates'>; token: string; stopHolding: () => void }>();
   let stopping = false;
 
   const startBot = (bot: ActiveBot) => {
@@ -64,16 +69,12 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
       log,
       onCall: (record) => apiCalls.push(record),
     });
-    const queue = new Queue(updatesQueueName(bot.id), { connection: producer, prefix: ctx.config.REDIS_PREFIX, defaultJobOptions });
-    queue.on('error', (err) => log.warn('queue error', { error: describeError(err) }));
-    const rt: BotRuntime = { bot, telegramBotId: Number(bot.telegramBotId), api, log, queue };
-    // Series start at 0, so the first code error is an increase Prometheus can see (NezukoJobCodeError).
-    for (const job of Object.keys(updateJobs)) ctx.metrics.jobCodeErrors.inc({ bot: String(bot.id), job }, 0);
+    const host: QueueHost = { connection: producer, prefix: ctx.config.REDIS_PREFIX, log };
+    const queue = openQueue(updatesQueue(bot.id), host);
+    const scope: BotScope = { ...shared, bot, telegramBotId: Number(bot.telegramBotId), api, log, queue };
     // One shared connection for every worker's ordinary commands; BullMQ adds one blocking connection per
     // worker, so a process serving N bots holds about N + 3 connections (see README, "Scale").
-    const worker = new Worker(updatesQueueName(bot.id), createProcessor(deps, rt), {
-      connection: producer,
-      prefix: ctx.config.REDIS_PREFIX,
+    const worker = openWorker(updatesQueue(bot.id), botProcessor(scope), host, {
       concurrency: ctx.config.VERIFIER_CONCURRENCY,
       // Jobs hand themselves back when rate limited. A killed verifier's jobs lose their lock after 10 s and
       // are found stalled within 5 s more, then run again elsewhere (BullMQ's defaults wait 30–60 s).
@@ -81,7 +82,6 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
       stalledInterval: 5_000,
       maxStalledCount: 2,
     });
-    worker.on('error', (err) => log.warn('worker error', { error: describeError(err) }));
     served.set(bot.id, { worker, queue, token: bot.token, stopHolding: holdWhileBreakerOpen(api, worker) });
     log.info('verifying bot', { username: bot.username });
   };
@@ -115,7 +115,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
   const timer = setInterval(schedule, RECONCILE_MS);
   const unsubscribe = await subscribeControl(ctx, (message) => {
     if (message.type === 'bots-changed') schedule();
-    if (message.type === 'group-changed') deps.groups.invalidate(message.botId, BigInt(message.chatId));
+    if (message.type === 'group-changed') shared.groups.invalidate(message.botId, BigInt(message.chatId));
   });
 
   ctx.lifecycle.onShutdown('workers', 'verifier workers', async () => {
@@ -126,6 +126,6 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     // close() lets active jobs finish; waiting jobs stay queued for the next worker.
     await Promise.all([...served.keys()].map(stopBot));
   });
-  ctx.lifecycle.onShutdown('buffers', 'verification log', () => deps.verifications.close());
+  ctx.lifecycle.onShutdown('buffers', 'verification log', () => shared.verifications.close());
   ctx.lifecycle.onShutdown('buffers', 'verifier api-call log', () => apiCalls.close());
 }

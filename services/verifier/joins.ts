@@ -5,9 +5,10 @@ import { checkChannels, forgetAdmins, forgetMembership, isGroupAdmin, rememberMe
 import { deleteMessage, liftRestriction, logDecision, plainChannelNames, restrictAndPrompt } from './enforce';
 import { onForeignChannelPost } from './sender-chats';
 import type { GroupPolicy } from './groups';
-import { RetryLaterError } from './retry-later';
-import type { BotRuntime, VerifierDeps } from './runtime';
+import type { BotJob } from './job';
 import type { VerificationStatus } from '../core/log-writer';
+import { deleteIfEqual } from '../core/redis';
+import { RetryLaterError } from '../../queues';
 import { text } from './texts';
 
 /** Telegram's account that forwards linked-channel posts into the discussion group. */
@@ -18,7 +19,6 @@ const memberOf = (m: ChatMemberUpdated['new_chat_member']) => isMember(m as type
 /** A claim is held only while one join is decided (tens of ms): whoever finds it taken looks again soon. */
 const CLAIM_RETRY_MS = 200;
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 /**
  * KEYS: the join's state at date-1, date and date+1 (the two signals of one join can carry dates a second
  * apart), then the claim. ARGV: owner. Returns 'done', 'busy', or the state found ('' when none) with the
@@ -52,10 +52,10 @@ return 1
  * recorded twice). The other signal waits for the claim and then finds it done; a claim whose holder died
  * expires, and the retried job decides the join itself. A re-join two or more seconds later is a join of its own.
  */
-export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, joinDate: number, startedAt: number, threadId?: number): Promise<void> {
+export async function verifyJoin(job: BotJob, group: GroupPolicy, user: User, joinDate: number, threadId?: number): Promise<void> {
   if (user.is_bot || group.mode !== 'mute' || !group.channels.length || !group.supergroup) return;
-  const { redis } = deps.ctx;
-  const join = deps.ctx.keys.bot(rt.bot.id, 'join', Number(group.chatId), user.id);
+  const { redis } = job;
+  const join = job.keys.bot(job.bot.id, 'join', Number(group.chatId), user.id);
   const stateOf = (date: number) => `${join}:${date}:state`;
   const stateKey = stateOf(joinDate);
   const claimKey = `${join}:claim`;
@@ -66,58 +66,58 @@ export async function verifyJoin(deps: VerifierDeps, rt: BotRuntime, group: Grou
   let finished = false;
   try {
     // An earlier run died while recording its decision: if the row made it, the join is decided.
-    if (!(state.startsWith('recording:') && (await decisionRecordedSince(deps, rt, group, user.id, Number(state.slice(10)))))) {
+    if (!(state.startsWith('recording:') && (await decisionRecordedSince(job, group, user.id, Number(state.slice(10)))))) {
       const record = async (status: VerificationStatus, cached: boolean, errorType?: string) => {
         await redis.set(stateKey, `recording:${Date.now()}`, 'EX', 600);
-        await logDecision(deps, rt, group.chatId, user.id, status, startedAt, cached, errorType);
+        await logDecision(job, { chatId: group.chatId, userId: user.id, status, cached, errorType });
       };
-      await decideJoin(deps, rt, group, user, record, threadId);
+      await decideJoin(job, group, user, record, threadId);
     }
     await redis.eval(FINISH, 2, stateKey, claimKey, owner);
     finished = true;
   } finally {
-    if (!finished) await redis.eval(RELEASE, 1, claimKey, owner).catch(() => {});
+    if (!finished) await deleteIfEqual(redis, claimKey, owner).catch(() => {});
   }
 }
 
 type RecordDecision = (status: VerificationStatus, cached: boolean, errorType?: string) => Promise<void>;
 
-async function decideJoin(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, user: User, record: RecordDecision, threadId?: number): Promise<void> {
+async function decideJoin(job: BotJob, group: GroupPolicy, user: User, record: RecordDecision, threadId?: number): Promise<void> {
   const chatId = Number(group.chatId);
   if (group.whitelist.has(BigInt(user.id))) return record('skipped', true);
-  const { missing, unknown, cached } = await checkChannels(deps, rt, group.channels, user.id);
+  const { missing, unknown, cached } = await checkChannels(job, group.channels, user.id);
   // Never muted on a check that could not be made; not "verified" either (the group is told the bot cannot see).
   if (!missing.length) return unknown.length ? record('error', cached, 'channel_unchecked') : record('verified', cached);
   // Admins are exempt; asked only when there is something to enforce (most joiners are subscribed).
-  if (await isGroupAdmin(deps, rt, chatId, user.id)) return;
-  const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'not_subscribed', threadId);
+  if (await isGroupAdmin(job, chatId, user.id)) return;
+  const outcome = await restrictAndPrompt(job, group, user, { missing, reason: 'not_subscribed', threadId });
   if (outcome === 'restricted') await record('restricted', cached);
   else if (outcome === 'no_rights') await record('error', cached, 'no_rights');
   // Muted and prompted by an earlier run of this job that died before recording it: record it now.
-  else if (outcome === 'already' && !(await restrictionRecorded(deps, rt, group, user.id))) await record('restricted', cached);
+  else if (outcome === 'already' && !(await restrictionRecorded(job, group, user.id))) await record('restricted', cached);
   else if (outcome === 'busy') throw new RetryLaterError(Date.now() + CLAIM_RETRY_MS, 'another worker is muting this user');
 }
 
 /** Whether a decision about this user in this group was recorded at or after `since` (ms). */
-async function decisionRecordedSince(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, userId: number, since: number): Promise<boolean> {
-  const rows = await deps.ctx.db.verificationLog.count({
-    where: { botInstanceId: rt.bot.id, chatId: group.chatId, userId: BigInt(userId), createdAt: { gte: new Date(since) } },
+async function decisionRecordedSince(job: BotJob, group: GroupPolicy, userId: number, since: number): Promise<boolean> {
+  const rows = await job.db.verificationLog.count({
+    where: { botInstanceId: job.bot.id, chatId: group.chatId, userId: BigInt(userId), createdAt: { gte: new Date(since) } },
   });
   return rows > 0;
 }
 
 /** Whether the open restriction of this user already has its `restricted` row in the log. */
-async function restrictionRecorded(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, userId: number): Promise<boolean> {
-  const open = await deps.ctx.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null }, select: { mutedAt: true } });
+async function restrictionRecorded(job: BotJob, group: GroupPolicy, userId: number): Promise<boolean> {
+  const open = await job.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null }, select: { mutedAt: true } });
   if (!open) return true;
-  const rows = await deps.ctx.db.verificationLog.count({
-    where: { botInstanceId: rt.bot.id, chatId: group.chatId, userId: BigInt(userId), status: 'restricted', createdAt: { gte: open.mutedAt } },
+  const rows = await job.db.verificationLog.count({
+    where: { botInstanceId: job.bot.id, chatId: group.chatId, userId: BigInt(userId), status: 'restricted', createdAt: { gte: open.mutedAt } },
   });
   return rows > 0;
 }
 
 /** chat_member: joins and admin changes in groups, joins and leaves in channels. */
-export async function onChatMember(deps: VerifierDeps, rt: BotRuntime, update: ChatMemberUpdated, startedAt: number): Promise<void> {
+export async function onChatMember(job: BotJob, update: ChatMemberUpdated): Promise<void> {
   const chatId = update.chat.id;
   const user = update.new_chat_member.user;
   const was = memberOf(update.old_chat_member);
@@ -125,65 +125,65 @@ export async function onChatMember(deps: VerifierDeps, rt: BotRuntime, update: C
 
   if (update.chat.type === 'channel') {
     if (was === is) return;
-    await rememberMembership(deps, rt, BigInt(chatId), user.id, is);
-    if (is) return onChannelJoin(deps, rt, chatId, user.id);
-    return onChannelLeave(deps, rt, chatId, user, startedAt);
+    await rememberMembership(job, BigInt(chatId), user.id, is);
+    if (is) return onChannelJoin(job, chatId, user.id);
+    return onChannelLeave(job, chatId, user);
   }
 
   if (isAdminStatus(update.old_chat_member.status) || isAdminStatus(update.new_chat_member.status)) {
-    await forgetAdmins(deps, rt, chatId);
+    await forgetAdmins(job, chatId);
   }
   if (was || !is) return;
-  const group = await deps.groups.get(rt.bot.id, chatId);
+  const group = await job.groups.get(job.bot.id, chatId);
   if (!group?.enabled) return;
   // Telegram keeps a restriction through a leave and a re-join. One that still lets the user write (an
   // admin's, say) is checked like any join; a mute that holds is an admin's business, unless it is ours.
   if (!maySendMessages(update.new_chat_member as typeof update.new_chat_member & { is_member?: boolean })) {
-    const ours = await deps.ctx.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
+    const ours = await job.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
     if (!ours) return;
   }
-  await verifyJoin(deps, rt, group, user, update.date, startedAt);
+  await verifyJoin(job, group, user, update.date);
 }
 
 /** new_chat_members service message: the fallback when chat_member updates are missing (large groups). */
-export async function onNewChatMembers(deps: VerifierDeps, rt: BotRuntime, message: Message.NewChatMembersMessage, startedAt: number): Promise<void> {
-  const group = await deps.groups.get(rt.bot.id, message.chat.id);
+export async function onNewChatMembers(job: BotJob, message: Message.NewChatMembersMessage): Promise<void> {
+  const group = await job.groups.get(job.bot.id, message.chat.id);
   if (!group?.enabled) return;
   // The users who joined, not the admin who added them.
-  for (const user of message.new_chat_members) await verifyJoin(deps, rt, group, user, message.date, startedAt, message.message_thread_id);
+  for (const user of message.new_chat_members) await verifyJoin(job, group, user, message.date, message.message_thread_id);
 }
 
 /** A user left an enforced channel: mute them again, with a prompt, in every enabled group that requires it. */
-async function onChannelLeave(deps: VerifierDeps, rt: BotRuntime, channelChatId: number, user: User, startedAt: number) {
-  for (const group of await deps.groups.linkedToChannel(rt.bot.id, channelChatId)) {
+async function onChannelLeave(job: BotJob, channelChatId: number, user: User) {
+  for (const group of await job.groups.linkedToChannel(job.bot.id, channelChatId)) {
     if (group.mode !== 'mute' || !group.supergroup || group.whitelist.has(BigInt(user.id))) continue;
     const chatId = Number(group.chatId);
-    const inGroup = await rt.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch(() => undefined);
+    const inGroup = await job.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch(() => undefined);
     if (!inGroup || !memberOf(inGroup) || isAdminStatus(inGroup.status)) continue;
     // Muted already: by an admin (theirs stands), or by us (re-prompted below if the prompt is gone).
     if (!maySendMessages(inGroup)) {
-      const ours = await deps.ctx.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
+      const ours = await job.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
       if (!ours) continue;
     }
-    const { missing, cached } = await checkChannels(deps, rt, group.channels, user.id);
+    const { missing, cached } = await checkChannels(job, group.channels, user.id);
     if (!missing.length) continue;
-    const outcome = await restrictAndPrompt(deps, rt, group, user, missing, 'left_channel');
-    if (outcome === 'restricted') await logDecision(deps, rt, chatId, user.id, 'restricted', startedAt, cached);
+    const outcome = await restrictAndPrompt(job, group, user, { missing, reason: 'left_channel' });
+    if (outcome === 'restricted') await logDecision(job, { chatId, userId: user.id, status: 'restricted', cached });
   }
 }
 
 /** A muted user joined a channel: when that completes their set, unmute them at once, without a button press. */
-async function onChannelJoin(deps: VerifierDeps, rt: BotRuntime, channelChatId: number, userId: number) {
-  const open = await deps.ctx.db.restriction.findMany({
-    where: { botInstanceId: rt.bot.id, userId: BigInt(userId), liftedAt: null, group: { enabled: true, channelLinks: { some: { channel: { channelId: BigInt(channelChatId) } } } } },
+async function onChannelJoin(job: BotJob, channelChatId: number, userId: number) {
+  const open = await job.db.restriction.findMany({
+    where: { botInstanceId: job.bot.id, userId: BigInt(userId), liftedAt: null, group: { enabled: true, channelLinks: { some: { channel: { channelId: BigInt(channelChatId) } } } } },
     select: { group: { select: { chatId: true } } },
   });
   for (const { group: ref } of open) {
-    const group = await deps.groups.get(rt.bot.id, ref.chatId);
+    const group = await job.groups.get(job.bot.id, ref.chatId);
     if (!group) continue;
-    const { missing, cached } = await checkChannels(deps, rt, group.channels, userId);
+    const { missing, cached } = await checkChannels(job, group.channels, userId);
     if (missing.length) continue;
-    if (await liftRestriction(deps, rt, group, userId, 'verified')) await logDecision(deps, rt, group.chatId, userId, 'verified', Date.now(), cached);
+    if (await liftRestriction(job, group, userId, 'verified')) await logDecision(job, { chatId: group.chatId, userId, status: 'verified', cached, startedAt: Date.now() });
   }
 }
 
@@ -193,43 +193,43 @@ async function onChannelJoin(deps: VerifierDeps, rt: BotRuntime, channelChatId: 
  * group's own posts (anonymous admins, the linked channel's automatic forwards), bots, admins and whitelisted
  * users are exempt; a post on behalf of some other channel cannot be traced to a person (sender-chats.ts).
  */
-export async function onGroupMessage(deps: VerifierDeps, rt: BotRuntime, message: Message, startedAt: number): Promise<void> {
-  const group = await deps.groups.get(rt.bot.id, message.chat.id);
+export async function onGroupMessage(job: BotJob, message: Message): Promise<void> {
+  const group = await job.groups.get(job.bot.id, message.chat.id);
   if (!group?.enabled || group.mode !== 'mute' || !group.channels.length || !group.supergroup) return;
   const from = message.from;
   if (!from || from.id === TELEGRAM_SERVICE_USER || isServiceMessage(message)) return;
   if ((message as { is_automatic_forward?: boolean }).is_automatic_forward) return;
   const senderChat = (message as { sender_chat?: { id: number; type: string } }).sender_chat;
   // Written on behalf of a chat: `from` is a stand-in (GroupAnonymousBot, Channel_Bot), so this comes first.
-  if (senderChat) return onForeignChannelPost(deps, rt, group, message, senderChat);
+  if (senderChat) return onForeignChannelPost(job, group, message, senderChat);
   if (from.is_bot || group.whitelist.has(BigInt(from.id))) return;
   const chatId = message.chat.id;
-  const { missing, unknown, cached } = await checkChannels(deps, rt, group.channels, from.id);
+  const { missing, unknown, cached } = await checkChannels(job, group.channels, from.id);
   if (!missing.length) {
-    if (!cached && !unknown.length) await logDecision(deps, rt, chatId, from.id, 'verified', startedAt, false);
+    if (!cached && !unknown.length) await logDecision(job, { chatId, userId: from.id, status: 'verified', cached: false });
     return;
   }
-  if (await isGroupAdmin(deps, rt, chatId, from.id)) return;
-  await deleteMessage(rt, chatId, message.message_id);
-  const outcome = await restrictAndPrompt(deps, rt, group, from, missing, 'not_subscribed', message.message_thread_id);
-  if (outcome === 'restricted') await logDecision(deps, rt, chatId, from.id, 'restricted', startedAt, cached);
+  if (await isGroupAdmin(job, chatId, from.id)) return;
+  await deleteMessage(job, chatId, message.message_id);
+  const outcome = await restrictAndPrompt(job, group, from, { missing, reason: 'not_subscribed', threadId: message.message_thread_id });
+  if (outcome === 'restricted') await logDecision(job, { chatId, userId: from.id, status: 'restricted', cached });
 }
 
 /** "I've joined": only its user may press it; re-check without the cache; lift the mute or list what is missing. */
-export async function onVerifyButton(deps: VerifierDeps, rt: BotRuntime, group: GroupPolicy, boundUserId: number, presser: User, callbackId: string, startedAt: number) {
-  const answer = (t: string, alert = true) => rt.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
+export async function onVerifyButton(job: BotJob, group: GroupPolicy, boundUserId: number, presser: User, callbackId: string) {
+  const answer = (t: string, alert = true) => job.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
   if (presser.id !== boundUserId) {
-    deps.ctx.metrics.skippedUpdates.inc({ bot: String(rt.bot.id), reason: 'someone_elses_button' });
-    rt.log.info('button pressed by someone it is not for', { chatId: Number(group.chatId) });
+    job.metrics.skippedUpdates.inc({ bot: String(job.bot.id), reason: 'someone_elses_button' });
+    job.log.info('button pressed by someone it is not for', { chatId: Number(group.chatId) });
     return void (await answer(text(group.language, 'notYourButton')));
   }
-  await forgetMembership(deps, rt, group.channels.map((c) => c.channelId), presser.id);
-  const { missing } = await checkChannels(deps, rt, group.channels, presser.id);
+  await forgetMembership(job, group.channels.map((c) => c.channelId), presser.id);
+  const { missing } = await checkChannels(job, group.channels, presser.id);
   if (missing.length) {
     return void (await answer(text(group.language, 'stillMissing', { channels: plainChannelNames(missing) })));
   }
-  const lifted = await liftRestriction(deps, rt, group, presser.id, 'verified');
+  const lifted = await liftRestriction(job, group, presser.id, 'verified');
   await answer(text(group.language, 'verified'), false);
   // Pressed after an automatic unmute (they joined the channel first): nothing new to record.
-  if (lifted) await logDecision(deps, rt, group.chatId, presser.id, 'verified', startedAt, false);
+  if (lifted) await logDecision(job, { chatId: group.chatId, userId: presser.id, status: 'verified', cached: false });
 }

@@ -3,7 +3,7 @@ import { isTelegramError } from '../core/telegram/errors';
 import { isMember } from '../core/telegram/membership';
 import { channelCheckable, channelUncheckable } from './channel-access';
 import type { ChannelPolicy } from './groups';
-import type { BotRuntime, VerifierDeps } from './runtime';
+import type { BotJob } from './job';
 
 
 const MEMBER_TTL_S = 600;
@@ -20,18 +20,18 @@ export interface CheckResult {
   cached: boolean;
 }
 
-const cacheKey = (deps: VerifierDeps, rt: BotRuntime, channelId: bigint, userId: number) =>
-  deps.ctx.keys.bot(rt.bot.id, 'member', String(channelId), userId);
+const cacheKey = (job: BotJob, channelId: bigint, userId: number) =>
+  job.keys.bot(job.bot.id, 'member', String(channelId), userId);
 
 /**
  * Is the user in every channel? Answers come from Redis when fresh (members ~10 min, non-members ~60 s),
  * else from getChatMember, all channels in parallel.
  */
-export async function checkChannels(deps: VerifierDeps, rt: BotRuntime, channels: ChannelPolicy[], userId: number): Promise<CheckResult> {
-  const { redis, metrics } = deps.ctx;
-  const bot = String(rt.bot.id);
+export async function checkChannels(job: BotJob, channels: ChannelPolicy[], userId: number): Promise<CheckResult> {
+  const { redis, metrics } = job;
+  const bot = String(job.bot.id);
   if (!channels.length) return { missing: [], unknown: [], cached: true };
-  const keys = channels.map((c) => cacheKey(deps, rt, c.channelId, userId));
+  const keys = channels.map((c) => cacheKey(job, c.channelId, userId));
   const cachedValues = await redis.mget(...keys);
   let allCached = true;
   const results = await Promise.all(
@@ -44,16 +44,16 @@ export async function checkChannels(deps: VerifierDeps, rt: BotRuntime, channels
       allCached = false;
       metrics.membershipCache.inc({ bot, result: 'miss' });
       try {
-        const member = await rt.api.call('getChatMember', { chat_id: Number(channel.channelId), user_id: userId });
+        const member = await job.api.call('getChatMember', { chat_id: Number(channel.channelId), user_id: userId });
         const joined = isMember(member as ChatMember & { is_member?: boolean });
         await redis.set(keys[i]!, joined ? '1' : '0', 'EX', jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S));
-        if (!channel.botIsAdmin) await channelCheckable(deps, rt, channel.channelId);
+        if (!channel.botIsAdmin) await channelCheckable(job, channel.channelId);
         return joined ? 'member' : 'missing';
       } catch (err) {
         if (isTelegramError(err, 400) && /user not found|PARTICIPANT_ID_INVALID/i.test(err.description)) return 'missing';
         // "member list is inaccessible" (not an admin there), the channel gone, the bot removed: cannot check.
         if (isTelegramError(err, 400) || isTelegramError(err, 403)) {
-          await channelUncheckable(deps, rt, channel.channelId, err.description);
+          await channelUncheckable(job, channel.channelId, err.description);
           return 'unknown';
         }
         throw err;
@@ -68,28 +68,28 @@ export async function checkChannels(deps: VerifierDeps, rt: BotRuntime, channels
 }
 
 /** Drops cached answers, before a re-check the user asked for or after they left a channel. */
-export async function forgetMembership(deps: VerifierDeps, rt: BotRuntime, channelIds: bigint[], userId: number): Promise<void> {
-  if (channelIds.length) await deps.ctx.redis.del(...channelIds.map((id) => cacheKey(deps, rt, id, userId)));
+export async function forgetMembership(job: BotJob, channelIds: bigint[], userId: number): Promise<void> {
+  if (channelIds.length) await job.redis.del(...channelIds.map((id) => cacheKey(job, id, userId)));
 }
 
-export async function rememberMembership(deps: VerifierDeps, rt: BotRuntime, channelId: bigint, userId: number, joined: boolean): Promise<void> {
-  await deps.ctx.redis.set(cacheKey(deps, rt, channelId, userId), joined ? '1' : '0', 'EX', jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S));
+export async function rememberMembership(job: BotJob, channelId: bigint, userId: number, joined: boolean): Promise<void> {
+  await job.redis.set(cacheKey(job, channelId, userId), joined ? '1' : '0', 'EX', jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S));
 }
 
 const ADMINS_TTL_S = 600;
 
 /** Group admins are exempt; their ids are cached per group and refreshed when admin rights change. */
-export async function isGroupAdmin(deps: VerifierDeps, rt: BotRuntime, chatId: number, userId: number): Promise<boolean> {
-  const { redis } = deps.ctx;
-  const key = deps.ctx.keys.bot(rt.bot.id, 'admins', chatId);
+export async function isGroupAdmin(job: BotJob, chatId: number, userId: number): Promise<boolean> {
+  const { redis } = job;
+  const key = job.keys.bot(job.bot.id, 'admins', chatId);
   const [exists, isAdmin] = await redis.multi().exists(key).sismember(key, String(userId)).exec().then((r) => r!.map(([, v]) => Number(v)));
   if (exists) return isAdmin === 1;
-  const admins = await rt.api.call('getChatAdministrators', { chat_id: chatId });
+  const admins = await job.api.call('getChatAdministrators', { chat_id: chatId });
   // "0" marks the set as loaded even when it would otherwise be empty.
   await redis.multi().del(key).sadd(key, '0', ...admins.map((a) => String(a.user.id))).expire(key, ADMINS_TTL_S).exec();
   return admins.some((a) => a.user.id === userId);
 }
 
-export async function forgetAdmins(deps: VerifierDeps, rt: BotRuntime, chatId: number): Promise<void> {
-  await deps.ctx.redis.del(deps.ctx.keys.bot(rt.bot.id, 'admins', chatId));
+export async function forgetAdmins(job: BotJob, chatId: number): Promise<void> {
+  await job.redis.del(job.keys.bot(job.bot.id, 'admins', chatId));
 }

@@ -1,4 +1,4 @@
-import type { BotRuntime, VerifierDeps } from './runtime';
+import type { BotJob } from './job';
 
 /**
  * A basic group upgraded to a supergroup becomes a new chat: Telegram posts `migrate_to_chat_id` in the old
@@ -8,11 +8,11 @@ import type { BotRuntime, VerifierDeps } from './runtime';
  * one (off, nothing linked) gives way; one an admin has set up stands, and the old record is switched off.
  * Whichever of the two messages comes second finds nothing left at the old id.
  */
-export async function onGroupMigrated(deps: VerifierDeps, rt: BotRuntime, fromChatId: number, toChatId: number): Promise<void> {
-  const botInstanceId = rt.bot.id;
+export async function onGroupMigrated(job: BotJob, fromChatId: number, toChatId: number): Promise<void> {
+  const botInstanceId = job.bot.id;
   const from = BigInt(fromChatId);
   const to = BigInt(toChatId);
-  const outcome = await deps.ctx.db.$transaction(async (tx) => {
+  const outcome = await job.db.$transaction(async (tx) => {
     const old = await tx.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId, chatId: from } } });
     if (!old) return 'nothing to move';
     const current = await tx.protectedGroup.findUnique({
@@ -36,7 +36,7 @@ export async function onGroupMigrated(deps: VerifierDeps, rt: BotRuntime, fromCh
     });
     return 'moved';
   });
-  await deps.groups.changed(botInstanceId, from);
-  await deps.groups.changed(botInstanceId, to);
-  if (outcome !== 'nothing to move') rt.log.info('group upgraded to a supergroup', { fromChatId, toChatId, outcome });
+  await job.groups.changed(botInstanceId, from);
+  await job.groups.changed(botInstanceId, to);
+  if (outcome !== 'nothing to move') job.log.info('group upgraded to a supergroup', { fromChatId, toChatId, outcome });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ALLOWED_UPDATES } from '../../queues';
 
 /**
  * The parts of Telegram's updates the handlers rely on, checked before any handler runs; unknown extra
@@ -27,7 +28,7 @@ export const updateSchemas = {
   chat_member: z.looseObject({ chat, from: user, date: id, old_chat_member: chatMember, new_chat_member: chatMember }),
   my_chat_member: z.looseObject({ chat, from: user, date: id, old_chat_member: chatMember, new_chat_member: chatMember }),
   chat_join_request: z.looseObject({ chat, from: user, user_chat_id: id, date: id }),
-} as const;
+} as const satisfies Record<(typeof ALLOWED_UPDATES)[number], z.ZodType>; // every kind the poller asks Telegram for
 
 export type HandledUpdateType = keyof typeof updateSchemas;
 

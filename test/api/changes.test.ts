@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Queue } from 'bullmq';
+import { openQueue, updatesQueue } from '../../queues';
 import { createRedis } from '../../services/core/redis';
 import { seedBot, useApi } from './helpers';
 
@@ -87,7 +87,7 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     const res = await api.call('POST', `/api/v1/groups/${group.id}/unmute-all`, { auth: admin(), body: { disable: true } });
     expect(res.status, res.text).toBe(202);
     expect(res.body.enabled).toBe(false);
-    const queue = new Queue(`updates-${botId}`, { connection: createRedis(api.redis.url), prefix: api.redis.prefix });
+    const queue = openQueue(updatesQueue(botId), { connection: createRedis(api.redis.url), prefix: api.redis.prefix });
     const job = await queue.getJob(res.body.jobId);
     expect(job?.name).toBe('lift-restrictions');
     expect(job?.data).toEqual({ botInstanceId: botId, groupId: group.id, reason: 'manual' });

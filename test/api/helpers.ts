@@ -94,7 +94,7 @@ export function useApi(env: Record<string, string> = {}) {
     } else if (body !== undefined) headers['content-type'] ??= 'application/json';
     const res = await fetch(`${base}${path}`, { method, headers, body, redirect: 'manual' });
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {

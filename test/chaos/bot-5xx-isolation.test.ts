@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/process';
 import { freePort } from '../support/redis-server';
-import { useTestRedis } from '../support/redis';
-import { chaosDeployment, metricSum, protectGroups, sleep, type ChaosBot, type ChaosDeployment, type Scene } from './helpers';
+import { type ChaosBot, metricSum, protectGroups, type Scene, sleep, useChaosDeployment } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let d: ChaosDeployment;
+const d = useChaosDeployment();
 
 /**
  * A full minute of 5xx. Two things used to raise the healthy bots' p99 from ~80 ms to ~900 ms within it:
@@ -21,11 +17,6 @@ const BASELINE_MS = 8_000;
 const METHODS = ['getChatMember', 'restrictChatMember', 'sendMessage', 'getChat', 'getChatAdministrators', 'answerCallbackQuery', 'deleteMessage'];
 /** p99 under ~100 ms is scheduler noise on a shared 2-core machine; ratios are taken against at least this. */
 const FLOOR_MS = 100;
-
-beforeAll(async () => {
-  d = await chaosDeployment({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-});
-afterAll(() => d?.stop());
 
 const p99 = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { afterAll, beforeAll } from 'vitest';
+import { openQueue, updatesQueue, type JobQueue } from '../../queues';
 import { registerBot } from '../../services/core/bots';
 import { loadConfig, type Config } from '../../services/core/config';
 import { createDatabase, type PrismaClient } from '../../services/core/db';
-import { updatesQueueName } from '../../queues';
 import { SimClient, startSimulator, type RunningSimulator, type SimBot } from '../../sim';
+import { useTestDatabase } from '../support/db';
+import { startedLater } from '../support/platform';
 import { spawnTs, waitFor, type Spawned } from '../support/process';
+import { useTestRedis } from '../support/redis';
 
 /**
  * Chaos harness: the simulator in this process, the platform as real `services/main.ts` processes on the
@@ -25,7 +28,7 @@ export async function chaosDeployment(options: { databaseUrl: string; redisUrl: 
   });
   const db: PrismaClient = createDatabase({ url: options.databaseUrl, poolSize: 4 });
   const processes: Spawned[] = [];
-  const queues = new Map<number, Queue>();
+  const queues = new Map<number, JobQueue<'updates'>>();
 
   const env = (roles: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
     ROLES: roles,
@@ -66,10 +69,10 @@ export async function chaosDeployment(options: { databaseUrl: string; redisUrl: 
     outputTails(chars = 4_000): string {
       return processes.map((p, i) => `--- process ${i} (pid ${p.child.pid}) ---\n${p.output().slice(-chars)}`).join('\n');
     },
-    queue(instanceId: number): Queue {
+    queue(instanceId: number): JobQueue<'updates'> {
       let q = queues.get(instanceId);
       if (!q) {
-        q = new Queue(updatesQueueName(instanceId), { connection: { url: options.redisUrl }, prefix: options.redisPrefix });
+        q = openQueue(updatesQueue(instanceId), { connection: { url: options.redisUrl }, prefix: options.redisPrefix });
         queues.set(instanceId, q);
       }
       return q;
@@ -85,6 +88,21 @@ export async function chaosDeployment(options: { databaseUrl: string; redisUrl: 
 }
 
 export type ChaosDeployment = Awaited<ReturnType<typeof chaosDeployment>>;
+
+/**
+ * For a chaos test file (call at module top level): a chaos deployment on the file's own database and Redis
+ * prefix, made before the file's tests; every process it spawned is killed after them.
+ */
+export function useChaosDeployment(options: { callLogCapacity?: number } = {}): ChaosDeployment {
+  const database = useTestDatabase();
+  const redis = useTestRedis();
+  let d: ChaosDeployment | undefined;
+  beforeAll(async () => {
+    d = await chaosDeployment({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, ...options });
+  });
+  afterAll(() => d?.stop());
+  return startedLater(() => d, 'useChaosDeployment()');
+}
 export type ChaosBot = Awaited<ReturnType<ChaosDeployment['addBot']>>;
 
 export interface Scene {
@@ -169,7 +187,7 @@ export async function drained(d: ChaosDeployment, bot: ChaosBot, timeoutMs: numb
 }
 
 /** Why jobs still wait when a drain times out: each waiting, active or delayed job, when it last ran, and for how long it was handed back. */
-async function describeStuck(queue: Queue): Promise<string> {
+async function describeStuck(queue: JobQueue): Promise<string> {
   const now = Date.now();
   const jobs = await queue.getJobs(['active', 'delayed', 'waiting', 'prioritized'], 0, 30);
   return jobs

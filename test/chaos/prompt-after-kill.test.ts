@@ -4,20 +4,11 @@
  * the run that takes the job over cannot know whether Telegram got it, and a muted user without a prompt is
  * stuck, so it sends the prompt (at least once) and does not mute again.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/process';
-import { chaosDeployment, protectGroups, type ChaosDeployment } from './helpers';
+import { protectGroups, useChaosDeployment } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let d: ChaosDeployment;
-
-beforeAll(async () => {
-  d = await chaosDeployment({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-});
-afterAll(() => d?.stop());
+const d = useChaosDeployment();
 
 describe('chaos: a verifier killed while its prompt is on the wire', () => {
   it('the job\'s next run sends the prompt to the user it muted, and mutes nobody twice', { timeout: 90_000 }, async () => {

@@ -1,17 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/process';
-import { useTestRedis } from '../support/redis';
-import { chaosDeployment, drained, joinAll, makeJoiners, outcome, printOutcome, protectGroups, sleep, type ChaosDeployment } from './helpers';
+import { drained, joinAll, makeJoiners, outcome, printOutcome, protectGroups, sleep, useChaosDeployment } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let d: ChaosDeployment;
-
-beforeAll(async () => {
-  d = await chaosDeployment({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-});
-afterAll(() => d?.stop());
+const d = useChaosDeployment();
 
 // test/lifecycle/status.test.ts proves the same in one process; here the poller and the verifier are separate
 // processes and the other bot keeps deciding a join load meanwhile.

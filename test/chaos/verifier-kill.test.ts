@@ -4,24 +4,15 @@
  * decision recorded. (It once failed on three verifier bugs, fixed since: a join claim that outlived the
  * killed process, decision rows buffered in its memory, and BullMQ's default 30 s lock.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
-import { chaosDeployment, drained, joinAll, makeJoiners, outcome, printOutcome, protectGroups, type ChaosDeployment } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { drained, joinAll, makeJoiners, outcome, printOutcome, protectGroups, useChaosDeployment } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let d: ChaosDeployment;
+const d = useChaosDeployment();
 
 /** 2 updates per join (chat_member + new_chat_members). CHAOS_UPDATES overrides the load (issue figure: 5,000). */
 const UPDATES = Number(process.env.CHAOS_UPDATES ?? 5_000);
 /** Prompts are paced at 20/min per group and ~30/s per bot (as Telegram requires): 10 % non-subscribers over 20 groups. */
 const GROUPS = 20;
-
-beforeAll(async () => {
-  d = await chaosDeployment({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-});
-afterAll(() => d?.stop());
 
 describe('chaos: a verifier process SIGKILLed in the middle of the load', () => {
   it('every update is decided exactly once: each non-subscriber muted once and prompted once, nobody undecided', { timeout: 90_000 }, async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertHandlers, maintenanceJobs, MissingHandlerError, updateJobId, updateJobs, updatesQueueName } from '../../queues';
+import { addJob, assertHandlers, deletePromptJobId, expireJoinRequestJobId, maintenanceJobs, MissingHandlerError, updateJobId, updateJobs, updatesQueueName, type JobQueue } from '../../queues';
 
 describe('queue registry', () => {
   it('builds ids BullMQ accepts: no colon, not all digits, deterministic', () => {
@@ -8,6 +8,20 @@ describe('queue registry', () => {
     expect(id).not.toContain(':');
     expect(id).not.toMatch(/^\d+$/);
     expect(updatesQueueName(3)).toBe('updates-3');
+    // The ids the verifier gives its follow-up jobs, as they were built before they moved here.
+    expect(deletePromptJobId(3, -1001234, 77)).toBe('p-3-1001234-77');
+    expect(expireJoinRequestJobId(3, -1001234, 42, 1_700_000_000)).toBe('jr-3-1001234-42-1700000000');
+  });
+
+  it('lets a producer add only the jobs its queue carries, each with its own payload (checked by tsc)', () => {
+    const typed = (queue: JobQueue<'updates'>) => [
+      () => addJob(queue, 'delete-prompt', { botInstanceId: 1, chatId: -5, messageId: 2 }),
+      // @ts-expect-error a maintenance job on a bot's queue
+      () => addJob(queue, 'stats-rollup', {}),
+      // @ts-expect-error a payload of another job
+      () => addJob(queue, 'relift', { botInstanceId: 1, chatId: -5, messageId: 2 }),
+    ];
+    expect(typed).toBeTypeOf('function');
   });
 
   it('validates update payloads and strips unknown top-level fields', () => {

@@ -2,7 +2,7 @@
 // of it) answered; registration and token checks retry blips and call only a 401 an invalid token.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { botHealth, PROBE_CACHE_MS } from '../../services/core/bot-health';
+import { botHealth, PROBE_CACHE_MS } from '../../services/api/bot-health';
 import { BotRegistryError, checkToken, registerBot } from '../../services/core/bots';
 import { loadConfig, type Config } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { registerBot } from '../../services/core/bots';
 import { loadConfig, type Config } from '../../services/core/config';
 import type { PrismaClient } from '../../services/core/db';
-import { updatesQueueName } from '../../queues';
+import { openQueue, updatesQueue } from '../../queues';
 import type { SimBot, SimClient } from '../../sim';
 
 /** The configuration a test shares with the processes it starts (same database, Redis prefix and key). */
@@ -33,7 +32,7 @@ export async function registerSimBots(db: PrismaClient, config: Config, client: 
 
 /** update_id of every job in the bot's updates queue (whatever its state), from the job ids `u-<bot>-<update>`. */
 export async function queuedUpdateIds(config: Config, instanceId: number): Promise<number[]> {
-  const queue = new Queue(updatesQueueName(instanceId), { connection: { url: config.REDIS_URL }, prefix: config.REDIS_PREFIX });
+  const queue = openQueue(updatesQueue(instanceId), { connection: { url: config.REDIS_URL }, prefix: config.REDIS_PREFIX });
   try {
     const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'], 0, -1);
     return jobs.map((job) => {

@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { announceGroupChange, controlBot } from '../../services/core/control';
+import { describe, expect, it } from 'vitest';
+import { announceGroupChange, controlBot } from '../../queues';
 import { promptsFor, waitPrompt } from '../pipeline/helpers';
-import { useTestDatabase } from '../support/db';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { useTestRedis } from '../support/redis';
 import { sleep } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
+const platform = usePlatform({ env: { LOG_LEVEL: 'error' } });
 const HOT_RELOAD_MS = 2_000;
-
-beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, env: { LOG_LEVEL: 'error' } });
-  await platform.startRoles();
-});
-afterAll(() => platform?.stop());
 
 describe('hot reload, without restarting a process', () => {
   it('stop and start a bot take effect within 2 s', async () => {

@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { describe, expect, it } from 'vitest';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { useTestRedis } from '../support/redis';
 import { sleep } from './helpers';
+import { breakerKey } from '../../services/core/telegram/breaker-state';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
-
-beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, env: { LOG_LEVEL: 'error' } });
-  await platform.startRoles();
-});
-afterAll(() => platform?.stop());
+const platform = usePlatform({ env: { LOG_LEVEL: 'error' } });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -70,7 +61,7 @@ describe('per-bot isolation', () => {
     await sleep(1_000);
     const during = await measure(12);
     // The failing bot's breaker opened: its jobs wait, handed back delayed, without hammering Telegram.
-    const breaker = await platform.ctx.redis.get(platform.ctx.keys.bot(failing.instanceId, 'breaker'));
+    const breaker = await platform.ctx.redis.get(breakerKey(platform.ctx.keys, failing.instanceId));
     while (Date.now() - faultStart < 10_000) await sleep(100);
     loading = false;
     await load;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
-import { publishControl } from '../../services/core/control';
+import { heartbeatKey, publishControl } from '../../queues';
 import { createDatabase, type PrismaClient } from '../../services/core/db';
 import { logger } from '../../services/core/logger';
 import { createRedis } from '../../services/core/redis';
@@ -81,7 +81,7 @@ describe('100 bots in one deployment', () => {
     contexts.push(pollerCtx);
     await startPoller(pollerCtx);
     await waitFor(async () => {
-      const beats = await probe.mget(bots.map((b) => pollerCtx.keys.bot(b.instanceId, 'heartbeat')));
+      const beats = await probe.mget(bots.map((b) => heartbeatKey(pollerCtx.keys, b.instanceId)));
       return beats.every((b) => b !== null);
     }, 60_000, `heartbeats of all ${BOTS} bots`);
     const allUpMs = Date.now() - started;

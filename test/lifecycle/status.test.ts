@@ -1,27 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { botHealth } from '../../services/core/bot-health';
-import { controlBot } from '../../services/core/control';
-import { useTestDatabase } from '../support/db';
-import { startPlatform, type Platform } from '../support/platform';
+import { describe, expect, it } from 'vitest';
+import { botHealth } from '../../services/api/bot-health';
+import { controlBot } from '../../queues';
+import { usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
 import { freePort } from '../support/redis-server';
-import { useTestRedis } from '../support/redis';
 import { sleep } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
-
-beforeAll(async () => {
-  platform = await startPlatform({
-    databaseUrl: database.url,
-    redisUrl: redis.url,
-    redisPrefix: redis.prefix,
-    env: { POLL_MAX_FAILURES: '2', BOT_MAX_RESTARTS: '2', BOT_RESTART_BACKOFF_MS: '200', LOG_LEVEL: 'error' },
-  });
-  await platform.startRoles();
-});
-afterAll(() => platform?.stop());
+const platform = usePlatform({ env: { POLL_MAX_FAILURES: '2', BOT_MAX_RESTARTS: '2', BOT_RESTART_BACKOFF_MS: '200', LOG_LEVEL: 'error' } });
 
 const row = (id: number) => platform.ctx.db.botInstance.findUniqueOrThrow({ where: { id } });
 const waitStatus = (id: number, status: string, timeoutMs = 15_000) =>

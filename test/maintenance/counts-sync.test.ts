@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MAINTENANCE_QUEUE } from '../../queues';
+import { maintenanceQueue, openQueue } from '../../queues';
 import { registerBot } from '../../services/core/bots';
 import { loadConfig } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
@@ -12,6 +11,7 @@ import { SimClient, startSimulator, type RunningSimulator, type SimBot } from '.
 import { useTestDatabase } from '../support/db';
 import { waitFor } from '../support/process';
 import { useTestRedis } from '../support/redis';
+import { breakerKey } from '../../services/core/telegram/breaker-state';
 
 const db = useTestDatabase();
 const redis = useTestRedis();
@@ -190,7 +190,7 @@ describe('counts sync', () => {
     }
     await client.addFaults(limited.id, [{ kind: 'retry_after', method: 'getChatMemberCount', count: 1, retryAfter: 30 }]);
     // A verifier of this bot saw Telegram fail and opened its breaker (recorded in Redis for every process).
-    await ctx.redis.set(ctx.keys.bot(broken.instanceId, 'breaker'), 'open', 'EX', 60);
+    await ctx.redis.set(breakerKey(ctx.keys, broken.instanceId), 'open', 'EX', 60);
     // Telegram answers 502 to everything: retried, then this bot's own breaker opens during the sync.
     await client.addFaults(failing.id, [{ kind: 'server_error', method: 'getChatMemberCount' }]);
 
@@ -211,7 +211,7 @@ describe('counts sync', () => {
     expect(await metric(ctx, failing.instanceId, 'ok')).toBe(0);
     expect((await metric(ctx, failing.instanceId, 'failed')) + (await metric(ctx, failing.instanceId, 'deferred'))).toBe(4);
     expect(await metric(ctx, failing.instanceId, 'deferred')).toBeGreaterThanOrEqual(2);
-    expect(await ctx.redis.get(ctx.keys.bot(failing.instanceId, 'breaker'))).toBe('open');
+    expect(await ctx.redis.get(breakerKey(ctx.keys, failing.instanceId))).toBe('open');
 
     expect(await countCalls(healthy.id)).toHaveLength(4);
     for (const id of chatsOf.get(healthy.id)!) {
@@ -225,7 +225,7 @@ describe('counts sync', () => {
   it('runs from one job scheduler, registered once by every maintenance process', async () => {
     const one = await context({ REDIS_PREFIX: `${redis.prefix}s`, COUNTS_SYNC_INTERVAL_MS: '600000' });
     const two = await context({ REDIS_PREFIX: `${redis.prefix}s`, COUNTS_SYNC_INTERVAL_MS: '600000' });
-    const queue = new Queue(MAINTENANCE_QUEUE, { connection: one.newRedis('worker'), prefix: `${redis.prefix}s` });
+    const queue = openQueue(maintenanceQueue, { connection: one.newRedis('worker'), prefix: `${redis.prefix}s` });
     try {
       const bot = await addBot(one);
       const chat = await simChat(bot, 'supergroup', 6);

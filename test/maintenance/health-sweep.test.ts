@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { keyspace } from '../../services/core/redis';
-import { HEARTBEAT_STALE_MS, sweepHeartbeats } from '../../services/maintenance/health-sweep';
+import { HEARTBEAT_STALE_MS, heartbeatKey } from '../../queues';
+import { sweepHeartbeats } from '../../services/maintenance/health-sweep';
 import { makeBot } from '../db/fixtures';
 import { useTestDatabase } from '../support/db';
 import { useTestRedis } from '../support/redis';
@@ -18,8 +19,8 @@ describe('health sweep', () => {
       makeBot(db.prisma, { status: 'running' }),
       makeBot(db.prisma, { status: 'stopped', isActive: false }),
     ]);
-    await redis.redis.set(keys.bot(fresh.id, 'heartbeat'), now - 5_000);
-    await redis.redis.set(keys.bot(silent.id, 'heartbeat'), now - HEARTBEAT_STALE_MS - 1_000);
+    await redis.redis.set(heartbeatKey(keys, fresh.id), now - 5_000);
+    await redis.redis.set(heartbeatKey(keys, silent.id), now - HEARTBEAT_STALE_MS - 1_000);
 
     const marked = await sweepHeartbeats({ db: db.prisma, redis: redis.redis, keys }, now);
     expect(marked.sort()).toEqual([silent.id, never.id].sort());

@@ -1,6 +1,7 @@
 // The one-off clean-up of bot tokens that older versions stored inside errors (bot status, exports, audit values,
 // BullMQ job failures and queue events).
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { QueueEvents } from 'bullmq';
+import { addJob, openQueue, openWorker, updatesQueue } from '../../queues';
 import { describe, expect, it } from 'vitest';
 import { keyspace } from '../../services/core/redis';
 import { redactStoredTokens } from '../../services/maintenance/redact-stored-tokens';
@@ -42,18 +43,17 @@ describe('one-off redaction of stored tokens', () => {
     await db.adminAuditLog.create({ data: { action: 'bot.update', resourceType: 'bot', resourceId: String(bot.id), newValues: { reason: LEAKY } } });
 
     // A job that failed the way the verifier's did: its failedReason, stacktrace and failed event hold the URL.
-    const connection = { url: redis.url };
-    const name = `updates-${bot.id}`;
-    const queue = new Queue(name, { connection, prefix: redis.prefix });
-    const events = new QueueEvents(name, { connection, prefix: redis.prefix });
+    const host = { connection: { url: redis.url }, prefix: redis.prefix };
+    const queue = openQueue(updatesQueue(bot.id), host);
+    const events = new QueueEvents(updatesQueue(bot.id).name, host);
     await events.waitUntilReady();
     const failed = new Promise<void>((resolve) => events.once('failed', () => resolve()));
-    const worker = new Worker(name, async () => {
+    const worker = openWorker(updatesQueue(bot.id), async () => {
       const err = new Error(LEAKY.replace('FetchError: ', ''));
       err.name = 'FetchError';
       throw err;
-    }, { connection, prefix: redis.prefix });
-    await queue.add('update', { botInstanceId: bot.id }, { jobId: 'u-1-1', attempts: 1 });
+    }, host, {});
+    await addJob(queue, 'update', { botInstanceId: bot.id, update: { update_id: 1 }, receivedAt: Date.now() }, { jobId: 'u-1-1', attempts: 1 });
     await failed;
     await Promise.all([worker.close(), events.close()]);
     const before = await everythingInRedis();

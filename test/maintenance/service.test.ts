@@ -1,14 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXPORTS_QUEUE, MAINTENANCE_QUEUE } from '../../queues';
+import { dashboardKey, EXPORTS_QUEUE, exportsQueue as exportsQueueRef, maintenanceQueue, openQueue, requestExport } from '../../queues';
 import { loadConfig } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
-import { createExportsQueue, requestExport } from '../../services/core/exports';
 import { logger } from '../../services/core/logger';
-import { dashboardKey, readDashboard } from '../../services/core/stats';
+import { readDashboard } from '../../services/api/stats';
 import { writeDashboard } from '../../services/maintenance/dashboard';
 import { startMaintenance } from '../../services/maintenance';
 import { rollupAll } from '../../services/maintenance/rollup';
@@ -107,7 +105,7 @@ describe('startMaintenance', () => {
     await startMaintenance(one);
     await startMaintenance(two);
     await startMaintenance(one);
-    const queue = new Queue(MAINTENANCE_QUEUE, { connection: one.newRedis('worker'), prefix: redis.prefix });
+    const queue = openQueue(maintenanceQueue, { connection: one.newRedis('worker'), prefix: redis.prefix });
     try {
       const schedulers = await queue.getJobSchedulers();
       expect(schedulers.map((s) => s.key).sort()).toEqual(['counts-sync', 'health-sweep', 'restriction-upkeep', 'retention', 'scheduled-export', 'stats-rollup']);
@@ -124,7 +122,7 @@ describe('startMaintenance', () => {
       await waitFor(async () => (await readDashboard({ db: db.prisma, redis: one.redis, keys: one.keys }))?.data.bots.find((x) => x.botId === bot.id)?.today.total === 1, 15_000, 'a rollup through the scheduler');
 
       // An export requested the way the API does it is written by the exports worker.
-      const exportsQueue = createExportsQueue(one.newRedis('worker'), redis.prefix);
+      const exportsQueue = openQueue(exportsQueueRef, { connection: one.newRedis('worker'), prefix: redis.prefix });
       const requested = await requestExport({ db: db.prisma, exportsQueue }, { kind: 'verifications', filters: { botId: bot.id } });
       const done = await waitFor(async () => {
         const row = await db.prisma.export.findUniqueOrThrow({ where: { id: requested.id } });
@@ -142,7 +140,7 @@ describe('startMaintenance', () => {
 
   it('removes the daily export scheduler when EXPORT_SCHEDULE_KINDS is empty', async () => {
     const ctx = await context({ REDIS_PREFIX: `${redis.prefix}x`, EXPORT_SCHEDULE_KINDS: ',' });
-    const queue = new Queue(MAINTENANCE_QUEUE, { connection: ctx.newRedis('worker'), prefix: `${redis.prefix}x` });
+    const queue = openQueue(maintenanceQueue, { connection: ctx.newRedis('worker'), prefix: `${redis.prefix}x` });
     try {
       await queue.upsertJobScheduler('scheduled-export', { pattern: '0 2 * * *', tz: 'UTC' }, { name: 'scheduled-export', data: {} });
       await startMaintenance(ctx);

@@ -20,7 +20,7 @@ async function exposedNames(): Promise<Set<string>> {
   const metrics = createMetrics();
   // The deployment gauges need a database to collect; their names are declared here so a rename breaks this test.
   const deploymentGauges = ['nezuko_bots', 'nezuko_queue_jobs', 'nezuko_poller_lag_seconds', 'nezuko_bot_heartbeat_age_seconds'];
-  const source = readFileSync('services/core/deployment-metrics.ts', 'utf8');
+  const source = readFileSync('services/api/deployment-metrics.ts', 'utf8');
   for (const name of deploymentGauges) expect(source).toContain(`name: '${name}'`);
   const names = new Set(deploymentGauges);
   for (const metric of await metrics.registry.getMetricsAsJSON()) {

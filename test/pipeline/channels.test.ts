@@ -1,26 +1,16 @@
 // Channels in and around a protected group (issue 15, section 2): posts on behalf of a foreign channel, and a
 // required channel the bot cannot check.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { announceGroupChange } from '../../services/core/control';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { announceGroupChange } from '../../queues';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { closeQueues, logRows, promptsFor, settled, waitMuted, waitPrompt, waitReply, type Bot } from './helpers';
+import { logRows, promptsFor, settled, waitMuted, waitPrompt, waitReply, type Bot } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
+const platform = usePlatform();
 let bot: Bot;
 
 beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-  await platform.startRoles();
   bot = await platform.addBot();
-});
-afterAll(async () => {
-  await closeQueues();
-  await platform?.stop();
 });
 
 async function command(chatId: number, fromId: number, text: string) {

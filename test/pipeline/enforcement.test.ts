@@ -1,28 +1,18 @@
 // Enforcement as Telegram behaves (issue 15, section 1): a verified user is a plain member again and stays
 // enforceable; an admin's earlier restriction survives our mute; users unmuted the old way are repaired.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { restrictionUpkeep } from '../../services/maintenance/restriction-upkeep';
 import { PERMISSION_KEYS } from '../../sim/types';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { botQueue, closeQueues, logRows, promptsFor, settled, waitMuted, waitPrompt, waitUnmuted, type Bot } from './helpers';
+import { logRows, promptsFor, settled, waitMuted, waitPrompt, waitUnmuted, type Bot } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
+const platform = usePlatform();
 let bot: Bot;
 
 beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-  await platform.startRoles();
   bot = await platform.addBot();
-});
-afterAll(async () => {
-  await closeQueues();
-  await platform?.stop();
 });
 
 const everything = Object.fromEntries(PERMISSION_KEYS.map((key) => [key, true]));
@@ -195,7 +185,7 @@ describe('users unmuted the old way (restricted with the group\'s defaults)', ()
     await client.setMember(group.id, memberSince.id, { status: 'member' });
     await client.clearCalls(bot.id);
 
-    const handed = await restrictionUpkeep(platform.ctx.db, () => botQueue(platform, bot));
+    const handed = await restrictionUpkeep(platform.ctx.db, () => platform.queue(bot.instanceId));
     expect(handed.relifts).toBeGreaterThanOrEqual(3);
     await waitFor(async () => (await platform.ctx.db.restriction.count({ where: { reliftPending: true } })) === 0, 15_000, 'the relift jobs');
 
@@ -206,6 +196,6 @@ describe('users unmuted the old way (restricted with the group\'s defaults)', ()
     expect(await restrictCalls(mutedSince.id)).toBe(0);
     expect(await restrictCalls(memberSince.id)).toBe(0);
     // Once: nothing is left to hand over.
-    expect((await restrictionUpkeep(platform.ctx.db, () => botQueue(platform, bot))).relifts).toBe(0);
+    expect((await restrictionUpkeep(platform.ctx.db, () => platform.queue(bot.instanceId))).relifts).toBe(0);
   });
 });

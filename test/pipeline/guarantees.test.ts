@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controlBot } from '../../services/core/control';
+import { controlBot } from '../../queues';
 import { useTestDatabase } from '../support/db';
 import { useTestRedis } from '../support/redis';
 import { protectedGroup, startPlatform, type Platform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { botQueue, closeQueues, logRows, promptsFor, settled, waitMuted, waitPrompt, waitReply, type Bot } from './helpers';
+import { logRows, promptsFor, settled, waitMuted, waitPrompt, waitReply, type Bot } from './helpers';
 
 const database = useTestDatabase();
 const redis = useTestRedis();
@@ -17,7 +17,6 @@ beforeAll(async () => {
   bot = await platform.addBot();
 });
 afterAll(async () => {
-  await closeQueues();
   await platform?.stop();
 });
 
@@ -59,7 +58,7 @@ describe('prompts', () => {
     await settled(platform, bot);
     // The same messages read again after the prompt went out (a poll batch boundary, a re-delivery): the
     // prompt is live, so they change nothing.
-    const queue = botQueue(platform, bot);
+    const queue = platform.queue(bot.instanceId);
     const read = (await queue.getCompleted()).filter((j) => j.name === 'update' && j.data.update.message?.chat.id === group.id && written.includes(j.data.update.message.message_id));
     expect(read.length).toBe(written.length);
     await queue.addBulk(read.map((j) => ({ name: 'update', data: { ...j.data, receivedAt: Date.now() }, opts: { jobId: `${j.id}-later` } })));
@@ -124,7 +123,7 @@ describe('a join seen only as a new_chat_members message', () => {
     await settled(platform, bot);
     expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
     expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
-    const jobs = (await botQueue(platform, bot).getCompleted()).filter((j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`));
+    const jobs = (await platform.queue(bot.instanceId).getCompleted()).filter((j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`));
     expect(jobs.map((j) => Object.keys(j.data.update).find((k) => k !== 'update_id'))).toEqual(['message']);
   });
 });

@@ -1,34 +1,15 @@
-import { Queue } from 'bullmq';
 import type { TgMessage } from '../../sim/types';
-import { updatesQueueName } from '../../queues';
 import type { Platform } from '../support/platform';
 import { waitFor } from '../support/process';
 
 export type Bot = Awaited<ReturnType<Platform['addBot']>>;
-
-const queues = new Map<number, Queue>();
-
-/** A producer on the bot's own updates queue (same Redis prefix as the platform), closed by closeQueues(). */
-export function botQueue(platform: Platform, bot: Bot): Queue {
-  let queue = queues.get(bot.instanceId);
-  if (!queue) {
-    queue = new Queue(updatesQueueName(bot.instanceId), { connection: { url: platform.config.REDIS_URL }, prefix: platform.config.REDIS_PREFIX });
-    queues.set(bot.instanceId, queue);
-  }
-  return queue;
-}
-
-export async function closeQueues(): Promise<void> {
-  await Promise.all([...queues.values()].map((q) => q.close()));
-  queues.clear();
-}
 
 /**
  * Everything the bot was sent so far is handled: Telegram holds no unconfirmed update for it (so the poller
  * has queued them all) and its queue has nothing waiting or running. Delayed follow-ups do not count.
  */
 export async function settled(platform: Platform, bot: Bot, timeoutMs = 15_000): Promise<void> {
-  const queue = botQueue(platform, bot);
+  const queue = platform.queue(bot.instanceId);
   let quietSince = 0;
   await waitFor(async () => {
     const { updates } = await platform.client.pendingUpdates(bot.id);

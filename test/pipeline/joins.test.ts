@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { buttons, closeQueues, logRows, press, promptsFor, settled, waitMuted, waitPrompt, waitUnmuted, type Bot } from './helpers';
+import { buttons, logRows, press, promptsFor, settled, waitMuted, waitPrompt, waitUnmuted, type Bot } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
+const platform = usePlatform();
 let bot: Bot;
 
 beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-  await platform.startRoles();
   bot = await platform.addBot();
-});
-afterAll(async () => {
-  await closeQueues();
-  await platform?.stop();
 });
 
 const openRestrictions = (userId: number) => platform.ctx.db.restriction.count({ where: { userId: BigInt(userId), liftedAt: null } });

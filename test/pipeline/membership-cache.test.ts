@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db';
 import { useTestRedis } from '../support/redis';
 import { protectedGroup, startPlatform, type Platform } from '../support/platform';
-import { closeQueues, logRows, press, settled, waitMuted, waitPrompt, waitUnmuted, type Bot } from './helpers';
+import { logRows, press, settled, waitMuted, waitPrompt, waitUnmuted, type Bot } from './helpers';
 
 const database = useTestDatabase();
 const redis = useTestRedis();
@@ -15,7 +15,6 @@ beforeAll(async () => {
   bot = await platform.addBot();
 });
 afterAll(async () => {
-  await closeQueues();
   await platform?.stop();
 });
 

@@ -1,24 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
-import { startPlatform, type Platform } from '../support/platform';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { closeQueues, logRows, waitMuted, waitPrompt, type Bot } from './helpers';
+import { logRows, waitMuted, waitPrompt, type Bot } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
+const platform = usePlatform();
 let bot: Bot;
 
 beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-  await platform.startRoles();
   bot = await platform.addBot();
-});
-afterAll(async () => {
-  await closeQueues();
-  await platform?.stop();
 });
 
 /** The bot's replies to a message, in order. */

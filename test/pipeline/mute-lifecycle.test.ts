@@ -1,26 +1,16 @@
 // A mute's life after the decision (issue 15, section 2): a timed mute ends everywhere it is counted, and a
 // job that is retried continues from what it already did.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { restrictionUpkeep } from '../../services/maintenance/restriction-upkeep';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { botQueue, closeQueues, logRows, promptsFor, settled, waitMuted, waitPrompt, waitReply, type Bot } from './helpers';
+import { logRows, promptsFor, settled, waitMuted, waitPrompt, waitReply, type Bot } from './helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
+const platform = usePlatform();
 let bot: Bot;
 
 beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-  await platform.startRoles();
   bot = await platform.addBot();
-});
-afterAll(async () => {
-  await closeQueues();
-  await platform?.stop();
 });
 
 async function command(chatId: number, fromId: number, text: string) {
@@ -50,7 +40,7 @@ describe('timed mutes', () => {
     expect(await command(group.id, owner.id, '/status')).toContain('Muted by me now: 2');
 
     // The second mute's expiry job is lost (as with a Redis that kept nothing): the maintenance sweep covers it.
-    const queue = botQueue(platform, bot);
+    const queue = platform.queue(bot.instanceId);
     const expiries = (await queue.getDelayed()).filter((j) => j.name === 'expire-restriction');
     expect(expiries.map((j) => j.data.restrictionId).sort()).toEqual([a.id, b.id].sort());
     await expiries.find((j) => j.data.restrictionId === b.id)!.remove();

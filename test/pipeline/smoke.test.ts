@@ -1,18 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
-import { useTestRedis } from '../support/redis';
-import { protectedGroup, startPlatform, type Platform } from '../support/platform';
+import { describe, expect, it } from 'vitest';
+import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let platform: Platform;
-
-beforeAll(async () => {
-  platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-  await platform.startRoles();
-});
-afterAll(() => platform?.stop());
+const platform = usePlatform();
 
 describe('join → mute → join channel → I\'ve joined → unmute', () => {
   it('mutes a non-subscriber with one prompt and unmutes after they join', async () => {

@@ -1,18 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../support/db';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/process';
 import { freePort } from '../support/redis-server';
-import { useTestRedis } from '../support/redis';
-import { chaosDeployment, drained, metricSum, protectGroups, type ChaosDeployment } from '../chaos/helpers';
+import { drained, metricSum, protectGroups, useChaosDeployment } from '../chaos/helpers';
 
-const database = useTestDatabase();
-const redis = useTestRedis();
-let d: ChaosDeployment;
-
-beforeAll(async () => {
-  d = await chaosDeployment({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix });
-});
-afterAll(() => d?.stop());
+const d = useChaosDeployment();
 
 const user = (id: number) => ({ id, is_bot: false, first_name: 'Eve' });
 

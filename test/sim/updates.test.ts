@@ -99,7 +99,7 @@ describe('getUpdates', () => {
     await client.leave(s.group.id, bob.id);
     list = (await api({})).body.result; // omitted: the list sticks
     expect(types(list)).toEqual(['chat_member']);
-    list = (await api({ offset: list.at(-1)!.update_id + 1, allowed_updates: [] })).body.result;
+    await api({ offset: list.at(-1)!.update_id + 1, allowed_updates: [] });
     await client.join(s.group.id, bob.id);
     expect(types((await api({})).body.result)).toEqual(['message']);
   });

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
+import { openQueue, updatesQueue, type JobQueue } from '../../queues';
 import { registerBot } from '../../services/core/bots';
 import { loadConfig, type Config } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
@@ -6,7 +8,9 @@ import { logger } from '../../services/core/logger';
 import { startPoller } from '../../services/poller';
 import { startVerifier } from '../../services/verifier';
 import { SimClient, startSimulator, type RunningSimulator, type SimBot } from '../../sim';
+import { useTestDatabase } from './db';
 import { waitFor } from './process';
+import { useTestRedis } from './redis';
 
 export interface PlatformOptions {
   databaseUrl: string;
@@ -33,6 +37,7 @@ export async function startPlatform(options: PlatformOptions) {
     ...options.env,
   });
   let ctx: AppContext | undefined;
+  const queues = new Map<number, JobQueue<'updates'>>();
 
   return {
     sim,
@@ -56,7 +61,17 @@ export async function startPlatform(options: PlatformOptions) {
       await startPoller(ctx);
       return ctx;
     },
+    /** A producer on a bot's updates queue (the platform's Redis and prefix), closed by stop(). */
+    queue(instanceId: number): JobQueue<'updates'> {
+      let queue = queues.get(instanceId);
+      if (!queue) {
+        queue = openQueue(updatesQueue(instanceId), { connection: { url: config.REDIS_URL }, prefix: config.REDIS_PREFIX });
+        queues.set(instanceId, queue);
+      }
+      return queue;
+    },
     async stop(): Promise<void> {
+      await Promise.all([...queues.values()].map((q) => q.close()));
       await ctx?.lifecycle.shutdown('test done', 10_000);
       await sim.stop();
     },
@@ -64,6 +79,34 @@ export async function startPlatform(options: PlatformOptions) {
 }
 
 export type Platform = Awaited<ReturnType<typeof startPlatform>>;
+
+/**
+ * For a test file (call at module top level): the platform on the file's own database and Redis prefix, its
+ * poller and verifier roles started before the file's tests and everything stopped after them. The returned
+ * Platform stands for the one started in beforeAll, so tests and later hooks use it directly.
+ */
+export function usePlatform(options: { env?: Record<string, string> } = {}): Platform {
+  const database = useTestDatabase();
+  const redis = useTestRedis();
+  let platform: Platform | undefined;
+  beforeAll(async () => {
+    platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, env: options.env });
+    await platform.startRoles();
+  });
+  afterAll(() => platform?.stop());
+  return startedLater(() => platform, 'usePlatform()');
+}
+
+/** An object that stands for one made in a hook: every property is read from it once it exists. */
+export function startedLater<T extends object>(get: () => T | undefined, name: string): T {
+  return new Proxy({} as T, {
+    get(_, property) {
+      const target = get();
+      if (!target) throw new Error(`${name}: the platform exists only inside tests and hooks`);
+      return Reflect.get(target, property, target);
+    },
+  });
+}
 
 /**
  * A protected supergroup with its owner and channels, the bot admin everywhere, set up the way a group

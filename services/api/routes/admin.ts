@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { hashToken, randomToken } from '../../core/crypto';
-import { passwordProblem } from '../../core/password-policy';
+import { passwordProblem } from '../password-policy';
 import { Prisma } from '../../core/db';
 import { audit, changed } from '../audit';
 import { API_TOKEN_PREFIX, hashPassword } from '../auth';

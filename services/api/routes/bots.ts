@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { updatesQueueName } from '../../../queues';
-import { botHealth } from '../../core/bot-health';
+import { controlBot, publishControl } from '../../../queues';
 import { BotRegistryError, checkToken, registerBot } from '../../core/bots';
-import { controlBot, publishControl } from '../../core/control';
 import { encryptSecret } from '../../core/crypto';
 import { Prisma } from '../../core/db';
 import { audit, changed } from '../audit';
+import { botHealth, forgetProbe } from '../bot-health';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { windowPage } from '../pagination';
@@ -145,7 +144,7 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
         }
         const after = await ctx.db.botInstance.update({ where: { id: before.id }, data, select: botSelect });
         if (body.token) {
-          await ctx.redis.del(ctx.keys.bot(before.id, 'probe')); // the cached health probe was the old token's
+          await forgetProbe(ctx, before.id); // the cached health probe was the old token's
           await controlBot(ctx, before.id, 'restart');
         }
         const diff = changed(before, { name: body.name });
@@ -164,7 +163,7 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
         const before = await live(params.id);
         await ctx.db.botInstance.update({ where: { id: before.id }, data: { deletedAt: new Date(), isActive: false, status: 'stopped', statusReason: 'deleted by an operator' } });
         await publishControl(ctx, { type: 'bots-changed', botId: before.id });
-        queues.drop(updatesQueueName(before.id));
+        queues.dropBot(before.id);
         await audit(ctx, req, auth, { action: 'bot.delete', resourceType: 'bot', resourceId: before.id, oldValues: { username: before.username, isActive: before.isActive, status: before.status } });
         return undefined;
       },

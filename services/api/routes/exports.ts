@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { EXPORT_KINDS, ExportRequestError, exportFiltersSchema, requestExport } from '../../../queues';
 import { Prisma } from '../../core/db';
-import { EXPORT_KINDS, ExportRequestError, ExportUnavailableError, createExportsQueue, exportFiltersSchema, openExportFile, requestExport } from '../../core/exports';
 import { audit } from '../audit';
+import { ExportUnavailableError, openExportFile } from '../export-files';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { windowPage } from '../pagination';
@@ -18,16 +19,7 @@ const exportColumns = Prisma.sql`e.id, e.kind, e.filters, e.status, e.progress_r
   e.file_deleted_at AS "fileDeletedAt", e.requested_by_id AS "requestedById", e.scheduled, e.error, e.started_at AS "startedAt",
   e.finished_at AS "finishedAt", e.created_at AS "createdAt"`;
 
-export function exportRoutes({ ctx }: ApiDeps): AnyRoute[] {
-  let queue: ReturnType<typeof createExportsQueue> | undefined;
-  const exportsQueue = () => {
-    if (!queue) {
-      queue = createExportsQueue(ctx.newRedis('default'), ctx.config.REDIS_PREFIX);
-      const q = queue;
-      ctx.lifecycle.onShutdown('workers', 'api exports queue', () => q.close());
-    }
-    return queue;
-  };
+export function exportRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
   return [
     defineRoute({
       method: 'get',
@@ -53,7 +45,7 @@ export function exportRoutes({ ctx }: ApiDeps): AnyRoute[] {
       body: z.object({ kind: z.enum(EXPORT_KINDS), filters: exportFiltersSchema.optional() }),
       handler: async ({ body, auth, req }) => {
         try {
-          const row = await requestExport({ db: ctx.db, exportsQueue: exportsQueue() }, { kind: body.kind, filters: body.filters ?? {}, requestedById: auth.userId });
+          const row = await requestExport({ db: ctx.db, exportsQueue: queues.exports() }, { kind: body.kind, filters: body.filters ?? {}, requestedById: auth.userId });
           await audit(ctx, req, auth, { action: 'export.create', resourceType: 'export', resourceId: row.id, newValues: { kind: row.kind, filters: row.filters } });
           return ctx.db.export.findUnique({ where: { id: row.id }, select: exportSelect });
         } catch (err) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { announceGroupChange } from '../../core/control';
+import { announceGroupChange } from '../../../queues';
 import { Prisma } from '../../core/db';
-import { heldRestrictions } from '../../core/restrictions';
+import { heldRestrictions } from '../../core/db/held-restrictions';
 import { audit, changed } from '../audit';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';

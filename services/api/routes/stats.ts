@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { LATENCY_BUCKET_BOUNDS_MS, rates, readDashboard, readVerificationSeries, type DashboardData, type PeriodFigures } from '../../core/stats';
+import { LATENCY_BUCKET_BOUNDS_MS, rates, type DashboardData, type PeriodFigures } from '../../../queues';
+import { readDashboard, readVerificationSeries } from '../stats';
 import type { ApiDeps } from '../deps';
 import { badRequest } from '../errors';
 import { defineRoute, JsonBody, type AnyRoute } from '../routing';

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
 import { BotUnavailableError, cleanError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
 import { inSpan, SpanKind } from '../tracing';
+import { BREAKER_STATE_TTL_S, breakerKey } from './breaker-state';
 import type { Cooldowns } from './cooldowns';
 import { clearance, refund, SEND_RATES, type Bucket, type SendRates } from './pacing';
 import { callTimeout, transientRetry } from './policies';
@@ -81,7 +82,7 @@ export class BotApi {
     this.breaker.onStateChange((state) => {
       options.metrics.breakerState.set({ bot: this.bot }, state === CircuitState.Closed ? 0 : 1);
       // Shared so health checks in any process can see it; expires on its own if this process dies.
-      void options.redis.set(options.keys.bot(this.botInstanceId, 'breaker'), this.breakerState, 'EX', 120).catch(() => {});
+      void options.redis.set(breakerKey(options.keys, this.botInstanceId), this.breakerState, 'EX', BREAKER_STATE_TTL_S).catch(() => {});
       options.log.warn('circuit breaker state changed', { botId: this.botInstanceId, state: CircuitState[state] });
     });
     options.metrics.breakerState.set({ bot: this.bot }, 0);

@@ -1,15 +1,13 @@
-import { createReadStream, type ReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Queue, type ConnectionOptions } from 'bullmq';
 import { z } from 'zod';
-import { defaultJobOptions, EXPORTS_QUEUE, exportJobId } from '../../queues';
-import { EXPORT_KINDS, type ExportKind } from './config';
-import type { Export, PrismaClient } from './db';
+import { EXPORT_KINDS, type ExportKind } from '../services/core/config';
+import type { Export, PrismaClient } from '../services/core/db';
+import { exportJobId } from './jobs';
+import { addJob, type JobQueue } from './queue';
 
 /**
- * The request and download side of CSV exports, for the admin API (and the maintenance role's daily export).
- * The file itself is written by the maintenance role (services/maintenance/export.ts).
+ * Export requests: what the admin API and the daily export (maintenance) ask for, and where the file the
+ * maintenance role writes (services/maintenance/export.ts) is found. Downloads are the API's.
  */
 
 export { EXPORT_KINDS, type ExportKind };
@@ -78,14 +76,9 @@ export function parseExportRequest(input: unknown): { kind: ExportKind; filters:
   return { kind, filters };
 }
 
-/** The exports queue, for producers (the admin API, the daily export). Close it with the process. */
-export function createExportsQueue(connection: ConnectionOptions, prefix: string): Queue {
-  return new Queue(EXPORTS_QUEUE, { connection, prefix, defaultJobOptions });
-}
-
 export interface RequestExportDeps {
   db: PrismaClient;
-  exportsQueue: Pick<Queue, 'add'>;
+  exportsQueue: JobQueue<'exports'>;
 }
 
 export interface RequestExportInput {
@@ -96,9 +89,9 @@ export interface RequestExportInput {
 }
 
 /** Enqueues the job of an exports row; idempotent (job id export-<id>). */
-export async function enqueueExport(queue: Pick<Queue, 'add'>, exportId: number): Promise<void> {
+export async function enqueueExport(queue: JobQueue<'exports'>, exportId: number): Promise<void> {
   // One attempt: a failed export is marked failed with its reason and can be requested again.
-  await queue.add('export', { exportId }, { jobId: exportJobId(exportId), attempts: 1 });
+  await addJob(queue, 'export', { exportId }, { jobId: exportJobId(exportId), attempts: 1 });
 }
 
 /**
@@ -114,53 +107,9 @@ export async function requestExport(deps: RequestExportDeps, input: RequestExpor
   return row;
 }
 
-export class ExportUnavailableError extends Error {
-  override name = 'ExportUnavailableError';
-  constructor(
-    message: string,
-    /** not_found → 404, not_ready → 409, expired → 410. */
-    readonly reason: 'not_found' | 'not_ready' | 'expired',
-  ) {
-    super(message);
-  }
-}
-
-/** Resolves a stored file name inside EXPORT_DIR; refuses anything that would leave it. */
-export function exportFilePath(exportDir: string, fileName: string): string {
+/** Resolves a stored file name inside EXPORT_DIR; null for anything that would leave it. */
+export function exportFilePath(exportDir: string, fileName: string): string | null {
   const root = path.resolve(exportDir);
   const full = path.resolve(root, fileName);
-  if (path.dirname(full) !== root || path.basename(full) !== fileName) throw new ExportUnavailableError('export file path is outside EXPORT_DIR', 'not_found');
-  return full;
-}
-
-export interface ExportDownload {
-  stream: ReadStream;
-  /** For Content-Disposition: attachment; filename="…". */
-  fileName: string;
-  contentType: 'application/gzip';
-  bytes: number;
-  sha256: string;
-  rows: number;
-}
-
-/**
- * Opens a finished export's file for download. Throws ExportUnavailableError when the export does not
- * exist, is not done, or its file was deleted by retention.
- */
-export async function openExportFile(deps: { db: PrismaClient; config: { EXPORT_DIR: string } }, exportId: number): Promise<ExportDownload> {
-  const row = await deps.db.export.findUnique({ where: { id: exportId } });
-  if (!row) throw new ExportUnavailableError(`export ${exportId} not found`, 'not_found');
-  if (row.status !== 'done' || !row.filePath || !row.sha256) throw new ExportUnavailableError(`export ${exportId} is ${row.status}`, 'not_ready');
-  if (row.fileDeletedAt) throw new ExportUnavailableError(`export ${exportId}'s file was deleted after the retention period`, 'expired');
-  const full = exportFilePath(deps.config.EXPORT_DIR, row.filePath);
-  const info = await stat(full).catch(() => null);
-  if (!info?.isFile()) throw new ExportUnavailableError(`export ${exportId}'s file is missing`, 'expired');
-  return {
-    stream: createReadStream(full),
-    fileName: row.filePath,
-    contentType: 'application/gzip',
-    bytes: info.size,
-    sha256: row.sha256,
-    rows: Number(row.rows ?? 0),
-  };
+  return path.dirname(full) === root && path.basename(full) === fileName ? full : null;
 }

@@ -1,12 +1,12 @@
-import { Queue } from 'bullmq';
 import { Telegram } from 'telegraf';
-import { updatesQueueName } from '../../queues';
-import type { Config } from './config';
-import { decryptSecret } from './crypto';
-import type { PrismaClient } from './db';
-import type { Keyspace } from './redis';
 import type { Redis } from 'ioredis';
-import { cleanError, describeError, isTelegramError } from './telegram/errors';
+import { botCountersKey, HEARTBEAT_STALE_MS, lastBeats, openQueue, updatesQueue } from '../../queues';
+import type { Config } from '../core/config';
+import { decryptSecret } from '../core/crypto';
+import type { PrismaClient } from '../core/db';
+import type { Keyspace } from '../core/redis';
+import { sharedBreakerState } from '../core/telegram/breaker-state';
+import { cleanError, describeError, isTelegramError } from '../core/telegram/errors';
 
 export type HealthState = 'healthy' | 'degraded' | 'unresponsive' | 'crashed' | 'stopped';
 
@@ -37,7 +37,6 @@ export interface HealthDeps {
   config: Pick<Config, 'TOKEN_ENCRYPTION_KEY' | 'TELEGRAM_API_ROOT' | 'REDIS_PREFIX'>;
 }
 
-const HEARTBEAT_STALE_MS = 60_000;
 const LAG_DEGRADED_MS = 60_000;
 const PROBE_TIMEOUT_MS = 5_000;
 /**
@@ -64,9 +63,16 @@ async function probe(token: string, apiRoot: string): Promise<BotHealth['probe']
 /** Probes running in this process, so concurrent requests for one bot share one getMe. */
 const probing = new Map<string, Promise<BotHealth['probe']>>();
 
+const probeKey = (keys: Keyspace, botId: number) => keys.bot(botId, 'probe');
+
+/** Drops the bot's cached probe (its token changed). */
+export async function forgetProbe(deps: Pick<HealthDeps, 'redis' | 'keys'>, botId: number): Promise<void> {
+  await deps.redis.del(probeKey(deps.keys, botId));
+}
+
 /** The bot's probe from the shared cache, or a new one (stored for PROBE_CACHE_MS). */
 async function cachedProbe(deps: HealthDeps, botId: number, token: string): Promise<BotHealth['probe']> {
-  const key = deps.keys.bot(botId, 'probe');
+  const key = probeKey(deps.keys, botId);
   const hit = await deps.redis.get(key).catch(() => null);
   if (hit) return JSON.parse(hit) as BotHealth['probe'];
   let pending = probing.get(key);
@@ -89,19 +95,19 @@ async function cachedProbe(deps: HealthDeps, botId: number, token: string): Prom
 export async function botHealth(deps: HealthDeps, botId: number, connection: Redis = deps.redis): Promise<BotHealth | null> {
   const bot = await deps.db.botInstance.findFirst({ where: { id: botId, deletedAt: null } });
   if (!bot) return null;
-  const queue = new Queue(updatesQueueName(botId), { connection, prefix: deps.config.REDIS_PREFIX });
+  const queue = openQueue(updatesQueue(botId), { connection, prefix: deps.config.REDIS_PREFIX });
   try {
     const key = deps.config.TOKEN_ENCRYPTION_KEY;
-    const [heartbeat, breaker, counters, counts, oldest, probed] = await Promise.all([
-      deps.redis.get(deps.keys.bot(botId, 'heartbeat')),
-      deps.redis.get(deps.keys.bot(botId, 'breaker')),
-      deps.redis.hgetall(deps.keys.bot(botId, 'counters')),
+    const [[heartbeat], breaker, counters, counts, oldest, probed] = await Promise.all([
+      lastBeats(deps.redis, deps.keys, [botId]),
+      sharedBreakerState(deps.redis, deps.keys, botId),
+      deps.redis.hgetall(botCountersKey(deps.keys, botId)),
       queue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
       queue.getJobs(['wait'], 0, 0, true),
       key && bot.isActive ? cachedProbe(deps, botId, decryptSecret(bot.tokenEncrypted, key)) : Promise.resolve({ ok: false, latencyMs: 0, error: 'not probed' }),
     ]);
     const now = Date.now();
-    const heartbeatAgeMs = heartbeat ? now - Number(heartbeat) : null;
+    const heartbeatAgeMs = heartbeat ? now - heartbeat : null;
     const oldestJob = oldest[0];
     const lagMs = oldestJob ? now - ((oldestJob.data as { receivedAt?: number }).receivedAt ?? oldestJob.timestamp) : null;
     const reasons: string[] = [];

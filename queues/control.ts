@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { AppContext } from './context';
-import type { PrismaClient } from './db';
-import type { Keyspace } from './redis';
+import type { AppContext } from '../services/core/context';
+import type { PrismaClient } from '../services/core/db';
+import type { Keyspace } from '../services/core/redis';
 
 /**
  * Hot reload: a change made anywhere (admin API, CLI, a bot command) is announced on one Redis pub/sub
@@ -19,6 +19,7 @@ export interface ControlDeps {
   keys: Keyspace;
 }
 
+/** The one pub/sub channel every process listens on. */
 const channel = (keys: Keyspace) => keys.key('control');
 
 export async function publishControl(deps: Pick<ControlDeps, 'redis' | 'keys'>, message: ControlMessage): Promise<void> {

@@ -1,7 +1,6 @@
-import { Queue } from 'bullmq';
 import client from 'prom-client';
-import { MAINTENANCE_QUEUE, updatesQueueName } from '../../queues';
-import type { AppContext } from './context';
+import { lastBeats, maintenanceQueue, openQueue, updatesQueue, type JobQueue, type QueueRef } from '../../queues';
+import type { AppContext } from '../core/context';
 
 /**
  * Figures about the whole deployment rather than this process (bots by status, queue depth, poller lag,
@@ -10,13 +9,13 @@ import type { AppContext } from './context';
  */
 export function registerDeploymentMetrics(ctx: AppContext): () => Promise<void> {
   const { registry } = ctx.metrics;
-  const queues = new Map<string, Queue>();
-  const queue = (name: string) => {
-    let q = queues.get(name);
+  const queues = new Map<string, JobQueue>();
+  // Read only; errors surface as a failed scrape, so the queues' own error events are not logged.
+  const queue = (ref: QueueRef) => {
+    let q = queues.get(ref.name);
     if (!q) {
-      q = new Queue(name, { connection: ctx.redis, prefix: ctx.config.REDIS_PREFIX });
-      q.on('error', () => {});
-      queues.set(name, q);
+      q = openQueue(ref, { connection: ctx.redis, prefix: ctx.config.REDIS_PREFIX });
+      queues.set(ref.name, q);
     }
     return q;
   };
@@ -50,10 +49,10 @@ export function registerDeploymentMetrics(ctx: AppContext): () => Promise<void> 
     registers: [registry],
     async collect() {
       this.reset();
-      const names = [MAINTENANCE_QUEUE, ...(await bots()).map((b) => updatesQueueName(b.id))];
-      const counts = await Promise.all(names.map((name) => queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed')));
-      names.forEach((name, i) => {
-        for (const [state, count] of Object.entries(counts[i]!)) this.set({ queue: name, state }, count);
+      const refs = [maintenanceQueue, ...(await bots()).map((b) => updatesQueue(b.id))];
+      const counts = await Promise.all(refs.map((ref) => queue(ref).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed')));
+      refs.forEach((ref, i) => {
+        for (const [state, count] of Object.entries(counts[i]!)) this.set({ queue: ref.name, state }, count);
       });
     },
   });
@@ -66,7 +65,7 @@ export function registerDeploymentMetrics(ctx: AppContext): () => Promise<void> 
     async collect() {
       this.reset();
       const list = await bots();
-      const oldest = await Promise.all(list.map((b) => queue(updatesQueueName(b.id)).getJobs(['wait'], 0, 0, true)));
+      const oldest = await Promise.all(list.map((b) => queue(updatesQueue(b.id)).getJobs(['wait'], 0, 0, true)));
       list.forEach((b, i) => {
         const job = oldest[i]![0];
         const since = job ? ((job.data as { receivedAt?: number }).receivedAt ?? job.timestamp) : Date.now();
@@ -83,10 +82,9 @@ export function registerDeploymentMetrics(ctx: AppContext): () => Promise<void> 
     async collect() {
       this.reset();
       const list = await bots();
-      if (!list.length) return;
-      const beats = await ctx.redis.mget(...list.map((b) => ctx.keys.bot(b.id, 'heartbeat')));
+      const beats = await lastBeats(ctx.redis, ctx.keys, list.map((b) => b.id));
       list.forEach((b, i) => {
-        if (beats[i]) this.set({ bot: String(b.id) }, Math.max(0, (Date.now() - Number(beats[i])) / 1000));
+        if (beats[i]) this.set({ bot: String(b.id) }, Math.max(0, (Date.now() - beats[i]!) / 1000));
       });
     },
   });

@@ -1,0 +1,116 @@
+/**
+ * Queue and job names, one zod schema per payload, the job ids and default job options: what producers and
+ * workers agree on. Producers and workers import these from queues/ and nowhere else.
+ */
+import { z } from 'zod';
+import type { DefaultJobOptions } from 'bullmq';
+
+/** Each bot has its own queue, so one bot's backlog or failure never delays another's. */
+export const updatesQueueName = (botInstanceId: number) => `updates-${botInstanceId}`;
+export const MAINTENANCE_QUEUE = 'maintenance';
+/** CSV exports have a queue of their own, so a long export never delays a rollup. */
+export const EXPORTS_QUEUE = 'exports';
+
+const botInstanceId = z.number().int().positive();
+const telegramId = z.number().int();
+
+/** Jobs on a bot's `updates-<id>` queue. */
+export const updateJobs = {
+  /** A raw Telegram update, exactly as getUpdates returned it. Never the token. */
+  update: z.object({
+    botInstanceId,
+    update: z.looseObject({ update_id: z.number().int().nonnegative() }),
+    /** When the poller received it (ms since epoch), for lag and end-to-end latency. */
+    receivedAt: z.number().int().positive(),
+    /** W3C trace context of the poll that read it, when tracing is on. */
+    trace: z.record(z.string().max(64), z.string().max(512)).optional(),
+  }),
+  /** Delete a verification prompt once its lifetime is over. */
+  'delete-prompt': z.object({ botInstanceId, chatId: telegramId, messageId: z.number().int().positive() }),
+  /** Decline a join request whose user did not subscribe in time. */
+  'expire-join-request': z.object({ botInstanceId, chatId: telegramId, userId: telegramId }),
+  /** Lift every open restriction the bot made in a group (turning protection off), paced. */
+  'lift-restrictions': z.object({ botInstanceId, groupId: z.number().int().positive(), reason: z.string().max(200) }),
+  /** A timed mute's end: close its restriction row (`expired`), delete its prompt, restore an admin's earlier restriction. */
+  'expire-restriction': z.object({ botInstanceId, restrictionId: z.number().int().positive() }),
+  /** Lift properly a user an earlier version unmuted "to the group's defaults" (restrictions.relift_pending). */
+  relift: z.object({ botInstanceId, restrictionId: z.number().int().positive() }),
+} as const;
+
+/**
+ * Jobs on the shared maintenance queue, all started by job schedulers (schedulers.ts). The queue has a global
+ * concurrency of 1: two maintenance jobs never run at once, across every maintenance process.
+ */
+export const maintenanceJobs = {
+  /** Rolls new log rows into the hourly tables, then writes the dashboard snapshot. */
+  'stats-rollup': z.object({}),
+  /** Deletes expired log rows, statistics, sessions and export files. */
+  'retention': z.object({}),
+  /** Creates the daily exports (EXPORT_SCHEDULE_KINDS) of the previous UTC day. */
+  'scheduled-export': z.object({}),
+  /** Marks running bots whose poller heartbeat stopped. */
+  'health-sweep': z.object({}),
+  /** Reads member and subscriber counts of enabled groups and their channels from Telegram. */
+  'counts-sync': z.object({}),
+  /**
+   * Hands the verifiers what is due on restrictions: timed mutes whose end has passed (a safety net behind the
+   * expiry job each mute schedules) and users lifted the old way that still need a proper lift.
+   */
+  'restriction-upkeep': z.object({}),
+} as const;
+
+/** Jobs on the exports queue (job id `export-<id>`, one per exports row). */
+export const exportJobs = {
+  export: z.object({ exportId: z.number().int().positive() }),
+} as const;
+
+/** Every queue kind and the jobs it carries. */
+export const JOBS = { updates: updateJobs, maintenance: maintenanceJobs, exports: exportJobs } as const;
+export type QueueKind = keyof typeof JOBS;
+export type JobName<K extends QueueKind> = keyof (typeof JOBS)[K] & string;
+export type JobData<K extends QueueKind, N extends JobName<K>> = z.infer<(typeof JOBS)[K][N]>;
+
+export type UpdateJobName = JobName<'updates'>;
+export type MaintenanceJobName = JobName<'maintenance'>;
+export type UpdateJobData<N extends UpdateJobName> = JobData<'updates', N>;
+export type MaintenanceJobData<N extends MaintenanceJobName> = JobData<'maintenance', N>;
+export type ExportJobData = JobData<'exports', 'export'>;
+
+/** A queue by kind and name: a bot's updates queue, or one of the shared ones. */
+export interface QueueRef<K extends QueueKind = QueueKind> {
+  kind: K;
+  name: string;
+}
+export const updatesQueue = (botInstanceId: number): QueueRef<'updates'> => ({ kind: 'updates', name: updatesQueueName(botInstanceId) });
+export const maintenanceQueue: QueueRef<'maintenance'> = { kind: 'maintenance', name: MAINTENANCE_QUEUE };
+export const exportsQueue: QueueRef<'exports'> = { kind: 'exports', name: EXPORTS_QUEUE };
+
+/*
+ * Job ids. BullMQ refuses custom ids containing `:` and all-digit ids; each id here is deterministic, so a job
+ * produced twice (a re-delivered update, a retried producer) exists once while the first is kept.
+ */
+
+/** A re-delivered update (crash between addBulk and the offset advance) is dropped by BullMQ as a duplicate. */
+export const updateJobId = (botInstanceId: number, updateId: number) => `u-${botInstanceId}-${updateId}`;
+/** One deletion per prompt. */
+export const deletePromptJobId = (botInstanceId: number, chatId: number, messageId: number) => `p-${botInstanceId}-${-chatId}-${messageId}`;
+/** One expiry per join request (a user asking again later is a request of its own). */
+export const expireJoinRequestJobId = (botInstanceId: number, chatId: number, userId: number, requestDate: number) =>
+  `jr-${botInstanceId}-${-chatId}-${userId}-${requestDate}`;
+/** One expiry job per mute episode (a renewed mute ends later and gets a job of its own). */
+export const expireRestrictionJobId = (botInstanceId: number, restrictionId: number, mutedUntil: Date) =>
+  `x-${botInstanceId}-${restrictionId}-${mutedUntil.getTime()}`;
+export const reliftJobId = (botInstanceId: number, restrictionId: number) => `rl-${botInstanceId}-${restrictionId}`;
+export const exportJobId = (exportId: number) => `export-${exportId}`;
+
+/**
+ * Retries are few and spaced: in-process Telegram retries already absorb blips, so BullMQ attempts are for
+ * real outages. Completed jobs are kept briefly (job ids dedupe re-deliveries only while the job exists),
+ * failed ones long enough to be looked at in Bull Board.
+ */
+export const defaultJobOptions: DefaultJobOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
