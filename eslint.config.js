@@ -35,7 +35,10 @@ export default tseslint.config(
     settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.mjs', '.json'] })] },
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
       'no-empty': ['error', { allowEmptyCatch: true }],
@@ -53,9 +56,14 @@ export default tseslint.config(
             {
               target: './services/core',
               from: [...ROLES.map(role), './queues'],
-              message: 'services/core is infrastructure: it knows no role, and the contract (queues/) builds on it, never the reverse.',
+              message:
+                'services/core is infrastructure: it knows no role, and the contract (queues/) builds on it, never the reverse.',
             },
-            { target: './queues', from: ROLES.map(role), message: 'queues/ is the contract between roles: it imports no role.' },
+            {
+              target: './queues',
+              from: ROLES.map(role),
+              message: 'queues/ is the contract between roles: it imports no role.',
+            },
             {
               target: ['./services', './queues'],
               from: './sim',

@@ -22,12 +22,18 @@ export interface ControlDeps {
 /** The one pub/sub channel every process listens on. */
 const channel = (keys: Keyspace) => keys.key('control');
 
-export async function publishControl(deps: Pick<ControlDeps, 'redis' | 'keys'>, message: ControlMessage): Promise<void> {
+export async function publishControl(
+  deps: Pick<ControlDeps, 'redis' | 'keys'>,
+  message: ControlMessage,
+): Promise<void> {
   await deps.redis.publish(channel(deps.keys), JSON.stringify(message));
 }
 
 /** Subscribes this process to control messages; the returned function unsubscribes. */
-export async function subscribeControl(ctx: AppContext, onMessage: (message: ControlMessage) => void): Promise<() => Promise<void>> {
+export async function subscribeControl(
+  ctx: AppContext,
+  onMessage: (message: ControlMessage) => void,
+): Promise<() => Promise<void>> {
   const subscriber = ctx.redis.duplicate({ connectionName: 'nezuko-control', enableAutoPipelining: false });
   subscriber.on('error', (err) => ctx.log.warn('control subscriber error', { error: err.message }));
   subscriber.on('message', (_channel, raw: string) => {
@@ -51,20 +57,28 @@ export type BotAction = 'start' | 'stop' | 'restart';
  */
 export async function controlBot(deps: ControlDeps, botId: number, action: BotAction): Promise<void> {
   if (action === 'restart') {
-    await deps.db.botInstance.update({ where: { id: botId }, data: { status: 'restarting', statusReason: 'restart requested', isActive: true } });
+    await deps.db.botInstance.update({
+      where: { id: botId },
+      data: { status: 'restarting', statusReason: 'restart requested', isActive: true },
+    });
     await publishControl(deps, { type: 'bot-restart', botId });
     return;
   }
   await deps.db.botInstance.update({
     where: { id: botId },
-    data: action === 'start'
-      ? { isActive: true, status: 'starting', statusReason: 'start requested', restartCount: 0 }
-      : { isActive: false, status: 'stopped', statusReason: 'stopped by an operator' },
+    data:
+      action === 'start'
+        ? { isActive: true, status: 'starting', statusReason: 'start requested', restartCount: 0 }
+        : { isActive: false, status: 'stopped', statusReason: 'stopped by an operator' },
   });
   await publishControl(deps, { type: 'bots-changed', botId });
 }
 
 /** After a group's settings, channels or whitelist changed: every verifier drops its cached copy. */
-export async function announceGroupChange(deps: Pick<ControlDeps, 'redis' | 'keys'>, botId: number, chatId: bigint | number): Promise<void> {
+export async function announceGroupChange(
+  deps: Pick<ControlDeps, 'redis' | 'keys'>,
+  botId: number,
+  chatId: bigint | number,
+): Promise<void> {
   await publishControl(deps, { type: 'group-changed', botId, chatId: String(chatId) });
 }

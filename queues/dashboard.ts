@@ -36,13 +36,14 @@ export interface Rates {
   latencyPercentilesMs: { p50: number | null; p90: number | null; p95: number | null; p99: number | null };
 }
 
-export type PeriodFigures = VerificationCounts & Rates & {
-  /** Start of the period (UTC), null for all time. */
-  since: string | null;
-  apiCalls: number;
-  apiFailures: number;
-  api429: number;
-};
+export type PeriodFigures = VerificationCounts &
+  Rates & {
+    /** Start of the period (UTC), null for all time. */
+    since: string | null;
+    apiCalls: number;
+    apiFailures: number;
+    api429: number;
+  };
 
 export interface SeriesPoint {
   /** Start of the UTC hour (ISO). */
@@ -161,4 +162,3 @@ export function rates(c: VerificationCounts): Rates {
     },
   };
 }
-

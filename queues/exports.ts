@@ -30,7 +30,10 @@ const isoDate = z.iso
   }, 'the year must be 0001 to 9999');
 const INT8 = 2n ** 63n;
 const telegramChatId = z
-  .union([z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^-?\d{1,19}$/, 'expected a Telegram chat id')])
+  .union([
+    z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+    z.string().regex(/^-?\d{1,19}$/, 'expected a Telegram chat id'),
+  ])
   .transform((v) => String(v))
   .refine((v) => BigInt(v) >= -INT8 && BigInt(v) < INT8, 'out of range for a chat id');
 
@@ -46,7 +49,10 @@ export const exportFiltersSchema = z
     from: isoDate.optional(),
     to: isoDate.optional(),
   })
-  .refine((f) => !f.from || !f.to || Date.parse(f.from) < Date.parse(f.to), { message: '`from` must be before `to`', path: ['to'] });
+  .refine((f) => !f.from || !f.to || Date.parse(f.from) < Date.parse(f.to), {
+    message: '`from` must be before `to`',
+    path: ['to'],
+  });
 export type ExportFilters = z.infer<typeof exportFiltersSchema>;
 
 export const exportRequestSchema = z.object({
@@ -62,17 +68,24 @@ export class ExportRequestError extends Error {
 export function parseExportRequest(input: unknown): { kind: ExportKind; filters: ExportFilters } {
   const result = exportRequestSchema.safeParse(input);
   if (!result.success) {
-    throw new ExportRequestError(result.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '));
+    throw new ExportRequestError(
+      result.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '),
+    );
   }
   const { kind, filters } = result.data;
   const allowed = EXPORT_STATUS_FILTERS[kind];
   if (filters.status !== undefined && !allowed.includes(filters.status)) {
-    throw new ExportRequestError(allowed.length ? `filters.status: expected one of ${allowed.join(', ')} for ${kind}` : `filters.status: not available for ${kind}`);
+    throw new ExportRequestError(
+      allowed.length
+        ? `filters.status: expected one of ${allowed.join(', ')} for ${kind}`
+        : `filters.status: not available for ${kind}`,
+    );
   }
   if (kind === 'audit' && (filters.botId !== undefined || filters.groupChatId !== undefined)) {
     throw new ExportRequestError('filters: the audit log has no bot or group filter');
   }
-  if (kind === 'groups' && filters.groupChatId !== undefined) throw new ExportRequestError('filters.groupChatId: not available for groups');
+  if (kind === 'groups' && filters.groupChatId !== undefined)
+    throw new ExportRequestError('filters.groupChatId: not available for groups');
   return { kind, filters };
 }
 
@@ -101,7 +114,13 @@ export async function enqueueExport(queue: JobQueue<'exports'>, exportId: number
 export async function requestExport(deps: RequestExportDeps, input: RequestExportInput): Promise<Export> {
   const { kind, filters } = parseExportRequest({ kind: input.kind, filters: input.filters ?? {} });
   const row = await deps.db.export.create({
-    data: { kind, filters, requestedById: input.requestedById ?? null, scheduled: input.scheduled ?? false, status: 'queued' },
+    data: {
+      kind,
+      filters,
+      requestedById: input.requestedById ?? null,
+      scheduled: input.scheduled ?? false,
+      status: 'queued',
+    },
   });
   await enqueueExport(deps.exportsQueue, row.id);
   return row;

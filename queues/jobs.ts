@@ -45,7 +45,7 @@ export const maintenanceJobs = {
   /** Rolls new log rows into the hourly tables, then writes the dashboard snapshot. */
   'stats-rollup': z.object({}),
   /** Deletes expired log rows, statistics, sessions and export files. */
-  'retention': z.object({}),
+  retention: z.object({}),
   /** Creates the daily exports (EXPORT_SCHEDULE_KINDS) of the previous UTC day. */
   'scheduled-export': z.object({}),
   /** Marks running bots whose poller heartbeat stopped. */
@@ -81,7 +81,10 @@ export interface QueueRef<K extends QueueKind = QueueKind> {
   kind: K;
   name: string;
 }
-export const updatesQueue = (botInstanceId: number): QueueRef<'updates'> => ({ kind: 'updates', name: updatesQueueName(botInstanceId) });
+export const updatesQueue = (botInstanceId: number): QueueRef<'updates'> => ({
+  kind: 'updates',
+  name: updatesQueueName(botInstanceId),
+});
 export const maintenanceQueue: QueueRef<'maintenance'> = { kind: 'maintenance', name: MAINTENANCE_QUEUE };
 export const exportsQueue: QueueRef<'exports'> = { kind: 'exports', name: EXPORTS_QUEUE };
 
@@ -93,7 +96,8 @@ export const exportsQueue: QueueRef<'exports'> = { kind: 'exports', name: EXPORT
 /** A re-delivered update (crash between addBulk and the offset advance) is dropped by BullMQ as a duplicate. */
 export const updateJobId = (botInstanceId: number, updateId: number) => `u-${botInstanceId}-${updateId}`;
 /** One deletion per prompt. */
-export const deletePromptJobId = (botInstanceId: number, chatId: number, messageId: number) => `p-${botInstanceId}-${-chatId}-${messageId}`;
+export const deletePromptJobId = (botInstanceId: number, chatId: number, messageId: number) =>
+  `p-${botInstanceId}-${-chatId}-${messageId}`;
 /** One expiry per join request (a user asking again later is a request of its own). */
 export const expireJoinRequestJobId = (botInstanceId: number, chatId: number, userId: number, requestDate: number) =>
   `jr-${botInstanceId}-${-chatId}-${userId}-${requestDate}`;

@@ -29,7 +29,13 @@ export async function lastBeats(redis: Redis, keys: Keyspace, botIds: number[]):
 /** Counters a poller keeps per bot (`updates_polled`, `errors`), a hash shown by the bot's health. */
 export const botCountersKey = (keys: Keyspace, botId: number) => keys.bot(botId, 'counters');
 
-export async function countForBot(redis: Redis, keys: Keyspace, botId: number, counter: 'updates_polled' | 'errors', by = 1): Promise<void> {
+export async function countForBot(
+  redis: Redis,
+  keys: Keyspace,
+  botId: number,
+  counter: 'updates_polled' | 'errors',
+  by = 1,
+): Promise<void> {
   await redis.hincrby(botCountersKey(keys, botId), counter, by);
 }
 

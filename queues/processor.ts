@@ -3,7 +3,13 @@ import type { z } from 'zod';
 import { Prisma } from '../services/core/db';
 import { errorFingerprint, type Logger } from '../services/core/logger';
 import type { Metrics } from '../services/core/metrics';
-import { BotUnavailableError, describeError, isTelegramError, isTransient, RateLimitedError } from '../services/core/telegram/errors';
+import {
+  BotUnavailableError,
+  describeError,
+  isTelegramError,
+  isTransient,
+  RateLimitedError,
+} from '../services/core/telegram/errors';
 import { inSpan, SpanKind } from '../services/core/tracing';
 import { JOBS, type JobData, type JobName, type QueueKind, type QueueRef } from './jobs';
 
@@ -36,7 +42,10 @@ export class SkipError extends Error {
  */
 export class RetryLaterError extends Error {
   override name = 'RetryLaterError';
-  constructor(readonly retryAt: number, reason: string) {
+  constructor(
+    readonly retryAt: number,
+    reason: string,
+  ) {
     super(reason);
   }
 }
@@ -60,7 +69,11 @@ function isCodeError(err: unknown): err is Error {
 }
 
 /** A job's handler: the worker's job-scoped object, the validated payload, and BullMQ's job (progress, timestamps). */
-export type Handler<K extends QueueKind, N extends JobName<K>, S> = (scope: S, data: JobData<K, N>, job: Job) => Promise<unknown>;
+export type Handler<K extends QueueKind, N extends JobName<K>, S> = (
+  scope: S,
+  data: JobData<K, N>,
+  job: Job,
+) => Promise<unknown>;
 export type Handlers<K extends QueueKind, S> = { [N in JobName<K>]: Handler<K, N, S> };
 
 /**
@@ -71,7 +84,10 @@ export function assertHandlers(queue: string, jobs: Record<string, unknown>, han
   const missing = Object.keys(jobs).filter((name) => typeof handlers[name] !== 'function');
   const unknown = Object.keys(handlers).filter((name) => !(name in jobs));
   if (missing.length || unknown.length) {
-    const parts = [missing.length && `no handler for ${missing.join(', ')}`, unknown.length && `handler for unknown job ${unknown.join(', ')}`];
+    const parts = [
+      missing.length && `no handler for ${missing.join(', ')}`,
+      unknown.length && `handler for unknown job ${unknown.join(', ')}`,
+    ];
     throw new MissingHandlerError(`Queue ${queue}: ${parts.filter(Boolean).join('; ')}`);
   }
 }
@@ -96,7 +112,9 @@ export interface ProcessorOptions<K extends QueueKind, S> {
 }
 
 /** The BullMQ processor for a queue: see the top of this file for how each job ends. */
-export function jobProcessor<K extends QueueKind, S>(options: ProcessorOptions<K, S>): (job: Job, token?: string) => Promise<unknown> {
+export function jobProcessor<K extends QueueKind, S>(
+  options: ProcessorOptions<K, S>,
+): (job: Job, token?: string) => Promise<unknown> {
   const { queue, handlers, metrics, log, botId } = options;
   const schemas = JOBS[queue.kind] as unknown as Record<string, z.ZodType<JobData<K, JobName<K>>>>;
   assertHandlers(queue.kind, schemas, handlers);
@@ -117,10 +135,15 @@ export function jobProcessor<K extends QueueKind, S>(options: ProcessorOptions<K
       const refused = options.refuse?.(data);
       if (refused) throw new SkipError(refused);
       const carrier = (data as { trace?: Record<string, string> }).trace;
-      return await inSpan(`job ${job.name}`, SpanKind.CONSUMER, (span) => {
-        span.setAttributes({ 'nezuko.job': String(job.id), ...(botId === undefined ? {} : { 'nezuko.bot': botId }) });
-        return table[job.name]!(options.scope(job, data), data, job);
-      }, carrier);
+      return await inSpan(
+        `job ${job.name}`,
+        SpanKind.CONSUMER,
+        (span) => {
+          span.setAttributes({ 'nezuko.job': String(job.id), ...(botId === undefined ? {} : { 'nezuko.bot': botId }) });
+          return table[job.name]!(options.scope(job, data), data, job);
+        },
+        carrier,
+      );
     } catch (err) {
       if (err instanceof SkipError) {
         outcome = 'skipped';
@@ -130,14 +153,24 @@ export function jobProcessor<K extends QueueKind, S>(options: ProcessorOptions<K
       }
       if (err instanceof RateLimitedError || err instanceof BotUnavailableError || err instanceof RetryLaterError) {
         outcome = 'delayed';
-        const reason = err instanceof RateLimitedError ? 'rate_limited' : err instanceof BotUnavailableError ? 'bot_unavailable' : 'retry_later';
+        const reason =
+          err instanceof RateLimitedError
+            ? 'rate_limited'
+            : err instanceof BotUnavailableError
+              ? 'bot_unavailable'
+              : 'retry_later';
         metrics.jobsHandedBack.inc({ bot, reason });
         await job.moveToDelayed(err.retryAt + Math.floor(Math.random() * 250), token);
         throw new DelayedError();
       }
       if (isTelegramError(err) && (err.code === 400 || err.code === 403)) {
         outcome = 'rejected';
-        log.warn('telegram refused; not retrying', { queue: queue.name, jobId: job.id, job: job.name, reason: err.description });
+        log.warn('telegram refused; not retrying', {
+          queue: queue.name,
+          jobId: job.id,
+          job: job.name,
+          reason: err.description,
+        });
         return undefined;
       }
       const attempt = job.attemptsMade + 1;
@@ -145,13 +178,27 @@ export function jobProcessor<K extends QueueKind, S>(options: ProcessorOptions<K
         outcome = 'code_error';
         const fingerprint = errorFingerprint(err);
         metrics.jobCodeErrors.inc({ bot, job: job.name });
-        log.error('job hit a code error', { queue: queue.name, jobId: job.id, job: job.name, attempt, fingerprint, err });
-        if (attempt >= CODE_ERROR_ATTEMPTS) throw new UnrecoverableError(`code error ${fingerprint}: ${describeError(err)}`);
+        log.error('job hit a code error', {
+          queue: queue.name,
+          jobId: job.id,
+          job: job.name,
+          attempt,
+          fingerprint,
+          err,
+        });
+        if (attempt >= CODE_ERROR_ATTEMPTS)
+          throw new UnrecoverableError(`code error ${fingerprint}: ${describeError(err)}`);
         throw err;
       }
       outcome = 'failed';
       const retrying = attempt < (job.opts.attempts ?? 1);
-      log.warn(retrying ? 'job failed; will retry' : 'job failed', { queue: queue.name, jobId: job.id, job: job.name, attempt, error: describeError(err) });
+      log.warn(retrying ? 'job failed; will retry' : 'job failed', {
+        queue: queue.name,
+        jobId: job.id,
+        job: job.name,
+        attempt,
+        error: describeError(err),
+      });
       throw err;
     } finally {
       metrics.jobDuration.observe({ queue: queue.kind, job: job.name, outcome }, (performance.now() - started) / 1000);

@@ -1,4 +1,12 @@
-import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions, type Processor, type WorkerOptions } from 'bullmq';
+import {
+  Queue,
+  Worker,
+  type ConnectionOptions,
+  type Job,
+  type JobsOptions,
+  type Processor,
+  type WorkerOptions,
+} from 'bullmq';
 import type { Logger } from '../services/core/logger';
 import { describeError } from '../services/core/telegram/errors';
 import { defaultJobOptions, type JobData, type JobName, type QueueKind, type QueueRef } from './jobs';
@@ -45,7 +53,12 @@ export type JobSpec<K extends QueueKind> = {
 }[JobName<K>];
 
 /** Adds one job; its payload type follows from the queue's kind and the job's name. */
-export function addJob<K extends QueueKind, N extends JobName<K>>(queue: JobQueue<K>, name: N, data: JobData<K, N>, opts?: JobsOptions): Promise<Job> {
+export function addJob<K extends QueueKind, N extends JobName<K>>(
+  queue: JobQueue<K>,
+  name: N,
+  data: JobData<K, N>,
+  opts?: JobsOptions,
+): Promise<Job> {
   return queue.add(name, data, opts);
 }
 

@@ -7,7 +7,13 @@ import { isServiceMessage } from '../services/core/telegram/updates';
  * `allowed_updates`; `chat_member` must be asked for explicitly, Telegram leaves it out by default), and
  * among those, only updates that can lead to an action.
  */
-export const ALLOWED_UPDATES = ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'] as const;
+export const ALLOWED_UPDATES = [
+  'message',
+  'callback_query',
+  'chat_member',
+  'my_chat_member',
+  'chat_join_request',
+] as const;
 
 /** Service messages something is done about: a join's fallback signal, and a group's upgrade to a supergroup. */
 const ACTED_ON_SERVICE_FIELDS = ['new_chat_members', 'migrate_to_chat_id', 'migrate_from_chat_id'];
@@ -20,7 +26,8 @@ const ACTED_ON_SERVICE_FIELDS = ['new_chat_members', 'migrate_to_chat_id', 'migr
  */
 export function isActionable(update: Update): boolean {
   try {
-    if ('message' in update) return ACTED_ON_SERVICE_FIELDS.some((field) => field in update.message) || !isServiceMessage(update.message);
+    if ('message' in update)
+      return ACTED_ON_SERVICE_FIELDS.some((field) => field in update.message) || !isServiceMessage(update.message);
     if ('chat_member' in update) {
       const { chat, old_chat_member: was, new_chat_member: is } = update.chat_member;
       if (chat.type === 'channel') return true;

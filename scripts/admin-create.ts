@@ -10,7 +10,8 @@ import { ConfigError, loadConfig } from '../services/core/config';
 import { createDatabase } from '../services/core/db';
 import { passwordProblem } from '../services/api/password-policy';
 
-const USAGE = 'usage: npm run admin:create -- <email> [owner|admin|viewer]   (password from ADMIN_PASSWORD, the terminal or stdin)';
+const USAGE =
+  'usage: npm run admin:create -- <email> [owner|admin|viewer]   (password from ADMIN_PASSWORD, the terminal or stdin)';
 
 async function askPassword(): Promise<string> {
   const input = process.stdin;
@@ -52,8 +53,18 @@ async function main(): Promise<number> {
       console.error(`An admin user with the email ${email.data} exists (id ${existing.id}, ${existing.role}).`);
       return 1;
     }
-    const user = await db.adminUser.create({ data: { email: email.data, role: role.data, passwordHash: await hashPassword(password) } });
-    await db.adminAuditLog.create({ data: { action: 'user.create', resourceType: 'admin_user', resourceId: String(user.id), actorEmail: 'cli:admin-create', newValues: { email: user.email, role: user.role, source: 'cli' } } });
+    const user = await db.adminUser.create({
+      data: { email: email.data, role: role.data, passwordHash: await hashPassword(password) },
+    });
+    await db.adminAuditLog.create({
+      data: {
+        action: 'user.create',
+        resourceType: 'admin_user',
+        resourceId: String(user.id),
+        actorEmail: 'cli:admin-create',
+        newValues: { email: user.email, role: user.role, source: 'cli' },
+      },
+    });
     console.log(`created ${user.role} ${user.email} (id ${user.id})`);
     return 0;
   } finally {

@@ -24,7 +24,16 @@ async function main(): Promise<number> {
     switch (command) {
       case 'list': {
         const bots = await ctx.db.botInstance.findMany({ where: { deletedAt: null }, orderBy: { id: 'asc' } });
-        console.table(bots.map((b) => ({ id: b.id, username: `@${b.username}`, active: b.isActive, status: b.status, reason: b.statusReason ?? '', restarts: b.restartCount })));
+        console.table(
+          bots.map((b) => ({
+            id: b.id,
+            username: `@${b.username}`,
+            active: b.isActive,
+            status: b.status,
+            reason: b.statusReason ?? '',
+            restarts: b.restartCount,
+          })),
+        );
         return 0;
       }
       case 'add': {
@@ -43,7 +52,9 @@ async function main(): Promise<number> {
         return 0;
       }
       case 'health': {
-        const ids = arg ? [id] : (await ctx.db.botInstance.findMany({ where: { deletedAt: null }, select: { id: true } })).map((b) => b.id);
+        const ids = arg
+          ? [id]
+          : (await ctx.db.botInstance.findMany({ where: { deletedAt: null }, select: { id: true } })).map((b) => b.id);
         for (const botId of ids) {
           const health = await botHealth(ctx, botId);
           console.log(health ? JSON.stringify(health, null, 2) : `bot ${botId}: not found`);

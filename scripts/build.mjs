@@ -22,7 +22,10 @@ function walk(dir) {
 }
 
 const files = SOURCES.flatMap(walk);
-const entryPoints = [...files.filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts')), ...CLIS];
+const entryPoints = [
+  ...files.filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts')),
+  ...CLIS,
+];
 const assets = files.filter((f) => !f.endsWith('.ts'));
 
 /** Keeps every relative import a separate module and points it at the emitted `.js` file (`./db` → `./db/index.js`). */
@@ -31,7 +34,12 @@ const relativeImportsToJs = {
   setup(b) {
     b.onResolve({ filter: /^\.\.?(\/|$)/ }, async (args) => {
       if (args.kind === 'entry-point' || args.pluginData === 'resolving') return undefined;
-      const resolved = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+      const resolved = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: 'resolving',
+      });
       if (resolved.errors.length) return { errors: resolved.errors };
       if (!/\.[cm]?ts$/.test(resolved.path)) return { path: args.path, external: true };
       let target = path.relative(args.resolveDir, resolved.path).replace(/\.([cm]?)ts$/, '.$1js');
@@ -57,4 +65,6 @@ await build({
 });
 // Files served or read beside the code (the dashboard's static files).
 for (const asset of assets) cpSync(asset, path.join(OUT, asset));
-console.log(`[build] ${entryPoints.length} modules and ${assets.length} assets compiled to ${OUT}/ in ${Date.now() - started} ms`);
+console.log(
+  `[build] ${entryPoints.length} modules and ${assets.length} assets compiled to ${OUT}/ in ${Date.now() - started} ms`,
+);

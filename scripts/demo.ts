@@ -28,11 +28,14 @@ const port = Number(values.port ?? process.env.DEMO_PORT ?? 3000);
 const stepMs = Number(values['step-ms'] ?? process.env.DEMO_STEP_MS ?? 800);
 
 const base = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/nezuko');
-const demoDb = new URL(process.env.DEMO_DATABASE_URL ?? (() => {
-  const u = new URL(base);
-  u.pathname = '/nezuko_demo';
-  return u.toString();
-})());
+const demoDb = new URL(
+  process.env.DEMO_DATABASE_URL ??
+    (() => {
+      const u = new URL(base);
+      u.pathname = '/nezuko_demo';
+      return u.toString();
+    })(),
+);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const redisPrefix = process.env.DEMO_REDIS_PREFIX ?? 'nezuko_demo';
 const say = (line: string) => console.log(`[demo] ${line}`);

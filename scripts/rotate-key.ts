@@ -21,7 +21,10 @@ export async function rotateTokenKey(db: PrismaClient, oldKey: Buffer, newKey: B
 async function main() {
   const current = loadConfig();
   const next = loadConfig({ TOKEN_ENCRYPTION_KEY: process.env.NEW_TOKEN_ENCRYPTION_KEY });
-  if (!current.TOKEN_ENCRYPTION_KEY || !next.TOKEN_ENCRYPTION_KEY) throw new Error('set TOKEN_ENCRYPTION_KEY (current) and NEW_TOKEN_ENCRYPTION_KEY (new), each 32 bytes (openssl rand -hex 32)');
+  if (!current.TOKEN_ENCRYPTION_KEY || !next.TOKEN_ENCRYPTION_KEY)
+    throw new Error(
+      'set TOKEN_ENCRYPTION_KEY (current) and NEW_TOKEN_ENCRYPTION_KEY (new), each 32 bytes (openssl rand -hex 32)',
+    );
   const db = createDatabase({ url: current.DATABASE_URL });
   try {
     const count = await rotateTokenKey(db, current.TOKEN_ENCRYPTION_KEY, next.TOKEN_ENCRYPTION_KEY);

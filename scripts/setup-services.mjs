@@ -69,7 +69,10 @@ function parseUrl(service, raw) {
   } catch {
     return { problem: `${variable} is not a URL; expected ${example}` };
   }
-  if (!protocols.includes(url.protocol)) return { problem: `${variable} must start with ${protocols.map((p) => `${p}//`).join(' or ')} (not ${url.protocol}//); expected ${example}` };
+  if (!protocols.includes(url.protocol))
+    return {
+      problem: `${variable} must start with ${protocols.map((p) => `${p}//`).join(' or ')} (not ${url.protocol}//); expected ${example}`,
+    };
   if (!url.hostname) return { problem: `${variable} names no host; expected ${example}` };
   return { url };
 }
@@ -78,7 +81,8 @@ const portOf = (service, url) => Number(url.port || service.defaultPort);
 const where = (service, url) => `${url.hostname}:${portOf(service, url)}`;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 /** The local default server: loopback, on the default URL's port. Only there may set-up start a server. */
-const isLocalDefault = (service, url) => LOOPBACK.has(url.hostname) && portOf(service, url) === portOf(service, new URL(service.defaultUrl));
+const isLocalDefault = (service, url) =>
+  LOOPBACK.has(url.hostname) && portOf(service, url) === portOf(service, new URL(service.defaultUrl));
 
 // ───────────────────────────── probes ─────────────────────────────
 
@@ -119,7 +123,11 @@ async function probeRedis(url) {
     socket.once('data', (data) => {
       // -NOAUTH also proves a Redis answers; authenticating is the application's business.
       const answer = data.toString().trim();
-      done(/^(\+PONG|-NOAUTH)/.test(answer) ? { state: 'ok' } : { state: 'error', detail: `unexpected answer "${answer.slice(0, 60)}"` });
+      done(
+        /^(\+PONG|-NOAUTH)/.test(answer)
+          ? { state: 'ok' }
+          : { state: 'error', detail: `unexpected answer "${answer.slice(0, 60)}"` },
+      );
     });
   });
 }
@@ -156,8 +164,13 @@ const dockerAvailable = () => has('docker') && run('docker', ['info'], { timeout
 function aptInstall(packages) {
   say(`installing ${packages.join(' ')} with apt-get`);
   const update = run('apt-get', ['update', '-qq']);
-  const install = update.ok && run('apt-get', ['install', '-y', '-qq', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (!install?.ok) fail(`apt-get could not install ${packages.join(' ')}: ${(install || update).output.split('\n').at(-1)}`);
+  const install =
+    update.ok &&
+    run('apt-get', ['install', '-y', '-qq', ...packages], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  if (!install?.ok)
+    fail(`apt-get could not install ${packages.join(' ')}: ${(install || update).output.split('\n').at(-1)}`);
 }
 
 function readState() {
@@ -216,7 +229,9 @@ function postgresBinDir() {
   const onPath = run('sh', ['-c', 'command -v initdb']);
   if (onPath.ok) return path.dirname(onPath.output);
   const base = '/usr/lib/postgresql';
-  const versions = fs.existsSync(base) ? fs.readdirSync(base).filter((v) => fs.existsSync(`${base}/${v}/bin/initdb`)) : [];
+  const versions = fs.existsSync(base)
+    ? fs.readdirSync(base).filter((v) => fs.existsSync(`${base}/${v}/bin/initdb`))
+    : [];
   versions.sort((a, b) => Number(b) - Number(a));
   return versions.length ? `${base}/${versions[0]}/bin` : undefined;
 }
@@ -231,7 +246,10 @@ function asClusterOwner(command, args, options) {
 function ownClusterDir() {
   const inProject = path.resolve('storage/postgres');
   if (!isRoot()) return inProject;
-  if (run('getent', ['passwd', 'postgres']).ok === false) fail('running as root, set-up needs the user "postgres" to own its PostgreSQL cluster (or run it as a normal user)');
+  if (run('getent', ['passwd', 'postgres']).ok === false)
+    fail(
+      'running as root, set-up needs the user "postgres" to own its PostgreSQL cluster (or run it as a normal user)',
+    );
   fs.mkdirSync(path.dirname(inProject), { recursive: true });
   fs.mkdirSync(inProject, { recursive: true, mode: 0o700 });
   run('chown', ['postgres:', inProject]);
@@ -242,7 +260,8 @@ function ownClusterDir() {
 
 function startOwnCluster(bin, dir) {
   const started = asClusterOwner(`${bin}/pg_ctl`, ['-D', dir, '-l', `${dir}/server.log`, '-w', '-t', '30', 'start']);
-  if (!started.ok) fail(`could not start PostgreSQL in ${dir}: ${started.output.split('\n').at(-1)} (see ${dir}/server.log)`);
+  if (!started.ok)
+    fail(`could not start PostgreSQL in ${dir}: ${started.output.split('\n').at(-1)} (see ${dir}/server.log)`);
 }
 
 /** A cluster of set-up's own (initdb): role `nezuko`, a random password, the URL's port, loopback only. */
@@ -258,13 +277,29 @@ function createOwnCluster(bin, port, database) {
   const pwfile = path.join(secrets, 'password');
   fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   if (isRoot()) run('chown', ['-R', 'postgres:', secrets]);
-  const init = asClusterOwner(`${bin}/initdb`, ['-D', dir, '-U', ROLE, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C']);
+  const init = asClusterOwner(`${bin}/initdb`, [
+    '-D',
+    dir,
+    '-U',
+    ROLE,
+    `--pwfile=${pwfile}`,
+    '--auth=scram-sha-256',
+    '-E',
+    'UTF8',
+    '--locale=C',
+  ]);
   fs.rmSync(secrets, { recursive: true, force: true });
   if (!init.ok) fail(`initdb failed in ${dir}: ${init.output.split('\n').at(-1)}`);
   // Its own settings, in its own configuration file: loopback TCP on the URL's port, no socket directory to share.
-  fs.appendFileSync(path.join(dir, 'postgresql.conf'), `\n# set by nezuko scripts/setup.sh\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n`);
+  fs.appendFileSync(
+    path.join(dir, 'postgresql.conf'),
+    `\n# set by nezuko scripts/setup.sh\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n`,
+  );
   recordState('postgres', { kind: 'cluster', dir, bin });
-  writeEnv({ DATABASE_URL: `postgresql://${ROLE}:${password}@127.0.0.1:${port}/${database}` }, `PostgreSQL cluster created by scripts/setup.sh in ${dir} (role ${ROLE})`);
+  writeEnv(
+    { DATABASE_URL: `postgresql://${ROLE}:${password}@127.0.0.1:${port}/${database}` },
+    `PostgreSQL cluster created by scripts/setup.sh in ${dir} (role ${ROLE})`,
+  );
   startOwnCluster(bin, dir);
 }
 
@@ -295,18 +330,27 @@ async function startPostgres(url, urlWasSet) {
   const installed = debianClusters(port).find((c) => c.status === 'down');
   if (installed) {
     const cluster = `${installed.version}/${installed.name}`;
-    if (!isRoot()) fail(`PostgreSQL ${cluster} is installed for port ${port} but stopped: start it (pg_ctlcluster ${installed.version} ${installed.name} start)`);
+    if (!isRoot())
+      fail(
+        `PostgreSQL ${cluster} is installed for port ${port} but stopped: start it (pg_ctlcluster ${installed.version} ${installed.name} start)`,
+      );
     say(`starting PostgreSQL ${cluster}`);
     const started = run('pg_ctlcluster', ['--skip-systemctl-redirect', installed.version, installed.name, 'start']);
     if (!started.ok) fail(`could not start PostgreSQL ${cluster}: ${started.output.split('\n').at(-1)}`);
     return;
   }
   // Creating a server is for a machine that has none and a URL nobody chose: set-up then owns it and its password.
-  if (urlWasSet) fail(`PostgreSQL: nothing answers at ${where(SERVICES.postgres, url)} and DATABASE_URL is set, so set-up does not create a server; start yours, or remove DATABASE_URL to let set-up create one`);
+  if (urlWasSet)
+    fail(
+      `PostgreSQL: nothing answers at ${where(SERVICES.postgres, url)} and DATABASE_URL is set, so set-up does not create a server; start yours, or remove DATABASE_URL to let set-up create one`,
+    );
   if (dockerAvailable()) {
     const password = newPassword();
     say('starting postgres with docker compose (password written to .env)');
-    writeEnv({ POSTGRES_PASSWORD: password, DATABASE_URL: `postgresql://postgres:${password}@127.0.0.1:${port}/nezuko` }, 'PostgreSQL started by scripts/setup.sh with docker compose');
+    writeEnv(
+      { POSTGRES_PASSWORD: password, DATABASE_URL: `postgresql://postgres:${password}@127.0.0.1:${port}/nezuko` },
+      'PostgreSQL started by scripts/setup.sh with docker compose',
+    );
     recordState('postgres', { kind: 'docker' });
     return composeUp('postgres');
   }
@@ -325,14 +369,24 @@ async function startPostgres(url, urlWasSet) {
 
 /** A Debian cluster set-up installed itself: role `nezuko` with a random password, over the local socket as user postgres. */
 function adoptInstalledCluster(cluster, port, database) {
-  if (cluster.status === 'down') run('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, cluster.name, 'start']);
+  if (cluster.status === 'down')
+    run('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, cluster.name, 'start']);
   const password = newPassword();
   const sql = `CREATE ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${password}'`;
   let created;
-  for (let i = 0; i < 20 && !(created = run('runuser', ['-u', 'postgres', '--', 'psql', '-p', String(port), '-qc', sql])).ok; i++) spawnSync('sleep', ['0.5']);
-  if (!created.ok) fail(`could not create role ${ROLE} in the PostgreSQL set-up installed: ${created.output.split('\n').at(-1)}`);
+  for (
+    let i = 0;
+    i < 20 && !(created = run('runuser', ['-u', 'postgres', '--', 'psql', '-p', String(port), '-qc', sql])).ok;
+    i++
+  )
+    spawnSync('sleep', ['0.5']);
+  if (!created.ok)
+    fail(`could not create role ${ROLE} in the PostgreSQL set-up installed: ${created.output.split('\n').at(-1)}`);
   recordState('postgres', { kind: 'debian', cluster: `${cluster.version}/${cluster.name}` });
-  writeEnv({ DATABASE_URL: `postgresql://${ROLE}:${password}@127.0.0.1:${port}/${database}` }, `PostgreSQL ${cluster.version}/${cluster.name} installed by scripts/setup.sh (role ${ROLE})`);
+  writeEnv(
+    { DATABASE_URL: `postgresql://${ROLE}:${password}@127.0.0.1:${port}/${database}` },
+    `PostgreSQL ${cluster.version}/${cluster.name} installed by scripts/setup.sh (role ${ROLE})`,
+  );
 }
 
 async function createDatabase(url) {
@@ -345,7 +399,10 @@ async function createDatabase(url) {
     await client.connect();
     await client.query(`CREATE DATABASE "${database.replaceAll('"', '""')}"`);
   } catch (err) {
-    if (err.code !== '42P04') fail(`PostgreSQL at ${where(SERVICES.postgres, url)}: cannot create database "${database}" as "${decodeURIComponent(url.username)}" (${err.message}); create it, or use a role that may`);
+    if (err.code !== '42P04')
+      fail(
+        `PostgreSQL at ${where(SERVICES.postgres, url)}: cannot create database "${database}" as "${decodeURIComponent(url.username)}" (${err.message}); create it, or use a role that may`,
+      );
   } finally {
     await client.end().catch(() => {});
   }
@@ -358,7 +415,24 @@ function startOwnRedis(port) {
   fs.mkdirSync(dir, { recursive: true });
   say(`starting redis-server on 127.0.0.1:${port} (data in ${path.relative('.', dir)})`);
   // Queued jobs must survive a restart (append-only file) and never be evicted.
-  const started = run('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'yes', '--dir', dir, '--pidfile', `${dir}/redis.pid`, '--logfile', `${dir}/redis.log`, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction']);
+  const started = run('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--daemonize',
+    'yes',
+    '--dir',
+    dir,
+    '--pidfile',
+    `${dir}/redis.pid`,
+    '--logfile',
+    `${dir}/redis.log`,
+    '--appendonly',
+    'yes',
+    '--maxmemory-policy',
+    'noeviction',
+  ]);
   if (!started.ok) fail(`could not start redis-server: ${started.output.split('\n').at(-1)}`);
   recordState('redis', { kind: 'own', dir });
 }
@@ -368,14 +442,18 @@ async function startRedis(url, urlWasSet) {
   const state = readState().redis;
   if (state?.kind === 'docker' && dockerAvailable()) return composeUp('redis');
   if (state?.kind === 'own' && has('redis-server')) return startOwnRedis(port);
-  if (urlWasSet) fail(`Redis: nothing answers at ${where(SERVICES.redis, url)} and REDIS_URL is set, so set-up does not start one; start yours, or remove REDIS_URL to let set-up start one`);
+  if (urlWasSet)
+    fail(
+      `Redis: nothing answers at ${where(SERVICES.redis, url)} and REDIS_URL is set, so set-up does not start one; start yours, or remove REDIS_URL to let set-up start one`,
+    );
   if (dockerAvailable()) {
     say('starting redis with docker compose');
     recordState('redis', { kind: 'docker' });
     return composeUp('redis');
   }
   if (!has('redis-server')) {
-    if (!aptAvailable()) fail('Redis is not installed: install redis-server (or Docker), or set REDIS_URL to a server you have');
+    if (!aptAvailable())
+      fail('Redis is not installed: install redis-server (or Docker), or set REDIS_URL to a server you have');
     aptInstall(['redis-server']);
     // Debian's package may start its own service on 6379.
     if ((await probeRedis(url)).state === 'ok') return recordState('redis', { kind: 'debian' });
@@ -399,7 +477,9 @@ async function main() {
   if (process.argv.includes('--validate')) return;
 
   const names = Object.keys(SERVICES);
-  const results = Object.fromEntries(await Promise.all(names.map(async (name) => [name, await probe(name, urls[name].url)])));
+  const results = Object.fromEntries(
+    await Promise.all(names.map(async (name) => [name, await probe(name, urls[name].url)])),
+  );
   const lines = [];
   for (const name of names) {
     const service = SERVICES[name];
@@ -417,7 +497,8 @@ async function main() {
       urls[name].url = parseUrl(service, env(service.variable) ?? service.defaultUrl).url ?? url;
       results[name] = await waitUntilUp(name, urls[name].url);
     }
-    if (!['ok', 'no-database'].includes(results[name].state)) lines.push(problemLine(service, urls[name].url, results[name]));
+    if (!['ok', 'no-database'].includes(results[name].state))
+      lines.push(problemLine(service, urls[name].url, results[name]));
   }
   if (lines.length) fail(lines.join('\n[setup] error: '));
   if (results.postgres.state === 'no-database') await createDatabase(urls.postgres.url);

@@ -44,7 +44,12 @@ export type JoinOutcome = 'joined' | 'requested' | 'already_member';
  * A user joins (or, with actorId, is added by an admin). Through a link that creates join requests,
  * or a chat with join_by_request, a self-join becomes a join request instead.
  */
-export function join(world: World, chatId: number, userId: number, options: { actorId?: number; inviteLink?: string } = {}): JoinOutcome {
+export function join(
+  world: World,
+  chatId: number,
+  userId: number,
+  options: { actorId?: number; inviteLink?: string } = {},
+): JoinOutcome {
   const chat = chatOf(world, chatId);
   const user = userOf(world, userId);
   const current = world.member(chat, userId);
@@ -57,7 +62,11 @@ export function join(world: World, chatId: number, userId: number, options: { ac
     return 'requested';
   }
   // A user who was restricted while outside the chat keeps the restriction when they come back.
-  world.changeMember(chat, userId, World.entering(current), { actor, serviceMessage: true, ...(link ? { inviteLink: link } : {}) });
+  world.changeMember(chat, userId, World.entering(current), {
+    actor,
+    serviceMessage: true,
+    ...(link ? { inviteLink: link } : {}),
+  });
   return 'joined';
 }
 
@@ -83,18 +92,29 @@ export function leave(world: World, chatId: number, userId: number, options: { a
   if (!World.isMember(current)) return;
   const actor = options.actorId !== undefined ? userOf(world, options.actorId) : user;
   // A restricted user who leaves stays restricted (is_member false), as in Telegram.
-  const next: MemberRecord = current.status === 'restricted' ? { ...current, isMember: false } : { status: 'left', untilDate: 0, isMember: false };
+  const next: MemberRecord =
+    current.status === 'restricted'
+      ? { ...current, isMember: false }
+      : { status: 'left', untilDate: 0, isMember: false };
   world.changeMember(chat, userId, next, { actor, serviceMessage: true });
 }
 
-export function requestJoin(world: World, chatId: number, userId: number, options: { inviteLink?: string; bio?: string } = {}): void {
+export function requestJoin(
+  world: World,
+  chatId: number,
+  userId: number,
+  options: { inviteLink?: string; bio?: string } = {},
+): void {
   const chat = chatOf(world, chatId);
   const user = userOf(world, userId);
   const current = world.member(chat, userId);
   if (World.isMember(current)) throw new SimError(`user ${userId} is already a member`, 409);
   if (current.status === 'kicked') throw new SimError(`user ${userId} is banned in chat ${chatId}`, 409);
   const link = inviteLinkOf(chat, options.inviteLink);
-  world.addJoinRequest(chat, userId, { ...(options.bio ? { bio: options.bio } : {}), ...(link ? { inviteLink: link } : {}) });
+  world.addJoinRequest(chat, userId, {
+    ...(options.bio ? { bio: options.bio } : {}),
+    ...(link ? { inviteLink: link } : {}),
+  });
   const event = {
     chat: chat.chat,
     from: user,
@@ -113,7 +133,13 @@ export function requestJoin(world: World, chatId: number, userId: number, option
 }
 
 /** A human admin approves or declines a pending request. */
-export function resolveJoinRequest(world: World, chatId: number, userId: number, approve: boolean, actorId?: number): void {
+export function resolveJoinRequest(
+  world: World,
+  chatId: number,
+  userId: number,
+  approve: boolean,
+  actorId?: number,
+): void {
   const chat = chatOf(world, chatId);
   const request = chat.joinRequests.get(userId);
   if (!request) throw new SimError(`no pending join request from ${userId}`, 404);
@@ -152,11 +178,25 @@ export function setMember(world: World, chatId: number, userId: number, input: S
       next = { status: 'creator', untilDate: 0, isMember: true, isAnonymous: input.isAnonymous ?? false };
       break;
     case 'administrator':
-      next = { status: 'administrator', untilDate: 0, isMember: true, rights: normalizeAdminRights({ ...input.rights, is_anonymous: input.isAnonymous ?? input.rights?.is_anonymous }, chat.chat.type) };
+      next = {
+        status: 'administrator',
+        untilDate: 0,
+        isMember: true,
+        rights: normalizeAdminRights(
+          { ...input.rights, is_anonymous: input.isAnonymous ?? input.rights?.is_anonymous },
+          chat.chat.type,
+        ),
+      };
       break;
     case 'restricted':
       // An admin's restriction follows the same rule as a bot's: all permissions granted is no restriction.
-      next = { ...World.restriction(normalizePermissions(input.permissions ?? {}, true), input.untilDate ?? 0, input.isMember ?? true) };
+      next = {
+        ...World.restriction(
+          normalizePermissions(input.permissions ?? {}, true),
+          input.untilDate ?? 0,
+          input.isMember ?? true,
+        ),
+      };
       break;
     case 'kicked':
       next = { status: 'kicked', untilDate: input.untilDate ?? 0, isMember: false };
@@ -203,8 +243,10 @@ export function userMessage(world: World, chatId: number, input: UserMessageInpu
     if (input.senderChatId !== undefined) {
       const channel = chatOf(world, input.senderChatId);
       if (channel.chat.type !== 'channel') throw new SimError(`chat ${input.senderChatId} is not a channel`);
-      if (!World.isAdmin(world.member(channel, user.id))) throw new SimError(`user ${user.id} cannot write on behalf of channel ${channel.chat.id}`, 403);
-      if (chat.bannedSenderChats.has(channel.chat.id)) throw new SimError(`channel ${channel.chat.id} is banned in chat ${chatId}`, 403);
+      if (!World.isAdmin(world.member(channel, user.id)))
+        throw new SimError(`user ${user.id} cannot write on behalf of channel ${channel.chat.id}`, 403);
+      if (chat.bannedSenderChats.has(channel.chat.id))
+        throw new SimError(`channel ${channel.chat.id} is banned in chat ${chatId}`, 403);
       if (!chat.permissions.can_send_messages) throw new SimError(`channels may not write in chat ${chatId}`, 403);
       fields.from = CHANNEL_BOT;
       fields.sender_chat = channel.chat;
@@ -222,14 +264,16 @@ export function userMessage(world: World, chatId: number, input: UserMessageInpu
     if (!replied || replied.deleted) throw new SimError(`message ${input.replyToMessageId} not found`, 404);
     fields.reply_to_message = replied.message;
   }
-  if (input.text.startsWith('/')) fields.entities = [{ type: 'bot_command', offset: 0, length: input.text.split(/\s/)[0]!.length }];
+  if (input.text.startsWith('/'))
+    fields.entities = [{ type: 'bot_command', offset: 0, length: input.text.split(/\s/)[0]!.length }];
   return world.postMessage(chat, fields);
 }
 
 /** Admins may always write; a member as the chat's defaults allow; a restricted member as both allow. */
 function mayWrite(chat: ChatRecord, member: MemberRecord): boolean {
   if (World.isAdmin(member)) return true;
-  if (member.status === 'restricted') return member.permissions!.can_send_messages && chat.permissions.can_send_messages;
+  if (member.status === 'restricted')
+    return member.permissions!.can_send_messages && chat.permissions.can_send_messages;
   return chat.permissions.can_send_messages;
 }
 
@@ -248,19 +292,33 @@ export function privateMessage(world: World, botId: number, userId: number, text
 }
 
 /** A user presses an inline button: the bot that sent the message gets a callback_query. */
-export function pressButton(world: World, chatId: number, messageId: number, userId: number, data: string): { callbackQueryId: string } {
+export function pressButton(
+  world: World,
+  chatId: number,
+  messageId: number,
+  userId: number,
+  data: string,
+): { callbackQueryId: string } {
   const chat = world.chats.get(chatId);
   if (!chat) throw new SimError(`chat ${chatId} not found`, 404);
   const user = userOf(world, userId);
   const stored = chat.messages.get(messageId);
   if (!stored || stored.deleted) throw new SimError(`message ${messageId} not found in chat ${chatId}`, 404);
-  const hasButton = stored.message.reply_markup?.inline_keyboard.some((row) => row.some((b) => b.callback_data === data));
+  const hasButton = stored.message.reply_markup?.inline_keyboard.some((row) =>
+    row.some((b) => b.callback_data === data),
+  );
   if (!hasButton) throw new SimError(`message ${messageId} has no button with callback_data ${JSON.stringify(data)}`);
   const botId = stored.message.from?.id;
   const runtime = botId === undefined ? undefined : world.botsById.get(botId);
   if (!runtime) throw new SimError(`message ${messageId} was not sent by a simulated bot`);
   const query = world.newCallbackQuery(runtime.bot.user.id, user.id);
   query.origin = { chatId: chat.chat.id, messageId };
-  runtime.updates.enqueue('callback_query', { id: query.id, from: user, message: stored.message, chat_instance: chat.chatInstance, data });
+  runtime.updates.enqueue('callback_query', {
+    id: query.id,
+    from: user,
+    message: stored.message,
+    chat_instance: chat.chatInstance,
+    data,
+  });
   return { callbackQueryId: query.id };
 }

@@ -30,7 +30,11 @@ function requireInvitingAdmin(ctx: CallContext, chat: ChatRecord): void {
 
 /** An unknown, malformed, someone else's, answered, expired or closed query: Telegram's QUERY_ID_INVALID. */
 function answerableQuery(ctx: CallContext) {
-  const query = ctx.world.joinQueries.answerable(ctx.world, ctx.runtime.bot.user.id, optionalString(ctx.params, 'chat_join_request_query_id'));
+  const query = ctx.world.joinQueries.answerable(
+    ctx.world,
+    ctx.runtime.bot.user.id,
+    optionalString(ctx.params, 'chat_join_request_query_id'),
+  );
   if (!query) throw Errors.queryTooOld();
   return query;
 }
@@ -46,12 +50,17 @@ const answerChatJoinRequestQuery: Handler = (ctx) => {
   if (result === 'approve') {
     if (World.isMember(world.member(chat, query.userId))) throw Errors.userAlreadyParticipant();
     world.removeJoinRequest(chat, query.userId);
-    world.changeMember(chat, query.userId, { status: 'member', untilDate: 0, isMember: true }, {
-      actor: ctx.runtime.bot.user,
-      viaJoinRequest: true,
-      serviceMessage: true,
-      ...(query.request.inviteLink ? { inviteLink: query.request.inviteLink } : {}),
-    });
+    world.changeMember(
+      chat,
+      query.userId,
+      { status: 'member', untilDate: 0, isMember: true },
+      {
+        actor: ctx.runtime.bot.user,
+        viaJoinRequest: true,
+        serviceMessage: true,
+        ...(query.request.inviteLink ? { inviteLink: query.request.inviteLink } : {}),
+      },
+    );
     query.answeredState = 'approved';
   } else if (result === 'decline') {
     world.removeJoinRequest(chat, query.userId);
@@ -116,7 +125,8 @@ interface EphemeralParams {
 function ephemeralParams(params: Params): EphemeralParams | undefined {
   const nested = optionalJson<Params>(params, 'ephemeral_message_parameters');
   if (nested !== undefined) {
-    if (typeof nested !== 'object' || nested === null || Array.isArray(nested)) throw Errors.badRequest("can't parse ephemeral_message_parameters JSON object");
+    if (typeof nested !== 'object' || nested === null || Array.isArray(nested))
+      throw Errors.badRequest("can't parse ephemeral_message_parameters JSON object");
     const out: EphemeralParams = { replace: optionalBool(nested, 'replace_callback_query_message') ?? false };
     const receiver = optionalInt(nested, 'receiver_user_id');
     const callback = optionalString(nested, 'callback_query_id');
@@ -135,20 +145,25 @@ function sendEphemeral(ctx: CallContext, options: EphemeralParams): TgMessage {
   const { world, runtime } = ctx;
   const chat = chatParam(ctx);
   // "for group and supergroup chats only" (wording: simulator)
-  if (chat.chat.type !== 'group' && chat.chat.type !== 'supergroup') throw Errors.badRequest('ephemeral messages can be sent only to group chats');
+  if (chat.chat.type !== 'group' && chat.chat.type !== 'supergroup')
+    throw Errors.badRequest('ephemeral messages can be sent only to group chats');
   resolveSendTarget(ctx); // the bot must be in the group and allowed to write, as for any message
   let receiverId = options.receiverUserId;
   let replacesMessageId: number | undefined;
   if (options.callbackQueryId !== undefined) {
     const query = world.callbackQueries.get(options.callbackQueryId);
-    if (!query || query.botId !== runtime.bot.user.id || query.origin?.chatId !== chat.chat.id) throw Errors.queryTooOld();
+    if (!query || query.botId !== runtime.bot.user.id || query.origin?.chatId !== chat.chat.id)
+      throw Errors.queryTooOld();
     // 10.4: without receiver_user_id, the recipient is whoever pressed the button.
     if (receiverId === undefined) receiverId = query.fromId;
-    else if (receiverId !== query.fromId) throw Errors.badRequest('receiver_user_id must be the user who pressed the button'); // wording: simulator
+    else if (receiverId !== query.fromId)
+      throw Errors.badRequest('receiver_user_id must be the user who pressed the button'); // wording: simulator
     if (options.replace) {
       if (query.origin.ephemeralMessageId !== undefined) {
         // "Must be False for callback queries from ephemeral messages" (wording: simulator)
-        throw Errors.badRequest("replace_callback_query_message can't be used for ephemeral messages; edit them with editEphemeralMessage methods");
+        throw Errors.badRequest(
+          "replace_callback_query_message can't be used for ephemeral messages; edit them with editEphemeralMessage methods",
+        );
       }
       replacesMessageId = query.origin.messageId;
     }
@@ -165,7 +180,13 @@ function sendEphemeral(ctx: CallContext, options: EphemeralParams): TgMessage {
   // Counted like a message to that one user (see ephemeral.ts).
   enforceSendLimit(ctx, 'sendMessage', receiverId);
   const record = world.ephemeral.add(
-    { chatId: chat.chat.id, botId: runtime.bot.user.id, receiverId, sentAtMs: nowMs(world), ...(replacesMessageId !== undefined ? { replacesMessageId } : {}) },
+    {
+      chatId: chat.chat.id,
+      botId: runtime.bot.user.id,
+      receiverId,
+      sentAtMs: nowMs(world),
+      ...(replacesMessageId !== undefined ? { replacesMessageId } : {}),
+    },
     (ephemeralMessageId) => ({
       message_id: 0,
       from: runtime.bot.user,
@@ -188,7 +209,9 @@ const sendMessage: Handler = (ctx) => {
 function ephemeralTarget(ctx: CallContext, notFound: () => BotApiError, notOwn: () => BotApiError): EphemeralRecord {
   const chat = chatParam(ctx);
   const receiverId = requiredInt(ctx.params, 'receiver_user_id', () => Errors.missingParam('receiver_user_id'));
-  const id = requiredInt(ctx.params, 'ephemeral_message_id', () => Errors.badRequest('message identifier is not specified'));
+  const id = requiredInt(ctx.params, 'ephemeral_message_id', () =>
+    Errors.badRequest('message identifier is not specified'),
+  );
   const record = ctx.world.ephemeral.find(chat.chat.id, id, nowMs(ctx.world), { receiverId });
   if (!record) throw notFound();
   if (record.botId !== ctx.runtime.bot.user.id) throw notOwn();
@@ -199,7 +222,8 @@ const editEphemeralMessageText: Handler = (ctx) => {
   const record = ephemeralTarget(ctx, Errors.messageToEditNotFound, Errors.messageCantBeEdited);
   const text = textParam(ctx);
   const replyMarkup = replyMarkupParam(ctx);
-  if (record.message.text === text && JSON.stringify(record.message.reply_markup) === JSON.stringify(replyMarkup)) throw Errors.messageNotModified();
+  if (record.message.text === text && JSON.stringify(record.message.reply_markup) === JSON.stringify(replyMarkup))
+    throw Errors.messageNotModified();
   // Like editMessageText, an edit that does not repeat the keyboard removes it.
   ctx.world.ephemeral.edit(record, { text, replyMarkup }, ctx.world.now());
   return true;
@@ -234,7 +258,10 @@ export const BOT_API_10_HANDLERS: Record<string, Handler> = {
 
 /** Telegram method names are case-insensitive. */
 const ALL_HANDLERS = new Map(
-  Object.entries({ ...HANDLERS, ...BOT_API_10_HANDLERS }).map(([name, handler]) => [name.toLowerCase(), { name, handler }]),
+  Object.entries({ ...HANDLERS, ...BOT_API_10_HANDLERS }).map(([name, handler]) => [
+    name.toLowerCase(),
+    { name, handler },
+  ]),
 );
 
 export function findHandler(method: string): { name: string; handler: Handler } | undefined {

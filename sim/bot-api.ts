@@ -1,6 +1,14 @@
 // Bot API method handlers. Each one validates like Telegram, changes the world, and returns `result`.
 import { BotApiError, Errors } from './errors';
-import { chatIdParam, optionalBool, optionalInt, optionalJson, optionalString, requiredInt, type Params } from './params';
+import {
+  chatIdParam,
+  optionalBool,
+  optionalInt,
+  optionalJson,
+  optionalString,
+  requiredInt,
+  type Params,
+} from './params';
 import { normalizePermissions } from './permissions';
 import { SEND_METHODS } from './limits';
 import type { ChatRecord, InlineKeyboardMarkup, MemberRecord, TgMessage, TgUser } from './types';
@@ -94,9 +102,13 @@ export function replyMarkupParam(ctx: CallContext): InlineKeyboardMarkup | undef
   }
   for (const row of rows as unknown[][]) {
     for (const button of row as Record<string, unknown>[]) {
-      if (typeof button?.text !== 'string' || button.text === '') throw Errors.badRequest('text buttons are unallowed in the inline keyboard');
+      if (typeof button?.text !== 'string' || button.text === '')
+        throw Errors.badRequest('text buttons are unallowed in the inline keyboard');
       const data = button.callback_data;
-      if (data !== undefined && (typeof data !== 'string' || Buffer.byteLength(data) < 1 || Buffer.byteLength(data) > 64)) {
+      if (
+        data !== undefined &&
+        (typeof data !== 'string' || Buffer.byteLength(data) < 1 || Buffer.byteLength(data) > 64)
+      ) {
         throw Errors.buttonDataInvalid();
       }
     }
@@ -151,7 +163,8 @@ const getUpdates: Handler = async (ctx) => {
   const limit = rawLimit < 1 || rawLimit > 100 ? 100 : rawLimit;
   const timeout = Math.max(0, optionalInt(ctx.params, 'timeout') ?? 0);
   const allowed = optionalJson<string[]>(ctx.params, 'allowed_updates');
-  if (allowed !== undefined && !Array.isArray(allowed)) throw Errors.badRequest("can't parse allowed_updates JSON array");
+  if (allowed !== undefined && !Array.isArray(allowed))
+    throw Errors.badRequest("can't parse allowed_updates JSON array");
   updates.pollInFlight = true;
   try {
     updates.setAllowedUpdates(allowed);
@@ -222,44 +235,64 @@ const restrictChatMember: Handler = (ctx) => {
   requireRight(ctx, chat, 'can_restrict_members');
   if (user.id === ctx.runtime.bot.user.id) throw Errors.cantRestrictSelf();
   const raw = optionalJson<Record<string, unknown>>(ctx.params, 'permissions');
-  if (raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) throw Errors.badRequest("can't parse permissions JSON object");
+  if (raw === undefined || typeof raw !== 'object' || Array.isArray(raw))
+    throw Errors.badRequest("can't parse permissions JSON object");
   const current = ctx.world.member(chat, user.id);
   requireNotPrivileged(current);
   const permissions = normalizePermissions(raw, optionalBool(ctx.params, 'use_independent_chat_permissions') ?? false);
   const untilDate = untilDateParam(ctx);
   // Only every permission granted lifts a restriction ("Pass True for all permissions to lift restrictions
   // from a user"); a set equal to the chat's defaults is still a restriction. See World.restriction.
-  ctx.world.changeMember(chat, user.id, World.restriction(permissions, untilDate, World.isMember(current)), { actor: ctx.runtime.bot.user });
+  ctx.world.changeMember(chat, user.id, World.restriction(permissions, untilDate, World.isMember(current)), {
+    actor: ctx.runtime.bot.user,
+  });
   return true;
 };
 
 const banChatMember: Handler = (ctx) => {
   const chat = chatParam(ctx);
-  if (chat.chat.type === 'private') throw Errors.badRequest('method is available for supergroup and channel chats only');
+  if (chat.chat.type === 'private')
+    throw Errors.badRequest('method is available for supergroup and channel chats only');
   const user = userParam(ctx);
   requireRight(ctx, chat, 'can_restrict_members');
   if (user.id === ctx.runtime.bot.user.id) throw Errors.cantRestrictSelf();
   requireNotPrivileged(ctx.world.member(chat, user.id));
   const untilDate = chat.chat.type === 'group' ? 0 : untilDateParam(ctx);
-  ctx.world.changeMember(chat, user.id, { status: 'kicked', untilDate, isMember: false }, { actor: ctx.runtime.bot.user, serviceMessage: true });
+  ctx.world.changeMember(
+    chat,
+    user.id,
+    { status: 'kicked', untilDate, isMember: false },
+    { actor: ctx.runtime.bot.user, serviceMessage: true },
+  );
   return true;
 };
 
 const unbanChatMember: Handler = (ctx) => {
   const chat = chatParam(ctx);
-  if (chat.chat.type === 'private') throw Errors.badRequest('method is available for supergroup and channel chats only');
+  if (chat.chat.type === 'private')
+    throw Errors.badRequest('method is available for supergroup and channel chats only');
   const user = userParam(ctx);
   requireRight(ctx, chat, 'can_restrict_members');
   const current = ctx.world.member(chat, user.id);
   if (current.status === 'kicked') {
-    ctx.world.changeMember(chat, user.id, { status: 'left', untilDate: 0, isMember: false }, { actor: ctx.runtime.bot.user });
+    ctx.world.changeMember(
+      chat,
+      user.id,
+      { status: 'left', untilDate: 0, isMember: false },
+      { actor: ctx.runtime.bot.user },
+    );
     return true;
   }
   if (optionalBool(ctx.params, 'only_if_banned')) return true;
   requireNotPrivileged(current);
   // Telegram: without only_if_banned, the user is guaranteed not to be a member afterwards.
   if (World.isMember(current)) {
-    ctx.world.changeMember(chat, user.id, { status: 'left', untilDate: 0, isMember: false }, { actor: ctx.runtime.bot.user, serviceMessage: true });
+    ctx.world.changeMember(
+      chat,
+      user.id,
+      { status: 'left', untilDate: 0, isMember: false },
+      { actor: ctx.runtime.bot.user, serviceMessage: true },
+    );
   }
   return true;
 };
@@ -271,7 +304,8 @@ const unbanChatMember: Handler = (ctx) => {
  */
 function senderChatTarget(ctx: CallContext): { chat: ChatRecord; senderChatId: number } {
   const chat = chatParam(ctx);
-  if (chat.chat.type !== 'supergroup' && chat.chat.type !== 'channel') throw Errors.badRequest('method is available for supergroup and channel chats only');
+  if (chat.chat.type !== 'supergroup' && chat.chat.type !== 'channel')
+    throw Errors.badRequest('method is available for supergroup and channel chats only');
   requireRight(ctx, chat, 'can_restrict_members');
   const senderChatId = requiredInt(ctx.params, 'sender_chat_id', () => Errors.missingParam('sender_chat_id'));
   const sender = ctx.world.chats.get(senderChatId);
@@ -325,7 +359,8 @@ export function resolveSendTarget(ctx: CallContext): ChatRecord {
     const user = ctx.world.users.get(chatId);
     if (!user) throw Errors.chatNotFound();
     if (user.is_bot) throw Errors.botCantSendToBots();
-    if (!ctx.runtime.bot.startedUserIds.has(user.id) && !hasPendingJoinRequest(ctx, user.id)) throw Errors.cantInitiateConversation();
+    if (!ctx.runtime.bot.startedUserIds.has(user.id) && !hasPendingJoinRequest(ctx, user.id))
+      throw Errors.cantInitiateConversation();
     return ctx.world.privateChatRecord(user);
   }
   const chat = chatParam(ctx);
@@ -356,7 +391,8 @@ function editTarget(ctx: CallContext) {
   if (ctx.params.inline_message_id !== undefined) throw Errors.messageToEditNotFound();
   const chat = chatParam(ctx);
   const stored = storedMessage(ctx, chat, Errors.messageToEditNotFound);
-  if (stored.message.from?.id !== ctx.runtime.bot.user.id && stored.message.sender_chat?.id !== chat.chat.id) throw Errors.messageCantBeEdited();
+  if (stored.message.from?.id !== ctx.runtime.bot.user.id && stored.message.sender_chat?.id !== chat.chat.id)
+    throw Errors.messageCantBeEdited();
   return stored;
 }
 
@@ -365,7 +401,8 @@ const editMessageText: Handler = (ctx) => {
   const text = textParam(ctx);
   const replyMarkup = replyMarkupParam(ctx);
   const message = stored.message;
-  if (message.text === text && JSON.stringify(message.reply_markup) === JSON.stringify(replyMarkup)) throw Errors.messageNotModified();
+  if (message.text === text && JSON.stringify(message.reply_markup) === JSON.stringify(replyMarkup))
+    throw Errors.messageNotModified();
   message.text = text;
   // Telegram drops the inline keyboard when an edit does not repeat it.
   if (replyMarkup) message.reply_markup = replyMarkup;
@@ -445,8 +482,10 @@ const createChatInviteLink: Handler = (ctx) => {
   requireRight(ctx, chat, 'can_invite_users');
   const createsJoinRequest = optionalBool(ctx.params, 'creates_join_request') ?? false;
   const memberLimit = optionalInt(ctx.params, 'member_limit');
-  if (createsJoinRequest && memberLimit !== undefined) throw Errors.badRequest("member limit can't be specified for links requiring administrator approval");
-  if (memberLimit !== undefined && (memberLimit < 1 || memberLimit > 99999)) throw Errors.badRequest('MEMBER_LIMIT_INVALID');
+  if (createsJoinRequest && memberLimit !== undefined)
+    throw Errors.badRequest("member limit can't be specified for links requiring administrator approval");
+  if (memberLimit !== undefined && (memberLimit < 1 || memberLimit > 99999))
+    throw Errors.badRequest('MEMBER_LIMIT_INVALID');
   return ctx.world.newInviteLink(chat, ctx.runtime.bot.user, {
     creates_join_request: createsJoinRequest,
     ...(memberLimit !== undefined ? { member_limit: memberLimit } : {}),
@@ -463,7 +502,8 @@ const exportChatInviteLink: Handler = (ctx) => {
 
 const setWebhook: Handler = (ctx) => {
   const url = optionalString(ctx.params, 'url') ?? '';
-  if (url !== '' && !url.startsWith('https://')) throw Errors.badRequest('bad webhook: An HTTPS URL must be provided for webhook');
+  if (url !== '' && !url.startsWith('https://'))
+    throw Errors.badRequest('bad webhook: An HTTPS URL must be provided for webhook');
   ctx.runtime.bot.webhookUrl = url;
   ctx.runtime.updates.setAllowedUpdates(optionalJson<string[]>(ctx.params, 'allowed_updates'));
   if (optionalBool(ctx.params, 'drop_pending_updates')) ctx.runtime.updates.dropAll();
@@ -492,7 +532,12 @@ const getWebhookInfo: Handler = (ctx) => {
 const leaveChat: Handler = (ctx) => {
   const chat = chatParam(ctx);
   requireBotInChat(ctx, chat);
-  ctx.world.changeMember(chat, ctx.runtime.bot.user.id, { status: 'left', untilDate: 0, isMember: false }, { actor: ctx.runtime.bot.user, serviceMessage: true });
+  ctx.world.changeMember(
+    chat,
+    ctx.runtime.bot.user.id,
+    { status: 'left', untilDate: 0, isMember: false },
+    { actor: ctx.runtime.bot.user, serviceMessage: true },
+  );
   return true;
 };
 

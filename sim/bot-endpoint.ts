@@ -53,7 +53,8 @@ export async function handleBotRequest(
 
   const decision = runtime.faults.decide(method);
   if (decision.latencyMs > 0) await sleep(decision.latencyMs);
-  if (decision.fault && !decision.fault.afterEffect) return applyFault(runtime, req, res, method, at, params, decision.fault, tracker);
+  if (decision.fault && !decision.fault.afterEffect)
+    return applyFault(runtime, req, res, method, at, params, decision.fault, tracker);
 
   if (!found) return respondError(runtime, res, method, at, params, Errors.notFound());
   try {
@@ -74,7 +75,14 @@ export async function handleBotRequest(
   }
 }
 
-function respondError(runtime: BotRuntime, res: ServerResponse, method: string, at: number, params: Record<string, unknown>, error: BotApiError): void {
+function respondError(
+  runtime: BotRuntime,
+  res: ServerResponse,
+  method: string,
+  at: number,
+  params: Record<string, unknown>,
+  error: BotApiError,
+): void {
   log(runtime, {
     method,
     at,
@@ -87,7 +95,10 @@ function respondError(runtime: BotRuntime, res: ServerResponse, method: string, 
   if (!res.destroyed) sendJson(res, error.errorCode, error.toBody());
 }
 
-function log(runtime: BotRuntime, entry: Omit<CallRecord, 'seq' | 'params'> & { params: Record<string, unknown> }): void {
+function log(
+  runtime: BotRuntime,
+  entry: Omit<CallRecord, 'seq' | 'params'> & { params: Record<string, unknown> },
+): void {
   runtime.calls.record({ ...entry, params: summarizeParams(entry.params) });
 }
 
@@ -101,7 +112,13 @@ function applyFault(
   fault: FaultRule,
   tracker: PendingTracker,
 ): void {
-  const base = { method, at, params, outcome: 'fault' as const, fault: fault.afterEffect ? `${fault.kind} (after effect)` : fault.kind };
+  const base = {
+    method,
+    at,
+    params,
+    outcome: 'fault' as const,
+    fault: fault.afterEffect ? `${fault.kind} (after effect)` : fault.kind,
+  };
   switch (fault.kind) {
     case 'retry_after': {
       const error = Errors.tooManyRequests(fault.retryAfter);

@@ -29,9 +29,21 @@ export interface CallCounters {
 }
 
 const PARAM_SUMMARY_KEYS = [
-  'chat_id', 'user_id', 'message_id', 'offset', 'limit', 'timeout', 'until_date', 'callback_query_id', 'text',
+  'chat_id',
+  'user_id',
+  'message_id',
+  'offset',
+  'limit',
+  'timeout',
+  'until_date',
+  'callback_query_id',
+  'text',
   // Bot API 10.x: ephemeral messages and join-request queries
-  'receiver_user_id', 'ephemeral_message_id', 'ephemeral_message_parameters', 'chat_join_request_query_id', 'result',
+  'receiver_user_id',
+  'ephemeral_message_id',
+  'ephemeral_message_parameters',
+  'chat_join_request_query_id',
+  'result',
 ];
 
 export function summarizeParams(params: Record<string, unknown>): Record<string, unknown> {
@@ -79,9 +91,12 @@ export class CallLog {
 
   /** Oldest first. */
   list(filter: { method?: string; sinceSeq?: number } = {}): CallRecord[] {
-    const ordered = this.ring.length < this.capacity ? this.ring : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+    const ordered =
+      this.ring.length < this.capacity ? this.ring : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
     return ordered.filter(
-      (r) => (filter.method === undefined || r.method === filter.method) && (filter.sinceSeq === undefined || r.seq > filter.sinceSeq),
+      (r) =>
+        (filter.method === undefined || r.method === filter.method) &&
+        (filter.sinceSeq === undefined || r.seq > filter.sinceSeq),
     );
   }
 

@@ -2,7 +2,17 @@
 import type { CallCounters, CallRecord } from './call-log';
 import type { FaultRuleInput } from './faults';
 import type { LimitSettings } from './limits';
-import type { ChatPermissions, ChatType, MemberStatus, TgChat, TgChatInviteLink, TgChatMember, TgMessage, TgUpdate, TgUser } from './types';
+import type {
+  ChatPermissions,
+  ChatType,
+  MemberStatus,
+  TgChat,
+  TgChatInviteLink,
+  TgChatMember,
+  TgMessage,
+  TgUpdate,
+  TgUser,
+} from './types';
 
 export interface SimBot {
   id: number;
@@ -146,7 +156,17 @@ export class SimClient {
   }
 
   // bots
-  createBot(input: { id?: number; token?: string; username?: string; firstName?: string; canReadAllGroupMessages?: boolean; allowedUpdates?: string[]; limits?: Partial<LimitSettings> } = {}): Promise<SimBot> {
+  createBot(
+    input: {
+      id?: number;
+      token?: string;
+      username?: string;
+      firstName?: string;
+      canReadAllGroupMessages?: boolean;
+      allowedUpdates?: string[];
+      limits?: Partial<LimitSettings>;
+    } = {},
+  ): Promise<SimBot> {
     return this.call('POST', '/sim/bots', input);
   }
   getBot(botId: number): Promise<SimBot> {
@@ -165,7 +185,10 @@ export class SimClient {
   setLimits(botId: number, limits: Partial<LimitSettings>): Promise<LimitSettings> {
     return this.call('PUT', `/sim/bots/${botId}/limits`, limits);
   }
-  calls(botId: number, filter: { method?: string; sinceSeq?: number } = {}): Promise<{ calls: CallRecord[]; counters: CallCounters }> {
+  calls(
+    botId: number,
+    filter: { method?: string; sinceSeq?: number } = {},
+  ): Promise<{ calls: CallRecord[]; counters: CallCounters }> {
     const query = new URLSearchParams();
     if (filter.method) query.set('method', filter.method);
     if (filter.sinceSeq !== undefined) query.set('sinceSeq', String(filter.sinceSeq));
@@ -184,7 +207,9 @@ export class SimClient {
   }
 
   // users
-  createUser(input: { id?: number; firstName?: string; lastName?: string; username?: string; languageCode?: string } = {}): Promise<TgUser> {
+  createUser(
+    input: { id?: number; firstName?: string; lastName?: string; username?: string; languageCode?: string } = {},
+  ): Promise<TgUser> {
     return this.call('POST', '/sim/users', input);
   }
   createUsers(count: number, firstName?: string): Promise<{ ids: number[] }> {
@@ -198,7 +223,16 @@ export class SimClient {
   getChat(chatId: number): Promise<SimChat> {
     return this.call('GET', `/sim/chats/${chatId}`);
   }
-  updateChat(chatId: number, patch: { permissions?: Partial<ChatPermissions>; title?: string; joinByRequest?: boolean; linkedChatId?: number; description?: string }): Promise<SimChat> {
+  updateChat(
+    chatId: number,
+    patch: {
+      permissions?: Partial<ChatPermissions>;
+      title?: string;
+      joinByRequest?: boolean;
+      linkedChatId?: number;
+      description?: string;
+    },
+  ): Promise<SimChat> {
     return this.call('PATCH', `/sim/chats/${chatId}`, patch);
   }
   member(chatId: number, userId: number): Promise<SimMemberState> {
@@ -208,35 +242,68 @@ export class SimClient {
     return this.call('PUT', `/sim/chats/${chatId}/members/${userId}`, input);
   }
   /** Convenience: make a bot an administrator with the given rights (default: restrict, invite, delete). */
-  makeAdmin(chatId: number, userId: number, rights: Record<string, boolean> = { can_restrict_members: true, can_invite_users: true, can_delete_messages: true }): Promise<{ ok: true }> {
+  makeAdmin(
+    chatId: number,
+    userId: number,
+    rights: Record<string, boolean> = { can_restrict_members: true, can_invite_users: true, can_delete_messages: true },
+  ): Promise<{ ok: true }> {
     return this.setMember(chatId, userId, { status: 'administrator', rights });
   }
-  join(chatId: number, userId: number, options: { actorId?: number; inviteLink?: string } = {}): Promise<{ outcome: 'joined' | 'requested' | 'already_member' }> {
+  join(
+    chatId: number,
+    userId: number,
+    options: { actorId?: number; inviteLink?: string } = {},
+  ): Promise<{ outcome: 'joined' | 'requested' | 'already_member' }> {
     return this.call('POST', `/sim/chats/${chatId}/join`, { userId, ...options });
   }
   leave(chatId: number, userId: number, options: { actorId?: number } = {}): Promise<{ ok: true }> {
     return this.call('POST', `/sim/chats/${chatId}/leave`, { userId, ...options });
   }
-  requestJoin(chatId: number, userId: number, options: { inviteLink?: string; bio?: string } = {}): Promise<{ ok: true }> {
+  requestJoin(
+    chatId: number,
+    userId: number,
+    options: { inviteLink?: string; bio?: string } = {},
+  ): Promise<{ ok: true }> {
     return this.call('POST', `/sim/chats/${chatId}/join-requests`, { userId, ...options });
   }
   joinRequests(chatId: number): Promise<{ requests: { userId: number; date: number; inviteLink: string | null }[] }> {
     return this.call('GET', `/sim/chats/${chatId}/join-requests`);
   }
   approveJoinRequest(chatId: number, userId: number, actorId?: number): Promise<{ ok: true }> {
-    return this.call('POST', `/sim/chats/${chatId}/join-requests/${userId}/approve`, actorId === undefined ? {} : { actorId });
+    return this.call(
+      'POST',
+      `/sim/chats/${chatId}/join-requests/${userId}/approve`,
+      actorId === undefined ? {} : { actorId },
+    );
   }
   declineJoinRequest(chatId: number, userId: number, actorId?: number): Promise<{ ok: true }> {
-    return this.call('POST', `/sim/chats/${chatId}/join-requests/${userId}/decline`, actorId === undefined ? {} : { actorId });
+    return this.call(
+      'POST',
+      `/sim/chats/${chatId}/join-requests/${userId}/decline`,
+      actorId === undefined ? {} : { actorId },
+    );
   }
-  createInviteLink(chatId: number, options: { createsJoinRequest?: boolean; name?: string; creatorId?: number } = {}): Promise<TgChatInviteLink> {
+  createInviteLink(
+    chatId: number,
+    options: { createsJoinRequest?: boolean; name?: string; creatorId?: number } = {},
+  ): Promise<TgChatInviteLink> {
     return this.call('POST', `/sim/chats/${chatId}/invite-links`, options);
   }
   /** Upgrades a basic group to a supergroup (new id); the old id then answers Bot API calls with migrate_to_chat_id. */
   migrateToSupergroup(chatId: number, options: { actorId?: number } = {}): Promise<{ chat: TgChat }> {
     return this.call('POST', `/sim/chats/${chatId}/migrate`, options);
   }
-  sendMessage(chatId: number, input: { fromId?: number; text: string; messageThreadId?: number; replyToMessageId?: number; anonymousAdmin?: boolean; senderChatId?: number }): Promise<TgMessage> {
+  sendMessage(
+    chatId: number,
+    input: {
+      fromId?: number;
+      text: string;
+      messageThreadId?: number;
+      replyToMessageId?: number;
+      anonymousAdmin?: boolean;
+      senderChatId?: number;
+    },
+  ): Promise<TgMessage> {
     return this.call('POST', `/sim/chats/${chatId}/messages`, input);
   }
   /** Messages visible in the chat (deleted ones excluded), oldest first. */
@@ -249,17 +316,25 @@ export class SimClient {
   pressButton(chatId: number, messageId: number, userId: number, data: string): Promise<{ callbackQueryId: string }> {
     return this.call('POST', `/sim/chats/${chatId}/messages/${messageId}/press`, { userId, data });
   }
-  callbackQuery(id: string): Promise<{ id: string; answered: boolean; answer: { text?: string; show_alert?: boolean; url?: string } | null }> {
+  callbackQuery(
+    id: string,
+  ): Promise<{ id: string; answered: boolean; answer: { text?: string; show_alert?: boolean; url?: string } | null }> {
     return this.call('GET', `/sim/callback-queries/${id}`);
   }
 
   // guard bots and join-request queries (Bot API 10.1)
   /** The bot's "supports join request queries" setting (getMe.supports_join_request_queries); needed to be a guard. */
-  setSupportsJoinRequestQueries(botId: number, supports: boolean): Promise<{ id: number; supportsJoinRequestQueries: boolean }> {
+  setSupportsJoinRequestQueries(
+    botId: number,
+    supports: boolean,
+  ): Promise<{ id: number; supportsJoinRequestQueries: boolean }> {
     return this.call('PATCH', `/sim/bots/${botId}`, { supportsJoinRequestQueries: supports });
   }
   /** Names the supergroup's guard bot (turns join-by-request on) or, with null, removes it. */
-  setGuardBot(chatId: number, botId: number | null): Promise<{ chatId: number; guardBotId: number | null; joinByRequest: boolean }> {
+  setGuardBot(
+    chatId: number,
+    botId: number | null,
+  ): Promise<{ chatId: number; guardBotId: number | null; joinByRequest: boolean }> {
     return this.call('PUT', `/sim/chats/${chatId}/guard-bot`, { botId });
   }
   joinQueries(filter: { chatId?: number; userId?: number; botId?: number } = {}): Promise<{ queries: SimJoinQuery[] }> {
@@ -289,7 +364,12 @@ export class SimClient {
   viewAs(chatId: number, userId: number): Promise<SimUserView> {
     return this.call('GET', `/sim/chats/${chatId}/view/${userId}`);
   }
-  pressEphemeralButton(chatId: number, ephemeralMessageId: number, userId: number, data: string): Promise<{ callbackQueryId: string }> {
+  pressEphemeralButton(
+    chatId: number,
+    ephemeralMessageId: number,
+    userId: number,
+    data: string,
+  ): Promise<{ callbackQueryId: string }> {
     return this.call('POST', `/sim/chats/${chatId}/ephemeral/${ephemeralMessageId}/press`, { userId, data });
   }
   setEphemeralSettings(settings: { lifetimeSeconds: number }): Promise<{ lifetimeSeconds: number }> {

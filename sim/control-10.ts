@@ -39,27 +39,53 @@ export function setGuardBot(world: World, chatId: string, botId: number | null):
   }
   if (chat.chat.type !== 'supergroup') throw new SimError('only a supergroup can have a guard bot');
   if (!world.botsById.has(botId)) throw new SimError(`bot ${botId} not found`, 404);
-  if (!store.guardCapableBots.has(botId)) throw new SimError(`bot ${botId} does not support join request queries (PATCH /sim/bots/${botId})`);
-  if (!World.hasRight(world.member(chat, botId), 'can_invite_users')) throw new SimError(`bot ${botId} must be an administrator with can_invite_users`);
+  if (!store.guardCapableBots.has(botId))
+    throw new SimError(`bot ${botId} does not support join request queries (PATCH /sim/bots/${botId})`);
+  if (!World.hasRight(world.member(chat, botId), 'can_invite_users'))
+    throw new SimError(`bot ${botId} must be an administrator with can_invite_users`);
   store.guardByChat.set(chat.chat.id, botId);
   chat.joinByRequest = true;
 }
 
 /** The user presses a button on an ephemeral message they see: the bot that sent it gets a callback_query. */
-export function pressEphemeralButton(world: World, chatId: string, ephemeralMessageId: number, userId: number, data: string): { callbackQueryId: string } {
+export function pressEphemeralButton(
+  world: World,
+  chatId: string,
+  ephemeralMessageId: number,
+  userId: number,
+  data: string,
+): { callbackQueryId: string } {
   const chat = chatOf(world, chatId);
   const user = world.users.get(userId);
   if (!user) throw new SimError(`user ${userId} not found`, 404);
-  const record = world.ephemeral.visibleTo(chat.chat.id, userId, nowMs(world)).find((r) => r.ephemeralMessageId === ephemeralMessageId);
-  if (!record) throw new SimError(`user ${userId} sees no ephemeral message ${ephemeralMessageId} in chat ${chatId}`, 404);
-  if (record.deleted) throw new SimError(`ephemeral message ${ephemeralMessageId} was deleted by the bot (the user's app had not heard)`, 409);
-  const hasButton = record.visible!.reply_markup?.inline_keyboard.some((row) => row.some((b) => b.callback_data === data));
-  if (!hasButton) throw new SimError(`ephemeral message ${ephemeralMessageId} has no button with callback_data ${JSON.stringify(data)}`);
+  const record = world.ephemeral
+    .visibleTo(chat.chat.id, userId, nowMs(world))
+    .find((r) => r.ephemeralMessageId === ephemeralMessageId);
+  if (!record)
+    throw new SimError(`user ${userId} sees no ephemeral message ${ephemeralMessageId} in chat ${chatId}`, 404);
+  if (record.deleted)
+    throw new SimError(
+      `ephemeral message ${ephemeralMessageId} was deleted by the bot (the user's app had not heard)`,
+      409,
+    );
+  const hasButton = record.visible!.reply_markup?.inline_keyboard.some((row) =>
+    row.some((b) => b.callback_data === data),
+  );
+  if (!hasButton)
+    throw new SimError(
+      `ephemeral message ${ephemeralMessageId} has no button with callback_data ${JSON.stringify(data)}`,
+    );
   const runtime = world.botsById.get(record.botId);
   if (!runtime) throw new SimError(`bot ${record.botId} not found`, 404);
   const query = world.newCallbackQuery(record.botId, userId);
   query.origin = { chatId: chat.chat.id, messageId: 0, ephemeralMessageId };
-  runtime.updates.enqueue('callback_query', { id: query.id, from: user, message: structuredClone(record.message), chat_instance: chat.chatInstance, data });
+  runtime.updates.enqueue('callback_query', {
+    id: query.id,
+    from: user,
+    message: structuredClone(record.message),
+    chat_instance: chat.chatInstance,
+    data,
+  });
   return { callbackQueryId: query.id };
 }
 
@@ -70,11 +96,15 @@ export function pressEphemeralButton(world: World, chatId: string, ephemeralMess
  * data_check_string is every other field as key=value, sorted, joined by "\n". Only user and auth_date are filled
  * (the fields a guard bot's page can rely on); Telegram's Ed25519 `signature` cannot be made without its private key.
  */
-export function openJoinQueryWebApp(world: World, queryId: string): { url: string; launchUrl: string; initData: string } {
+export function openJoinQueryWebApp(
+  world: World,
+  queryId: string,
+): { url: string; launchUrl: string; initData: string } {
   const query = world.joinQueries.queries.get(queryId);
   if (!query) throw new SimError(`join request query ${queryId} not found`, 404);
   const state = world.joinQueries.state(world, query);
-  if (state !== 'web_app' || !query.webApp) throw new SimError(`no Web App is open for join request query ${queryId} (state ${state})`, 409);
+  if (state !== 'web_app' || !query.webApp)
+    throw new SimError(`no Web App is open for join request query ${queryId} (state ${state})`, 409);
   const runtime = world.botsById.get(query.botId);
   const user = world.users.get(query.userId);
   if (!runtime || !user) throw new SimError(`bot or user of join request query ${queryId} is gone`, 404);
@@ -83,7 +113,10 @@ export function openJoinQueryWebApp(world: World, queryId: string): { url: strin
   if (user.username) webAppUser.username = user.username;
   if (user.language_code) webAppUser.language_code = user.language_code;
   const fields: Record<string, string> = { auth_date: String(world.now()), user: JSON.stringify(webAppUser) };
-  const dataCheckString = Object.keys(fields).sort().map((key) => `${key}=${fields[key]}`).join('\n');
+  const dataCheckString = Object.keys(fields)
+    .sort()
+    .map((key) => `${key}=${fields[key]}`)
+    .join('\n');
   const secretKey = createHmac('sha256', 'WebAppData').update(runtime.bot.token).digest();
   const hash = createHmac('sha256', secretKey).update(dataCheckString).digest('hex');
   const initData = new URLSearchParams({ ...fields, hash }).toString();
@@ -107,7 +140,13 @@ function describeEphemeral(record: EphemeralRecord, world: World) {
   };
 }
 
-const joinQuerySettingsInput = z.object({ answerWindowSeconds: z.number().positive(), webAppWindowSeconds: z.number().positive(), allowHttpWebApps: z.boolean() }).partial();
+const joinQuerySettingsInput = z
+  .object({
+    answerWindowSeconds: z.number().positive(),
+    webAppWindowSeconds: z.number().positive(),
+    allowHttpWebApps: z.boolean(),
+  })
+  .partial();
 
 export const CONTROL_10_ROUTES: ControlRoute[] = [
   // guard bots and join-request queries
@@ -129,16 +168,25 @@ export const CONTROL_10_ROUTES: ControlRoute[] = [
     handle: (world, [, chatId], body) => {
       const { botId } = z.object({ botId: int.positive().nullable() }).parse(body);
       setGuardBot(world, chatId!, botId);
-      return { chatId: Number(chatId), guardBotId: world.joinQueries.guardByChat.get(Number(chatId)) ?? null, joinByRequest: chatOf(world, chatId!).joinByRequest };
+      return {
+        chatId: Number(chatId),
+        guardBotId: world.joinQueries.guardByChat.get(Number(chatId)) ?? null,
+        joinByRequest: chatOf(world, chatId!).joinByRequest,
+      };
     },
   },
   {
     method: 'GET',
     pattern: /^\/sim\/join-queries$/,
     handle: (world, _m, _b, query) => {
-      const filter = z.object({ chatId: int.optional(), userId: int.optional(), botId: int.optional() }).parse(Object.fromEntries(query));
+      const filter = z
+        .object({ chatId: int.optional(), userId: int.optional(), botId: int.optional() })
+        .parse(Object.fromEntries(query));
       const queries = [...world.joinQueries.queries.values()].filter(
-        (q) => (filter.chatId === undefined || q.chatId === filter.chatId) && (filter.userId === undefined || q.userId === filter.userId) && (filter.botId === undefined || q.botId === filter.botId),
+        (q) =>
+          (filter.chatId === undefined || q.chatId === filter.chatId) &&
+          (filter.userId === undefined || q.userId === filter.userId) &&
+          (filter.botId === undefined || q.botId === filter.botId),
       );
       return { queries: queries.map((q) => world.joinQueries.describe(world, q)) };
     },
@@ -205,7 +253,9 @@ export const CONTROL_10_ROUTES: ControlRoute[] = [
   {
     method: 'GET',
     pattern: /^\/sim\/chats\/(-?\d+)\/ephemeral$/,
-    handle: (world, [, chatId]) => ({ messages: world.ephemeral.list(chatOf(world, chatId!).chat.id).map((r) => describeEphemeral(r, world)) }),
+    handle: (world, [, chatId]) => ({
+      messages: world.ephemeral.list(chatOf(world, chatId!).chat.id).map((r) => describeEphemeral(r, world)),
+    }),
   },
   {
     method: 'POST',
@@ -227,8 +277,12 @@ export const CONTROL_10_ROUTES: ControlRoute[] = [
       const ephemeral = world.ephemeral.visibleTo(chat.chat.id, id, nowMs(world));
       const replaced = new Set(ephemeral.map((r) => r.replacesMessageId).filter((m) => m !== undefined));
       const messages = [];
-      for (const stored of chat.messages.values()) if (!stored.deleted && !replaced.has(stored.message.message_id)) messages.push(stored.message);
-      return { messages, ephemeral: ephemeral.map((r) => ({ message: r.visible!, replacesMessageId: r.replacesMessageId ?? null })) };
+      for (const stored of chat.messages.values())
+        if (!stored.deleted && !replaced.has(stored.message.message_id)) messages.push(stored.message);
+      return {
+        messages,
+        ephemeral: ephemeral.map((r) => ({ message: r.visible!, replacesMessageId: r.replacesMessageId ?? null })),
+      };
     },
   },
 ];

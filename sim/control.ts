@@ -40,7 +40,16 @@ const botInput = z.object({
   firstName: z.string().optional(),
   canReadAllGroupMessages: z.boolean().optional(),
   allowedUpdates: z.array(z.string()).optional(),
-  limits: z.object({ enabled: z.boolean(), perBotPerSecond: int, perGroupPerMinute: int, groupWindowMs: int, perPrivateChatPerSecond: int }).partial().optional(),
+  limits: z
+    .object({
+      enabled: z.boolean(),
+      perBotPerSecond: int,
+      perGroupPerMinute: int,
+      groupWindowMs: int,
+      perPrivateChatPerSecond: int,
+    })
+    .partial()
+    .optional(),
 });
 const userInput = z.object({
   id: int.positive().optional(),
@@ -72,7 +81,12 @@ const memberInput = z.object({
   actorId: int.optional(),
   silent: z.boolean().optional(),
 });
-const userIdInput = z.object({ userId: int, actorId: int.optional(), inviteLink: z.string().optional(), bio: z.string().optional() });
+const userIdInput = z.object({
+  userId: int,
+  actorId: int.optional(),
+  inviteLink: z.string().optional(),
+  bio: z.string().optional(),
+});
 const messageInput = z.object({
   fromId: int.optional(),
   text: z.string().min(1),
@@ -99,7 +113,8 @@ function effectivePermissions(chat: ChatRecord, world: World, userId: number) {
   const record = world.member(chat, userId);
   if (World.isAdmin(record)) return allPermissions(true);
   if (record.status === 'member') return { ...chat.permissions };
-  if (record.status === 'restricted' && record.isMember) return intersectPermissions(record.permissions!, chat.permissions);
+  if (record.status === 'restricted' && record.isMember)
+    return intersectPermissions(record.permissions!, chat.permissions);
   return allPermissions(false);
 }
 
@@ -136,7 +151,12 @@ const routes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/sim\/state$/,
-    handle: (world) => ({ bots: world.botsById.size, users: world.users.size, chats: world.chats.size, now: world.now() }),
+    handle: (world) => ({
+      bots: world.botsById.size,
+      users: world.users.size,
+      chats: world.chats.size,
+      now: world.now(),
+    }),
   },
   {
     method: 'POST',
@@ -171,7 +191,9 @@ const routes: Route[] = [
     method: 'POST',
     pattern: /^\/sim\/bots\/(\d+)\/faults$/,
     handle: (world, [, id], body) => {
-      const { rules, replace } = z.object({ rules: z.array(faultRuleSchema), replace: z.boolean().optional() }).parse(body);
+      const { rules, replace } = z
+        .object({ rules: z.array(faultRuleSchema), replace: z.boolean().optional() })
+        .parse(body);
       const faults = botOf(world, id!).faults;
       const valid = rules.map(parseRule); // all or nothing
       if (replace) faults.clear();
@@ -207,7 +229,11 @@ const routes: Route[] = [
     pattern: /^\/sim\/bots\/(\d+)\/calls$/,
     handle: (world, [, id]) => (botOf(world, id!).calls.clear(), { ok: true }),
   },
-  { method: 'GET', pattern: /^\/sim\/bots\/(\d+)\/updates$/, handle: (world, [, id]) => ({ updates: botOf(world, id!).updates.peekAll() }) },
+  {
+    method: 'GET',
+    pattern: /^\/sim\/bots\/(\d+)\/updates$/,
+    handle: (world, [, id]) => ({ updates: botOf(world, id!).updates.peekAll() }),
+  },
   {
     method: 'POST',
     pattern: /^\/sim\/bots\/(\d+)\/private-messages$/,
@@ -218,14 +244,21 @@ const routes: Route[] = [
   },
 
   // users
-  { method: 'POST', pattern: /^\/sim\/users$/, handle: (world, _m, body) => world.createUser(stripUndefined(userInput.parse(body ?? {}))) },
+  {
+    method: 'POST',
+    pattern: /^\/sim\/users$/,
+    handle: (world, _m, body) => world.createUser(stripUndefined(userInput.parse(body ?? {}))),
+  },
   {
     method: 'POST',
     pattern: /^\/sim\/users\/bulk$/,
     handle: (world, _m, body) => {
-      const { count, firstName } = z.object({ count: int.min(1).max(1_000_000), firstName: z.string().optional() }).parse(body);
+      const { count, firstName } = z
+        .object({ count: int.min(1).max(1_000_000), firstName: z.string().optional() })
+        .parse(body);
       const ids = new Array<number>(count);
-      for (let i = 0; i < count; i++) ids[i] = world.createUser(firstName ? { firstName: `${firstName}${i + 1}` } : {}).id;
+      for (let i = 0; i < count; i++)
+        ids[i] = world.createUser(firstName ? { firstName: `${firstName}${i + 1}` } : {}).id;
       return { ids };
     },
   },
@@ -248,7 +281,13 @@ const routes: Route[] = [
     handle: (world, [, id], body) => {
       const chat = chatOf(world, id!);
       const input = z
-        .object({ permissions: permissionsInput, title: z.string(), joinByRequest: z.boolean(), linkedChatId: int, description: z.string() })
+        .object({
+          permissions: permissionsInput,
+          title: z.string(),
+          joinByRequest: z.boolean(),
+          linkedChatId: int,
+          description: z.string(),
+        })
         .partial()
         .parse(body);
       if (input.permissions) chat.permissions = normalizePermissions(input.permissions, true);
@@ -281,7 +320,9 @@ const routes: Route[] = [
     pattern: /^\/sim\/chats\/(-?\d+)\/members\/(\d+)$/,
     handle: (world, [, chatId, userId], body) => {
       const input = memberInput.parse(body);
-      if (input.rights) for (const key of Object.keys(input.rights)) if (!(ADMIN_RIGHT_KEYS as readonly string[]).includes(key)) throw new SimError(`unknown right ${key}`);
+      if (input.rights)
+        for (const key of Object.keys(input.rights))
+          if (!(ADMIN_RIGHT_KEYS as readonly string[]).includes(key)) throw new SimError(`unknown right ${key}`);
       setMember(world, Number(chatId), Number(userId), stripUndefined(input));
       return { ok: true };
     },
@@ -316,7 +357,11 @@ const routes: Route[] = [
     method: 'GET',
     pattern: /^\/sim\/chats\/(-?\d+)\/join-requests$/,
     handle: (world, [, chatId]) => ({
-      requests: [...chatOf(world, chatId!).joinRequests].map(([userId, r]) => ({ userId, date: r.date, inviteLink: r.inviteLink?.invite_link ?? null })),
+      requests: [...chatOf(world, chatId!).joinRequests].map(([userId, r]) => ({
+        userId,
+        date: r.date,
+        inviteLink: r.inviteLink?.invite_link ?? null,
+      })),
     }),
   },
   {
@@ -333,10 +378,16 @@ const routes: Route[] = [
     pattern: /^\/sim\/chats\/(-?\d+)\/invite-links$/,
     handle: (world, [, chatId], body) => {
       const chat = chatOf(world, chatId!);
-      const input = z.object({ createsJoinRequest: z.boolean().optional(), name: z.string().optional(), creatorId: int.optional() }).parse(body ?? {});
+      const input = z
+        .object({ createsJoinRequest: z.boolean().optional(), name: z.string().optional(), creatorId: int.optional() })
+        .parse(body ?? {});
       const creatorId = input.creatorId ?? [...chat.adminIds][0];
       if (creatorId === undefined) throw new SimError('chat has no admin to create a link; pass creatorId');
-      return world.newInviteLink(chat, world.requireUser(creatorId), stripUndefined({ creates_join_request: input.createsJoinRequest, name: input.name }));
+      return world.newInviteLink(
+        chat,
+        world.requireUser(creatorId),
+        stripUndefined({ creates_join_request: input.createsJoinRequest, name: input.name }),
+      );
     },
   },
   {
@@ -364,7 +415,8 @@ const routes: Route[] = [
   {
     method: 'POST',
     pattern: /^\/sim\/chats\/(-?\d+)\/posts$/,
-    handle: (world, [, chatId], body) => channelPost(world, Number(chatId), z.object({ text: z.string().min(1) }).parse(body).text),
+    handle: (world, [, chatId], body) =>
+      channelPost(world, Number(chatId), z.object({ text: z.string().min(1) }).parse(body).text),
   },
   {
     method: 'POST',
@@ -395,7 +447,13 @@ const routes: Route[] = [
   ...CONTROL_10_ROUTES,
 ];
 
-export function handleControl(world: World, method: string, path: string, query: string, body: unknown): ControlResponse {
+export function handleControl(
+  world: World,
+  method: string,
+  path: string,
+  query: string,
+  body: unknown,
+): ControlResponse {
   let pathMatched = false;
   for (const route of routes) {
     const match = route.pattern.exec(path);

@@ -72,7 +72,10 @@ export class EphemeralStore {
     return !this.offlineUserIds.has(userId);
   }
 
-  add(input: Omit<EphemeralRecord, 'ephemeralMessageId' | 'message' | 'deleted' | 'delivered' | 'visible'>, build: (id: number) => TgMessage): EphemeralRecord {
+  add(
+    input: Omit<EphemeralRecord, 'ephemeralMessageId' | 'message' | 'deleted' | 'delivered' | 'visible'>,
+    build: (id: number) => TgMessage,
+  ): EphemeralRecord {
     let chat = this.byChat.get(input.chatId);
     if (!chat) this.byChat.set(input.chatId, (chat = { nextId: 1, messages: new Map() }));
     const ephemeralMessageId = chat.nextId++;
@@ -85,7 +88,12 @@ export class EphemeralStore {
   }
 
   /** A live (not deleted, not expired) ephemeral message of this bot to this receiver. */
-  find(chatId: number, ephemeralMessageId: number, nowMs: number, filter: { botId?: number; receiverId?: number } = {}): EphemeralRecord | undefined {
+  find(
+    chatId: number,
+    ephemeralMessageId: number,
+    nowMs: number,
+    filter: { botId?: number; receiverId?: number } = {},
+  ): EphemeralRecord | undefined {
     const record = this.byChat.get(chatId)?.messages.get(ephemeralMessageId);
     if (!record || record.deleted || this.expired(record, nowMs)) return undefined;
     if (filter.botId !== undefined && record.botId !== filter.botId) return undefined;
@@ -94,7 +102,11 @@ export class EphemeralStore {
   }
 
   /** The bot changed the message: the receiver sees the change only if online. */
-  edit(record: EphemeralRecord, change: { text?: string; replyMarkup?: InlineKeyboardMarkup | undefined }, date: number): void {
+  edit(
+    record: EphemeralRecord,
+    change: { text?: string; replyMarkup?: InlineKeyboardMarkup | undefined },
+    date: number,
+  ): void {
     for (const target of [record.message, this.isOnline(record.receiverId) ? record.visible : undefined]) {
       if (!target) continue;
       if (change.text !== undefined) target.text = change.text;
@@ -117,7 +129,9 @@ export class EphemeralStore {
 
   /** What the user sees of this chat's ephemeral messages now. */
   visibleTo(chatId: number, userId: number, nowMs: number): EphemeralRecord[] {
-    return this.list(chatId).filter((r) => r.receiverId === userId && r.visible !== undefined && !this.expired(r, nowMs));
+    return this.list(chatId).filter(
+      (r) => r.receiverId === userId && r.visible !== undefined && !this.expired(r, nowMs),
+    );
   }
 
   expired(record: EphemeralRecord, nowMs: number): boolean {

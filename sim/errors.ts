@@ -36,14 +36,22 @@ export const Errors = {
   tooManyRequests: (retryAfter: number) =>
     new BotApiError(429, `Too Many Requests: retry after ${retryAfter}`, { retry_after: retryAfter }),
   pollConflict: () =>
-    new BotApiError(409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running'),
+    new BotApiError(
+      409,
+      'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running',
+    ),
   webhookConflict: () =>
-    new BotApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"),
+    new BotApiError(
+      409,
+      "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+    ),
   badRequest,
   missingParam: (name: string) => badRequest(`${name} is empty`),
   chatNotFound: () => badRequest('chat not found'),
   groupUpgraded: (migrateToChatId: number) =>
-    new BotApiError(400, 'Bad Request: group chat was upgraded to a supergroup chat', { migrate_to_chat_id: migrateToChatId }),
+    new BotApiError(400, 'Bad Request: group chat was upgraded to a supergroup chat', {
+      migrate_to_chat_id: migrateToChatId,
+    }),
   userNotFound: () => badRequest('user not found'),
   memberListInaccessible: () => badRequest('member list is inaccessible'),
   notEnoughRightsToRestrict: () => badRequest('not enough rights to restrict/unrestrict chat member'),

@@ -35,7 +35,10 @@ export type FaultRule = z.output<typeof faultRuleSchema>;
 /** A rule, validated: a Telegram-style `server_error` is always a 5xx. */
 export function parseRule(input: FaultRuleInput): FaultRule {
   const rule = faultRuleSchema.parse(input);
-  if (rule.kind === 'server_error' && rule.status < 500) throw new z.ZodError([{ code: 'custom', path: ['status'], message: 'server_error needs a 5xx status', input: rule.status }]);
+  if (rule.kind === 'server_error' && rule.status < 500)
+    throw new z.ZodError([
+      { code: 'custom', path: ['status'], message: 'server_error needs a 5xx status', input: rule.status },
+    ]);
   return rule;
 }
 

@@ -5,7 +5,9 @@ export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () =>
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+    );
     req.on('error', reject);
   });
 }
@@ -31,7 +33,8 @@ export function parseParams(req: IncomingMessage, query: string, body: string): 
     for (const [key, value] of new URLSearchParams(body)) params[key] = value;
     return params;
   }
-  if (type.startsWith('multipart/form-data')) throw new UnparsableBody('multipart/form-data is not supported by the simulator');
+  if (type.startsWith('multipart/form-data'))
+    throw new UnparsableBody('multipart/form-data is not supported by the simulator');
   return params;
 }
 

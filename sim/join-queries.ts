@@ -94,7 +94,8 @@ export class JoinQueryStore {
     const botId = this.guardByChat.get(chat.chat.id);
     if (botId === undefined || !chat.joinByRequest || chat.chat.type !== 'supergroup') return undefined;
     const record = world.member(chat, botId);
-    const isInvitingAdmin = record.status === 'creator' || (record.status === 'administrator' && record.rights?.can_invite_users === true);
+    const isInvitingAdmin =
+      record.status === 'creator' || (record.status === 'administrator' && record.rights?.can_invite_users === true);
     return isInvitingAdmin ? botId : undefined;
   }
 

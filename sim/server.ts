@@ -32,7 +32,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const query = q === -1 ? '' : url.slice(q + 1);
     if (path.startsWith('/bot')) {
       handleBotRequest(world, req, res, path, query, tracker).catch((error: unknown) => {
-        if (!res.headersSent && !res.destroyed) sendJson(res, 500, { ok: false, error_code: 500, description: String(error) });
+        if (!res.headersSent && !res.destroyed)
+          sendJson(res, 500, { ok: false, error_code: 500, description: String(error) });
       });
       return;
     }

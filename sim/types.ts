@@ -159,11 +159,29 @@ export type TgUpdate = { update_id: number } & { [K in UpdateType]?: UpdatePaylo
 
 /** Every update type Telegram knows; the default subscription is all of them but the three below. */
 export const ALL_UPDATE_TYPES = [
-  'message', 'edited_message', 'channel_post', 'edited_channel_post', 'business_connection',
-  'business_message', 'edited_business_message', 'deleted_business_messages', 'message_reaction',
-  'message_reaction_count', 'inline_query', 'chosen_inline_result', 'callback_query', 'shipping_query',
-  'pre_checkout_query', 'purchased_paid_media', 'poll', 'poll_answer', 'my_chat_member', 'chat_member',
-  'chat_join_request', 'chat_boost', 'removed_chat_boost',
+  'message',
+  'edited_message',
+  'channel_post',
+  'edited_channel_post',
+  'business_connection',
+  'business_message',
+  'edited_business_message',
+  'deleted_business_messages',
+  'message_reaction',
+  'message_reaction_count',
+  'inline_query',
+  'chosen_inline_result',
+  'callback_query',
+  'shipping_query',
+  'pre_checkout_query',
+  'purchased_paid_media',
+  'poll',
+  'poll_answer',
+  'my_chat_member',
+  'chat_member',
+  'chat_join_request',
+  'chat_boost',
+  'removed_chat_boost',
 ] as const;
 export const DEFAULT_EXCLUDED_UPDATE_TYPES = ['chat_member', 'message_reaction', 'message_reaction_count'];
 

@@ -1,6 +1,12 @@
 // Per-bot pending updates: kept until confirmed by offset, filtered by the bot's allowed_updates,
 // with long-poll waiters woken when an update arrives.
-import { ALL_UPDATE_TYPES, DEFAULT_EXCLUDED_UPDATE_TYPES, type TgUpdate, type UpdatePayloads, type UpdateType } from './types';
+import {
+  ALL_UPDATE_TYPES,
+  DEFAULT_EXCLUDED_UPDATE_TYPES,
+  type TgUpdate,
+  type UpdatePayloads,
+  type UpdateType,
+} from './types';
 
 const DEFAULT_ALLOWED = new Set<string>(ALL_UPDATE_TYPES.filter((t) => !DEFAULT_EXCLUDED_UPDATE_TYPES.includes(t)));
 

@@ -24,7 +24,12 @@ import type {
 import { BotUpdateQueue } from './updates';
 
 /** Telegram's service accounts that appear as `from` of anonymous admin and linked-channel messages. */
-export const GROUP_ANONYMOUS_BOT: TgUser = { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' };
+export const GROUP_ANONYMOUS_BOT: TgUser = {
+  id: 1087968824,
+  is_bot: true,
+  first_name: 'Group',
+  username: 'GroupAnonymousBot',
+};
 export const TELEGRAM_SERVICE_USER: TgUser = { id: 777000, is_bot: false, first_name: 'Telegram' };
 /**
  * The fake sender of a message written on behalf of a channel in a group (Bot API, Message.from: "if the
@@ -131,7 +136,17 @@ export class World {
 
   // ---------- entities ----------
 
-  createBot(input: { id?: number; username?: string; firstName?: string; token?: string; canReadAllGroupMessages?: boolean; allowedUpdates?: string[]; limits?: Partial<LimitSettings> } = {}): BotRuntime {
+  createBot(
+    input: {
+      id?: number;
+      username?: string;
+      firstName?: string;
+      token?: string;
+      canReadAllGroupMessages?: boolean;
+      allowedUpdates?: string[];
+      limits?: Partial<LimitSettings>;
+    } = {},
+  ): BotRuntime {
     let id = input.id;
     if (id === undefined) {
       while (this.users.has(this.nextBotId)) this.nextBotId++;
@@ -172,7 +187,9 @@ export class World {
     return runtime;
   }
 
-  createUser(input: { id?: number; firstName?: string; lastName?: string; username?: string; languageCode?: string } = {}): TgUser {
+  createUser(
+    input: { id?: number; firstName?: string; lastName?: string; username?: string; languageCode?: string } = {},
+  ): TgUser {
     let id = input.id;
     if (id === undefined) {
       while (this.users.has(this.nextUserId)) this.nextUserId++;
@@ -200,12 +217,12 @@ export class World {
     description?: string;
   }): ChatRecord {
     const id =
-      input.id ??
-      (input.type === 'group' ? -this.nextGroupSeq++ : -(1_000_000_000_000 + this.nextChannelSeq++));
+      input.id ?? (input.type === 'group' ? -this.nextGroupSeq++ : -(1_000_000_000_000 + this.nextChannelSeq++));
     if (this.chats.has(id)) throw new Error(`chat ${id} exists`);
     const chat: TgChat = { id, type: input.type, title: input.title ?? `Chat ${id}` };
     if (input.username) {
-      if (this.chatsByUsername.has(input.username.toLowerCase())) throw new Error(`username ${input.username} is taken`);
+      if (this.chatsByUsername.has(input.username.toLowerCase()))
+        throw new Error(`username ${input.username} is taken`);
       chat.username = input.username;
     }
     if (input.isForum && input.type === 'supergroup') chat.is_forum = true;
@@ -269,7 +286,11 @@ export class World {
   member(chat: ChatRecord, userId: number): MemberRecord {
     const record = chat.members.get(userId);
     if (!record) return LEFT;
-    if ((record.status === 'restricted' || record.status === 'kicked') && record.untilDate > 0 && record.untilDate <= this.now()) {
+    if (
+      (record.status === 'restricted' || record.status === 'kicked') &&
+      record.untilDate > 0 &&
+      record.untilDate <= this.now()
+    ) {
       const next: MemberRecord =
         record.status === 'restricted' && record.isMember ? { status: 'member', untilDate: 0, isMember: true } : LEFT;
       this.writeMember(chat, userId, next);
@@ -304,7 +325,9 @@ export class World {
    * carries is_member for exactly this: a restriction outlives the membership). Anyone else is a plain member.
    */
   static entering(current: MemberRecord): MemberRecord {
-    return current.status === 'restricted' ? { ...current, isMember: true } : { status: 'member', untilDate: 0, isMember: true };
+    return current.status === 'restricted'
+      ? { ...current, isMember: true }
+      : { status: 'member', untilDate: 0, isMember: true };
   }
 
   static isAdmin(record: MemberRecord): boolean {
@@ -342,12 +365,24 @@ export class World {
       }
       case 'administrator': {
         const rights = adminRightsForOutput(record.rights ?? normalizeAdminRights({}, chat.chat.type), chat.chat.type);
-        return { status: 'administrator', user, can_be_edited: false, ...(rights as AdminRights), ...(record.customTitle ? { custom_title: record.customTitle } : {}) };
+        return {
+          status: 'administrator',
+          user,
+          can_be_edited: false,
+          ...(rights as AdminRights),
+          ...(record.customTitle ? { custom_title: record.customTitle } : {}),
+        };
       }
       case 'member':
         return { status: 'member', user };
       case 'restricted':
-        return { status: 'restricted', user, is_member: record.isMember, until_date: record.untilDate, ...record.permissions! };
+        return {
+          status: 'restricted',
+          user,
+          is_member: record.isMember,
+          until_date: record.untilDate,
+          ...record.permissions!,
+        };
       case 'kicked':
         return { status: 'kicked', user, until_date: record.untilDate };
       case 'left':
@@ -397,8 +432,10 @@ export class World {
    */
   migrateToSupergroup(chatId: number, actorId?: number): ChatRecord {
     const group = this.requireChat(chatId);
-    if (group.chat.type !== 'group') throw new Error(`only a basic group can be upgraded; chat ${chatId} is a ${group.chat.type}`);
-    if (group.migratedToChatId !== undefined) throw new Error(`chat ${chatId} was already upgraded to ${group.migratedToChatId}`);
+    if (group.chat.type !== 'group')
+      throw new Error(`only a basic group can be upgraded; chat ${chatId} is a ${group.chat.type}`);
+    if (group.migratedToChatId !== undefined)
+      throw new Error(`chat ${chatId} was already upgraded to ${group.migratedToChatId}`);
     const actor = actorId !== undefined ? this.requireUser(actorId) : this.creatorOf(group);
     // The username belongs to the supergroup from now on, so "@name" resolves to it.
     if (group.chat.username) this.chatsByUsername.delete(group.chat.username.toLowerCase());
@@ -428,8 +465,17 @@ export class World {
   // ---------- messages ----------
 
   /** Stores a message in the chat and delivers it to the bots that would see it. */
-  postMessage(chat: ChatRecord, fields: Omit<TgMessage, 'message_id' | 'date' | 'chat'>, options: { exceptBotId?: number } = {}): TgMessage {
-    const message: TgMessage = { message_id: chat.nextMessageId++, ...fieldsWithoutUndefined(fields), date: this.now(), chat: chat.chat };
+  postMessage(
+    chat: ChatRecord,
+    fields: Omit<TgMessage, 'message_id' | 'date' | 'chat'>,
+    options: { exceptBotId?: number } = {},
+  ): TgMessage {
+    const message: TgMessage = {
+      message_id: chat.nextMessageId++,
+      ...fieldsWithoutUndefined(fields),
+      date: this.now(),
+      chat: chat.chat,
+    };
     chat.messages.set(message.message_id, { message, deleted: false });
     this.deliverMessage(chat, message, options.exceptBotId);
     return message;
@@ -468,8 +514,17 @@ export class World {
   sendPrivateMessage(runtime: BotRuntime, user: TgUser, text: string): TgMessage {
     runtime.bot.startedUserIds.add(user.id);
     const chat = this.privateChatRecord(user);
-    const message: TgMessage = { message_id: chat.nextMessageId++, from: user, chat: chat.chat, date: this.now(), text };
-    if (text.startsWith('/')) (message as Record<string, unknown>).entities = [{ type: 'bot_command', offset: 0, length: text.split(/\s/)[0]!.length }];
+    const message: TgMessage = {
+      message_id: chat.nextMessageId++,
+      from: user,
+      chat: chat.chat,
+      date: this.now(),
+      text,
+    };
+    if (text.startsWith('/'))
+      (message as Record<string, unknown>).entities = [
+        { type: 'bot_command', offset: 0, length: text.split(/\s/)[0]!.length },
+      ];
     chat.messages.set(message.message_id, { message, deleted: false });
     runtime.updates.enqueue('message', message);
     return message;
@@ -546,7 +601,17 @@ export class World {
 
   // ---------- invite links ----------
 
-  newInviteLink(chat: ChatRecord, creator: TgUser, options: { name?: string; expire_date?: number; member_limit?: number; creates_join_request?: boolean; is_primary?: boolean }): TgChatInviteLink {
+  newInviteLink(
+    chat: ChatRecord,
+    creator: TgUser,
+    options: {
+      name?: string;
+      expire_date?: number;
+      member_limit?: number;
+      creates_join_request?: boolean;
+      is_primary?: boolean;
+    },
+  ): TgChatInviteLink {
     const code = randomBytes(12).toString('base64url');
     const link: TgChatInviteLink = {
       invite_link: `https://t.me/+${code}`,

@@ -18,21 +18,35 @@ const quick = process.argv.includes('--quick');
 
 const benches: Array<{ name: string; script: string; args: string[]; env?: Record<string, string> }> = [
   { name: 'ceiling', script: 'scripts/bench/ceiling.ts', args: quick ? ['--jobs', '10000'] : ['--jobs', '50000'] },
-  { name: 'pipeline', script: 'scripts/bench/pipeline.ts', args: quick ? ['--bots', '2', '--seconds', '6', '--backlog', '2000', '--rate', '500'] : [] },
-  { name: 'api', script: 'scripts/bench/api.ts', args: [], env: quick ? { BENCH_ROWS: '200000', BENCH_DURATION: '5' } : {} },
+  {
+    name: 'pipeline',
+    script: 'scripts/bench/pipeline.ts',
+    args: quick ? ['--bots', '2', '--seconds', '6', '--backlog', '2000', '--rate', '500'] : [],
+  },
+  {
+    name: 'api',
+    script: 'scripts/bench/api.ts',
+    args: [],
+    env: quick ? { BENCH_ROWS: '200000', BENCH_DURATION: '5' } : {},
+  },
   { name: 'maintenance', script: 'scripts/bench/maintenance.ts', args: quick ? ['--rows', '200000'] : [] },
 ];
 
 function run(script: string, args: string[], env: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, LOG_TO_FILE: 'false', LOG_LEVEL: 'warn', ...env }, stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      env: { ...process.env, LOG_TO_FILE: 'false', LOG_LEVEL: 'warn', ...env },
+      stdio: 'inherit',
+    });
     child.once('exit', (code) => resolve(code ?? 1));
   });
 }
 
 /** The newest bench/results/<name>-*.json written since `since`. */
 function newest(name: string, since: number): { rows: Row[]; notes?: Record<string, unknown>; at: string } | undefined {
-  const files = readdirSync('bench/results').filter((f) => f.startsWith(`${name}-`) && f.endsWith('.json')).sort();
+  const files = readdirSync('bench/results')
+    .filter((f) => f.startsWith(`${name}-`) && f.endsWith('.json'))
+    .sort();
   for (const f of files.reverse()) {
     const data = JSON.parse(readFileSync(`bench/results/${f}`, 'utf8'));
     if (Date.parse(data.at) >= since) return data;
@@ -48,7 +62,16 @@ async function versions(): Promise<Record<string, string>> {
       return 'unknown';
     }
   };
-  const out: Record<string, string> = { node: process.version, bullmq: pkg('bullmq'), ioredis: pkg('ioredis'), '@prisma/client': pkg('@prisma/client'), telegraf: pkg('telegraf'), express: pkg('express'), cockatiel: pkg('cockatiel'), nezuko: (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version };
+  const out: Record<string, string> = {
+    node: process.version,
+    bullmq: pkg('bullmq'),
+    ioredis: pkg('ioredis'),
+    '@prisma/client': pkg('@prisma/client'),
+    telegraf: pkg('telegraf'),
+    express: pkg('express'),
+    cockatiel: pkg('cockatiel'),
+    nezuko: (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version,
+  };
   try {
     const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     out.redis = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
@@ -57,7 +80,9 @@ async function versions(): Promise<Record<string, string>> {
     out.redis = 'unknown';
   }
   try {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres' });
+    const client = new pg.Client({
+      connectionString: process.env.DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres',
+    });
     await client.connect();
     out.postgresql = String((await client.query('SHOW server_version')).rows[0].server_version);
     await client.end();
@@ -71,7 +96,11 @@ async function main() {
   const since = Date.now();
   const failed: string[] = [];
   for (const b of benches) {
-    console.log(`\n━━ ${b.name} ${b.args.join(' ')} ${Object.entries(b.env ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    console.log(
+      `\n━━ ${b.name} ${b.args.join(' ')} ${Object.entries(b.env ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
     const code = await run(b.script, b.args, b.env);
     if (code !== 0) failed.push(`${b.name} (exit ${code})`);
   }
@@ -84,15 +113,37 @@ async function main() {
     for (const r of result.rows) rows.push({ bench: b.name, ...r });
   }
 
-  const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '' : Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2));
-  console.log(`\nNezuko benchmarks${quick ? ' (--quick)' : ''} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'})`);
-  console.table(rows.map((r) => ({ bench: r.bench, figure: r.figure, value: `${fmt(r.value)} ${r.unit}`, baseline: r.baseline === undefined ? '' : `${fmt(r.baseline)} ${r.unit}`, ratio: r.ratio === undefined ? '' : `${fmt(r.ratio)}×` })));
+  const fmt = (n: number | undefined) =>
+    n === undefined || Number.isNaN(n) ? '' : Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2);
+  console.log(
+    `\nNezuko benchmarks${quick ? ' (--quick)' : ''} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'})`,
+  );
+  console.table(
+    rows.map((r) => ({
+      bench: r.bench,
+      figure: r.figure,
+      value: `${fmt(r.value)} ${r.unit}`,
+      baseline: r.baseline === undefined ? '' : `${fmt(r.baseline)} ${r.unit}`,
+      ratio: r.ratio === undefined ? '' : `${fmt(r.ratio)}×`,
+    })),
+  );
   const v = await versions();
-  console.log(`versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ')}`);
+  console.log(
+    `versions: ${Object.entries(v)
+      .map(([k, x]) => `${k} ${x}`)
+      .join(', ')}`,
+  );
   mkdirSync('bench/results', { recursive: true });
   const at = new Date().toISOString();
   const file = `bench/results/all-${at.replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify({ name: 'all', at, quick, cores: os.cpus().length, cpu: os.cpus()[0]?.model, versions: v, rows, notes, failed }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { name: 'all', at, quick, cores: os.cpus().length, cpu: os.cpus()[0]?.model, versions: v, rows, notes, failed },
+      null,
+      2,
+    ),
+  );
   console.log(`written to ${file}`);
   if (failed.length) {
     console.error(`failed: ${failed.join(', ')}`);

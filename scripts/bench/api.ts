@@ -77,17 +77,42 @@ async function createDatabase(name: string) {
   }
   await adminQuery(`CREATE DATABASE "${name}"`);
   const { execFileSync } = await import('node:child_process');
-  execFileSync('npx', ['prisma', 'migrate', 'deploy'], { env: { ...process.env, DATABASE_URL: dbUrl(name) }, stdio: 'ignore' });
+  execFileSync('npx', ['prisma', 'migrate', 'deploy'], {
+    env: { ...process.env, DATABASE_URL: dbUrl(name) },
+    stdio: 'ignore',
+  });
 }
 
-const WORDS = ['crypto', 'traders', 'football', 'news', 'python', 'devs', 'music', 'travel', 'anime', 'chess', 'berlin', 'moscow', 'gaming', 'art', 'cats'];
+const WORDS = [
+  'crypto',
+  'traders',
+  'football',
+  'news',
+  'python',
+  'devs',
+  'music',
+  'travel',
+  'anime',
+  'chess',
+  'berlin',
+  'moscow',
+  'gaming',
+  'art',
+  'cats',
+];
 
 async function seed(client: pg.Client, key: Buffer) {
   const bots = 20;
   for (let b = 1; b <= bots; b++) {
     await client.query(
       `INSERT INTO bot_instances (id, telegram_bot_id, username, name, token_encrypted, status, is_active) VALUES ($1, $2, $3, $4, $5, 'running', true)`,
-      [b, 7_000_000 + b, `bench_bot_${b}`, `Bench ${b}`, encryptSecret(`${7_000_000 + b}:${randomBytes(24).toString('base64url')}`, key)],
+      [
+        b,
+        7_000_000 + b,
+        `bench_bot_${b}`,
+        `Bench ${b}`,
+        encryptSecret(`${7_000_000 + b}:${randomBytes(24).toString('base64url')}`, key),
+      ],
     );
   }
   await client.query(`SELECT setval('bot_instances_id_seq', ${bots})`);
@@ -106,7 +131,18 @@ async function seed(client: pg.Client, key: Buffer) {
     `INSERT INTO protected_groups (bot_instance_id, chat_id, title, enabled) SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::bool[])`,
     [g.bot, g.chat, g.title, g.enabled],
   );
-  const statuses = ['verified', 'verified', 'verified', 'restricted', 'restricted', 'approved', 'declined', 'skipped', 'skipped', 'error'];
+  const statuses = [
+    'verified',
+    'verified',
+    'verified',
+    'restricted',
+    'restricted',
+    'approved',
+    'declined',
+    'skipped',
+    'skipped',
+    'error',
+  ];
   const now = Date.now();
   for (let done = 0; done < ROWS; done += BATCH) {
     const n = Math.min(BATCH, ROWS - done);
@@ -158,9 +194,17 @@ const LIVE_AGGREGATION = `
     count(*) FILTER (WHERE created_at >= now() - interval '7 days') AS last7d
   FROM verification_log`;
 
-function run(url: string, token: string, title: string, connections = CONNECTIONS, duration = DURATION_S): Promise<CannonResult> {
+function run(
+  url: string,
+  token: string,
+  title: string,
+  connections = CONNECTIONS,
+  duration = DURATION_S,
+): Promise<CannonResult> {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections, duration, headers: { authorization: `Bearer ${token}` }, title }, (err, result) => (err ? reject(err) : resolve(result)));
+    autocannon({ url, connections, duration, headers: { authorization: `Bearer ${token}` }, title }, (err, result) =>
+      err ? reject(err) : resolve(result),
+    );
   });
 }
 
@@ -201,7 +245,15 @@ interface Measured {
   machineBusy: number | null;
 }
 
-async function measure(label: string, url: string, token: string, target: number, pid: number, connections = CONNECTIONS, duration = DURATION_S): Promise<Measured> {
+async function measure(
+  label: string,
+  url: string,
+  token: string,
+  target: number,
+  pid: number,
+  connections = CONNECTIONS,
+  duration = DURATION_S,
+): Promise<Measured> {
   const cpu0 = processCpuMs(pid);
   const m0 = machineTicks();
   const r = await run(url, token, label, connections, duration);
@@ -222,7 +274,9 @@ async function measure(label: string, url: string, token: string, target: number
 
 /** The same load against a no-op Express route in a process of its own: the floor under every API figure here. */
 async function measureExpressFloor(): Promise<Measured> {
-  const floor = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/express-floor.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const floor = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/express-floor.ts'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       floor.stdout!.on('data', (d: Buffer) => {
@@ -244,7 +298,8 @@ async function main() {
   const name = reuse ?? `nezuko_bench_api_${randomBytes(3).toString('hex')}`;
   const prefix = `benchapi${randomBytes(3).toString('hex')}`;
   const key = reuse ? Buffer.from(process.env.BENCH_KEY ?? '', 'hex') : randomBytes(32);
-  if (reuse && key.length !== 32) throw new Error('BENCH_DATABASE needs BENCH_KEY (printed by the BENCH_KEEP_DB=1 run)');
+  if (reuse && key.length !== 32)
+    throw new Error('BENCH_DATABASE needs BENCH_KEY (printed by the BENCH_KEEP_DB=1 run)');
   if (!reuse) {
     console.log(`database ${name}: seeding ${ROWS.toLocaleString()} verification rows…`);
     await createDatabase(name);
@@ -261,15 +316,25 @@ async function main() {
       if (keep) console.log(`  kept: BENCH_DATABASE=${name} BENCH_KEY=${key.toString('hex')}`);
     }
 
-    const env = { DATABASE_URL: url, REDIS_PREFIX: prefix, TOKEN_ENCRYPTION_KEY: key.toString('hex'), LOG_TO_FILE: 'false', LOG_LEVEL: 'warn' };
+    const env = {
+      DATABASE_URL: url,
+      REDIS_PREFIX: prefix,
+      TOKEN_ENCRYPTION_KEY: key.toString('hex'),
+      LOG_TO_FILE: 'false',
+      LOG_LEVEL: 'warn',
+    };
     const config = loadConfig({ ...process.env, ...env });
     const ctx = await createContext(config, createLogger({ level: 'warn' }));
     const t1 = performance.now();
     await rollupAll(ctx.db, { settleTimeoutMs: 5_000 });
     await writeDashboard(ctx);
-    console.log(`  rollup + dashboard snapshot in ${((performance.now() - t1) / 1000).toFixed(1)} s (maintenance role's work, off the request path)`);
+    console.log(
+      `  rollup + dashboard snapshot in ${((performance.now() - t1) / 1000).toFixed(1)} s (maintenance role's work, off the request path)`,
+    );
     const token = `nzk_bench_${randomBytes(16).toString('hex')}`;
-    await ctx.db.apiToken.create({ data: { name: 'bench', role: 'viewer', tokenHash: hashToken(token), tokenPrefix: token.slice(0, 10) } });
+    await ctx.db.apiToken.create({
+      data: { name: 'bench', role: 'viewer', tokenHash: hashToken(token), tokenPrefix: token.slice(0, 10) },
+    });
 
     // The live aggregation, timed in the same run (median of 5).
     const times: number[] = [];
@@ -288,18 +353,26 @@ async function main() {
     });
     const origin = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
-      const ok = await fetch(`${origin}/ready`).then((r) => r.ok).catch(() => false);
+      const ok = await fetch(`${origin}/ready`)
+        .then((r) => r.ok)
+        .catch(() => false);
       if (ok) break;
       if (i > 200) throw new Error('API did not become ready');
       await new Promise((r) => setTimeout(r, 100));
     }
-    const { max } = (await client.query(`SELECT max(id)::text AS max FROM verification_log`)).rows[0] as { max: string };
+    const { max } = (await client.query(`SELECT max(id)::text AS max FROM verification_log`)).rows[0] as {
+      max: string;
+    };
     const middle = BigInt(max) / 2n;
     // The search matches the 'art traders group …' titles: about 130 of the 2,000 groups, a full page of 20.
     const targets = [
       { label: 'dashboard stats', path: '/api/v1/stats/dashboard', p99Target: 20 },
       { label: 'group search (full-text, cached)', path: '/api/v1/groups?q=art%20trad&per_page=20', p99Target: 50 },
-      { label: 'verifications page (keyset, deep cursor)', path: `/api/v1/verifications?limit=50&bot_id=3&cursor=${middle}`, p99Target: 50 },
+      {
+        label: 'verifications page (keyset, deep cursor)',
+        path: `/api/v1/verifications?limit=50&bot_id=3&cursor=${middle}`,
+        p99Target: 50,
+      },
     ];
     const pid = child.pid!;
     const results: Measured[] = [];
@@ -311,44 +384,92 @@ async function main() {
       results.push(await measure(t.label, `${origin}${t.path}`, token, t.p99Target, pid));
     }
     // The live query is timed alone, one at a time: so is this, for a like-for-like latency ratio.
-    const alone = await measure('dashboard stats, one connection', `${origin}${targets[0]!.path}`, token, 20, pid, 1, Math.min(DURATION_S, 5));
+    const alone = await measure(
+      'dashboard stats, one connection',
+      `${origin}${targets[0]!.path}`,
+      token,
+      20,
+      pid,
+      1,
+      Math.min(DURATION_S, 5),
+    );
     const floor = await measureExpressFloor();
     await new Promise((r) => setTimeout(r, 1_000));
     await ctx.lifecycle.shutdown('bench done', 5_000);
 
     const dashboard = results[0]!;
-    console.log(`\nAPI at ${CONNECTIONS} connections, ${DURATION_S} s each (${ROWS.toLocaleString()} verification rows, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end):`);
-    console.log('  endpoint                                     req/s     p50 ms   p99 ms   target p99   errors   API CPU/req   machine busy');
-    const cell = (v: number | null, unit: string, width: number) => (v === null ? 'n/a' : `${v.toFixed(0)} ${unit}`).padStart(width);
+    console.log(
+      `\nAPI at ${CONNECTIONS} connections, ${DURATION_S} s each (${ROWS.toLocaleString()} verification rows, ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end):`,
+    );
+    console.log(
+      '  endpoint                                     req/s     p50 ms   p99 ms   target p99   errors   API CPU/req   machine busy',
+    );
+    const cell = (v: number | null, unit: string, width: number) =>
+      (v === null ? 'n/a' : `${v.toFixed(0)} ${unit}`).padStart(width);
     for (const r of [...results, alone, floor]) {
-      const verdict = r === alone || r === floor ? ''.padEnd(16) : `≤ ${String(r.target).padStart(3)} ms ${r.p99 <= r.target ? 'ok  ' : 'MISS'}`;
-      console.log(`  ${r.label.padEnd(42)} ${r.reqs.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)}   ${verdict} ${String(r.non2xx).padStart(5)} ${cell(r.cpuUsPerReq, 'µs', 13)} ${cell(r.machineBusy, '%', 14)}`);
+      const verdict =
+        r === alone || r === floor
+          ? ''.padEnd(16)
+          : `≤ ${String(r.target).padStart(3)} ms ${r.p99 <= r.target ? 'ok  ' : 'MISS'}`;
+      console.log(
+        `  ${r.label.padEnd(42)} ${r.reqs.toFixed(0).padStart(7)} ${r.p50.toFixed(1).padStart(9)} ${r.p99.toFixed(1).padStart(8)}   ${verdict} ${String(r.non2xx).padStart(5)} ${cell(r.cpuUsPerReq, 'µs', 13)} ${cell(r.machineBusy, '%', 14)}`,
+      );
     }
     // autocannon reports whole milliseconds, so a sub-millisecond p50 counts as 1 ms here.
     const aloneMs = Math.max(alone.p50, 1);
     const latencyRatio = liveMs / aloneMs;
     const loadedRatio = liveMs / Math.max(dashboard.p50, 1);
     const throughputRatio = (dashboard.reqs * liveMs) / 1000;
-    console.log(`\nlive aggregation over the log (same figures): ${liveMs.toFixed(0)} ms per query (median of 5, one at a time, no HTTP)`);
-    console.log(`ratio, one at a time each: live query / dashboard request p50 over HTTP (${aloneMs} ms) = ${latencyRatio.toFixed(0)}× (target ≥ 50×) ${latencyRatio >= 50 ? 'ok' : 'MISS'}`);
-    console.log(`ratio, throughput: dashboard ${dashboard.reqs.toFixed(0)} req/s at ${CONNECTIONS} connections vs live query ${(1000 / liveMs).toFixed(2)}/s on one connection = ${throughputRatio.toFixed(0)}×`);
-    console.log(`(live query / dashboard p50 at ${CONNECTIONS} connections = ${loadedRatio.toFixed(0)}×: that p50 is mostly waiting for a share of the cores, not work)`);
-    report('api', [
-      ...results.map((r) => ({ figure: `${r.label} p99 (target ≤ ${r.target} ms)`, value: r.p99, unit: 'ms' })),
-      ...results.map((r) => ({ figure: `${r.label} throughput`, value: r.reqs, unit: 'req/s' })),
-      { figure: `${floor.label} p99`, value: floor.p99, unit: 'ms' },
-      { figure: `${floor.label} throughput`, value: floor.reqs, unit: 'req/s' },
-      { figure: 'dashboard request p50 one at a time vs live aggregation query', value: aloneMs, baseline: liveMs, unit: 'ms', ratio: latencyRatio },
-      { figure: `dashboard p50 at ${CONNECTIONS} connections vs live aggregation query`, value: dashboard.p50, baseline: liveMs, unit: 'ms', ratio: loadedRatio },
-      { figure: 'dashboard throughput vs live query on one connection', value: dashboard.reqs, baseline: 1000 / liveMs, unit: 'req/s', ratio: throughputRatio },
-    ], {
-      rows: ROWS,
-      connections: CONNECTIONS,
-      durationSeconds: DURATION_S,
-      loadAverage: os.loadavg(),
-      apiCpuMicrosecondsPerRequest: Object.fromEntries([...results, alone].map((r) => [r.label, r.cpuUsPerReq])),
-      machineBusyPercent: Object.fromEntries([...results, alone].map((r) => [r.label, r.machineBusy])),
-    });
+    console.log(
+      `\nlive aggregation over the log (same figures): ${liveMs.toFixed(0)} ms per query (median of 5, one at a time, no HTTP)`,
+    );
+    console.log(
+      `ratio, one at a time each: live query / dashboard request p50 over HTTP (${aloneMs} ms) = ${latencyRatio.toFixed(0)}× (target ≥ 50×) ${latencyRatio >= 50 ? 'ok' : 'MISS'}`,
+    );
+    console.log(
+      `ratio, throughput: dashboard ${dashboard.reqs.toFixed(0)} req/s at ${CONNECTIONS} connections vs live query ${(1000 / liveMs).toFixed(2)}/s on one connection = ${throughputRatio.toFixed(0)}×`,
+    );
+    console.log(
+      `(live query / dashboard p50 at ${CONNECTIONS} connections = ${loadedRatio.toFixed(0)}×: that p50 is mostly waiting for a share of the cores, not work)`,
+    );
+    report(
+      'api',
+      [
+        ...results.map((r) => ({ figure: `${r.label} p99 (target ≤ ${r.target} ms)`, value: r.p99, unit: 'ms' })),
+        ...results.map((r) => ({ figure: `${r.label} throughput`, value: r.reqs, unit: 'req/s' })),
+        { figure: `${floor.label} p99`, value: floor.p99, unit: 'ms' },
+        { figure: `${floor.label} throughput`, value: floor.reqs, unit: 'req/s' },
+        {
+          figure: 'dashboard request p50 one at a time vs live aggregation query',
+          value: aloneMs,
+          baseline: liveMs,
+          unit: 'ms',
+          ratio: latencyRatio,
+        },
+        {
+          figure: `dashboard p50 at ${CONNECTIONS} connections vs live aggregation query`,
+          value: dashboard.p50,
+          baseline: liveMs,
+          unit: 'ms',
+          ratio: loadedRatio,
+        },
+        {
+          figure: 'dashboard throughput vs live query on one connection',
+          value: dashboard.reqs,
+          baseline: 1000 / liveMs,
+          unit: 'req/s',
+          ratio: throughputRatio,
+        },
+      ],
+      {
+        rows: ROWS,
+        connections: CONNECTIONS,
+        durationSeconds: DURATION_S,
+        loadAverage: os.loadavg(),
+        apiCpuMicrosecondsPerRequest: Object.fromEntries([...results, alone].map((r) => [r.label, r.cpuUsPerReq])),
+        machineBusyPercent: Object.fromEntries([...results, alone].map((r) => [r.label, r.machineBusy])),
+      },
+    );
   } finally {
     if (child) {
       child.kill('SIGTERM');

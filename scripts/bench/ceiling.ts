@@ -20,7 +20,12 @@ const BATCH = 100;
  * No-op jobs through BullMQ as the pipeline uses it: producers add batches of 100 like pollers (one addBulk
  * at a time per queue, all queues at once), a Worker per queue with `concurrency` does nothing.
  */
-export async function noopJobs(options: { redisUrl: string; jobs: number; queues: number; concurrency: number }): Promise<{ totalMs: number; addMs: number }> {
+export async function noopJobs(options: {
+  redisUrl: string;
+  jobs: number;
+  queues: number;
+  concurrency: number;
+}): Promise<{ totalMs: number; addMs: number }> {
   const { jobs: total, concurrency } = options;
   const prefix = `bench-ceiling-${randomBytes(3).toString('hex')}`;
   const connection = createRedis(options.redisUrl, 'worker');
@@ -29,11 +34,10 @@ export async function noopJobs(options: { redisUrl: string; jobs: number; queues
   let done = 0;
   let finished: () => void = () => {};
   const allDone = new Promise<void>((r) => (finished = r));
-  const workers = queues.map(
-    (_, i) =>
-      openWorker(updatesQueue(i + 1), async () => {}, host, { concurrency, maxStalledCount: 2 }).on('completed', () => {
-        if (++done === total) finished();
-      }),
+  const workers = queues.map((_, i) =>
+    openWorker(updatesQueue(i + 1), async () => {}, host, { concurrency, maxStalledCount: 2 }).on('completed', () => {
+      if (++done === total) finished();
+    }),
   );
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const started = performance.now();
@@ -43,7 +47,11 @@ export async function noopJobs(options: { redisUrl: string; jobs: number; queues
       const bot = qi + 1;
       for (let i = 0; i < perQueue && qi * perQueue + i < total; i += BATCH) {
         const n = Math.min(BATCH, perQueue - i, total - qi * perQueue - i);
-        const jobs = Array.from({ length: n }, (_, k) => ({ name: 'update' as const, data: { botInstanceId: bot, update: { update_id: i + k + 1 }, receivedAt: Date.now() }, opts: { jobId: updateJobId(bot, i + k + 1) } }));
+        const jobs = Array.from({ length: n }, (_, k) => ({
+          name: 'update' as const,
+          data: { botInstanceId: bot, update: { update_id: i + k + 1 }, receivedAt: Date.now() },
+          opts: { jobId: updateJobId(bot, i + k + 1) },
+        }));
         await addJobs(q, jobs);
       }
     }),
@@ -58,15 +66,37 @@ export async function noopJobs(options: { redisUrl: string; jobs: number; queues
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { jobs: { type: 'string', default: '20000' }, concurrency: { type: 'string' }, queues: { type: 'string', default: '4' } }, strict: false });
+  const { values } = parseArgs({
+    options: {
+      jobs: { type: 'string', default: '20000' },
+      concurrency: { type: 'string' },
+      queues: { type: 'string', default: '4' },
+    },
+    strict: false,
+  });
   const config = loadConfig({ ...process.env, LOG_TO_FILE: 'false' });
   const jobs = Number(values.jobs);
-  const options = { redisUrl: config.REDIS_URL, jobs, queues: Number(values.queues), concurrency: Number(values.concurrency ?? config.VERIFIER_CONCURRENCY) };
+  const options = {
+    redisUrl: config.REDIS_URL,
+    jobs,
+    queues: Number(values.queues),
+    concurrency: Number(values.concurrency ?? config.VERIFIER_CONCURRENCY),
+  };
   const { totalMs, addMs } = await noopJobs(options);
-  report('ceiling', [
-    { figure: 'no-op jobs through BullMQ (addBulk + workers)', value: jobs / (totalMs / 1000), unit: 'jobs/s' },
-    { figure: 'addBulk alone', value: jobs / (addMs / 1000), unit: 'jobs/s' },
-  ], { jobs, queues: options.queues, concurrency: options.concurrency, batch: BATCH, redis: 'REDIS_URL (same Redis as the pipeline)' });
+  report(
+    'ceiling',
+    [
+      { figure: 'no-op jobs through BullMQ (addBulk + workers)', value: jobs / (totalMs / 1000), unit: 'jobs/s' },
+      { figure: 'addBulk alone', value: jobs / (addMs / 1000), unit: 'jobs/s' },
+    ],
+    {
+      jobs,
+      queues: options.queues,
+      concurrency: options.concurrency,
+      batch: BATCH,
+      redis: 'REDIS_URL (same Redis as the pipeline)',
+    },
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {

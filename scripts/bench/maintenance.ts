@@ -49,14 +49,17 @@ const keys = keyspace(`bench${randomBytes(3).toString('hex')}`);
 const dir = await mkdtemp(path.join(tmpdir(), 'nezuko-bench-'));
 
 try {
-  console.log(`maintenance benchmark: ${fmt(N)} verification_log rows (20 bots, 400 groups, 30 days), ${fmt(N / 4)} api_call_log rows`);
+  console.log(
+    `maintenance benchmark: ${fmt(N)} verification_log rows (20 bots, 400 groups, 30 days), ${fmt(N / 4)} api_call_log rows`,
+  );
   await db.$executeRaw`
     INSERT INTO bot_instances (telegram_bot_id, username, name, token_encrypted, status)
     SELECT 9000000 + i, 'bench' || i || '_bot', 'Bench ' || i, 'v1:x', 'running' FROM generate_series(1, 20) i`;
   await db.$executeRaw`
     INSERT INTO protected_groups (bot_instance_id, chat_id, title, enabled)
     SELECT 1 + (i % 20), -1001000000000 - i, CASE WHEN i % 50 = 0 THEN '=HYPERLINK("x")' ELSE 'Group ' || i END, true FROM generate_series(1, 400) i`;
-  const insertVerifications = (n: number, daysBack: number) => db.$executeRawUnsafe(`
+  const insertVerifications = (n: number, daysBack: number) =>
+    db.$executeRawUnsafe(`
     INSERT INTO verification_log (bot_instance_id, chat_id, user_id, status, latency_ms, cached, error_type, created_at)
     SELECT 1 + (i % 20), -1001000000000 - (i % 400) - 1, 1000 + i,
       (ARRAY['verified','restricted','approved','declined','skipped','error'])[1 + (i * 7 % 6)],
@@ -85,12 +88,16 @@ try {
   const full = await rollupTable(db, VERIFICATION_ROLLUP);
   const fullMs = ms(t0);
   const statRows = await db.verificationStatsHourly.count();
-  console.log(`  full rollup:        ${fmt(fullMs)} ms for ${fmt(full.rows)} rows (${fmt(full.rows / (fullMs / 1000))} rows/s) → ${fmt(statRows)} hourly rows; plain GROUP BY baseline ${fmt(baseline)} ms (ratio ${(fullMs / baseline).toFixed(2)})`);
+  console.log(
+    `  full rollup:        ${fmt(fullMs)} ms for ${fmt(full.rows)} rows (${fmt(full.rows / (fullMs / 1000))} rows/s) → ${fmt(statRows)} hourly rows; plain GROUP BY baseline ${fmt(baseline)} ms (ratio ${(fullMs / baseline).toFixed(2)})`,
+  );
 
   await insertVerifications(N / 100, 1);
   t0 = performance.now();
   const inc = await rollupTable(db, VERIFICATION_ROLLUP);
-  console.log(`  incremental rollup: ${fmt(ms(t0))} ms for ${fmt(inc.rows)} new rows (vs full: ${(ms(t0) / fullMs * 100).toFixed(1)}%)`);
+  console.log(
+    `  incremental rollup: ${fmt(ms(t0))} ms for ${fmt(inc.rows)} new rows (vs full: ${((ms(t0) / fullMs) * 100).toFixed(1)}%)`,
+  );
   await rollupTable(db, API_CALL_ROLLUP);
 
   t0 = performance.now();
@@ -113,16 +120,23 @@ try {
       FROM verification_log GROUP BY 1`);
   }
   const live = ms(t0) / liveRuns;
-  console.log(`  dashboard: snapshot written in ${fmt(snapshotMs)} ms; read ${redisRead.toFixed(2)} ms (Redis), ${pgRead.toFixed(2)} ms (PostgreSQL) vs live aggregation ${fmt(live)} ms (${fmt(live / redisRead)}x slower than the Redis read)`);
+  console.log(
+    `  dashboard: snapshot written in ${fmt(snapshotMs)} ms; read ${redisRead.toFixed(2)} ms (Redis), ${pgRead.toFixed(2)} ms (PostgreSQL) vs live aggregation ${fmt(live)} ms (${fmt(live / redisRead)}x slower than the Redis read)`,
+  );
 
   const exp = await db.export.create({ data: { kind: 'verifications', filters: {} } });
   t0 = performance.now();
-  const exported = await runExport({ db, databaseUrl: url, exportDir: dir, log: logger }, exp.id, { writer: writeExportFileInChild });
+  const exported = await runExport({ db, databaseUrl: url, exportDir: dir, log: logger }, exp.id, {
+    writer: writeExportFileInChild,
+  });
   const exportMs = ms(t0);
-  if (exported.status !== 'done' || !exported.process) throw new Error(`export ${exported.status}: ${JSON.stringify(exported)}`);
+  if (exported.status !== 'done' || !exported.process)
+    throw new Error(`export ${exported.status}: ${JSON.stringify(exported)}`);
   const rows = exported.rows;
   const exportRss = exported.process;
-  console.log(`  export: ${fmt(rows)} rows in ${fmt(exportMs)} ms = ${fmt(rows / (exportMs / 1000))} rows/s from request to finished file (the export process itself wrote them in ${fmt(exportRss.writeMs)} ms = ${fmt(rows / (exportRss.writeMs / 1000))} rows/s), ${fmt(exported.bytes / 1024)} KiB gzip; export process RSS ${exportRss.startRssMb} MB before the first row, peak ${exportRss.peakRssMb} MB (VmHWM) (target ≥ 100,000 rows/s, ≤ 150 MB)`);
+  console.log(
+    `  export: ${fmt(rows)} rows in ${fmt(exportMs)} ms = ${fmt(rows / (exportMs / 1000))} rows/s from request to finished file (the export process itself wrote them in ${fmt(exportRss.writeMs)} ms = ${fmt(rows / (exportRss.writeMs / 1000))} rows/s), ${fmt(exported.bytes / 1024)} KiB gzip; export process RSS ${exportRss.startRssMb} MB before the first row, peak ${exportRss.peakRssMb} MB (VmHWM) (target ≥ 100,000 rows/s, ≤ 150 MB)`,
+  );
 
   let longest = 0;
   t0 = performance.now();
@@ -132,14 +146,26 @@ try {
   );
   const retentionMs = ms(t0);
   const gone = deleted.verification_log! + deleted.api_call_log!;
-  console.log(`  retention: ${fmt(gone)} rows deleted in ${fmt(retentionMs)} ms = ${fmt(gone / (retentionMs / 1000))} rows/s; longest DELETE (5,000 rows) ${longest.toFixed(0)} ms`);
-  report('maintenance', [
-    { figure: 'full rollup (vs plain GROUP BY)', value: fullMs, baseline, unit: 'ms', ratio: baseline / fullMs },
-    { figure: 'dashboard read (Redis snapshot vs live aggregation)', value: redisRead, baseline: live, unit: 'ms', ratio: live / redisRead },
-    { figure: 'export throughput', value: rows / (exportMs / 1000), unit: 'rows/s' },
-    { figure: 'export process peak RSS', value: exportRss.peakRssMb, unit: 'MB' },
-    { figure: 'retention delete throughput', value: gone / (retentionMs / 1000), unit: 'rows/s' },
-  ], { rows: N });
+  console.log(
+    `  retention: ${fmt(gone)} rows deleted in ${fmt(retentionMs)} ms = ${fmt(gone / (retentionMs / 1000))} rows/s; longest DELETE (5,000 rows) ${longest.toFixed(0)} ms`,
+  );
+  report(
+    'maintenance',
+    [
+      { figure: 'full rollup (vs plain GROUP BY)', value: fullMs, baseline, unit: 'ms', ratio: baseline / fullMs },
+      {
+        figure: 'dashboard read (Redis snapshot vs live aggregation)',
+        value: redisRead,
+        baseline: live,
+        unit: 'ms',
+        ratio: live / redisRead,
+      },
+      { figure: 'export throughput', value: rows / (exportMs / 1000), unit: 'rows/s' },
+      { figure: 'export process peak RSS', value: exportRss.peakRssMb, unit: 'MB' },
+      { figure: 'retention delete throughput', value: gone / (retentionMs / 1000), unit: 'rows/s' },
+    ],
+    { rows: N },
+  );
 } finally {
   await db.$disconnect();
   await redis.del(dashboardKey(keys));

@@ -12,7 +12,10 @@ export interface LoadGroup {
   chatId: number;
   users: number[];
 }
-type Command = { type: 'init'; simUrl: string; groups: LoadGroup[] } | { type: 'burst'; events: number } | { type: 'steady'; updatesPerSecond: number; seconds: number };
+type Command =
+  | { type: 'init'; simUrl: string; groups: LoadGroup[] }
+  | { type: 'burst'; events: number }
+  | { type: 'steady'; updatesPerSecond: number; seconds: number };
 interface PhaseResult {
   updates: number;
   joins: Array<[key: string, at: number]>;
@@ -31,7 +34,10 @@ export interface LoadGenerator {
 }
 
 export async function startLoadGenerator(simUrl: string, groups: LoadGroup[]): Promise<LoadGenerator> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--load-generator'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--load-generator'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const joins = new Map<string, number[]>();
   let updates = 0;
   const run = (command: Command) =>
@@ -92,9 +98,11 @@ function eventSource(sim: SimClient, groups: LoadGroup[]) {
 
 async function burst(source: ReturnType<typeof eventSource>, events: number) {
   let left = events;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (left-- > 0) await source.next();
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (left-- > 0) await source.next();
+    }),
+  );
 }
 
 async function steady(source: ReturnType<typeof eventSource>, updatesPerSecond: number, seconds: number) {

@@ -24,7 +24,12 @@ const { world } = sim;
 const bot = world.createBot({ username: 'bench_bot' });
 const owner = world.createUser();
 const group = world.createChat({ type: 'supergroup', title: 'Bench group', ownerId: owner.id });
-world.writeMember(group, bot.bot.user.id, { status: 'administrator', untilDate: 0, isMember: true, rights: { can_restrict_members: true } as never });
+world.writeMember(group, bot.bot.user.id, {
+  status: 'administrator',
+  untilDate: 0,
+  isMember: true,
+  rights: { can_restrict_members: true } as never,
+});
 const userIds: number[] = [];
 for (let i = 0; i < memberCount; i++) userIds.push(world.createUser().id);
 joinSilently(world, group.chat.id, userIds.slice(0, Math.floor(memberCount / 2)));
@@ -67,7 +72,14 @@ const serverCpuBefore = process.cpuUsage();
 const client = spawn(process.execPath, ['-e', clientSource], {
   env: {
     ...process.env,
-    SIM_BENCH_INPUT: JSON.stringify({ url: sim.url, token: bot.bot.token, chatId: group.chat.id, userIds, seconds, concurrency }),
+    SIM_BENCH_INPUT: JSON.stringify({
+      url: sim.url,
+      token: bot.bot.token,
+      chatId: group.chat.id,
+      userIds,
+      seconds,
+      concurrency,
+    }),
   },
   stdio: ['ignore', 'pipe', 'inherit'],
 });

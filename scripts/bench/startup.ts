@@ -52,16 +52,25 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startOnce(variant: Variant, env: NodeJS.ProcessEnv): Promise<{ readyMs: number; cpuReady: number; rssReady: number; rssIdle: number }> {
+async function startOnce(
+  variant: Variant,
+  env: NodeJS.ProcessEnv,
+): Promise<{ readyMs: number; cpuReady: number; rssReady: number; rssIdle: number }> {
   const port = await freePort();
   const [command, ...args] = VARIANTS[variant];
   const started = performance.now();
-  const child = spawn(command, args, { env: { ...env, METRICS_PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(command, args, {
+    env: { ...env, METRICS_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${variant} exited with ${child.exitCode}`);
-      const ok = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       await sleep(10);
     }
@@ -106,10 +115,13 @@ try {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
       const result = await startOnce(variant, env);
       results[variant].push(result);
-      console.log(`run ${run + 1} ${variant}: ready in ${result.readyMs.toFixed(0)} ms (${result.cpuReady.toFixed(2)} s CPU), RSS ${result.rssReady.toFixed(0)} MB at ready, ${result.rssIdle.toFixed(0)} MB after 5 s`);
+      console.log(
+        `run ${run + 1} ${variant}: ready in ${result.readyMs.toFixed(0)} ms (${result.cpuReady.toFixed(2)} s CPU), RSS ${result.rssReady.toFixed(0)} MB at ready, ${result.rssIdle.toFixed(0)} MB after 5 s`,
+      );
     }
   }
-  const pick = (variant: Variant, field: 'readyMs' | 'cpuReady' | 'rssReady' | 'rssIdle') => results[variant].map((r) => r[field]);
+  const pick = (variant: Variant, field: 'readyMs' | 'cpuReady' | 'rssReady' | 'rssIdle') =>
+    results[variant].map((r) => r[field]);
   const rows: Row[] = [];
   for (const [figure, field, unit] of [
     ['start → ready (median)', 'readyMs', 'ms'],
@@ -126,11 +138,21 @@ try {
     bots: BOTS,
     runs: RUNS,
     ranges: Object.fromEntries(
-      (Object.keys(VARIANTS) as Variant[]).map((v) => [v, { readyMs: range(pick(v, 'readyMs')), cpuReadyS: range2(pick(v, 'cpuReady')), rssReadyMb: range(pick(v, 'rssReady')), rssIdleMb: range(pick(v, 'rssIdle')) }]),
+      (Object.keys(VARIANTS) as Variant[]).map((v) => [
+        v,
+        {
+          readyMs: range(pick(v, 'readyMs')),
+          cpuReadyS: range2(pick(v, 'cpuReady')),
+          rssReadyMb: range(pick(v, 'rssReady')),
+          rssIdleMb: range(pick(v, 'rssIdle')),
+        },
+      ]),
     ),
   });
   for (const variant of Object.keys(VARIANTS) as Variant[]) {
-    console.log(`${variant}: ready ${range(pick(variant, 'readyMs'))} ms, CPU until ready ${range2(pick(variant, 'cpuReady'))} s, RSS at ready ${range(pick(variant, 'rssReady'))} MB, after 5 s ${range(pick(variant, 'rssIdle'))} MB`);
+    console.log(
+      `${variant}: ready ${range(pick(variant, 'readyMs'))} ms, CPU until ready ${range2(pick(variant, 'cpuReady'))} s, RSS at ready ${range(pick(variant, 'rssReady'))} MB, after 5 s ${range(pick(variant, 'rssIdle'))} MB`,
+    );
   }
 } finally {
   await database.drop();

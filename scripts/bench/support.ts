@@ -33,8 +33,16 @@ export async function benchDatabase(label: string) {
 }
 
 /** The Telegram simulator in its own process (so it does not share an event loop with what is measured). */
-export async function simulatorProcess(): Promise<{ url: string; child: ChildProcess; cpuSeconds(): number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'sim/main.ts'], { env: { ...process.env, SIM_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+export async function simulatorProcess(): Promise<{
+  url: string;
+  child: ChildProcess;
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sim/main.ts'], {
+    env: { ...process.env, SIM_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -76,11 +84,34 @@ export interface Row {
 
 /** Prints the table and writes it as JSON under bench/results with the machine and versions. */
 export function report(name: string, rows: Row[], notes: Record<string, unknown> = {}) {
-  const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '' : n >= 100 ? n.toFixed(0) : n.toFixed(2));
+  const fmt = (n: number | undefined) =>
+    n === undefined || Number.isNaN(n) ? '' : n >= 100 ? n.toFixed(0) : n.toFixed(2);
   console.log(`\n${name}`);
-  console.table(rows.map((r) => ({ figure: r.figure, value: `${fmt(r.value)} ${r.unit}`, baseline: r.baseline === undefined ? '' : `${fmt(r.baseline)} ${r.unit}`, ratio: r.ratio === undefined ? '' : `${fmt(r.ratio)}×` })));
+  console.table(
+    rows.map((r) => ({
+      figure: r.figure,
+      value: `${fmt(r.value)} ${r.unit}`,
+      baseline: r.baseline === undefined ? '' : `${fmt(r.baseline)} ${r.unit}`,
+      ratio: r.ratio === undefined ? '' : `${fmt(r.ratio)}×`,
+    })),
+  );
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify({ name, at: new Date().toISOString(), cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, rows, notes }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        name,
+        at: new Date().toISOString(),
+        cores: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        node: process.version,
+        rows,
+        notes,
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`written to ${file}`);
 }

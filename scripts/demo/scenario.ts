@@ -27,11 +27,47 @@ export interface Scenario {
 }
 
 const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)]!;
-const take = <T>(items: T[]): T | undefined => (items.length ? items.splice(Math.floor(Math.random() * items.length), 1)[0] : undefined);
+const take = <T>(items: T[]): T | undefined =>
+  items.length ? items.splice(Math.floor(Math.random() * items.length), 1)[0] : undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const FIRST_NAMES = ['Aiko', 'Ben', 'Chen', 'Dana', 'Emil', 'Fatima', 'Goro', 'Hana', 'Ivan', 'Jia', 'Kofi', 'Lena', 'Mateo', 'Nia', 'Omar', 'Priya', 'Quinn', 'Rosa', 'Sven', 'Tariq', 'Uma', 'Vik', 'Wen', 'Yusuf', 'Zoe'];
-const LINES = ['hi everyone!', 'anyone here tried the new release?', 'thanks for the tips', 'lol', 'good morning', 'where can I find the rules?', 'great post', 'see you at the meetup'];
+const FIRST_NAMES = [
+  'Aiko',
+  'Ben',
+  'Chen',
+  'Dana',
+  'Emil',
+  'Fatima',
+  'Goro',
+  'Hana',
+  'Ivan',
+  'Jia',
+  'Kofi',
+  'Lena',
+  'Mateo',
+  'Nia',
+  'Omar',
+  'Priya',
+  'Quinn',
+  'Rosa',
+  'Sven',
+  'Tariq',
+  'Uma',
+  'Vik',
+  'Wen',
+  'Yusuf',
+  'Zoe',
+];
+const LINES = [
+  'hi everyone!',
+  'anyone here tried the new release?',
+  'thanks for the tips',
+  'lol',
+  'good morning',
+  'where can I find the rules?',
+  'great post',
+  'see you at the meetup',
+];
 
 export function startScenario(world: DemoWorld, options: { stepMs: number }): Scenario {
   const { client } = world;
@@ -48,7 +84,9 @@ export function startScenario(world: DemoWorld, options: { stepMs: number }): Sc
   const pressVerify = async (g: DemoGroup, userId: number) => {
     const { messages } = await client.messages(g.chatId);
     for (const m of [...messages].reverse()) {
-      const rows = (m.reply_markup as { inline_keyboard?: Array<Array<{ callback_data?: string }>> } | undefined)?.inline_keyboard ?? [];
+      const rows =
+        (m.reply_markup as { inline_keyboard?: Array<Array<{ callback_data?: string }>> } | undefined)
+          ?.inline_keyboard ?? [];
       const button = rows.flat().find((b) => b.callback_data === `v:${userId}`);
       if (button) {
         await client.pressButton(g.chatId, m.message_id, userId, button.callback_data!);
@@ -60,54 +98,79 @@ export function startScenario(world: DemoWorld, options: { stepMs: number }): Sc
 
   const actions: Array<[weight: number, name: string, run: () => Promise<void>]> = [
     // A newcomer who is not subscribed: the bot mutes them and posts a prompt.
-    [30, 'join_unsubscribed', async () => {
-      const g = pick(muteGroups);
-      const u = await newUser();
-      await client.join(g.chatId, u);
-      g.muted.push(u);
-    }],
+    [
+      30,
+      'join_unsubscribed',
+      async () => {
+        const g = pick(muteGroups);
+        const u = await newUser();
+        await client.join(g.chatId, u);
+        g.muted.push(u);
+      },
+    ],
     // A muted newcomer subscribes and presses "I've joined": unmuted.
-    [25, 'subscribe_and_verify', async () => {
-      const waiting = muteGroups.filter((x) => x.muted.length);
-      if (!waiting.length) return;
-      const g = pick(waiting);
-      const u = take(g.muted)!;
-      await subscribe(g, u);
-      await sleep(300);
-      if (!(await pressVerify(g, u))) await client.sendMessage(g.chatId, { fromId: u, text: 'I subscribed!' }).catch(() => {});
-      g.members.push(u);
-    }],
+    [
+      25,
+      'subscribe_and_verify',
+      async () => {
+        const waiting = muteGroups.filter((x) => x.muted.length);
+        if (!waiting.length) return;
+        const g = pick(waiting);
+        const u = take(g.muted)!;
+        await subscribe(g, u);
+        await sleep(300);
+        if (!(await pressVerify(g, u)))
+          await client.sendMessage(g.chatId, { fromId: u, text: 'I subscribed!' }).catch(() => {});
+        g.members.push(u);
+      },
+    ],
     // A newcomer who is already subscribed: verified straight away.
-    [15, 'join_subscribed', async () => {
-      const g = pick(muteGroups);
-      const u = await newUser();
-      await subscribe(g, u);
-      await client.join(g.chatId, u);
-      g.members.push(u);
-    }],
+    [
+      15,
+      'join_subscribed',
+      async () => {
+        const g = pick(muteGroups);
+        const u = await newUser();
+        await subscribe(g, u);
+        await client.join(g.chatId, u);
+        g.members.push(u);
+      },
+    ],
     // Members chat (muted users cannot write: Telegram's client does not let them).
-    [15, 'message', async () => {
-      const g = pick(muteGroups);
-      if (!g.members.length) return;
-      await client.sendMessage(g.chatId, { fromId: pick(g.members), text: pick(LINES) });
-    }],
+    [
+      15,
+      'message',
+      async () => {
+        const g = pick(muteGroups);
+        if (!g.members.length) return;
+        await client.sendMessage(g.chatId, { fromId: pick(g.members), text: pick(LINES) });
+      },
+    ],
     // A member leaves a channel: muted again.
-    [8, 'leave_channel', async () => {
-      const g = pick(muteGroups);
-      const u = take(g.members);
-      if (u === undefined) return;
-      await client.leave(pick(g.channelIds), u);
-      g.muted.push(u);
-    }],
+    [
+      8,
+      'leave_channel',
+      async () => {
+        const g = pick(muteGroups);
+        const u = take(g.members);
+        if (u === undefined) return;
+        await client.leave(pick(g.channelIds), u);
+        g.muted.push(u);
+      },
+    ],
     // Someone asks to join a join-request group (about half already subscribed: approved at once).
-    [7, 'join_request', async () => {
-      if (!requestGroups.length) return;
-      const g = pick(requestGroups);
-      const u = await newUser();
-      if (Math.random() < 0.6) await subscribe(g, u);
-      await client.sendPrivateMessage(g.botId, u, '/start').catch(() => {});
-      await client.requestJoin(g.chatId, u);
-    }],
+    [
+      7,
+      'join_request',
+      async () => {
+        if (!requestGroups.length) return;
+        const g = pick(requestGroups);
+        const u = await newUser();
+        if (Math.random() < 0.6) await subscribe(g, u);
+        await client.sendPrivateMessage(g.botId, u, '/start').catch(() => {});
+        await client.requestJoin(g.chatId, u);
+      },
+    ],
   ];
   const totalWeight = actions.reduce((a, [w]) => a + w, 0);
   const choose = () => {

@@ -73,7 +73,12 @@ const portFree = (port: number) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(check: () => Promise<T> | T, timeoutMs: number, what: string, alive?: () => string | null): Promise<T> {
+async function waitFor<T>(
+  check: () => Promise<T> | T,
+  timeoutMs: number,
+  what: string,
+  alive?: () => string | null,
+): Promise<T> {
   const started = Date.now();
   let last: unknown;
   while (Date.now() - started < timeoutMs) {
@@ -102,7 +107,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const log = options.log ?? (() => {});
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   const stopAll = async () => {
-    for (const fn of cleanups.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => {});
+    for (const fn of cleanups.splice(0).reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => {});
   };
   try {
     const sim: RunningSimulator = await startSimulator({ port: options.simPort ?? 0 });
@@ -133,14 +141,23 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     // Bots exist in Telegram (the simulator) and are registered before the roles start, as `npm run bots add` would.
     const bots: Demo['bots'] = [];
     for (const spec of BOTS) {
-      const bot = await client.createBot({ username: spec.username, firstName: spec.username.replace(/_bot$/, '').replace(/_/g, ' ') });
+      const bot = await client.createBot({
+        username: spec.username,
+        firstName: spec.username.replace(/_bot$/, '').replace(/_/g, ' '),
+      });
       const row = await registerBot(db, config, bot.token);
       bots.push({ ...bot, instanceId: row.id });
     }
     log(`simulator at ${sim.url} with ${bots.length} bots`);
 
-    const owner = { email: options.ownerEmail ?? 'owner@nezuko.example', password: options.ownerPassword ?? `demo-${randomBytes(6).toString('hex')}` };
-    const viewer = { email: options.viewerEmail ?? 'viewer@nezuko.example', password: options.viewerPassword ?? `view-${randomBytes(6).toString('hex')}` };
+    const owner = {
+      email: options.ownerEmail ?? 'owner@nezuko.example',
+      password: options.ownerPassword ?? `demo-${randomBytes(6).toString('hex')}`,
+    };
+    const viewer = {
+      email: options.viewerEmail ?? 'viewer@nezuko.example',
+      password: options.viewerPassword ?? `view-${randomBytes(6).toString('hex')}`,
+    };
     let apiPort = options.apiPort ?? 0;
     if (apiPort === 0 || !(await portFree(apiPort))) apiPort = await freePort();
     mkdirSync(env.EXPORT_DIR!, { recursive: true });
@@ -148,7 +165,13 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     // All four roles in one process, as `npm start` runs them; ADMIN_EMAIL/ADMIN_PASSWORD create the first owner.
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'services/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, ...env, API_PORT: String(apiPort), ADMIN_EMAIL: owner.email, ADMIN_PASSWORD: owner.password },
+      env: {
+        ...process.env,
+        ...env,
+        API_PORT: String(apiPort),
+        ADMIN_EMAIL: owner.email,
+        ADMIN_PASSWORD: owner.password,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -179,10 +202,17 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     log(`roles running, API at ${url}`);
 
     // A viewer, created by the owner through the admin API.
-    const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(owner) });
+    const login = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(owner),
+    });
     if (!login.ok) throw new Error(`owner login failed: ${login.status} ${await login.text()}`);
     const { csrfToken } = (await login.json()) as { csrfToken: string };
-    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const cookie = login.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
     const existing = await db.adminUser.findFirst({ where: { email: viewer.email, deletedAt: null } });
     if (!existing) {
       const created = await fetch(`${url}/api/v1/users`, {
@@ -202,35 +232,73 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       await client.sendPrivateMessage(bot.id, owner.id, '/start').catch(() => {});
       const channels = [];
       for (const [j, title] of [`${spec.groups[0]} News`, `${spec.groups[1]} Updates`].entries()) {
-        const channel = await client.createChat({ type: 'channel', title, username: `${spec.username.replace(/_bot$/, '')}_ch${j + 1}`, ownerId: owner.id });
+        const channel = await client.createChat({
+          type: 'channel',
+          title,
+          username: `${spec.username.replace(/_bot$/, '')}_ch${j + 1}`,
+          ownerId: owner.id,
+        });
         await client.makeAdmin(channel.id, bot.id, { can_invite_users: true, can_post_messages: true });
         channels.push(channel);
       }
       const groupSpecs = [
         { title: spec.groups[0]!, channels: [channels[0]!], mode: 'mute' as const },
         { title: spec.groups[1]!, channels: [channels[0]!, channels[1]!], mode: 'mute' as const },
-        ...(spec.joinRequestGroup ? [{ title: spec.joinRequestGroup, channels: [channels[1]!], mode: 'join_request' as const }] : []),
+        ...(spec.joinRequestGroup
+          ? [{ title: spec.joinRequestGroup, channels: [channels[1]!], mode: 'join_request' as const }]
+          : []),
       ];
       for (const g of groupSpecs) {
-        const group = await client.createChat({ type: 'supergroup', title: g.title, ownerId: owner.id, joinByRequest: g.mode === 'join_request' });
-        await client.makeAdmin(group.id, bot.id, { can_restrict_members: true, can_delete_messages: true, can_invite_users: true });
-        await client.sendMessage(group.id, { fromId: owner.id, text: `/protect ${g.channels.map((c) => `@${c.chat.username}`).join(' ')}` });
+        const group = await client.createChat({
+          type: 'supergroup',
+          title: g.title,
+          ownerId: owner.id,
+          joinByRequest: g.mode === 'join_request',
+        });
+        await client.makeAdmin(group.id, bot.id, {
+          can_restrict_members: true,
+          can_delete_messages: true,
+          can_invite_users: true,
+        });
+        await client.sendMessage(group.id, {
+          fromId: owner.id,
+          text: `/protect ${g.channels.map((c) => `@${c.chat.username}`).join(' ')}`,
+        });
         await waitFor(
-          async () => (await db.protectedGroup.findFirst({ where: { chatId: BigInt(group.id), botInstanceId: bot.instanceId, enabled: true } })) !== null,
+          async () =>
+            (await db.protectedGroup.findFirst({
+              where: { chatId: BigInt(group.id), botInstanceId: bot.instanceId, enabled: true },
+            })) !== null,
           30_000,
           `group "${g.title}" to be protected`,
           alive,
         );
         if (g.mode === 'join_request') {
           await client.sendMessage(group.id, { fromId: owner.id, text: '/set mode join_request' });
-          await waitFor(async () => (await db.protectedGroup.findFirst({ where: { chatId: BigInt(group.id), mode: 'join_request' } })) !== null, 30_000, 'join_request mode', alive);
+          await waitFor(
+            async () =>
+              (await db.protectedGroup.findFirst({ where: { chatId: BigInt(group.id), mode: 'join_request' } })) !==
+              null,
+            30_000,
+            'join_request mode',
+            alive,
+          );
         }
-        world.groups.push({ botId: bot.id, chatId: group.id, title: g.title, mode: g.mode, channelIds: g.channels.map((c) => c.id), members: [], muted: [] });
+        world.groups.push({
+          botId: bot.id,
+          chatId: group.id,
+          title: g.title,
+          mode: g.mode,
+          channelIds: g.channels.map((c) => c.id),
+          members: [],
+          muted: [],
+        });
       }
     }
     log(`${world.groups.length} groups protected`);
 
-    const scenario = options.scenarioStepMs === 0 ? null : startScenario(world, { stepMs: options.scenarioStepMs ?? 800 });
+    const scenario =
+      options.scenarioStepMs === 0 ? null : startScenario(world, { stepMs: options.scenarioStepMs ?? 800 });
     if (scenario) cleanups.push(() => scenario.stop());
 
     return {

@@ -7,7 +7,7 @@ import helmet from 'helmet';
 import type { AppContext } from '../core/context';
 import { Prisma } from '../core/db';
 import { opsHandlers } from '../core/ops-http';
-import { authCache, authenticate, csrfCheck, CSRF_HEADER, loginLimiters, } from './auth';
+import { authCache, authenticate, csrfCheck, CSRF_HEADER, loginLimiters } from './auth';
 import { BULL_BOARD_PATH, bullBoard } from './bull-board';
 import { entityCache, type EntityCache } from './cache';
 import type { ApiDeps } from './deps';
@@ -25,7 +25,6 @@ import { logRoutes } from './routes/logs';
 import { statsRoutes } from './routes/stats';
 
 export { errorBody };
-
 
 const requestId: RequestHandler = (req, res, next) => {
   const incoming = req.get('x-request-id');
@@ -54,33 +53,60 @@ export function apiRoutes(deps: ApiDeps): AnyRoute[] {
  * (`meta.code`), or Prisma's driver-adapter error (in its cause, or only in the message: "Code: `22021`").
  */
 export function sqlState(err: unknown): string | undefined {
-  const e = err as { code?: unknown; meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } }; cause?: { code?: unknown; originalCode?: unknown }; message?: unknown };
-  const candidates = [e?.meta?.code, e?.meta?.driverAdapterError?.cause?.originalCode, e?.cause?.originalCode, e?.cause?.code, e?.code];
-  const found = candidates.find((c): c is string => typeof c === 'string' && /^[0-9A-Z]{5}$/.test(c) && !c.startsWith('P'));
+  const e = err as {
+    code?: unknown;
+    meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } };
+    cause?: { code?: unknown; originalCode?: unknown };
+    message?: unknown;
+  };
+  const candidates = [
+    e?.meta?.code,
+    e?.meta?.driverAdapterError?.cause?.originalCode,
+    e?.cause?.originalCode,
+    e?.cause?.code,
+    e?.code,
+  ];
+  const found = candidates.find(
+    (c): c is string => typeof c === 'string' && /^[0-9A-Z]{5}$/.test(c) && !c.startsWith('P'),
+  );
   return found ?? (typeof e?.message === 'string' ? /Code: `([0-9A-Z]{5})`/.exec(e.message)?.[1] : undefined);
 }
 
 /** Maps a thrown value to a status, code and message that are safe to send. */
 export function describeError(err: unknown): { status: number; code: string; message: string; details?: unknown } {
-  if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message, details: err.details };
+  if (err instanceof ApiError)
+    return { status: err.status, code: err.code, message: err.message, details: err.details };
   // Class 22 is PostgreSQL refusing a value (out of range, malformed, a NUL byte…): the request's fault.
-  if (sqlState(err)?.startsWith('22')) return { status: 400, code: 'invalid_value', message: 'A value in the request is out of range or malformed' };
+  if (sqlState(err)?.startsWith('22'))
+    return { status: 400, code: 'invalid_value', message: 'A value in the request is out of range or malformed' };
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === 'P2025') return { status: 404, code: 'not_found', message: 'Not found' };
     if (err.code === 'P2002') return { status: 409, code: 'conflict', message: 'Already exists' };
-    if (err.code === 'P2003') return { status: 409, code: 'conflict', message: 'A related row is missing or still in use' };
-    if (err.code === 'P2000' || err.code === 'P2006' || err.code === 'P2007') return { status: 400, code: 'bad_request', message: 'Invalid value' };
+    if (err.code === 'P2003')
+      return { status: 409, code: 'conflict', message: 'A related row is missing or still in use' };
+    if (err.code === 'P2000' || err.code === 'P2006' || err.code === 'P2007')
+      return { status: 400, code: 'bad_request', message: 'Invalid value' };
   }
   const e = err as { status?: number; type?: string; expose?: boolean; message?: string };
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
-    const code = e.type === 'entity.parse.failed' ? 'invalid_json' : e.type === 'entity.too.large' ? 'payload_too_large' : 'bad_request';
+    const code =
+      e.type === 'entity.parse.failed'
+        ? 'invalid_json'
+        : e.type === 'entity.too.large'
+          ? 'payload_too_large'
+          : 'bad_request';
     return { status: e.status, code, message: e.expose && typeof e.message === 'string' ? e.message : 'Bad request' };
   }
   return { status: 500, code: 'internal', message: 'Internal error' };
 }
 
 export interface ApiApp extends express.Express {
-  locals: express.Express['locals'] & { routes: AnyRoute[]; cache: EntityCache; queues: ApiQueues; auth: ReturnType<typeof authCache> };
+  locals: express.Express['locals'] & {
+    routes: AnyRoute[];
+    cache: EntityCache;
+    queues: ApiQueues;
+    auth: ReturnType<typeof authCache>;
+  };
 }
 
 export function createApp(ctx: AppContext): ApiApp {
@@ -115,7 +141,7 @@ export function createApp(ctx: AppContext): ApiApp {
   const api = express.Router();
   api.use(
     cors({
-      origin: (origin, cb) => cb(null, !origin || allowList.includes(origin) ? origin ?? false : false),
+      origin: (origin, cb) => cb(null, !origin || allowList.includes(origin) ? (origin ?? false) : false),
       credentials: true,
       allowedHeaders: ['content-type', 'authorization', CSRF_HEADER, 'x-request-id'],
       exposedHeaders: ['x-request-id'],
@@ -140,12 +166,23 @@ export function createApp(ctx: AppContext): ApiApp {
   // The admin web dashboard (plain HTML/CSS/ES modules in ./public), on the public admin API only.
   const dashboardCsp = helmet.contentSecurityPolicy({
     useDefaults: true,
-    directives: { 'script-src': ["'self'"], 'style-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'"], 'upgrade-insecure-requests': null },
+    directives: {
+      'script-src': ["'self'"],
+      'style-src': ["'self'"],
+      'img-src': ["'self'", 'data:'],
+      'connect-src': ["'self'"],
+      'upgrade-insecure-requests': null,
+    },
   });
   app.get('/ui-config.json', (_req, res) => {
-    res.set('cache-control', 'no-store').json({ grafanaUrl: process.env.GRAFANA_URL || null, bullBoardPath: BULL_BOARD_PATH });
+    res
+      .set('cache-control', 'no-store')
+      .json({ grafanaUrl: process.env.GRAFANA_URL || null, bullBoardPath: BULL_BOARD_PATH });
   });
-  app.use(dashboardCsp, express.static(fileURLToPath(new URL('./public', import.meta.url)), { index: 'index.html', maxAge: 0 }));
+  app.use(
+    dashboardCsp,
+    express.static(fileURLToPath(new URL('./public', import.meta.url)), { index: 'index.html', maxAge: 0 }),
+  );
 
   app.use((req, res) => {
     res.status(404).json(errorBody('not_found', `No route for ${req.method} ${req.path}`, res.locals.requestId));
@@ -153,7 +190,8 @@ export function createApp(ctx: AppContext): ApiApp {
 
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const { status, code, message, details } = describeError(err);
-    if (status === 500) ctx.log.error('request failed', { err, method: req.method, path: req.path, requestId: res.locals.requestId });
+    if (status === 500)
+      ctx.log.error('request failed', { err, method: req.method, path: req.path, requestId: res.locals.requestId });
     if (!res.headersSent) res.status(status).json(errorBody(code, message, res.locals.requestId, details));
     else res.end();
   };

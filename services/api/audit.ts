@@ -14,7 +14,11 @@ export function auditValues(value: unknown): Prisma.InputJsonValue | undefined {
     if (v instanceof Date) return v.toISOString();
     if (Array.isArray(v)) return v.map(clean);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => !SECRET_FIELDS.test(k)).map(([k, x]) => [k, clean(x)]));
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(([k]) => !SECRET_FIELDS.test(k))
+          .map(([k, x]) => [k, clean(x)]),
+      );
     }
     return v;
   };

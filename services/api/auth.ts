@@ -76,7 +76,10 @@ export interface AuthCache {
  * every API process through Redis pub/sub, and expiry is checked on each request.
  * lastSeenAt / lastUsedAt are written at most once a minute per credential.
  */
-export function authenticate(ctx: AppContext, cache: Map<string, { principal: Principal | null; expiresAt: number; until: number }>): RequestHandler {
+export function authenticate(
+  ctx: AppContext,
+  cache: Map<string, { principal: Principal | null; expiresAt: number; until: number }>,
+): RequestHandler {
   const touchEvery = 60_000;
   const ttl = ctx.config.AUTH_CACHE_TTL_MS;
   const lastTouch = new Map<string, number>();
@@ -87,28 +90,60 @@ export function authenticate(ctx: AppContext, cache: Map<string, { principal: Pr
     if (lastTouch.size > 10_000) lastTouch.clear();
     void run().catch(() => {});
   };
-  const resolve = async (kind: 'token' | 'session', secret: string): Promise<{ principal: Principal | null; expiresAt: number }> => {
+  const resolve = async (
+    kind: 'token' | 'session',
+    secret: string,
+  ): Promise<{ principal: Principal | null; expiresAt: number }> => {
     const tokenHash = hashToken(secret);
     if (kind === 'token') {
       const row = await ctx.db.apiToken.findUnique({
         where: { tokenHash },
-        select: { id: true, role: true, expiresAt: true, revokedAt: true, createdBy: { select: { id: true, email: true, role: true, deletedAt: true } } },
+        select: {
+          id: true,
+          role: true,
+          expiresAt: true,
+          revokedAt: true,
+          createdBy: { select: { id: true, email: true, role: true, deletedAt: true } },
+        },
       });
       // A token answers to the user at its root: none, or a deleted one, and it is worth nothing.
       const user = row?.createdBy;
       if (!row || row.revokedAt || !user || user.deletedAt) return { principal: null, expiresAt: Infinity };
       return {
-        principal: { kind: 'token', role: lowerRole(row.role as AdminRole, user.role as AdminRole), userId: null, rootUserId: user.id, email: user.email, tokenId: row.id, sessionId: null, csrfToken: null },
+        principal: {
+          kind: 'token',
+          role: lowerRole(row.role as AdminRole, user.role as AdminRole),
+          userId: null,
+          rootUserId: user.id,
+          email: user.email,
+          tokenId: row.id,
+          sessionId: null,
+          csrfToken: null,
+        },
         expiresAt: row.expiresAt?.getTime() ?? Infinity,
       };
     }
     const row = await ctx.db.adminSession.findUnique({
       where: { tokenHash },
-      select: { id: true, expiresAt: true, revokedAt: true, adminUser: { select: { id: true, email: true, role: true, deletedAt: true } } },
+      select: {
+        id: true,
+        expiresAt: true,
+        revokedAt: true,
+        adminUser: { select: { id: true, email: true, role: true, deletedAt: true } },
+      },
     });
     if (!row || row.revokedAt || row.adminUser.deletedAt) return { principal: null, expiresAt: Infinity };
     return {
-      principal: { kind: 'session', role: row.adminUser.role as AdminRole, userId: row.adminUser.id, rootUserId: row.adminUser.id, email: row.adminUser.email, tokenId: null, sessionId: row.id, csrfToken: csrfFor(secret) },
+      principal: {
+        kind: 'session',
+        role: row.adminUser.role as AdminRole,
+        userId: row.adminUser.id,
+        rootUserId: row.adminUser.id,
+        email: row.adminUser.email,
+        tokenId: null,
+        sessionId: row.id,
+        csrfToken: csrfFor(secret),
+      },
       expiresAt: row.expiresAt.getTime(),
     };
   };
@@ -132,8 +167,10 @@ export function authenticate(ctx: AppContext, cache: Map<string, { principal: Pr
     if (entry.principal && entry.expiresAt > now) {
       res.locals.auth = entry.principal;
       const p = entry.principal;
-      if (p.kind === 'token') touch(key, () => ctx.db.apiToken.update({ where: { id: p.tokenId! }, data: { lastUsedAt: new Date() } }));
-      else touch(key, () => ctx.db.adminSession.update({ where: { id: p.sessionId! }, data: { lastSeenAt: new Date() } }));
+      if (p.kind === 'token')
+        touch(key, () => ctx.db.apiToken.update({ where: { id: p.tokenId! }, data: { lastUsedAt: new Date() } }));
+      else
+        touch(key, () => ctx.db.adminSession.update({ where: { id: p.sessionId! }, data: { lastSeenAt: new Date() } }));
     }
     next();
   };
@@ -182,7 +219,11 @@ export function csrfCheck(allowList: string[]) {
     if (!originAllowed(req, allowList)) throw new ApiError(403, 'csrf_failed', 'Cross-origin request refused');
     const sent = req.get(CSRF_HEADER);
     if (!sent || !auth.csrfToken || !sameText(sent, auth.csrfToken)) {
-      throw new ApiError(403, 'csrf_failed', `Missing or wrong ${CSRF_HEADER} header (send the csrfToken from login or the ${CSRF_COOKIE} cookie)`);
+      throw new ApiError(
+        403,
+        'csrf_failed',
+        `Missing or wrong ${CSRF_HEADER} header (send the csrfToken from login or the ${CSRF_COOKIE} cookie)`,
+      );
     }
   };
 }
@@ -199,11 +240,24 @@ export function clearSessionCookies(req: Request, res: Response) {
   res.clearCookie(CSRF_COOKIE, common);
 }
 
-export async function createSession(db: PrismaClient, userId: number, ttlHours: number, ip: string | undefined, userAgent: string | undefined) {
+export async function createSession(
+  db: PrismaClient,
+  userId: number,
+  ttlHours: number,
+  ip: string | undefined,
+  userAgent: string | undefined,
+) {
   const token = randomToken(32);
   const expiresAt = new Date(Date.now() + ttlHours * 3_600_000);
   const row = await db.adminSession.create({
-    data: { adminUserId: userId, tokenHash: hashToken(token), ip: ip ?? null, userAgent: userAgent?.slice(0, 512) ?? null, expiresAt, lastSeenAt: new Date() },
+    data: {
+      adminUserId: userId,
+      tokenHash: hashToken(token),
+      ip: ip ?? null,
+      userAgent: userAgent?.slice(0, 512) ?? null,
+      expiresAt,
+      lastSeenAt: new Date(),
+    },
   });
   return { token, expiresAt, id: row.id };
 }
@@ -220,7 +274,10 @@ export function loginLimiters(ctx: AppContext): RequestHandler[] {
     redis ??= ctx.newRedis('http');
     if (redis.status !== 'ready') {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new ApiError(503, 'unavailable', 'Rate limiting store unavailable')), 2_000);
+        const timer = setTimeout(
+          () => reject(new ApiError(503, 'unavailable', 'Rate limiting store unavailable')),
+          2_000,
+        );
         redis!.once('ready', () => {
           clearTimeout(timer);
           resolve();
@@ -229,10 +286,15 @@ export function loginLimiters(ctx: AppContext): RequestHandler[] {
     }
     return redis;
   };
-  const limited = (message: string): RequestHandler => (_req, res) => {
-    res.status(429).json(errorBody('rate_limited', message, res.locals.requestId));
-  };
-  const make = (name: string, options: { limit: number; key: (req: Request) => string; skipSuccessfulRequests: boolean }) => {
+  const limited =
+    (message: string): RequestHandler =>
+    (_req, res) => {
+      res.status(429).json(errorBody('rate_limited', message, res.locals.requestId));
+    };
+  const make = (
+    name: string,
+    options: { limit: number; key: (req: Request) => string; skipSuccessfulRequests: boolean },
+  ) => {
     let handler: RateLimitRequestHandler | undefined;
     const build = (r: Redis) =>
       rateLimit({
@@ -243,7 +305,10 @@ export function loginLimiters(ctx: AppContext): RequestHandler[] {
         skipSuccessfulRequests: options.skipSuccessfulRequests,
         keyGenerator: options.key,
         handler: limited('Too many login attempts; try again later'),
-        store: new RedisStore({ prefix: ctx.keys.key('ratelimit', name, ''), sendCommand: (command: string, ...args: string[]) => r.call(command, ...args) as Promise<RedisReply> }),
+        store: new RedisStore({
+          prefix: ctx.keys.key('ratelimit', name, ''),
+          sendCommand: (command: string, ...args: string[]) => r.call(command, ...args) as Promise<RedisReply>,
+        }),
         validate: { keyGeneratorIpFallback: false },
       });
     const mw: RequestHandler = async (req, res, next) => {
@@ -265,7 +330,11 @@ export function loginLimiters(ctx: AppContext): RequestHandler[] {
     make('login-ip', { limit: ctx.config.LOGIN_RATE_LIMIT_PER_IP, key: address, skipSuccessfulRequests: false }),
     // Failed attempts count per account *and* address: wrong passwords sent from anywhere else cannot lock the
     // owner out of their own address, while one address gets LOGIN_RATE_LIMIT_PER_ACCOUNT guesses per window.
-    make('login-account', { limit: ctx.config.LOGIN_RATE_LIMIT_PER_ACCOUNT, key: (req) => `${account(req)}:${address(req)}`, skipSuccessfulRequests: true }),
+    make('login-account', {
+      limit: ctx.config.LOGIN_RATE_LIMIT_PER_ACCOUNT,
+      key: (req) => `${account(req)}:${address(req)}`,
+      skipSuccessfulRequests: true,
+    }),
   ];
 }
 
@@ -279,8 +348,17 @@ export async function ensureFirstOwner(ctx: AppContext): Promise<void> {
   const problem = passwordProblem(ADMIN_PASSWORD, [email]);
   if (problem) throw new StartupError(`ADMIN_PASSWORD is refused by the password policy: ${problem}`);
   try {
-    const user = await ctx.db.adminUser.create({ data: { email, passwordHash: await hashPassword(ADMIN_PASSWORD), role: 'owner' } });
-    await ctx.db.adminAuditLog.create({ data: { action: 'user.create', resourceType: 'admin_user', resourceId: String(user.id), newValues: { email, role: 'owner', source: 'ADMIN_EMAIL' } } });
+    const user = await ctx.db.adminUser.create({
+      data: { email, passwordHash: await hashPassword(ADMIN_PASSWORD), role: 'owner' },
+    });
+    await ctx.db.adminAuditLog.create({
+      data: {
+        action: 'user.create',
+        resourceType: 'admin_user',
+        resourceId: String(user.id),
+        newValues: { email, role: 'owner', source: 'ADMIN_EMAIL' },
+      },
+    });
     ctx.log.info('first owner created from ADMIN_EMAIL', { userId: user.id });
   } catch (err) {
     // Two API processes starting together: the partial unique index lets only one create it.

@@ -50,12 +50,20 @@ async function probe(token: string, apiRoot: string): Promise<BotHealth['probe']
   const started = performance.now();
   const checkedAt = new Date().toISOString();
   try {
-    await new Telegram(token, { apiRoot }).callApi('getMe', {}, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) as never });
+    await new Telegram(token, { apiRoot }).callApi(
+      'getMe',
+      {},
+      { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) as never },
+    );
     return { ok: true, latencyMs: Math.round(performance.now() - started), checkedAt };
   } catch (err) {
     cleanError(err, token);
     const e = err as { name?: string };
-    const error = isTelegramError(err) ? describeError(err) : e.name === 'AbortError' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : `network error (${describeError(err)})`;
+    const error = isTelegramError(err)
+      ? describeError(err)
+      : e.name === 'AbortError'
+        ? `no answer within ${PROBE_TIMEOUT_MS} ms`
+        : `network error (${describeError(err)})`;
     return { ok: false, latencyMs: Math.round(performance.now() - started), error, checkedAt };
   }
 }
@@ -92,7 +100,11 @@ async function cachedProbe(deps: HealthDeps, botId: number, token: string): Prom
  * One bot's health: heartbeat age, a live getMe probe, its breaker state, queue depth and lag, folded into
  * healthy / degraded / unresponsive / crashed (or stopped) with the reasons.
  */
-export async function botHealth(deps: HealthDeps, botId: number, connection: Redis = deps.redis): Promise<BotHealth | null> {
+export async function botHealth(
+  deps: HealthDeps,
+  botId: number,
+  connection: Redis = deps.redis,
+): Promise<BotHealth | null> {
   const bot = await deps.db.botInstance.findFirst({ where: { id: botId, deletedAt: null } });
   if (!bot) return null;
   const queue = openQueue(updatesQueue(botId), { connection, prefix: deps.config.REDIS_PREFIX });
@@ -104,12 +116,16 @@ export async function botHealth(deps: HealthDeps, botId: number, connection: Red
       deps.redis.hgetall(botCountersKey(deps.keys, botId)),
       queue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
       queue.getJobs(['wait'], 0, 0, true),
-      key && bot.isActive ? cachedProbe(deps, botId, decryptSecret(bot.tokenEncrypted, key)) : Promise.resolve({ ok: false, latencyMs: 0, error: 'not probed' }),
+      key && bot.isActive
+        ? cachedProbe(deps, botId, decryptSecret(bot.tokenEncrypted, key))
+        : Promise.resolve({ ok: false, latencyMs: 0, error: 'not probed' }),
     ]);
     const now = Date.now();
     const heartbeatAgeMs = heartbeat ? now - heartbeat : null;
     const oldestJob = oldest[0];
-    const lagMs = oldestJob ? now - ((oldestJob.data as { receivedAt?: number }).receivedAt ?? oldestJob.timestamp) : null;
+    const lagMs = oldestJob
+      ? now - ((oldestJob.data as { receivedAt?: number }).receivedAt ?? oldestJob.timestamp)
+      : null;
     const reasons: string[] = [];
     let health: HealthState;
     if (bot.status === 'crashed') {
@@ -119,11 +135,15 @@ export async function botHealth(deps: HealthDeps, botId: number, connection: Red
       health = 'stopped';
       reasons.push(bot.statusReason ?? 'stopped');
     } else {
-      if (heartbeatAgeMs === null || heartbeatAgeMs > HEARTBEAT_STALE_MS) reasons.push(heartbeatAgeMs === null ? 'no poller heartbeat' : `last heartbeat ${Math.round(heartbeatAgeMs / 1000)} s ago`);
+      if (heartbeatAgeMs === null || heartbeatAgeMs > HEARTBEAT_STALE_MS)
+        reasons.push(
+          heartbeatAgeMs === null ? 'no poller heartbeat' : `last heartbeat ${Math.round(heartbeatAgeMs / 1000)} s ago`,
+        );
       if (!probed.ok) reasons.push(`getMe failed: ${probed.error}`);
       const unresponsive = reasons.length > 0;
       if (breaker && breaker !== 'closed') reasons.push(`circuit breaker ${breaker}`);
-      if (lagMs !== null && lagMs > LAG_DEGRADED_MS) reasons.push(`oldest waiting update is ${Math.round(lagMs / 1000)} s old`);
+      if (lagMs !== null && lagMs > LAG_DEGRADED_MS)
+        reasons.push(`oldest waiting update is ${Math.round(lagMs / 1000)} s old`);
       if (bot.statusReason) reasons.push(bot.statusReason);
       health = unresponsive ? 'unresponsive' : reasons.length ? 'degraded' : 'healthy';
     }
@@ -140,7 +160,12 @@ export async function botHealth(deps: HealthDeps, botId: number, connection: Red
       heartbeatAgeMs,
       probe: probed,
       breaker: breaker ?? 'closed',
-      queue: { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 },
+      queue: {
+        waiting: counts.waiting ?? 0,
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        failed: counts.failed ?? 0,
+      },
       lagMs,
       counters: Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, Number(v)])),
     };

@@ -24,7 +24,11 @@ export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[
   const makeBoard = (readOnlyMode: boolean) => {
     const serverAdapter = new ExpressAdapter();
     serverAdapter.setBasePath(BULL_BOARD_PATH);
-    const board = createBullBoard({ queues: [], serverAdapter, options: { uiConfig: { boardTitle: readOnlyMode ? 'Nezuko (read-only)' : 'Nezuko' } } });
+    const board = createBullBoard({
+      queues: [],
+      serverAdapter,
+      options: { uiConfig: { boardTitle: readOnlyMode ? 'Nezuko (read-only)' : 'Nezuko' } },
+    });
     return { router: serverAdapter.getRouter() as RequestHandler, board, readOnlyMode };
   };
   const readOnly = makeBoard(true);
@@ -34,12 +38,21 @@ export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[
   let refreshing: Promise<void> | undefined;
 
   const refresh = async () => {
-    const bots = await ctx.db.botInstance.findMany({ where: { deletedAt: null }, select: { id: true }, orderBy: { id: 'asc' } });
+    const bots = await ctx.db.botInstance.findMany({
+      where: { deletedAt: null },
+      select: { id: true },
+      orderBy: { id: 'asc' },
+    });
     const next = [...SHARED_QUEUES, ...bots.map((b) => updatesQueue(b.id))];
     const nextNames = next.map((ref) => ref.name);
     if (nextNames.join() !== names.join()) {
       for (const b of [readOnly, full]) {
-        b.board.replaceQueues(next.map((ref) => new BullMQAdapter(queues.get(ref), { readOnlyMode: b.readOnlyMode, allowRetries: !b.readOnlyMode })));
+        b.board.replaceQueues(
+          next.map(
+            (ref) =>
+              new BullMQAdapter(queues.get(ref), { readOnlyMode: b.readOnlyMode, allowRetries: !b.readOnlyMode }),
+          ),
+        );
       }
       names = nextNames;
     }
@@ -55,7 +68,10 @@ export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[
       if (!owner) return next(new ApiError(403, 'forbidden', 'Changing jobs needs the owner role'));
       // Bull Board's own UI cannot send our CSRF header: changes from a browser must come from our origin.
       const site = req.get('sec-fetch-site');
-      if (auth.kind === 'session' && (!originAllowed(req, allowList) || (site && site !== 'same-origin') || (!req.get('origin') && !site))) {
+      if (
+        auth.kind === 'session' &&
+        (!originAllowed(req, allowList) || (site && site !== 'same-origin') || (!req.get('origin') && !site))
+      ) {
         return next(new ApiError(403, 'csrf_failed', 'Cross-origin request refused'));
       }
     }

@@ -44,7 +44,11 @@ export function entityCache(ctx: AppContext) {
     return until !== undefined && until > now;
   };
 
-  const readShared = async (kind: CacheKind, rawKey: string, load: () => Promise<unknown>): Promise<{ body: JsonBody; store?: () => Promise<void> }> => {
+  const readShared = async (
+    kind: CacheKind,
+    rawKey: string,
+    load: () => Promise<unknown>,
+  ): Promise<{ body: JsonBody; store?: () => Promise<void> }> => {
     const key = hashToken(rawKey).slice(0, 40);
     let gen: string | null = null;
     try {
@@ -56,8 +60,15 @@ export function entityCache(ctx: AppContext) {
     }
     const value = await load();
     const json = JSON.stringify(value ?? null, replacer);
-    const redisKey = gen === null || value === null || value === undefined ? null : ctx.keys.key('api', 'cache', kind, gen, key);
-    const store = redisKey ? () => ctx.redis.set(redisKey, json, 'EX', ttl).then(() => undefined, () => undefined) : undefined;
+    const redisKey =
+      gen === null || value === null || value === undefined ? null : ctx.keys.key('api', 'cache', kind, gen, key);
+    const store = redisKey
+      ? () =>
+          ctx.redis.set(redisKey, json, 'EX', ttl).then(
+            () => undefined,
+            () => undefined,
+          )
+      : undefined;
     return { body: new JsonBody(json), store };
   };
 

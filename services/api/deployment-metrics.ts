@@ -50,7 +50,9 @@ export function registerDeploymentMetrics(ctx: AppContext): () => Promise<void> 
     async collect() {
       this.reset();
       const refs = [maintenanceQueue, ...(await bots()).map((b) => updatesQueue(b.id))];
-      const counts = await Promise.all(refs.map((ref) => queue(ref).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed')));
+      const counts = await Promise.all(
+        refs.map((ref) => queue(ref).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed')),
+      );
       refs.forEach((ref, i) => {
         for (const [state, count] of Object.entries(counts[i]!)) this.set({ queue: ref.name, state }, count);
       });
@@ -76,13 +78,17 @@ export function registerDeploymentMetrics(ctx: AppContext): () => Promise<void> 
 
   new client.Gauge({
     name: 'nezuko_bot_heartbeat_age_seconds',
-    help: 'Seconds since the bot\'s poller last reported; absent = never',
+    help: "Seconds since the bot's poller last reported; absent = never",
     labelNames: ['bot'] as const,
     registers: [registry],
     async collect() {
       this.reset();
       const list = await bots();
-      const beats = await lastBeats(ctx.redis, ctx.keys, list.map((b) => b.id));
+      const beats = await lastBeats(
+        ctx.redis,
+        ctx.keys,
+        list.map((b) => b.id),
+      );
       list.forEach((b, i) => {
         if (beats[i]) this.set({ bot: String(b.id) }, Math.max(0, (Date.now() - beats[i]!) / 1000));
       });

@@ -30,11 +30,16 @@ export interface ExportDownload {
  * Opens a finished export's file for download. Throws ExportUnavailableError when the export does not
  * exist, is not done, or its file was deleted by retention.
  */
-export async function openExportFile(deps: { db: PrismaClient; config: { EXPORT_DIR: string } }, exportId: number): Promise<ExportDownload> {
+export async function openExportFile(
+  deps: { db: PrismaClient; config: { EXPORT_DIR: string } },
+  exportId: number,
+): Promise<ExportDownload> {
   const row = await deps.db.export.findUnique({ where: { id: exportId } });
   if (!row) throw new ExportUnavailableError(`export ${exportId} not found`, 'not_found');
-  if (row.status !== 'done' || !row.filePath || !row.sha256) throw new ExportUnavailableError(`export ${exportId} is ${row.status}`, 'not_ready');
-  if (row.fileDeletedAt) throw new ExportUnavailableError(`export ${exportId}'s file was deleted after the retention period`, 'expired');
+  if (row.status !== 'done' || !row.filePath || !row.sha256)
+    throw new ExportUnavailableError(`export ${exportId} is ${row.status}`, 'not_ready');
+  if (row.fileDeletedAt)
+    throw new ExportUnavailableError(`export ${exportId}'s file was deleted after the retention period`, 'expired');
   const full = exportFilePath(deps.config.EXPORT_DIR, row.filePath);
   if (!full) throw new ExportUnavailableError(`export ${exportId}'s file path is outside EXPORT_DIR`, 'not_found');
   const info = await stat(full).catch(() => null);

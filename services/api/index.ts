@@ -25,7 +25,8 @@ export async function startApiServer(ctx: AppContext) {
   await app.locals.auth.subscribe();
   // Changes made elsewhere (bot commands in the verifier, another API process) drop cached group/channel reads.
   const unsubscribe = await subscribeControl(ctx, (message) => {
-    if (message.type === 'group-changed' || message.type === 'bots-changed') void app.locals.cache.invalidate('groups', 'channels').catch(() => {});
+    if (message.type === 'group-changed' || message.type === 'bots-changed')
+      void app.locals.cache.invalidate('groups', 'channels').catch(() => {});
   });
   ctx.lifecycle.onShutdown('http', 'api control subscription', unsubscribe);
   const server = http.createServer(app);

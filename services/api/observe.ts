@@ -19,7 +19,14 @@ export function observeRequests(ctx: Pick<AppContext, 'config' | 'log' | 'metric
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || 'unmatched';
       end({ route, status: String(res.statusCode) });
       const ms = performance.now() - started;
-      const at = { method: req.method, route, status: res.statusCode, ms: Math.round(ms), queries: queries.count, requestId: res.locals.requestId };
+      const at = {
+        method: req.method,
+        route,
+        status: res.statusCode,
+        ms: Math.round(ms),
+        queries: queries.count,
+        requestId: res.locals.requestId,
+      };
       if (ms > ctx.config.SLOW_REQUEST_MS) ctx.log.warn('slow request', at);
       if (queries.count > MAX_QUERIES_PER_REQUEST) ctx.log.warn('many database queries in one request (N+1?)', at);
     });

@@ -4,7 +4,11 @@ import type { AnyRoute } from './routing';
 type JsonSchema = Record<string, unknown>;
 
 const toSchema = (schema: z.ZodType): JsonSchema => {
-  const { $schema: _s, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'openapi-3.0' }) as JsonSchema;
+  const { $schema: _s, ...rest } = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+    target: 'openapi-3.0',
+  }) as JsonSchema;
   return rest;
 };
 
@@ -13,7 +17,13 @@ const parameters = (schema: z.ZodType | undefined, where: 'path' | 'query') => {
   const json = toSchema(schema);
   const props = (json.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((json.required as string[] | undefined) ?? []);
-  return Object.entries(props).map(([name, s]) => ({ name, in: where, required: where === 'path' || (required.has(name) && s.default === undefined), schema: s, ...(s.description ? { description: s.description } : {}) }));
+  return Object.entries(props).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === 'path' || (required.has(name) && s.default === undefined),
+    schema: s,
+    ...(s.description ? { description: s.description } : {}),
+  }));
 };
 
 const errorSchema = {
@@ -33,7 +43,10 @@ export function openApiDocument(routes: AnyRoute[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = route.path.replace(/:(\w+)/g, '{$1}');
-    const error = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+    const error = (description: string) => ({
+      description,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    });
     const status = String(route.status ?? 200);
     paths[path] ??= {};
     paths[path][route.method] = {
@@ -43,11 +56,24 @@ export function openApiDocument(routes: AnyRoute[]) {
       'x-required-role': route.access,
       security: route.access === 'public' ? [] : [{ sessionCookie: [] }, { bearerToken: [] }],
       parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
-      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(route.body) } } } } : {}),
+      ...(route.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(route.body) } } } }
+        : {}),
       responses: {
-        [status]: { description: 'Success', ...(status === '204' ? {} : { content: { 'application/json': { schema: route.response ? toSchema(route.response) : { type: 'object' } } } }) },
+        [status]: {
+          description: 'Success',
+          ...(status === '204'
+            ? {}
+            : {
+                content: {
+                  'application/json': { schema: route.response ? toSchema(route.response) : { type: 'object' } },
+                },
+              }),
+        },
         '400': error('Invalid parameters or body'),
-        ...(route.access === 'public' ? {} : { '401': error('No valid session or token'), '403': error('Role too low, or CSRF check failed') }),
+        ...(route.access === 'public'
+          ? {}
+          : { '401': error('No valid session or token'), '403': error('Role too low, or CSRF check failed') }),
         ...(route.path.includes(':') ? { '404': error('Not found') } : {}),
         ...(route.path === '/auth/login' ? { '429': error('Too many attempts') } : {}),
       },
@@ -61,7 +87,7 @@ export function openApiDocument(routes: AnyRoute[]) {
       description:
         'Manage bots, groups, channels and verifications. Authenticate with the session cookie from POST /auth/login ' +
         '(changes then need the X-CSRF-Token header) or with an API token (Authorization: Bearer nzk_…). ' +
-        'Roles: viewer reads bots, groups, channels, verifications, statistics and the export list; admin also manages bots, groups, channels and exports and reads the audit log (without addresses, user agents and names typed at failed logins) and Bull Board; owner also manages users and tokens, reads the whole audit log and changes jobs in Bull Board. An API token acts with at most its user\'s current role.',
+        "Roles: viewer reads bots, groups, channels, verifications, statistics and the export list; admin also manages bots, groups, channels and exports and reads the audit log (without addresses, user agents and names typed at failed logins) and Bull Board; owner also manages users and tokens, reads the whole audit log and changes jobs in Bull Board. An API token acts with at most its user's current role.",
     },
     servers: [{ url: '/api/v1' }],
     components: {

@@ -21,7 +21,12 @@ export async function windowPage<T extends Record<string, unknown>>(
     const [row] = await db.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM ${parts.from} ${where}`;
     total = Number(row?.n ?? 0);
   }
-  return pageOf(rows.map(({ __total: _t, ...rest }) => rest as unknown as T), total, page, perPage);
+  return pageOf(
+    rows.map(({ __total: _t, ...rest }) => rest as unknown as T),
+    total,
+    page,
+    perPage,
+  );
 }
 
 /** A websearch-style full-text query over the 'simple' configuration; user text is only ever a bound parameter. */

@@ -16,7 +16,11 @@ const MIN_SCORE = 3;
 
 let zxcvbn: ZxcvbnFactory | undefined;
 const estimator = () =>
-  (zxcvbn ??= new ZxcvbnFactory({ dictionary: { ...common.dictionary, ...en.dictionary }, graphs: common.adjacencyGraphs, translations: en.translations }));
+  (zxcvbn ??= new ZxcvbnFactory({
+    dictionary: { ...common.dictionary, ...en.dictionary },
+    graphs: common.adjacencyGraphs,
+    translations: en.translations,
+  }));
 
 /** Why `password` is refused, or null when it may be used. `userInputs` (the email…) count as guessable. */
 export function passwordProblem(password: string, userInputs: string[] = []): string | null {

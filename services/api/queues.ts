@@ -1,4 +1,13 @@
-import { addJob, exportsQueue, openQueue, updatesQueue, type JobData, type JobQueue, type QueueKind, type QueueRef } from '../../queues';
+import {
+  addJob,
+  exportsQueue,
+  openQueue,
+  updatesQueue,
+  type JobData,
+  type JobQueue,
+  type QueueKind,
+  type QueueRef,
+} from '../../queues';
 import type { AppContext } from '../core/context';
 
 /** The queues the API uses (job counts, enqueueing, exports, Bull Board), opened on demand and closed at shutdown. */

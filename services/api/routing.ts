@@ -34,7 +34,11 @@ export interface HandlerInput<P, Q, B> {
   res: Response;
 }
 
-export interface RouteSpec<P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined> {
+export interface RouteSpec<
+  P extends Schema | undefined = undefined,
+  Q extends Schema | undefined = undefined,
+  B extends Schema | undefined = undefined,
+> {
   method: Method;
   /** Express-style path under /api/v1, e.g. /bots/:id. */
   path: string;
@@ -55,7 +59,11 @@ export interface RouteSpec<P extends Schema | undefined = undefined, Q extends S
 
 export type AnyRoute = RouteSpec<any, any, any>;
 
-export const defineRoute = <P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined>(
+export const defineRoute = <
+  P extends Schema | undefined = undefined,
+  Q extends Schema | undefined = undefined,
+  B extends Schema | undefined = undefined,
+>(
   spec: RouteSpec<P, Q, B>,
 ): AnyRoute => spec as AnyRoute;
 
@@ -87,10 +95,18 @@ function nulPath(value: unknown, path: string[] = []): string[] | null {
 const parse = (schema: Schema | undefined, value: unknown, where: string) => {
   if (!schema) return {};
   const nul = nulPath(value);
-  if (nul) throw new ApiError(400, 'validation_failed', `Invalid ${where}`, [{ path: [where, ...nul].join('.'), message: 'must not contain NUL (\\0) characters' }]);
+  if (nul)
+    throw new ApiError(400, 'validation_failed', `Invalid ${where}`, [
+      { path: [where, ...nul].join('.'), message: 'must not contain NUL (\\0) characters' },
+    ]);
   const result = schema.safeParse(value ?? {});
   if (!result.success) {
-    throw new ApiError(400, 'validation_failed', `Invalid ${where}`, result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message })));
+    throw new ApiError(
+      400,
+      'validation_failed',
+      `Invalid ${where}`,
+      result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message })),
+    );
   }
   return result.data;
 };
@@ -101,7 +117,11 @@ export const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * Mounts routes on a router: authentication (resolved earlier into res.locals.auth), role, CSRF,
  * validation of params, query and body, then the handler; its return value is sent as JSON.
  */
-export function mountRoutes(router: Router, routes: AnyRoute[], checkCsrf: (req: Request, auth: Principal) => void): void {
+export function mountRoutes(
+  router: Router,
+  routes: AnyRoute[],
+  checkCsrf: (req: Request, auth: Principal) => void,
+): void {
   for (const route of routes) {
     router[route.method](route.path, ...(route.before ?? []), async (req: Request, res: Response) => {
       const auth = res.locals.auth as Principal | undefined;
@@ -115,7 +135,11 @@ export function mountRoutes(router: Router, routes: AnyRoute[], checkCsrf: (req:
       const params = parse(route.params, req.params, 'params');
       const query = parse(route.query, req.query, 'query');
       const body = parse(route.body, req.body, 'body');
-      const result = await route.handler({ params, query, body, auth: auth as Principal, req, res } as HandlerInput<never, never, never>);
+      const result = await route.handler({ params, query, body, auth: auth as Principal, req, res } as HandlerInput<
+        never,
+        never,
+        never
+      >);
       if (res.headersSent) return;
       if (result instanceof JsonBody) {
         res.status(route.status ?? 200);

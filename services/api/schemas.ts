@@ -23,7 +23,9 @@ export const telegramId = z
   .transform((v) => BigInt(v))
   .refine((v) => v >= -(2n ** 63n) && v < 2n ** 63n, 'out of range');
 
-export const boolString = z.enum(['true', 'false'], { message: 'expected true or false' }).transform((v) => v === 'true');
+export const boolString = z
+  .enum(['true', 'false'], { message: 'expected true or false' })
+  .transform((v) => v === 'true');
 
 /** Years PostgreSQL's timestamptz takes as input and JavaScript keeps exact: 0001–9999 (there is no year 0000). */
 export const inDatabaseRange = (v: string) => {
@@ -38,14 +40,32 @@ export const isoDate = z.iso
 
 /** Page-number pagination: page 1–1000, per_page 1–100. */
 export const pageQuery = {
-  page: z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(1, 'page is 1 to 1000').max(1000, 'page is 1 to 1000').default(1),
-  per_page: z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(1, 'per_page is 1 to 100').max(100, 'per_page is 1 to 100').default(20),
+  page: z.coerce
+    .number({ message: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(1, 'page is 1 to 1000')
+    .max(1000, 'page is 1 to 1000')
+    .default(1),
+  per_page: z.coerce
+    .number({ message: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(1, 'per_page is 1 to 100')
+    .max(100, 'per_page is 1 to 100')
+    .default(20),
 };
 
 /** Keyset pagination for logs: rows older than `cursor` (an id), newest first. */
 export const cursorQuery = {
-  cursor: z.string().regex(/^\d{1,19}$/, 'expected the next_cursor of a previous page').optional(),
-  limit: z.coerce.number({ message: 'expected a whole number' }).int().min(1, 'limit is 1 to 100').max(100, 'limit is 1 to 100').default(50),
+  cursor: z
+    .string()
+    .regex(/^\d{1,19}$/, 'expected the next_cursor of a previous page')
+    .optional(),
+  limit: z.coerce
+    .number({ message: 'expected a whole number' })
+    .int()
+    .min(1, 'limit is 1 to 100')
+    .max(100, 'limit is 1 to 100')
+    .default(50),
 };
 
 /** A search string: trimmed, 1–100 characters. */

@@ -42,7 +42,12 @@ export async function readDashboard(deps: StatsReaderDeps): Promise<DashboardSna
   if (!snapshot) {
     const row = await deps.db.dashboardSnapshot.findUnique({ where: { id: 1 } });
     if (!row) return null;
-    snapshot = { data: row.data as unknown as DashboardData, generatedAt: row.generatedAt, ageMs: Date.now() - row.generatedAt.getTime(), source: 'postgres' };
+    snapshot = {
+      data: row.data as unknown as DashboardData,
+      generatedAt: row.generatedAt,
+      ageMs: Date.now() - row.generatedAt.getTime(),
+      source: 'postgres',
+    };
   }
   deps.metrics?.markDashboardSnapshot(snapshot.generatedAt);
   return snapshot;
@@ -63,7 +68,10 @@ export interface SeriesQuery {
  * (at most a few thousand pre-aggregated rows; never the log). For analytics endpoints with filters the
  * snapshot does not cover. Ranges longer than 400 days are refused by callers.
  */
-export async function readVerificationSeries(db: PrismaClient, q: SeriesQuery): Promise<Array<{ at: string } & VerificationCounts>> {
+export async function readVerificationSeries(
+  db: PrismaClient,
+  q: SeriesQuery,
+): Promise<Array<{ at: string } & VerificationCounts>> {
   const unit = q.bucket === 'day' ? 'day' : 'hour';
   const rows = await db.$queryRaw<Array<Record<string, unknown>>>`
     SELECT date_trunc(${unit}, hour, 'UTC') AS at,

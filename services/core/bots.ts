@@ -15,14 +15,20 @@ export interface ActiveBot {
 
 export class BotRegistryError extends Error {
   override name = 'BotRegistryError';
-  constructor(message: string, readonly code: 'key_missing' | 'key_wrong' | 'invalid_token' | 'telegram_unavailable' | 'duplicate' | 'not_found') {
+  constructor(
+    message: string,
+    readonly code: 'key_missing' | 'key_wrong' | 'invalid_token' | 'telegram_unavailable' | 'duplicate' | 'not_found',
+  ) {
     super(message);
   }
 }
 
 function requireKey(config: Pick<Config, 'TOKEN_ENCRYPTION_KEY'>): Buffer {
   if (!config.TOKEN_ENCRYPTION_KEY) {
-    throw new BotRegistryError('TOKEN_ENCRYPTION_KEY is not set but bot tokens are stored encrypted; set the key they were encrypted with (openssl rand -hex 32 for a new deployment)', 'key_missing');
+    throw new BotRegistryError(
+      'TOKEN_ENCRYPTION_KEY is not set but bot tokens are stored encrypted; set the key they were encrypted with (openssl rand -hex 32 for a new deployment)',
+      'key_missing',
+    );
   }
   return config.TOKEN_ENCRYPTION_KEY;
 }
@@ -38,12 +44,20 @@ export async function assertTokenKey(db: PrismaClient, config: Pick<Config, 'TOK
   try {
     decryptSecret(sample.tokenEncrypted, key);
   } catch (err) {
-    if (err instanceof TokenDecryptionError) throw new BotRegistryError('TOKEN_ENCRYPTION_KEY cannot decrypt the stored bot tokens: it is not the key they were encrypted with', 'key_wrong');
+    if (err instanceof TokenDecryptionError)
+      throw new BotRegistryError(
+        'TOKEN_ENCRYPTION_KEY cannot decrypt the stored bot tokens: it is not the key they were encrypted with',
+        'key_wrong',
+      );
     throw err;
   }
 }
 
-export async function loadActiveBots(db: PrismaClient, config: Pick<Config, 'TOKEN_ENCRYPTION_KEY'>, ids?: number[]): Promise<ActiveBot[]> {
+export async function loadActiveBots(
+  db: PrismaClient,
+  config: Pick<Config, 'TOKEN_ENCRYPTION_KEY'>,
+  ids?: number[],
+): Promise<ActiveBot[]> {
   const rows = await db.botInstance.findMany({
     where: { isActive: true, deletedAt: null, ...(ids ? { id: { in: ids } } : {}) },
     select: { id: true, telegramBotId: true, username: true, tokenEncrypted: true },
@@ -51,7 +65,12 @@ export async function loadActiveBots(db: PrismaClient, config: Pick<Config, 'TOK
   });
   if (!rows.length) return [];
   const key = requireKey(config);
-  return rows.map((row) => ({ id: row.id, telegramBotId: row.telegramBotId, username: row.username, token: decryptSecret(row.tokenEncrypted, key) }));
+  return rows.map((row) => ({
+    id: row.id,
+    telegramBotId: row.telegramBotId,
+    username: row.username,
+    token: decryptSecret(row.tokenEncrypted, key),
+  }));
 }
 
 /**
@@ -63,8 +82,12 @@ export async function checkToken(config: Pick<Config, 'TELEGRAM_API_ROOT'>, toke
   try {
     return await getMeWithPolicies(token, config.TELEGRAM_API_ROOT);
   } catch (err) {
-    if (isTelegramError(err, 401)) throw new BotRegistryError('Telegram does not accept this bot token', 'invalid_token');
-    throw new BotRegistryError(`Could not validate the token: Telegram did not answer usably (${describeError(err)}); try again`, 'telegram_unavailable');
+    if (isTelegramError(err, 401))
+      throw new BotRegistryError('Telegram does not accept this bot token', 'invalid_token');
+    throw new BotRegistryError(
+      `Could not validate the token: Telegram did not answer usably (${describeError(err)}); try again`,
+      'telegram_unavailable',
+    );
   }
 }
 
@@ -88,5 +111,7 @@ export async function registerBot(
   const fields = { username: me.username, name: me.first_name, tokenEncrypted: encryptSecret(token, key) };
   return existing
     ? db.botInstance.update({ where: { id: existing.id }, data: { ...fields, deletedAt: null, isActive: true } })
-    : db.botInstance.create({ data: { ...fields, telegramBotId: BigInt(me.id), createdById: options.createdById ?? null } });
+    : db.botInstance.create({
+        data: { ...fields, telegramBotId: BigInt(me.id), createdById: options.createdById ?? null },
+      });
 }

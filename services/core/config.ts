@@ -18,10 +18,17 @@ const nonNegativeInt = z.coerce.number({ message: 'expected a whole number' }).i
 
 const csv = <T extends string = string>(allowed?: readonly T[]) =>
   z.string().transform((value, ctx) => {
-    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (allowed) {
       const unknown = items.filter((i) => !(allowed as readonly string[]).includes(i));
-      if (unknown.length) ctx.addIssue({ code: 'custom', message: `unknown ${unknown.join(', ')}; expected some of ${allowed.join(', ')}` });
+      if (unknown.length)
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown ${unknown.join(', ')}; expected some of ${allowed.join(', ')}`,
+        });
     }
     return items as T[];
   });
@@ -30,7 +37,10 @@ const csv = <T extends string = string>(allowed?: readonly T[]) =>
 const encryptionKey = z.string().transform((value, ctx) => {
   const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
   if (key.length !== 32) {
-    ctx.addIssue({ code: 'custom', message: 'expected 32 bytes as 64 hex characters or base64 (openssl rand -hex 32)' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected 32 bytes as 64 hex characters or base64 (openssl rand -hex 32)',
+    });
     return z.NEVER;
   }
   return key;
@@ -41,9 +51,14 @@ export const EXPORT_KINDS = ['verifications', 'audit', 'api_calls', 'groups'] as
 export type ExportKind = (typeof EXPORT_KINDS)[number];
 
 /** A five-field cron pattern (minute hour day-of-month month day-of-week), evaluated in UTC. */
-const cron = z.string().trim().regex(/^\S+(\s+\S+){4}$/, 'expected a cron pattern with 5 fields, e.g. 0 2 * * *');
+const cron = z
+  .string()
+  .trim()
+  .regex(/^\S+(\s+\S+){4}$/, 'expected a cron pattern with 5 fields, e.g. 0 2 * * *');
 
-const botToken = z.string().regex(/^\d{5,15}:[A-Za-z0-9_-]{30,}$/, 'expected a bot token like 123456:ABC… from @BotFather');
+const botToken = z
+  .string()
+  .regex(/^\d{5,15}:[A-Za-z0-9_-]{30,}$/, 'expected a bot token like 123456:ABC… from @BotFather');
 
 /** `k/n`: this verifier process takes the bots whose id hashes to k modulo n. */
 const shard = z.string().transform((value, ctx) => {
@@ -66,7 +81,10 @@ const trustProxy = z.string().transform((value, ctx): boolean | number | string[
   const v = value.trim().toLowerCase();
   if (v === 'true' || v === 'false') return v === 'true';
   if (/^\d+$/.test(v)) return Number(v);
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = items.filter((item) => {
     if (['loopback', 'linklocal', 'uniquelocal'].includes(item)) return false;
     const [address, bits, extra] = item.split('/');
@@ -75,27 +93,36 @@ const trustProxy = z.string().transform((value, ctx): boolean | number | string[
     return bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
   });
   if (!items.length || bad.length) {
-    ctx.addIssue({ code: 'custom', message: `${bad.join(', ') || 'nothing'}: expected true, false, a hop count, or addresses, subnets and loopback/linklocal/uniquelocal` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `${bad.join(', ') || 'nothing'}: expected true, false, a hop count, or addresses, subnets and loopback/linklocal/uniquelocal`,
+    });
     return z.NEVER;
   }
   return items;
 });
 
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `expected a ${protocols.join(' or ')}// URL`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `expected a ${protocols.join(' or ')}// URL`,
+  );
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   ROLES: csv(ALL_ROLES).prefault(ALL_ROLES.join(',')),
   DATABASE_URL: url(['postgresql:', 'postgres:']).default('postgresql://postgres:postgres@127.0.0.1:5432/nezuko'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
-  REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]+$/i, 'expected letters, digits, _ or -').default('nezuko'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]+$/i, 'expected letters, digits, _ or -')
+    .default('nezuko'),
   TELEGRAM_API_ROOT: url(['http:', 'https:']).default('https://api.telegram.org'),
   BOT_TOKEN: botToken.optional(),
   TOKEN_ENCRYPTION_KEY: encryptionKey.optional(),
@@ -111,7 +138,10 @@ const schema = z.object({
   /** Console lines: auto = readable at a terminal, JSON otherwise; files are always JSON. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   LOG_DIR: z.string().min(1).default('storage/logs'),
-  LOG_MAX_SIZE: z.string().regex(/^\d+[kmg]?$/, 'expected a size such as 50m').default('50m'),
+  LOG_MAX_SIZE: z
+    .string()
+    .regex(/^\d+[kmg]?$/, 'expected a size such as 50m')
+    .default('50m'),
   LOG_MAX_FILES: positiveInt.default(10),
   LOG_TO_FILE: bool.default(true),
   LOG_PER_BOT: bool.default(false),

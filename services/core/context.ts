@@ -74,12 +74,19 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
     metrics.dbQueryDuration.observe(ms / 1000);
   };
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, onQuery });
-  const sql = createSql({ url: config.DATABASE_URL, poolSize: config.DB_POOL_SIZE, onQuery, onIdleError: (err) => log.warn('database connection error', { error: err.message }) });
+  const sql = createSql({
+    url: config.DATABASE_URL,
+    poolSize: config.DB_POOL_SIZE,
+    onQuery,
+    onIdleError: (err) => log.warn('database connection error', { error: err.message }),
+  });
   try {
     await db.$queryRaw`SELECT 1`;
   } catch (err) {
     await db.$disconnect().catch(() => {});
-    throw new StartupError(`Cannot use PostgreSQL at ${describeUrl(config.DATABASE_URL)}: ${databaseError(err)}. Check DATABASE_URL and that the server is running (npm run setup).`);
+    throw new StartupError(
+      `Cannot use PostgreSQL at ${describeUrl(config.DATABASE_URL)}: ${databaseError(err)}. Check DATABASE_URL and that the server is running (npm run setup).`,
+    );
   }
 
   const redis = newRedis('default');
@@ -90,7 +97,9 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
     await db.$disconnect().catch(() => {});
     if (err instanceof Error && err.name === 'RedisPolicyError') throw new StartupError(err.message);
-    throw new StartupError(`Cannot use Redis at ${describeUrl(config.REDIS_URL)}: ${errorCode(err)}. Check REDIS_URL and that the server is running (npm run setup).`);
+    throw new StartupError(
+      `Cannot use Redis at ${describeUrl(config.REDIS_URL)}: ${errorCode(err)}. Check REDIS_URL and that the server is running (npm run setup).`,
+    );
   }
 
   readiness.addCheck('database', () => databaseIsUp(db, config.READY_CHECK_TIMEOUT_MS));
@@ -98,7 +107,9 @@ export async function createContext(config: Config, log: Logger): Promise<AppCon
   lifecycle.onShutdown('readiness', 'readiness', () => readiness.stopAccepting());
   const keys = keyspace(config.REDIS_PREFIX);
   const cooldowns = new Cooldowns(redis, keys);
-  lifecycle.onShutdown('redis', 'redis connections', () => Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect()))).then(() => {}));
+  lifecycle.onShutdown('redis', 'redis connections', () =>
+    Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect()))).then(() => {}),
+  );
   lifecycle.onShutdown('database', 'database pool', () => db.$disconnect());
   lifecycle.onShutdown('database', 'sql pool', () => sql.end());
 

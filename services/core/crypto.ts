@@ -14,12 +14,15 @@ export function encryptSecret(plain: string, key: Buffer): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return [VERSION, iv, cipher.getAuthTag(), ciphertext].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join(':');
+  return [VERSION, iv, cipher.getAuthTag(), ciphertext]
+    .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+    .join(':');
 }
 
 export function decryptSecret(sealed: string, key: Buffer): string {
   const [version, iv, tag, ciphertext] = sealed.split(':');
-  if (version !== VERSION || !iv || !tag || ciphertext === undefined) throw new TokenDecryptionError('not an encrypted value of a known format');
+  if (version !== VERSION || !iv || !tag || ciphertext === undefined)
+    throw new TokenDecryptionError('not an encrypted value of a known format');
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));

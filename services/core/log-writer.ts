@@ -85,7 +85,10 @@ export class BatchWriter<T> {
       this.written += dropped.length;
       this.release();
       this.options.metrics.dbWriteFailures.inc({ table: this.options.name }, dropped.length);
-      this.options.log.error('log buffer full; oldest rows dropped', { table: this.options.name, dropped: dropped.length });
+      this.options.log.error('log buffer full; oldest rows dropped', {
+        table: this.options.name,
+        dropped: dropped.length,
+      });
     }
     if (this.buffer.length >= this.maxRows) void this.flush();
   }
@@ -131,7 +134,11 @@ export class BatchWriter<T> {
       await new Promise((r) => setTimeout(r, 200));
       await this.flush();
     }
-    if (this.buffer.length) this.options.log.error('log rows not written at shutdown', { table: this.options.name, rows: this.buffer.length });
+    if (this.buffer.length)
+      this.options.log.error('log rows not written at shutdown', {
+        table: this.options.name,
+        rows: this.buffer.length,
+      });
   }
 }
 
@@ -181,7 +188,17 @@ export async function insertApiCallRows(sql: Sql, rows: ApiCallRecord[], key: st
 }
 
 export const verificationLogWriter = (sql: Sql, log: Logger, metrics: Metrics) =>
-  new BatchWriter<VerificationRecord>({ name: 'verification_log', log, metrics, write: (rows, key) => insertVerificationRows(sql, rows, key) });
+  new BatchWriter<VerificationRecord>({
+    name: 'verification_log',
+    log,
+    metrics,
+    write: (rows, key) => insertVerificationRows(sql, rows, key),
+  });
 
 export const apiCallLogWriter = (sql: Sql, log: Logger, metrics: Metrics) =>
-  new BatchWriter<ApiCallRecord>({ name: 'api_call_log', log, metrics, write: (rows, key) => insertApiCallRows(sql, rows, key) });
+  new BatchWriter<ApiCallRecord>({
+    name: 'api_call_log',
+    log,
+    metrics,
+    write: (rows, key) => insertApiCallRows(sql, rows, key),
+  });

@@ -7,14 +7,18 @@ import DailyRotateFile from 'winston-daily-rotate-file';
 /** `<bot id>:<secret>` as @BotFather issues it; it also hides inside Bot API URLs (`/bot<token>/getMe`). */
 const BOT_TOKEN_PATTERN = /\d{5,15}:[A-Za-z0-9_-]{30,}/g;
 /** Keys whose values are secrets wherever they appear in a log line's metadata. */
-const SECRET_KEYS = /^(password|passwd|token|bot_?token|secret|authorization|cookie|set-cookie|api_?key|session|x-api-key|token_?encrypted|encryption_?key)$/i;
-const SECRET_ASSIGNMENTS = /\b(password|passwd|secret|authorization|cookie|token)(["']?\s*[:=]\s*["']?)(bearer\s+)?[^\s"',;&]+/gi;
+const SECRET_KEYS =
+  /^(password|passwd|token|bot_?token|secret|authorization|cookie|set-cookie|api_?key|session|x-api-key|token_?encrypted|encryption_?key)$/i;
+const SECRET_ASSIGNMENTS =
+  /\b(password|passwd|secret|authorization|cookie|token)(["']?\s*[:=]\s*["']?)(bearer\s+)?[^\s"',;&]+/gi;
 
 export const REDACTED = '[redacted]';
 
 /** Removes bot tokens and credentials from a string, wherever they appear. */
 export function redactString(value: string): string {
-  return value.replace(BOT_TOKEN_PATTERN, REDACTED).replace(SECRET_ASSIGNMENTS, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`);
+  return value
+    .replace(BOT_TOKEN_PATTERN, REDACTED)
+    .replace(SECRET_ASSIGNMENTS, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`);
 }
 
 /**
@@ -26,7 +30,12 @@ export function errorFingerprint(err: Error): string {
     .replace(/"[^"]*"|'[^']*'/g, '…')
     .replace(/\b[0-9a-f]{8,}\b/gi, '#')
     .replace(/-?\d+(\.\d+)?/g, '#');
-  const topFrame = (err.stack ?? '').split('\n').find((line) => line.trimStart().startsWith('at '))?.trim().replace(/:\d+\)?$/, '') ?? '';
+  const topFrame =
+    (err.stack ?? '')
+      .split('\n')
+      .find((line) => line.trimStart().startsWith('at '))
+      ?.trim()
+      .replace(/:\d+\)?$/, '') ?? '';
   return createHash('sha1').update(`${err.name}|${message}|${topFrame}`).digest('hex').slice(0, 12);
 }
 
@@ -37,7 +46,12 @@ export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
   if (seen.has(value)) return '[circular]';
   seen.add(value);
   if (value instanceof Error) {
-    const plain: Record<string, unknown> = { name: value.name, message: value.message, stack: value.stack, fingerprint: errorFingerprint(value) };
+    const plain: Record<string, unknown> = {
+      name: value.name,
+      message: value.message,
+      stack: value.stack,
+      fingerprint: errorFingerprint(value),
+    };
     for (const [k, v] of Object.entries(value)) plain[k] = v;
     if (value.cause !== undefined) plain.cause = value.cause;
     return redact(plain, seen);
@@ -91,16 +105,30 @@ class PerBotFiles extends Transport {
 export type ConsoleFormat = 'json' | 'pretty';
 
 /** LOG_FORMAT=auto: readable when stdout is a terminal, JSON otherwise (containers, pipes, files). */
-export function consoleFormatFor(setting: 'auto' | ConsoleFormat, stream: { isTTY?: boolean } = process.stdout): ConsoleFormat {
+export function consoleFormatFor(
+  setting: 'auto' | ConsoleFormat,
+  stream: { isTTY?: boolean } = process.stdout,
+): ConsoleFormat {
   return setting === 'auto' ? (stream.isTTY ? 'pretty' : 'json') : setting;
 }
 
-const LEVEL_COLOURS: Record<string, string> = { error: '\x1b[31m', warn: '\x1b[33m', info: '\x1b[36m', debug: '\x1b[90m' };
+const LEVEL_COLOURS: Record<string, string> = {
+  error: '\x1b[31m',
+  warn: '\x1b[33m',
+  info: '\x1b[36m',
+  debug: '\x1b[90m',
+};
 const SKIPPED_KEYS = new Set(['level', 'message', 'timestamp']);
 
 /** A metadata value as a person reads it: bare words stay bare, the rest is JSON. */
 const showValue = (value: unknown): string =>
-  typeof value === 'string' ? (/^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)) : Array.isArray(value) && value.every((v) => typeof v !== 'object') ? value.join(',') : JSON.stringify(value);
+  typeof value === 'string'
+    ? /^[^\s"=]+$/.test(value)
+      ? value
+      : JSON.stringify(value)
+    : Array.isArray(value) && value.every((v) => typeof v !== 'object')
+      ? value.join(',')
+      : JSON.stringify(value);
 
 /**
  * `12:03:04 info  message  key=value …`, local time; an error's stack follows on indented lines. It formats
@@ -118,7 +146,12 @@ export function prettyFormat(colours: boolean): winston.Logform.Format {
       const error = value as { name?: unknown; message?: unknown; stack?: unknown };
       if (error && typeof error === 'object' && typeof error.message === 'string' && typeof error.stack === 'string') {
         fields.push(`${key}=${showValue(`${String(error.name ?? 'Error')}: ${error.message}`)}`);
-        stacks.push(...error.stack.split('\n').slice(1).map((line) => `    ${line.trim()}`));
+        stacks.push(
+          ...error.stack
+            .split('\n')
+            .slice(1)
+            .map((line) => `    ${line.trim()}`),
+        );
       } else {
         fields.push(`${key}=${showValue(value)}`);
       }
@@ -162,10 +195,16 @@ export function createLogger(options: LoggerOptions = {}): winston.Logger {
   const transports: winston.transport[] = [...(options.transports ?? [])];
   if (options.console !== false) {
     const pretty = options.consoleFormat === 'pretty';
-    transports.push(new winston.transports.Console(pretty ? { format: prettyFormat(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR) } : {}));
+    transports.push(
+      new winston.transports.Console(
+        pretty ? { format: prettyFormat(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR) } : {},
+      ),
+    );
   }
-  if (options.dir) transports.push(fileTransport(options.dir, options.name ?? 'nezuko', options.maxSize, options.maxFiles));
-  if (options.dir && options.perBot) transports.push(new PerBotFiles({ dir: options.dir, maxSize: options.maxSize, maxFiles: options.maxFiles }));
+  if (options.dir)
+    transports.push(fileTransport(options.dir, options.name ?? 'nezuko', options.maxSize, options.maxFiles));
+  if (options.dir && options.perBot)
+    transports.push(new PerBotFiles({ dir: options.dir, maxSize: options.maxSize, maxFiles: options.maxFiles }));
   return winston.createLogger({ level: options.level ?? 'info', format: lineFormat, transports });
 }
 
@@ -175,7 +214,9 @@ export type Logger = winston.Logger;
  * The process logger. Console-only until `configureLogger` runs at start-up, so modules can import it
  * freely (and tests stay quiet unless LOG_LEVEL asks otherwise).
  */
-export let logger: winston.Logger = createLogger({ level: process.env.LOG_LEVEL ?? (process.env.VITEST ? 'error' : 'info') });
+export let logger: winston.Logger = createLogger({
+  level: process.env.LOG_LEVEL ?? (process.env.VITEST ? 'error' : 'info'),
+});
 
 export function configureLogger(options: LoggerOptions): winston.Logger {
   const previous = logger;

@@ -13,7 +13,8 @@ export function opsHandlers(readiness: Readiness, registry: Registry) {
     res.end(JSON.stringify(body));
   };
   return {
-    health: (_req: http.IncomingMessage, res: http.ServerResponse) => json(res, 200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()) }),
+    health: (_req: http.IncomingMessage, res: http.ServerResponse) =>
+      json(res, 200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()) }),
     ready: async (_req: http.IncomingMessage, res: http.ServerResponse) => {
       const { ready, checks } = await readiness.report();
       json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });

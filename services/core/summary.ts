@@ -3,14 +3,19 @@ import type { PrismaClient } from './db';
 
 /** Run from TypeScript sources (tsx) or from the compiled build: the commands a person is told to run differ. */
 const compiled = import.meta.url.endsWith('.js');
-const command = (npmScript: string, file: string) => (compiled ? `node dist/scripts/${file}.js` : `npm run ${npmScript} --`);
+const command = (npmScript: string, file: string) =>
+  compiled ? `node dist/scripts/${file}.js` : `npm run ${npmScript} --`;
 
 /**
  * What a person needs once a process has started, one line per item: where the dashboard (or this process's
  * metrics) is, which Telegram it talks to, how many bots run, and what to do next when there is no owner or
  * no bot yet.
  */
-export async function startupSummary(db: PrismaClient, config: Config, ports: { api?: number; ops?: number }): Promise<string[]> {
+export async function startupSummary(
+  db: PrismaClient,
+  config: Config,
+  ports: { api?: number; ops?: number },
+): Promise<string[]> {
   // A server listening on every interface is reached locally on loopback.
   const host = ['0.0.0.0', '::', '[::]'].includes(config.API_HOST) ? '127.0.0.1' : config.API_HOST;
   const lines: string[] = [];
@@ -24,10 +29,15 @@ export async function startupSummary(db: PrismaClient, config: Config, ports: { 
     db.adminUser.count({ where: { deletedAt: null, role: 'owner' } }),
   ]);
   lines.push(`Bots: ${active} active${registered > active ? ` (${registered} registered)` : ''}`);
-  if (!owners) lines.push(`Next: no owner yet: run ${command('admin:create', 'admin-create')} you@example.com (or set ADMIN_EMAIL and ADMIN_PASSWORD)`);
+  if (!owners)
+    lines.push(
+      `Next: no owner yet: run ${command('admin:create', 'admin-create')} you@example.com (or set ADMIN_EMAIL and ADMIN_PASSWORD)`,
+    );
   if (!registered) {
     const key = config.TOKEN_ENCRYPTION_KEY ? '' : ' with TOKEN_ENCRYPTION_KEY=$(openssl rand -hex 32)';
-    lines.push(`Next: no bot yet: set BOT_TOKEN (from @BotFather)${key}, or run ${command('bots', 'bots')} add <token>`);
+    lines.push(
+      `Next: no bot yet: set BOT_TOKEN (from @BotFather)${key}, or run ${command('bots', 'bots')} add <token>`,
+    );
   } else if (!active) {
     lines.push(`Next: no bot is active: run ${command('bots', 'bots')} list, then start <id>`);
   }

@@ -5,17 +5,25 @@ import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from
  * from the poll that read it, through the queue (its context travels in the job data), to the worker's
  * Telegram calls and the write of its decision. Without an endpoint every call below is a no-op.
  */
-export async function startTracing(endpoint: string | undefined, serviceName: string): Promise<(() => Promise<void>) | undefined> {
+export async function startTracing(
+  endpoint: string | undefined,
+  serviceName: string,
+): Promise<(() => Promise<void>) | undefined> {
   if (!endpoint) return undefined;
   // The SDK and exporter (~20 MB, ~0.5 s to load) only where tracing is on; the API above is a no-op without them.
-  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider }] = await Promise.all([
-    import('@opentelemetry/exporter-trace-otlp-http'),
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/sdk-trace-node'),
-  ]);
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider }] =
+    await Promise.all([
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace-node'),
+    ]);
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, '')}/v1/traces` }), { scheduledDelayMillis: 1_000 })],
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, '')}/v1/traces` }), {
+        scheduledDelayMillis: 1_000,
+      }),
+    ],
   });
   // Sets the global tracer, the AsyncLocalStorage context manager and the W3C trace-context propagator.
   provider.register();
@@ -32,7 +40,12 @@ export function traceCarrier(): Record<string, string> | undefined {
 }
 
 /** Runs `fn` in a span; errors mark the span and propagate. */
-export function inSpan<T>(name: string, kind: SpanKind, fn: (span: Span) => Promise<T>, carrier?: Record<string, string>): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  kind: SpanKind,
+  fn: (span: Span) => Promise<T>,
+  carrier?: Record<string, string>,
+): Promise<T> {
   const parent = carrier ? propagation.extract(context.active(), carrier) : context.active();
   return tracer.startActiveSpan(name, { kind }, parent, async (span) => {
     try {

@@ -66,7 +66,10 @@ interface SyncTarget {
   count: number | null;
 }
 
-export async function syncCounts(deps: CountsSyncDeps, options: { signal?: AbortSignal } = {}): Promise<CountsSyncResult> {
+export async function syncCounts(
+  deps: CountsSyncDeps,
+  options: { signal?: AbortSignal } = {},
+): Promise<CountsSyncResult> {
   const bots = await loadActiveBots(deps.db, deps.config);
   const result: CountsSyncResult = { bots: bots.length, skippedBots: 0, synced: 0, failed: 0, deferred: 0, changed: 0 };
   let next = 0;
@@ -77,14 +80,23 @@ export async function syncCounts(deps: CountsSyncDeps, options: { signal?: Abort
   return result;
 }
 
-async function syncBot(deps: CountsSyncDeps, bot: ActiveBot, result: CountsSyncResult, signal?: AbortSignal): Promise<void> {
+async function syncBot(
+  deps: CountsSyncDeps,
+  bot: ActiveBot,
+  result: CountsSyncResult,
+  signal?: AbortSignal,
+): Promise<void> {
   const { db, metrics } = deps;
   const log = deps.log.child({ botId: bot.id });
   const label = String(bot.id);
   const count = (outcome: CountsOutcome, n = 1) => n && metrics.countsSyncChats.inc({ bot: label, outcome }, n);
 
   const [groups, channels] = await Promise.all([
-    db.protectedGroup.findMany({ where: { botInstanceId: bot.id, enabled: true, botRemovedAt: null }, select: { id: true, chatId: true, memberCount: true }, orderBy: { id: 'asc' } }),
+    db.protectedGroup.findMany({
+      where: { botInstanceId: bot.id, enabled: true, botRemovedAt: null },
+      select: { id: true, chatId: true, memberCount: true },
+      orderBy: { id: 'asc' },
+    }),
     db.enforcedChannel.findMany({
       where: { botInstanceId: bot.id, groupLinks: { some: { group: { enabled: true, botRemovedAt: null } } } },
       select: { id: true, channelId: true, subscriberCount: true },
@@ -125,21 +137,39 @@ async function syncBot(deps: CountsSyncDeps, bot: ActiveBot, result: CountsSyncR
     const target = targets[i]!;
     let members: number;
     try {
-      members = await getCount(api, target.chatId, async () => {
-        for (let waitMs = await takeSlot(deps.redis, paceKey, pace); waitMs > 0; waitMs = await takeSlot(deps.redis, paceKey, pace)) await sleep(waitMs, undefined, { signal });
-      }, signal);
+      members = await getCount(
+        api,
+        target.chatId,
+        async () => {
+          for (
+            let waitMs = await takeSlot(deps.redis, paceKey, pace);
+            waitMs > 0;
+            waitMs = await takeSlot(deps.redis, paceKey, pace)
+          )
+            await sleep(waitMs, undefined, { signal });
+        },
+        signal,
+      );
     } catch (err) {
       if (err instanceof RateLimitedError || err instanceof BotUnavailableError || signal?.aborted) {
         const left = targets.length - i;
         result.deferred += left;
         count('deferred', left);
-        const why = err instanceof RateLimitedError ? `rate limited until ${new Date(err.retryAt).toISOString()}` : err instanceof BotUnavailableError ? 'circuit breaker opened' : 'shutting down';
+        const why =
+          err instanceof RateLimitedError
+            ? `rate limited until ${new Date(err.retryAt).toISOString()}`
+            : err instanceof BotUnavailableError
+              ? 'circuit breaker opened'
+              : 'shutting down';
         log.warn('counts sync deferred the rest of this bot to the next run', { reason: why, deferred: left });
         break;
       }
       result.failed++;
       count('failed');
-      log.warn('counts sync: getChatMemberCount failed', { [target.kind === 'group' ? 'chatId' : 'channelId']: String(target.chatId), error: describeError(err) });
+      log.warn('counts sync: getChatMemberCount failed', {
+        [target.kind === 'group' ? 'chatId' : 'channelId']: String(target.chatId),
+        error: describeError(err),
+      });
       continue;
     }
     const now = new Date();
@@ -147,7 +177,10 @@ async function syncBot(deps: CountsSyncDeps, bot: ActiveBot, result: CountsSyncR
       await db.protectedGroup.updateMany({ where: { id: target.id }, data: { memberCount: members, lastSyncAt: now } });
       if (members !== target.count) changedGroups.add(target.chatId);
     } else {
-      await db.enforcedChannel.updateMany({ where: { id: target.id }, data: { subscriberCount: members, lastSyncAt: now } });
+      await db.enforcedChannel.updateMany({
+        where: { id: target.id },
+        data: { subscriberCount: members, lastSyncAt: now },
+      });
       if (members !== target.count) changedChannels.push(target.id);
     }
     if (members !== target.count) result.changed++;
@@ -158,10 +191,16 @@ async function syncBot(deps: CountsSyncDeps, bot: ActiveBot, result: CountsSyncR
   // Readers that cache groups and channels (the admin API) drop their copies on a group change; a channel's
   // count shows in the answers for the groups that require it, so those count as changed too.
   if (changedChannels.length) {
-    const linked = await db.protectedGroup.findMany({ where: { botInstanceId: bot.id, channelLinks: { some: { channelId: { in: changedChannels } } } }, select: { chatId: true } });
+    const linked = await db.protectedGroup.findMany({
+      where: { botInstanceId: bot.id, channelLinks: { some: { channelId: { in: changedChannels } } } },
+      select: { chatId: true },
+    });
     for (const g of linked) changedGroups.add(g.chatId);
   }
-  for (const chatId of changedGroups) await announceGroupChange(deps, bot.id, chatId).catch((err) => log.warn('could not announce a group change', { err }));
+  for (const chatId of changedGroups)
+    await announceGroupChange(deps, bot.id, chatId).catch((err) =>
+      log.warn('could not announce a group change', { err }),
+    );
 }
 
 /**

@@ -43,7 +43,11 @@ function add(target: Counts, row: Partial<Counts>): void {
   target.api429 += row.api429 ?? 0;
 }
 
-const figures = (c: Counts, since: Date | null): PeriodFigures => ({ ...c, ...rates(c), since: since?.toISOString() ?? null });
+const figures = (c: Counts, since: Date | null): PeriodFigures => ({
+  ...c,
+  ...rates(c),
+  since: since?.toISOString() ?? null,
+});
 
 const num = (v: unknown) => Number(v ?? 0);
 
@@ -80,16 +84,23 @@ export interface SnapshotDeps {
 async function totalsBefore(deps: SnapshotDeps, today: Date): Promise<Map<number, Counts>> {
   const key = deps.keys.key('dashboard', 'totals-before', today.toISOString().slice(0, 10));
   const cached = await deps.redis.get(key);
-  if (cached) return new Map((JSON.parse(cached) as Array<[number, Counts]>));
+  if (cached) return new Map(JSON.parse(cached) as Array<[number, Counts]>);
   const verifications = await deps.db.$queryRawUnsafe<Array<Record<string, unknown>>>(
-    `SELECT bot_instance_id, ${SUMS} FROM verification_stats_hourly WHERE hour < $1 GROUP BY 1`, today);
+    `SELECT bot_instance_id, ${SUMS} FROM verification_stats_hourly WHERE hour < $1 GROUP BY 1`,
+    today,
+  );
   const api = await deps.db.$queryRaw<Array<Record<string, unknown>>>`
     SELECT bot_instance_id, sum(calls)::bigint AS api_calls, sum(failure_count)::bigint AS api_failures, sum(error_429_count)::bigint AS api_429
     FROM api_call_stats_hourly WHERE hour < ${today} GROUP BY 1`;
   const byBot = new Map<number, Counts>();
   const get = (id: number) => byBot.get(id) ?? byBot.set(id, emptyFigures()).get(id)!;
   for (const r of verifications) add(get(num(r.bot_instance_id)), countsFromRow(r));
-  for (const r of api) add(get(num(r.bot_instance_id)), { apiCalls: num(r.api_calls), apiFailures: num(r.api_failures), api429: num(r.api_429) });
+  for (const r of api)
+    add(get(num(r.bot_instance_id)), {
+      apiCalls: num(r.api_calls),
+      apiFailures: num(r.api_failures),
+      api429: num(r.api_429),
+    });
   await deps.redis.set(key, JSON.stringify([...byBot]), 'EX', 2 * 86_400);
   return byBot;
 }
@@ -105,7 +116,9 @@ export async function buildDashboard(deps: SnapshotDeps, now = new Date()): Prom
 
   const [hourly, apiHourly, apiMethods, topGroupRows, bots, groupCounts, watermarks, before] = await Promise.all([
     db.$queryRawUnsafe<Array<Record<string, unknown>>>(
-      `SELECT bot_instance_id, hour, ${SUMS} FROM verification_stats_hourly WHERE hour >= $1 GROUP BY 1, 2`, since),
+      `SELECT bot_instance_id, hour, ${SUMS} FROM verification_stats_hourly WHERE hour >= $1 GROUP BY 1, 2`,
+      since,
+    ),
     db.$queryRaw<Array<Record<string, unknown>>>`
       SELECT bot_instance_id, hour, sum(calls)::bigint AS api_calls, sum(failure_count)::bigint AS api_failures, sum(error_429_count)::bigint AS api_429
       FROM api_call_stats_hourly WHERE hour >= ${since} GROUP BY 1, 2`,
@@ -121,7 +134,11 @@ export async function buildDashboard(deps: SnapshotDeps, now = new Date()): Prom
             GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT 10) s
       LEFT JOIN protected_groups g ON g.bot_instance_id = s.bot_instance_id AND g.chat_id = s.chat_id
       ORDER BY s.total DESC, s.chat_id`,
-    db.botInstance.findMany({ where: { deletedAt: null }, select: { id: true, username: true, status: true, isActive: true }, orderBy: { id: 'asc' } }),
+    db.botInstance.findMany({
+      where: { deletedAt: null },
+      select: { id: true, username: true, status: true, isActive: true },
+      orderBy: { id: 'asc' },
+    }),
     db.$queryRaw<Array<{ bot_instance_id: number; groups: bigint; protected: bigint }>>`
       SELECT bot_instance_id, count(*) FILTER (WHERE bot_removed_at IS NULL)::bigint AS groups,
         count(*) FILTER (WHERE enabled AND bot_removed_at IS NULL)::bigint AS protected
@@ -131,7 +148,13 @@ export async function buildDashboard(deps: SnapshotDeps, now = new Date()): Prom
   ]);
 
   type Periods = { today: Counts; week: Counts; last24h: Counts; last7d: Counts; all: Counts };
-  const newPeriods = (): Periods => ({ today: emptyFigures(), week: emptyFigures(), last24h: emptyFigures(), last7d: emptyFigures(), all: emptyFigures() });
+  const newPeriods = (): Periods => ({
+    today: emptyFigures(),
+    week: emptyFigures(),
+    last24h: emptyFigures(),
+    last7d: emptyFigures(),
+    all: emptyFigures(),
+  });
   const global = newPeriods();
   const perBot = new Map<number, Periods>();
   const botPeriods = (id: number) => perBot.get(id) ?? perBot.set(id, newPeriods()).get(id)!;
@@ -154,11 +177,17 @@ export async function buildDashboard(deps: SnapshotDeps, now = new Date()): Prom
     const c = countsFromRow(r);
     place(num(r.bot_instance_id), hour, c);
     if (hour.getTime() >= from7d.getTime()) {
-      const s = seriesByHour.get(hour.getTime()) ?? seriesByHour.set(hour.getTime(), emptyCounts()).get(hour.getTime())!;
+      const s =
+        seriesByHour.get(hour.getTime()) ?? seriesByHour.set(hour.getTime(), emptyCounts()).get(hour.getTime())!;
       add(s as Counts, c);
     }
   }
-  for (const r of apiHourly) place(num(r.bot_instance_id), r.hour as Date, { apiCalls: num(r.api_calls), apiFailures: num(r.api_failures), api429: num(r.api_429) });
+  for (const r of apiHourly)
+    place(num(r.bot_instance_id), r.hour as Date, {
+      apiCalls: num(r.api_calls),
+      apiFailures: num(r.api_failures),
+      api429: num(r.api_429),
+    });
   for (const [id, c] of before) {
     add(global.all, c);
     add(botPeriods(id).all, c);

@@ -38,12 +38,20 @@ process.once('message', async (spec: ExportFileSpec) => {
   const startRssMb = Math.round(peakRssMb());
   const started = performance.now();
   try {
-    const file = await writeExportFile(spec, { signal: abort.signal, onProgress: (rows) => send({ type: 'progress', rows }) });
+    const file = await writeExportFile(spec, {
+      signal: abort.signal,
+      onProgress: (rows) => send({ type: 'progress', rows }),
+    });
     const stats = { startRssMb, peakRssMb: Math.round(peakRssMb()), writeMs: Math.round(performance.now() - started) };
     await send({ type: 'done', file: { ...file, process: stats } });
   } catch (err) {
     code = 1;
-    if (process.connected) await send({ type: 'failed', error: exportFailureReason(err), detail: err instanceof Error ? err.message : String(err) });
+    if (process.connected)
+      await send({
+        type: 'failed',
+        error: exportFailureReason(err),
+        detail: err instanceof Error ? err.message : String(err),
+      });
   }
   process.exit(code);
 });

@@ -29,21 +29,28 @@ import type { ExportFilters } from '../../queues';
 export function exportFailureReason(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-    if (code.startsWith('22')) return 'a filter value was refused by the database (out of range or malformed); request the export again with other filters';
-    if (code === '57014') return 'the database cancelled the export query (statement timeout); try a shorter time range';
-    if (code.startsWith('57') || code.startsWith('08')) return 'the database connection was lost during the export; request it again';
+    if (code.startsWith('22'))
+      return 'a filter value was refused by the database (out of range or malformed); request the export again with other filters';
+    if (code === '57014')
+      return 'the database cancelled the export query (statement timeout); try a shorter time range';
+    if (code.startsWith('57') || code.startsWith('08'))
+      return 'the database connection was lost during the export; request it again';
     if (code.startsWith('53')) return 'the database ran out of resources during the export; try a shorter time range';
   }
   if (code === 'ENOSPC') return 'no space left in EXPORT_DIR';
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'EXPORT_DIR is not writable';
-  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT') return 'could not reach the database; request the export again';
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT')
+    return 'could not reach the database; request the export again';
   return 'the export could not be written (the maintenance log has the details)';
 }
 
 /** A failed export: `message` is the clean reason for its requester, `detail` the original error text for the log. */
 export class ExportFailedError extends Error {
   override name = 'ExportFailedError';
-  constructor(reason: string, readonly detail: string) {
+  constructor(
+    reason: string,
+    readonly detail: string,
+  ) {
     super(reason);
   }
 }
@@ -85,8 +92,19 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
       if (filters.status !== undefined) where.push(`v.status = ${p(filters.status)}`);
       range('v.created_at');
       return {
-        columns: [['id', 'int'], ['created_at', 'text'], ['bot_id', 'int'], ['bot_username', 'text'], ['group_chat_id', 'int'], ['group_title', 'text'],
-          ['user_id', 'int'], ['status', 'text'], ['latency_ms', 'int'], ['cached', 'text'], ['error_type', 'text']],
+        columns: [
+          ['id', 'int'],
+          ['created_at', 'text'],
+          ['bot_id', 'int'],
+          ['bot_username', 'text'],
+          ['group_chat_id', 'int'],
+          ['group_title', 'text'],
+          ['user_id', 'int'],
+          ['status', 'text'],
+          ['latency_ms', 'int'],
+          ['cached', 'text'],
+          ['error_type', 'text'],
+        ],
         sql: `SELECT v.id::text, ${ts('v.created_at')}, v.bot_instance_id::text, b.username, v.chat_id::text, g.title, v.user_id::text,
                 v.status, v.latency_ms::text, v.cached::text, v.error_type
               FROM verification_log v
@@ -102,8 +120,17 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
       if (filters.status !== undefined) where.push(filters.status === 'success' ? 'a.success' : 'NOT a.success');
       range('a.created_at');
       return {
-        columns: [['id', 'int'], ['created_at', 'text'], ['bot_id', 'int'], ['bot_username', 'text'], ['method', 'text'], ['chat_id', 'int'],
-          ['success', 'text'], ['error_code', 'int'], ['latency_ms', 'int']],
+        columns: [
+          ['id', 'int'],
+          ['created_at', 'text'],
+          ['bot_id', 'int'],
+          ['bot_username', 'text'],
+          ['method', 'text'],
+          ['chat_id', 'int'],
+          ['success', 'text'],
+          ['error_code', 'int'],
+          ['latency_ms', 'int'],
+        ],
         sql: `SELECT a.id::text, ${ts('a.created_at')}, a.bot_instance_id::text, b.username, a.method, a.chat_id::text,
                 a.success::text, a.error_code::text, a.latency_ms::text
               FROM api_call_log a JOIN bot_instances b ON b.id = a.bot_instance_id
@@ -114,8 +141,20 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
     case 'audit': {
       range('l.created_at');
       return {
-        columns: [['id', 'int'], ['created_at', 'text'], ['actor_id', 'int'], ['actor_token_id', 'int'], ['actor_email', 'text'], ['action', 'text'],
-          ['resource_type', 'text'], ['resource_id', 'text'], ['ip', 'text'], ['user_agent', 'text'], ['old_values', 'text'], ['new_values', 'text']],
+        columns: [
+          ['id', 'int'],
+          ['created_at', 'text'],
+          ['actor_id', 'int'],
+          ['actor_token_id', 'int'],
+          ['actor_email', 'text'],
+          ['action', 'text'],
+          ['resource_type', 'text'],
+          ['resource_id', 'text'],
+          ['ip', 'text'],
+          ['user_agent', 'text'],
+          ['old_values', 'text'],
+          ['new_values', 'text'],
+        ],
         sql: `SELECT l.id::text, ${ts('l.created_at')}, l.actor_id::text, l.actor_token_id::text, l.actor_email, l.action,
                 l.resource_type, l.resource_id, l.ip, l.user_agent, l.old_values::text, l.new_values::text
               FROM admin_audit_log l ${clause()} ORDER BY l.id`,
@@ -129,9 +168,21 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
       if (filters.status === 'removed') where.push('g.bot_removed_at IS NOT NULL');
       range('g.created_at');
       return {
-        columns: [['id', 'int'], ['bot_id', 'int'], ['bot_username', 'text'], ['chat_id', 'int'], ['title', 'text'], ['username', 'text'],
-          ['chat_type', 'text'], ['enabled', 'text'], ['mode', 'text'], ['member_count', 'int'], ['missing_rights', 'text'],
-          ['bot_removed_at', 'text'], ['created_at', 'text']],
+        columns: [
+          ['id', 'int'],
+          ['bot_id', 'int'],
+          ['bot_username', 'text'],
+          ['chat_id', 'int'],
+          ['title', 'text'],
+          ['username', 'text'],
+          ['chat_type', 'text'],
+          ['enabled', 'text'],
+          ['mode', 'text'],
+          ['member_count', 'int'],
+          ['missing_rights', 'text'],
+          ['bot_removed_at', 'text'],
+          ['created_at', 'text'],
+        ],
         sql: `SELECT g.id::text, g.bot_instance_id::text, b.username, g.chat_id::text, g.title, g.username, g.chat_type,
                 g.enabled::text, g.mode, g.member_count::text, array_to_string(g.missing_rights, ' '), ${ts('g.bot_removed_at')}, ${ts('g.created_at')}
               FROM protected_groups g JOIN bot_instances b ON b.id = g.bot_instance_id
@@ -167,13 +218,19 @@ export interface ExportFile {
   process?: { startRssMb: number; peakRssMb: number; writeMs: number };
 }
 
-export type ExportWriter = (spec: ExportFileSpec, options: { signal?: AbortSignal; onProgress?: (rows: number) => Promise<void> | void }) => Promise<ExportFile>;
-
+export type ExportWriter = (
+  spec: ExportFileSpec,
+  options: { signal?: AbortSignal; onProgress?: (rows: number) => Promise<void> | void },
+) => Promise<ExportFile>;
 
 const partialName = (exportId: number) => `.export-${exportId}.partial`;
 const finalName = (exportId: number, kind: string, at: Date) =>
-  `export-${exportId}-${kind}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.csv.gz`;
-export const partialExportPath = (exportDir: string, exportId: number) => path.join(path.resolve(exportDir), partialName(exportId));
+  `export-${exportId}-${kind}-${at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}.csv.gz`;
+export const partialExportPath = (exportDir: string, exportId: number) =>
+  path.join(path.resolve(exportDir), partialName(exportId));
 
 /** Converts integer columns (text from PostgreSQL, so bigint ids stay exact) to bigint: csv-stringify leaves numbers unescaped. */
 function converter(columns: ExportQuery['columns']) {
@@ -192,9 +249,15 @@ function converter(columns: ExportQuery['columns']) {
  * file to its final name. Needs only pg, csv-stringify and zlib (no Prisma), so it can run in a small process
  * of its own (export-process.ts). Any failure removes the partial file and is thrown.
  */
-export async function writeExportFile(spec: ExportFileSpec, options: { signal?: AbortSignal; onProgress?: (rows: number) => Promise<void> | void } = {}): Promise<ExportFile> {
+export async function writeExportFile(
+  spec: ExportFileSpec,
+  options: { signal?: AbortSignal; onProgress?: (rows: number) => Promise<void> | void } = {},
+): Promise<ExportFile> {
   const partial = partialExportPath(spec.exportDir, spec.exportId);
-  const client = new pg.Client({ connectionString: spec.databaseUrl, application_name: `nezuko-export-${spec.exportId}` });
+  const client = new pg.Client({
+    connectionString: spec.databaseUrl,
+    application_name: `nezuko-export-${spec.exportId}`,
+  });
   let rows = 0;
   try {
     const query = exportQuery(spec.kind, spec.filters);
@@ -216,7 +279,9 @@ export async function writeExportFile(spec: ExportFileSpec, options: { signal?: 
       },
     });
     const csv = stringify({ header: true, columns: query.columns.map(([name]) => name), escape_formulas: true });
-    const written = pipeline(csv, coalesce(64 * 1024), createGzip({ level: 6 }), measure, createWriteStream(partial), { signal: options.signal });
+    const written = pipeline(csv, coalesce(64 * 1024), createGzip({ level: 6 }), measure, createWriteStream(partial), {
+      signal: options.signal,
+    });
     written.catch(() => {}); // awaited below; a failure there also surfaces through csv.write
     let lastProgress = Date.now();
     const fetchBatch = () => {

@@ -8,7 +8,14 @@ import type { Logger } from '../core/logger';
 import type { Metrics } from '../core/metrics';
 import type { ExportProcessMessage } from './export-process';
 import { ZodError } from 'zod';
-import { ExportFailedError, exportFailureReason, partialExportPath, writeExportFile, type ExportFile, type ExportWriter } from './export-writer';
+import {
+  ExportFailedError,
+  exportFailureReason,
+  partialExportPath,
+  writeExportFile,
+  type ExportFile,
+  type ExportWriter,
+} from './export-writer';
 
 export { exportQuery, writeExportFile, type ExportFile, type ExportFileSpec, type ExportWriter } from './export-writer';
 
@@ -32,21 +39,26 @@ export interface ExportRunOptions {
 }
 
 export type ExportOutcome =
-  | ({ status: 'done' } & ExportFile)
-  | { status: 'failed'; error: string }
-  | { status: 'skipped'; reason: string };
+  ({ status: 'done' } & ExportFile) | { status: 'failed'; error: string } | { status: 'skipped'; reason: string };
 
 /**
  * Runs export `exportId`: queued → running → done | failed. Claims the row atomically, so a duplicate job
  * does nothing; a row found `running` was interrupted by a crash mid-export: its partial file is removed and
  * it is marked failed (request it again). The file itself is written by `options.writer`.
  */
-export async function runExport(deps: ExportDeps, exportId: number, options: ExportRunOptions = {}): Promise<ExportOutcome> {
+export async function runExport(
+  deps: ExportDeps,
+  exportId: number,
+  options: ExportRunOptions = {},
+): Promise<ExportOutcome> {
   const { db } = deps;
   await mkdir(deps.exportDir, { recursive: true });
   const partial = partialExportPath(deps.exportDir, exportId);
 
-  const claimed = await db.export.updateMany({ where: { id: exportId, status: 'queued' }, data: { status: 'running', startedAt: new Date(), progressRows: 0, error: null } });
+  const claimed = await db.export.updateMany({
+    where: { id: exportId, status: 'queued' },
+    data: { status: 'running', startedAt: new Date(), progressRows: 0, error: null },
+  });
   if (claimed.count === 0) {
     const row = await db.export.findUnique({ where: { id: exportId } });
     if (!row) return { status: 'skipped', reason: 'no such export' };
@@ -64,7 +76,15 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
     const filters = exportFiltersSchema.parse(row.filters);
     const write = options.writer ?? writeExportFile;
     const file = await write(
-      { exportId, kind, filters, databaseUrl: deps.databaseUrl, exportDir: deps.exportDir, fetchRows: options.fetchRows, progressEveryMs: options.progressEveryMs },
+      {
+        exportId,
+        kind,
+        filters,
+        databaseUrl: deps.databaseUrl,
+        exportDir: deps.exportDir,
+        fetchRows: options.fetchRows,
+        progressEveryMs: options.progressEveryMs,
+      },
       {
         signal: options.signal,
         onProgress: async (n) => {
@@ -78,12 +98,28 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
     const finishedAt = new Date();
     await db.export.update({
       where: { id: exportId },
-      data: { status: 'done', rows, progressRows: rows, bytes: file.bytes, sha256: file.sha256, filePath: file.filePath, finishedAt, error: null },
+      data: {
+        status: 'done',
+        rows,
+        progressRows: rows,
+        bytes: file.bytes,
+        sha256: file.sha256,
+        filePath: file.filePath,
+        finishedAt,
+        error: null,
+      },
     });
     await options.onProgress?.(rows);
     deps.metrics?.exportRows.inc({ kind }, rows);
     deps.metrics?.exportDuration.observe({ kind, outcome: 'done' }, (Date.now() - started) / 1000);
-    deps.log.info('export done', { exportId, kind, rows, bytes: file.bytes, ms: Date.now() - started, process: file.process });
+    deps.log.info('export done', {
+      exportId,
+      kind,
+      rows,
+      bytes: file.bytes,
+      ms: Date.now() - started,
+      process: file.process,
+    });
     return { status: 'done', ...file };
   } catch (err) {
     // The writer removes its partial file; this covers a writer process that died before it could.
@@ -91,7 +127,10 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
     const error = describe(err, options.signal);
     const detail = err instanceof ExportFailedError ? err.detail : err instanceof Error ? err.message : String(err);
     await db.export
-      .update({ where: { id: exportId }, data: { status: 'failed', error, progressRows: rows, finishedAt: new Date() } })
+      .update({
+        where: { id: exportId },
+        data: { status: 'failed', error, progressRows: rows, finishedAt: new Date() },
+      })
       .catch((e) => deps.log.error('could not mark export failed', { exportId, err: e }));
     deps.metrics?.exportDuration.observe({ kind, outcome: 'failed' }, (Date.now() - started) / 1000);
     deps.log.warn('export failed', { exportId, kind, error, detail });
@@ -101,7 +140,9 @@ export async function runExport(deps: ExportDeps, exportId: number, options: Exp
 
 /** export-process.ts beside this file: its compiled .js in the build (plain node), else the source through tsx. */
 const COMPILED = import.meta.url.endsWith('.js');
-const EXPORT_PROCESS = fileURLToPath(new URL(COMPILED ? './export-process.js' : './export-process.ts', import.meta.url));
+const EXPORT_PROCESS = fileURLToPath(
+  new URL(COMPILED ? './export-process.js' : './export-process.ts', import.meta.url),
+);
 /**
  * The export process' V8 old-space limit. Its live heap stays at ~18 MB (one FETCH batch, stream buffers), but it
  * allocates fast (a string per cell) and batches outlive young-generation collections, so left alone V8 lets
@@ -133,8 +174,10 @@ export const writeExportFileInChild: ExportWriter = (spec, options) =>
     child.on('message', (message: ExportProcessMessage) => {
       if (message.type === 'ready') {
         if (!options.signal?.aborted) child.send(spec);
-      } else if (message.type === 'progress') progress = progress.then(() => options.onProgress?.(message.rows)).catch(() => {});
-      else settled = message.type === 'done' ? { file: message.file } : { error: message.error, detail: message.detail };
+      } else if (message.type === 'progress')
+        progress = progress.then(() => options.onProgress?.(message.rows)).catch(() => {});
+      else
+        settled = message.type === 'done' ? { file: message.file } : { error: message.error, detail: message.detail };
     });
     child.once('error', (err) => {
       settled ??= { error: 'could not start the export process', detail: err.message };
@@ -146,7 +189,13 @@ export const writeExportFileInChild: ExportWriter = (spec, options) =>
       void progress.then(() => {
         if (settled?.file) resolve(settled.file);
         else if (settled?.error) reject(new ExportFailedError(settled.error, settled.detail ?? settled.error));
-        else reject(new ExportFailedError('the export process stopped before it finished', `exited with ${signal ?? `code ${code}`}`));
+        else
+          reject(
+            new ExportFailedError(
+              'the export process stopped before it finished',
+              `exited with ${signal ?? `code ${code}`}`,
+            ),
+          );
       });
     });
     if (options.signal?.aborted) onAbort();
@@ -156,6 +205,7 @@ export const writeExportFileInChild: ExportWriter = (spec, options) =>
 function describe(err: unknown, signal?: AbortSignal): string {
   if (signal?.aborted) return 'interrupted: the export worker shut down mid-export; request it again';
   if (err instanceof ExportFailedError) return err.message;
-  if (err instanceof ZodError) return `the stored filters are not valid any more (${err.issues.map((i) => `${i.path.join('.') || 'filters'}: ${i.message}`).join('; ')}); request the export again`;
+  if (err instanceof ZodError)
+    return `the stored filters are not valid any more (${err.issues.map((i) => `${i.path.join('.') || 'filters'}: ${i.message}`).join('; ')}); request the export again`;
   return exportFailureReason(err);
 }

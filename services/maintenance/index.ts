@@ -62,7 +62,8 @@ const handlers = defineHandlers('maintenance', {
     const results = await rollupAll(db);
     for (const r of results) {
       if (r.rows) metrics.rollupRows.inc({ table: r.table }, r.rows);
-      if (r.deferred) log.warn('rollup deferred: a writer that started before the bound is still open', { table: r.table });
+      if (r.deferred)
+        log.warn('rollup deferred: a writer that started before the bound is still open', { table: r.table });
     }
     const snapshot = await writeDashboard({ db, redis: ctx.redis, keys: ctx.keys });
     metrics.markDashboardSnapshot(new Date(snapshot.generatedAt));
@@ -82,10 +83,20 @@ const handlers = defineHandlers('maintenance', {
   'counts-sync': async ({ ctx, apiCalls, stopping }) => {
     const { db, log, metrics, config } = ctx;
     const result = await syncCounts(
-      { db, redis: ctx.redis, keys: ctx.keys, cooldowns: ctx.cooldowns, metrics, log, config, onCall: (record) => apiCalls.push(record) },
+      {
+        db,
+        redis: ctx.redis,
+        keys: ctx.keys,
+        cooldowns: ctx.cooldowns,
+        metrics,
+        log,
+        config,
+        onCall: (record) => apiCalls.push(record),
+      },
       { signal: stopping },
     );
-    if (result.failed || result.deferred || result.skippedBots) log.warn('counts sync done, some chats not synced', result);
+    if (result.failed || result.deferred || result.skippedBots)
+      log.warn('counts sync done, some chats not synced', result);
     else log.info('counts sync done', result);
     return result;
   },
@@ -137,21 +148,33 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
   };
 
   await registerSchedulers(queue, config);
-  await requeueStaleExports({ db, exportsQueue: m.exportsQueue }, 0).catch((err) => log.warn('could not re-enqueue queued exports', { err }));
+  await requeueStaleExports({ db, exportsQueue: m.exportsQueue }, 0).catch((err) =>
+    log.warn('could not re-enqueue queued exports', { err }),
+  );
   // Once per deployment, in the background: tokens that older versions let into stored errors.
   void redactStoredTokens(ctx)
     .then((result) => result && log.info('stored bot tokens redacted (one-off)', { ...result }))
     .catch((err) => log.warn('one-off token redaction failed; it runs again at the next start', { err }));
 
   const scope = () => m;
-  const worker = openWorker(maintenanceQueue, jobProcessor({ queue: maintenanceQueue, handlers, metrics, log, scope }), { ...producer, connection: ctx.newRedis('worker') }, {
-    concurrency: 1,
-  });
-  const exportWorker = openWorker(exportsQueue, jobProcessor({ queue: exportsQueue, handlers: exportHandlers, metrics, log, scope }), { ...producer, connection: ctx.newRedis('worker') }, {
-    concurrency: 1,
-    // A stalled export (its process died) is handed to runExport once more, which marks it failed and cleans up.
-    maxStalledCount: 1,
-  });
+  const worker = openWorker(
+    maintenanceQueue,
+    jobProcessor({ queue: maintenanceQueue, handlers, metrics, log, scope }),
+    { ...producer, connection: ctx.newRedis('worker') },
+    {
+      concurrency: 1,
+    },
+  );
+  const exportWorker = openWorker(
+    exportsQueue,
+    jobProcessor({ queue: exportsQueue, handlers: exportHandlers, metrics, log, scope }),
+    { ...producer, connection: ctx.newRedis('worker') },
+    {
+      concurrency: 1,
+      // A stalled export (its process died) is handed to runExport once more, which marks it failed and cleans up.
+      maxStalledCount: 1,
+    },
+  );
 
   ctx.lifecycle.onShutdown('workers', 'maintenance workers', async () => {
     // A running export stops, removes its partial file and is marked failed, instead of holding up shutdown.
@@ -164,6 +187,8 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
     rollupEveryMs: config.STATS_ROLLUP_INTERVAL_MS,
     countsSyncEveryMs: config.COUNTS_SYNC_INTERVAL_MS,
     retention: config.RETENTION_CRON,
-    dailyExport: config.EXPORT_SCHEDULE_KINDS.length ? { cron: config.EXPORT_SCHEDULE_CRON, kinds: config.EXPORT_SCHEDULE_KINDS } : 'off',
+    dailyExport: config.EXPORT_SCHEDULE_KINDS.length
+      ? { cron: config.EXPORT_SCHEDULE_CRON, kinds: config.EXPORT_SCHEDULE_KINDS }
+      : 'off',
   });
 }

@@ -26,7 +26,8 @@ export interface RedactionResult {
 }
 
 /** SQL for a column with both patterns ($1 the URL segment, $2 a token) replaced. */
-const redactSql = (column: string) => `regexp_replace(regexp_replace(${column}, $1, '/\\1[redacted]', 'g'), $2, '[redacted]', 'g')`;
+const redactSql = (column: string) =>
+  `regexp_replace(regexp_replace(${column}, $1, '/\\1[redacted]', 'g'), $2, '[redacted]', 'g')`;
 const mayHold = (column: string) => `(${column} ~ $1 OR ${column} ~ $2)`;
 
 async function redactDatabase(ctx: Pick<AppContext, 'db'>): Promise<number> {
@@ -82,7 +83,10 @@ async function redactRedis(ctx: Pick<AppContext, 'redis' | 'keys'>): Promise<Omi
 }
 
 /** Cleans what is stored, unless this deployment did it already. Null when it had. */
-export async function redactStoredTokens(ctx: Pick<AppContext, 'db' | 'redis' | 'keys'>, options: { force?: boolean } = {}): Promise<RedactionResult | null> {
+export async function redactStoredTokens(
+  ctx: Pick<AppContext, 'db' | 'redis' | 'keys'>,
+  options: { force?: boolean } = {},
+): Promise<RedactionResult | null> {
   const marker = ctx.keys.key(REDACTION_MARKER);
   if (!options.force && (await ctx.redis.exists(marker))) return null;
   const rows = await redactDatabase(ctx);

@@ -19,11 +19,24 @@ export interface RestrictionUpkeepResult {
  * - restrictions lifted by an earlier version (`relift_pending`, set by the migration that fixed lifting): one
  *   `relift` job each, until none is left, which makes it a pass that runs once.
  */
-export async function restrictionUpkeep(db: PrismaClient, queueOf: (botInstanceId: number) => JobQueue<'updates'>): Promise<RestrictionUpkeepResult> {
+export async function restrictionUpkeep(
+  db: PrismaClient,
+  queueOf: (botInstanceId: number) => JobQueue<'updates'>,
+): Promise<RestrictionUpkeepResult> {
   const live = { botInstance: { deletedAt: null } };
   const [expired, relifts] = await Promise.all([
-    db.restriction.findMany({ where: { liftedAt: null, mutedUntil: { lte: new Date() }, ...live }, select: { id: true, botInstanceId: true, mutedUntil: true }, orderBy: { mutedUntil: 'asc' }, take: BATCH }),
-    db.restriction.findMany({ where: { reliftPending: true, ...live }, select: { id: true, botInstanceId: true }, orderBy: { id: 'asc' }, take: BATCH }),
+    db.restriction.findMany({
+      where: { liftedAt: null, mutedUntil: { lte: new Date() }, ...live },
+      select: { id: true, botInstanceId: true, mutedUntil: true },
+      orderBy: { mutedUntil: 'asc' },
+      take: BATCH,
+    }),
+    db.restriction.findMany({
+      where: { reliftPending: true, ...live },
+      select: { id: true, botInstanceId: true },
+      orderBy: { id: 'asc' },
+      take: BATCH,
+    }),
   ]);
   const jobs = new Map<number, Array<JobSpec<'updates'>>>();
   const add = (botInstanceId: number, job: JobSpec<'updates'>) => {
@@ -32,10 +45,18 @@ export async function restrictionUpkeep(db: PrismaClient, queueOf: (botInstanceI
     jobs.set(botInstanceId, list);
   };
   for (const r of expired) {
-    add(r.botInstanceId, { name: 'expire-restriction', data: { botInstanceId: r.botInstanceId, restrictionId: r.id }, opts: { jobId: expireRestrictionJobId(r.botInstanceId, r.id, r.mutedUntil!) } });
+    add(r.botInstanceId, {
+      name: 'expire-restriction',
+      data: { botInstanceId: r.botInstanceId, restrictionId: r.id },
+      opts: { jobId: expireRestrictionJobId(r.botInstanceId, r.id, r.mutedUntil!) },
+    });
   }
   for (const r of relifts) {
-    add(r.botInstanceId, { name: 'relift', data: { botInstanceId: r.botInstanceId, restrictionId: r.id }, opts: { jobId: reliftJobId(r.botInstanceId, r.id) } });
+    add(r.botInstanceId, {
+      name: 'relift',
+      data: { botInstanceId: r.botInstanceId, restrictionId: r.id },
+      opts: { jobId: reliftJobId(r.botInstanceId, r.id) },
+    });
   }
   for (const [botInstanceId, list] of jobs) await addJobs(queueOf(botInstanceId), list);
   return { expired: expired.length, relifts: relifts.length };

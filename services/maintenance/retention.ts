@@ -70,38 +70,85 @@ export async function runRetention(
   const result: RetentionResult = {};
 
   const verificationMark = await readWatermark(db, 'verification_log');
-  result.verification_log = await deleteInBatches(db, 'verification_log', (n) => db.$executeRaw`
+  result.verification_log = await deleteInBatches(
+    db,
+    'verification_log',
+    (n) => db.$executeRaw`
     DELETE FROM verification_log WHERE id IN (
-      SELECT id FROM verification_log WHERE created_at < ${logCutoff} AND id <= ${verificationMark} LIMIT ${n})`, batch, options, metrics);
+      SELECT id FROM verification_log WHERE created_at < ${logCutoff} AND id <= ${verificationMark} LIMIT ${n})`,
+    batch,
+    options,
+    metrics,
+  );
 
   const apiMark = await readWatermark(db, 'api_call_log');
-  result.api_call_log = await deleteInBatches(db, 'api_call_log', (n) => db.$executeRaw`
+  result.api_call_log = await deleteInBatches(
+    db,
+    'api_call_log',
+    (n) => db.$executeRaw`
     DELETE FROM api_call_log WHERE id IN (
-      SELECT id FROM api_call_log WHERE created_at < ${logCutoff} AND id <= ${apiMark} LIMIT ${n})`, batch, options, metrics);
+      SELECT id FROM api_call_log WHERE created_at < ${logCutoff} AND id <= ${apiMark} LIMIT ${n})`,
+    batch,
+    options,
+    metrics,
+  );
 
-  result.verification_stats_hourly = await deleteInBatches(db, 'verification_stats_hourly', (n) => db.$executeRaw`
+  result.verification_stats_hourly = await deleteInBatches(
+    db,
+    'verification_stats_hourly',
+    (n) => db.$executeRaw`
     DELETE FROM verification_stats_hourly WHERE ctid IN (
-      SELECT ctid FROM verification_stats_hourly WHERE hour < ${statsCutoff} LIMIT ${n})`, batch, options, metrics);
+      SELECT ctid FROM verification_stats_hourly WHERE hour < ${statsCutoff} LIMIT ${n})`,
+    batch,
+    options,
+    metrics,
+  );
 
-  result.api_call_stats_hourly = await deleteInBatches(db, 'api_call_stats_hourly', (n) => db.$executeRaw`
+  result.api_call_stats_hourly = await deleteInBatches(
+    db,
+    'api_call_stats_hourly',
+    (n) => db.$executeRaw`
     DELETE FROM api_call_stats_hourly WHERE ctid IN (
-      SELECT ctid FROM api_call_stats_hourly WHERE hour < ${statsCutoff} LIMIT ${n})`, batch, options, metrics);
+      SELECT ctid FROM api_call_stats_hourly WHERE hour < ${statsCutoff} LIMIT ${n})`,
+    batch,
+    options,
+    metrics,
+  );
 
   const dayAgo = new Date(now.getTime() - DAY);
-  result.admin_sessions = await deleteInBatches(db, 'admin_sessions', (n) => db.$executeRaw`
+  result.admin_sessions = await deleteInBatches(
+    db,
+    'admin_sessions',
+    (n) => db.$executeRaw`
     DELETE FROM admin_sessions WHERE id IN (
-      SELECT id FROM admin_sessions WHERE expires_at < ${dayAgo} OR revoked_at < ${dayAgo} LIMIT ${n})`, batch, options, metrics);
+      SELECT id FROM admin_sessions WHERE expires_at < ${dayAgo} OR revoked_at < ${dayAgo} LIMIT ${n})`,
+    batch,
+    options,
+    metrics,
+  );
 
   // A batch key matters only while its batch may still be retried: seconds to minutes.
-  result.log_batches = await deleteInBatches(db, 'log_batches', (n) => db.$executeRaw`
-    DELETE FROM log_batches WHERE id IN (SELECT id FROM log_batches WHERE written_at < ${dayAgo} LIMIT ${n})`, batch, options, metrics);
+  result.log_batches = await deleteInBatches(
+    db,
+    'log_batches',
+    (n) => db.$executeRaw`
+    DELETE FROM log_batches WHERE id IN (SELECT id FROM log_batches WHERE written_at < ${dayAgo} LIMIT ${n})`,
+    batch,
+    options,
+    metrics,
+  );
 
   result.export_files = await deleteExpiredExportFiles(db, config, now, metrics);
   return result;
 }
 
 /** Deletes export files past EXPORT_RETENTION_DAYS (marking file_deleted_at) and stale partial files. */
-export async function deleteExpiredExportFiles(db: PrismaClient, config: RetentionConfig, now: Date, metrics?: Metrics): Promise<number> {
+export async function deleteExpiredExportFiles(
+  db: PrismaClient,
+  config: RetentionConfig,
+  now: Date,
+  metrics?: Metrics,
+): Promise<number> {
   const cutoff = new Date(now.getTime() - config.EXPORT_RETENTION_DAYS * DAY);
   const expired = await db.export.findMany({
     where: { status: 'done', fileDeletedAt: null, finishedAt: { lt: cutoff } },

@@ -29,7 +29,10 @@ export interface RollupTable {
 
 const bucketBounds = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 const bucketExprs = [
-  ...bucketBounds.map((upper, i) => `count(*) FILTER (WHERE latency_ms ${i === 0 ? '<= 10' : `> ${bucketBounds[i - 1]} AND latency_ms <= ${upper}`})::int`),
+  ...bucketBounds.map(
+    (upper, i) =>
+      `count(*) FILTER (WHERE latency_ms ${i === 0 ? '<= 10' : `> ${bucketBounds[i - 1]} AND latency_ms <= ${upper}`})::int`,
+  ),
   `count(*) FILTER (WHERE latency_ms > 5000)::int`,
 ].join(', ');
 
@@ -118,7 +121,9 @@ export interface RollupResult {
 
 /** Largest id handed out by the table's sequence so far. */
 async function sequenceBound(db: PrismaClient, sequence: string): Promise<{ bound: bigint; at: Date }> {
-  const [seq] = await db.$queryRawUnsafe<Array<{ last_value: bigint; is_called: boolean }>>(`SELECT last_value, is_called FROM ${sequence}`);
+  const [seq] = await db.$queryRawUnsafe<Array<{ last_value: bigint; is_called: boolean }>>(
+    `SELECT last_value, is_called FROM ${sequence}`,
+  );
   // Read the clock after the sequence: a later instant only makes the wait more conservative.
   const [clock] = await db.$queryRaw<Array<{ at: Date }>>`SELECT clock_timestamp() AS at`;
   const at = clock!.at;
@@ -155,7 +160,11 @@ export async function readWatermark(db: PrismaClient, name: string): Promise<big
 }
 
 /** Rolls one log table up to its settled bound, in batches of `batchSize` ids per transaction. */
-export async function rollupTable(db: PrismaClient, table: RollupTable, options: RollupOptions = {}): Promise<RollupResult> {
+export async function rollupTable(
+  db: PrismaClient,
+  table: RollupTable,
+  options: RollupOptions = {},
+): Promise<RollupResult> {
   const batchSize = BigInt(options.batchSize ?? 50_000);
   const start = await readWatermark(db, table.name);
   const bound = await settledBound(db, table, options.settleTimeoutMs ?? 10_000);
@@ -165,20 +174,25 @@ export async function rollupTable(db: PrismaClient, table: RollupTable, options:
   let last = start;
   while (last < bound) {
     const next = last + batchSize < bound ? last + batchSize : bound;
-    const done = await db.$transaction(async (tx) => {
-      // Two runs of the same table never interleave, whatever the queue does (a stalled job re-run, say).
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`rollup:${table.name}`}))`;
-      await tx.$executeRaw`INSERT INTO rollup_watermarks (name, last_id, updated_at) VALUES (${table.name}, 0, now()) ON CONFLICT (name) DO NOTHING`;
-      const [wm] = await tx.$queryRaw<Array<{ last_id: bigint }>>`SELECT last_id FROM rollup_watermarks WHERE name = ${table.name} FOR UPDATE`;
-      const from = BigInt(wm!.last_id);
-      if (from >= next) return { from, to: from, rows: 0 };
-      const [counted] = await tx.$queryRaw<Array<{ n: number }>>`
+    const done = await db.$transaction(
+      async (tx) => {
+        // Two runs of the same table never interleave, whatever the queue does (a stalled job re-run, say).
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`rollup:${table.name}`}))`;
+        await tx.$executeRaw`INSERT INTO rollup_watermarks (name, last_id, updated_at) VALUES (${table.name}, 0, now()) ON CONFLICT (name) DO NOTHING`;
+        const [wm] = await tx.$queryRaw<
+          Array<{ last_id: bigint }>
+        >`SELECT last_id FROM rollup_watermarks WHERE name = ${table.name} FOR UPDATE`;
+        const from = BigInt(wm!.last_id);
+        if (from >= next) return { from, to: from, rows: 0 };
+        const [counted] = await tx.$queryRaw<Array<{ n: number }>>`
         SELECT count(*)::int AS n FROM ${table.name === 'verification_log' ? VERIFICATION_LOG : API_CALL_LOG} WHERE id > ${from} AND id <= ${next}`;
-      const n = counted!.n;
-      if (n > 0) await tx.$executeRawUnsafe(table.aggregate, from, next);
-      await tx.$executeRaw`UPDATE rollup_watermarks SET last_id = ${next}, updated_at = now() WHERE name = ${table.name}`;
-      return { from, to: next, rows: n };
-    }, { timeout: 120_000, maxWait: 10_000 });
+        const n = counted!.n;
+        if (n > 0) await tx.$executeRawUnsafe(table.aggregate, from, next);
+        await tx.$executeRaw`UPDATE rollup_watermarks SET last_id = ${next}, updated_at = now() WHERE name = ${table.name}`;
+        return { from, to: next, rows: n };
+      },
+      { timeout: 120_000, maxWait: 10_000 },
+    );
     rows += done.rows;
     last = done.to > last ? done.to : next;
   }

@@ -18,7 +18,8 @@ export async function runScheduledExports(
   const dayStart = new Date(dayEnd.getTime() - DAY);
   const out: Array<{ kind: ExportKind; exportId: number; created: boolean }> = [];
   for (const kind of kinds) {
-    const filters = kind === 'groups' ? { to: dayEnd.toISOString() } : { from: dayStart.toISOString(), to: dayEnd.toISOString() };
+    const filters =
+      kind === 'groups' ? { to: dayEnd.toISOString() } : { from: dayStart.toISOString(), to: dayEnd.toISOString() };
     const existing = await deps.db.export.findFirst({
       where: { scheduled: true, kind, filters: { equals: filters } },
       select: { id: true, status: true },
@@ -35,7 +36,10 @@ export async function runScheduledExports(
 }
 
 /** Re-enqueues exports left `queued` (the enqueue after the insert failed): job ids make this idempotent. */
-export async function requeueStaleExports(deps: { db: PrismaClient; exportsQueue: JobQueue<'exports'> }, olderThanMs = 60_000): Promise<number> {
+export async function requeueStaleExports(
+  deps: { db: PrismaClient; exportsQueue: JobQueue<'exports'> },
+  olderThanMs = 60_000,
+): Promise<number> {
   const stale = await deps.db.export.findMany({
     where: { status: 'queued', createdAt: { lt: new Date(Date.now() - olderThanMs) } },
     select: { id: true },

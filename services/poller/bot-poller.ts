@@ -12,10 +12,7 @@ import type { Lease } from './lease';
 const POLL_TIMEOUT_SECONDS = 30;
 
 export type PollerExit =
-  | { reason: 'stopped' }
-  | { reason: 'lease lost' }
-  | { reason: 'token revoked' }
-  | { reason: 'crashed'; error: string };
+  { reason: 'stopped' } | { reason: 'lease lost' } | { reason: 'token revoked' } | { reason: 'crashed'; error: string };
 
 export interface PollerHooks {
   /** A recoverable problem worth showing on the bot's status (409 conflict, repeated failures). */
@@ -80,18 +77,21 @@ export class BotPoller {
     const bot = String(this.bot.id);
     let failures = 0;
     let lastError: string;
-    const renewal = setInterval(() => {
-      void this.lease
-        .renew()
-        .then(async (held) => {
-          if (held) return this.heartbeat();
-          // Another poller holds the lease (ours expired, e.g. this process stalled): end the in-flight long
-          // poll now, or the new holder's getUpdates would overlap it (409) until it times out.
-          this.leaseLost = true;
-          this.abort.abort();
-        })
-        .catch(() => {});
-    }, Math.floor(this.lease.ttlMs / 3));
+    const renewal = setInterval(
+      () => {
+        void this.lease
+          .renew()
+          .then(async (held) => {
+            if (held) return this.heartbeat();
+            // Another poller holds the lease (ours expired, e.g. this process stalled): end the in-flight long
+            // poll now, or the new holder's getUpdates would overlap it (409) until it times out.
+            this.leaseLost = true;
+            this.abort.abort();
+          })
+          .catch(() => {});
+      },
+      Math.floor(this.lease.ttlMs / 3),
+    );
     await this.heartbeat();
     try {
       while (!signal.aborted) {
@@ -113,11 +113,16 @@ export class BotPoller {
           await countForBot(this.ctx.redis, this.ctx.keys, this.bot.id, 'errors').catch(() => {});
           failures++;
           lastError = describeError(err);
-          if (conflict) this.hooks.onProblem('409 Conflict: another process is polling this token with getUpdates (or a webhook is set)');
-          else if (failures >= this.ctx.config.POLL_MAX_FAILURES) return { reason: 'crashed', error: `getUpdates failed ${failures} times in a row: ${lastError}` };
+          if (conflict)
+            this.hooks.onProblem(
+              '409 Conflict: another process is polling this token with getUpdates (or a webhook is set)',
+            );
+          else if (failures >= this.ctx.config.POLL_MAX_FAILURES)
+            return { reason: 'crashed', error: `getUpdates failed ${failures} times in a row: ${lastError}` };
           // A 429 says exactly how long to wait; anything else backs off exponentially with jitter.
           const retryAfterMs = isTelegramError(err, 429) ? (err.parameters?.retry_after ?? 1) * 1000 : 0;
-          const backoffMs = retryAfterMs || Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
+          const backoffMs =
+            retryAfterMs || Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
           this.log.warn('getUpdates failed; retrying', { kind, error: lastError, backoffMs: Math.round(backoffMs) });
           // By the wall clock: a timer set late in a busy tick can fire that much early (+1: Date.now() floors).
           await sleepUntil(Date.now() + backoffMs + 1, signal);
@@ -149,11 +154,17 @@ export class BotPoller {
     const receivedAt = Date.now();
     const trace = traceCarrier();
     const { queued, leftOut } = worthQueueing(updates);
-    for (const [reason, count] of leftOut) this.ctx.metrics.updatesNotQueued.inc({ bot: String(this.bot.id), reason }, count);
+    for (const [reason, count] of leftOut)
+      this.ctx.metrics.updatesNotQueued.inc({ bot: String(this.bot.id), reason }, count);
     if (!queued.length) return true;
     const jobs = queued.map((update) => ({
       name: 'update' as const,
-      data: { botInstanceId: this.bot.id, update: update as unknown as { update_id: number }, receivedAt, ...(trace ? { trace } : {}) },
+      data: {
+        botInstanceId: this.bot.id,
+        update: update as unknown as { update_id: number },
+        receivedAt,
+        ...(trace ? { trace } : {}),
+      },
       opts: { jobId: updateJobId(this.bot.id, update.update_id) },
     }));
     for (let attempt = 1; ; attempt++) {
@@ -168,4 +179,3 @@ export class BotPoller {
     }
   }
 }
-

@@ -44,7 +44,12 @@ export async function startPoller(ctx: AppContext): Promise<void> {
   const pollersKey = ctx.keys.key('pollers');
   let stopping = false;
 
-  const setStatus = (botId: number, status: BotStatus, statusReason: string | null, extra: Record<string, unknown> = {}) =>
+  const setStatus = (
+    botId: number,
+    status: BotStatus,
+    statusReason: string | null,
+    extra: Record<string, unknown> = {},
+  ) =>
     db.botInstance
       .update({ where: { id: botId }, data: { status, statusReason, ...extra } })
       .catch((err) => log.warn('could not record bot status', { botId, status, err }));
@@ -70,7 +75,11 @@ export async function startPoller(ctx: AppContext): Promise<void> {
       log: log.child({ botId: bot.id }),
       onCall: (record) => apiCalls.push(record),
     });
-    const queue = openQueue(updatesQueue(bot.id), { connection, prefix: config.REDIS_PREFIX, log: log.child({ botId: bot.id }) });
+    const queue = openQueue(updatesQueue(bot.id), {
+      connection,
+      prefix: config.REDIS_PREFIX,
+      log: log.child({ botId: bot.id }),
+    });
     const poller = new BotPoller(ctx, bot, api, queue, lease, {
       onProblem: (description) => void setStatus(bot.id, 'running', description),
       onRecovered: () => void setStatus(bot.id, 'running', null),
@@ -89,17 +98,28 @@ export async function startPoller(ctx: AppContext): Promise<void> {
     // that the bot is not to be polled, or it would start it again at once.
     if (exit.reason === 'token revoked') {
       // No restart storm: the bot stays off until someone gives it a valid token.
-      await setStatus(bot.id, 'stopped', 'token revoked: Telegram answered 401 Unauthorized', { isActive: false, lastError: 'Unauthorized', lastErrorAt: new Date() });
+      await setStatus(bot.id, 'stopped', 'token revoked: Telegram answered 401 Unauthorized', {
+        isActive: false,
+        lastError: 'Unauthorized',
+        lastErrorAt: new Date(),
+      });
       return void (await stopBot(bot.id));
     }
     const now = Date.now();
     const recent = entry.restarts.filter((t) => now - t < config.BOT_RESTART_WINDOW_MS);
     if (recent.length >= config.BOT_MAX_RESTARTS) {
-      await setStatus(bot.id, 'crashed', `gave up after ${recent.length} restarts: ${exit.error}`, { lastError: exit.error, lastErrorAt: new Date() });
+      await setStatus(bot.id, 'crashed', `gave up after ${recent.length} restarts: ${exit.error}`, {
+        lastError: exit.error,
+        lastErrorAt: new Date(),
+      });
       return void (await stopBot(bot.id));
     }
     const delay = config.BOT_RESTART_BACKOFF_MS * 2 ** recent.length;
-    await setStatus(bot.id, 'restarting', `restart ${recent.length + 1} in ${delay} ms: ${exit.error}`, { restartCount: { increment: 1 }, lastError: exit.error, lastErrorAt: new Date() });
+    await setStatus(bot.id, 'restarting', `restart ${recent.length + 1} in ${delay} ms: ${exit.error}`, {
+      restartCount: { increment: 1 },
+      lastError: exit.error,
+      lastErrorAt: new Date(),
+    });
     await entry.queue.close();
     await new Promise((r) => setTimeout(r, delay));
     if (stopping || running.get(bot.id) !== entry) return;
@@ -127,12 +147,16 @@ export async function startPoller(ctx: AppContext): Promise<void> {
 
   const reconcile = async () => {
     const livePollers = await announce();
-    const crashed = new Set((await db.botInstance.findMany({ where: { status: 'crashed' }, select: { id: true } })).map((b) => b.id));
+    const crashed = new Set(
+      (await db.botInstance.findMany({ where: { status: 'crashed' }, select: { id: true } })).map((b) => b.id),
+    );
     const bots = (await loadActiveBots(db, config)).filter((b) => !crashed.has(b.id));
     const wanted = new Map(bots.map((b) => [b.id, b]));
     wantedIds = bots.map((b) => b.id);
     // Gone, deactivated, or its token changed: stop (a changed token starts again below).
-    await Promise.all([...running.values()].filter((r) => wanted.get(r.bot.id)?.token !== r.bot.token).map((r) => stopBot(r.bot.id)));
+    await Promise.all(
+      [...running.values()].filter((r) => wanted.get(r.bot.id)?.token !== r.bot.token).map((r) => stopBot(r.bot.id)),
+    );
     const fairShare = Math.ceil(bots.length / livePollers);
     // More than our share (another poller joined): hand the excess over; stopping releases each lease at once.
     const excess = [...running.keys()].slice(fairShare);

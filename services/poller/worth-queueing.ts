@@ -12,7 +12,11 @@ export function worthQueueing(updates: readonly Update[]): { queued: Update[]; l
   const redundant = redundantJoinMessages(updates);
   const leftOut = new Map<LeftOutReason, number>();
   const queued = updates.filter((update) => {
-    const reason = redundant.has(update.update_id) ? 'join_signalled_twice' : isActionable(update) ? undefined : 'not_actionable';
+    const reason = redundant.has(update.update_id)
+      ? 'join_signalled_twice'
+      : isActionable(update)
+        ? undefined
+        : 'not_actionable';
     if (reason) leftOut.set(reason, (leftOut.get(reason) ?? 0) + 1);
     return !reason;
   });
@@ -42,7 +46,8 @@ export function redundantJoinMessages(updates: readonly Update[]): Set<number> {
   for (const update of updates) {
     if (!('message' in update) || !update.message || !('new_chat_members' in update.message)) continue;
     const { chat, date, new_chat_members: users } = update.message;
-    if (Array.isArray(users) && users.every((u) => u?.is_bot || joins.has(`${chat?.id}:${u?.id}:${date}`))) redundant.add(update.update_id);
+    if (Array.isArray(users) && users.every((u) => u?.is_bot || joins.has(`${chat?.id}:${u?.id}:${date}`)))
+      redundant.add(update.update_id);
   }
   return redundant;
 }

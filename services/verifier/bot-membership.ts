@@ -21,7 +21,11 @@ export async function onMyChatMember(job: BotJob, update: ChatMemberUpdated): Pr
   const { db } = job;
   const chat = update.chat;
   const status = update.new_chat_member.status;
-  const present = status === 'member' || status === 'administrator' || status === 'creator' || (status === 'restricted' && (update.new_chat_member as { is_member?: boolean }).is_member === true);
+  const present =
+    status === 'member' ||
+    status === 'administrator' ||
+    status === 'creator' ||
+    (status === 'restricted' && (update.new_chat_member as { is_member?: boolean }).is_member === true);
   const title = ('title' in chat && chat.title?.trim()) || String(chat.id);
   const username = ('username' in chat && chat.username) || null;
 
@@ -41,7 +45,10 @@ export async function onMyChatMember(job: BotJob, update: ChatMemberUpdated): Pr
   const chatId = BigInt(chat.id);
 
   if (!present) {
-    await db.protectedGroup.updateMany({ where: { botInstanceId: job.bot.id, chatId }, data: { enabled: false, botRemovedAt: new Date() } });
+    await db.protectedGroup.updateMany({
+      where: { botInstanceId: job.bot.id, chatId },
+      data: { enabled: false, botRemovedAt: new Date() },
+    });
     await db.restriction.updateMany({
       where: { botInstanceId: job.bot.id, group: { chatId }, liftedAt: null },
       data: { liftedAt: new Date(), liftReason: 'bot_removed' },
@@ -51,18 +58,33 @@ export async function onMyChatMember(job: BotJob, update: ChatMemberUpdated): Pr
   }
 
   const missing = missingGroupRights(update.new_chat_member);
-  const before = await db.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId } } });
+  const before = await db.protectedGroup.findUnique({
+    where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId } },
+  });
   const group = await db.protectedGroup.upsert({
     where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId } },
     create: { botInstanceId: job.bot.id, chatId, title, username, chatType: chat.type, missingRights: missing },
-    update: { title, username, chatType: chat.type, missingRights: missing, botRemovedAt: null, lastSyncAt: new Date() },
+    update: {
+      title,
+      username,
+      chatType: chat.type,
+      missingRights: missing,
+      botRemovedAt: null,
+      lastSyncAt: new Date(),
+    },
   });
   await job.groups.changed(job.bot.id, chatId);
   // Tell the group once per change of what is missing, not on every update.
-  const changed = !before || before.missingRights.slice().sort().join() !== missing.slice().sort().join() || before.botRemovedAt !== null;
+  const changed =
+    !before ||
+    before.missingRights.slice().sort().join() !== missing.slice().sort().join() ||
+    before.botRemovedAt !== null;
   if (missing.length && changed) {
     await job.api
-      .call('sendMessage', { chat_id: chat.id, text: text(group.language, 'missingRights', { rights: missing.join(', ') }) })
+      .call('sendMessage', {
+        chat_id: chat.id,
+        text: text(group.language, 'missingRights', { rights: missing.join(', ') }),
+      })
       .catch((err) => job.log.info('could not announce missing rights', { chatId: chat.id, err: String(err) }));
     await db.protectedGroup.update({ where: { id: group.id }, data: { rightsNotifiedAt: new Date() } });
   }

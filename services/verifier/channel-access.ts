@@ -11,7 +11,10 @@ const toldKey = (job: BotJob, channelId: bigint) => job.keys.bot(job.bot.id, 'un
  * it, once (until the channel can be checked again); /status, the API and the dashboard show it meanwhile.
  */
 export async function channelUncheckable(job: BotJob, channelId: bigint, reason: string): Promise<void> {
-  const { count } = await job.db.enforcedChannel.updateMany({ where: { botInstanceId: job.bot.id, channelId, botIsAdmin: true }, data: { botIsAdmin: false } });
+  const { count } = await job.db.enforcedChannel.updateMany({
+    where: { botInstanceId: job.bot.id, channelId, botIsAdmin: true },
+    data: { botIsAdmin: false },
+  });
   const groups = await job.groups.linkedToChannel(job.bot.id, channelId);
   if (count) for (const group of groups) await job.groups.changed(job.bot.id, group.chatId);
   if (!groups.length || (await job.redis.set(toldKey(job, channelId), reason.slice(0, 200), 'NX')) !== 'OK') return;
@@ -20,16 +23,28 @@ export async function channelUncheckable(job: BotJob, channelId: bigint, reason:
     const channel = group.channels.find((c) => c.channelId === channelId);
     const name = channel?.username ? `@${channel.username}` : (channel?.title ?? String(channelId));
     await job.api
-      .call('sendMessage', { chat_id: Number(group.chatId), text: text(group.language, 'channelUncheckable', { channel: name }) })
-      .catch((err) => job.log.info('could not tell the group about a channel it cannot check', { chatId: Number(group.chatId), err: String(err) }));
+      .call('sendMessage', {
+        chat_id: Number(group.chatId),
+        text: text(group.language, 'channelUncheckable', { channel: name }),
+      })
+      .catch((err) =>
+        job.log.info('could not tell the group about a channel it cannot check', {
+          chatId: Number(group.chatId),
+          err: String(err),
+        }),
+      );
   }
 }
 
 /** A check worked (or the bot was made an admin there): the channel is checkable again. */
 export async function channelCheckable(job: BotJob, channelId: bigint): Promise<void> {
   await job.redis.del(toldKey(job, channelId));
-  const { count } = await job.db.enforcedChannel.updateMany({ where: { botInstanceId: job.bot.id, channelId, botIsAdmin: false }, data: { botIsAdmin: true } });
+  const { count } = await job.db.enforcedChannel.updateMany({
+    where: { botInstanceId: job.bot.id, channelId, botIsAdmin: false },
+    data: { botIsAdmin: true },
+  });
   if (!count) return;
   job.log.info('a required channel can be checked again', { channelId: String(channelId) });
-  for (const group of await job.groups.linkedToChannel(job.bot.id, channelId)) await job.groups.changed(job.bot.id, group.chatId);
+  for (const group of await job.groups.linkedToChannel(job.bot.id, channelId))
+    await job.groups.changed(job.bot.id, group.chatId);
 }

@@ -13,7 +13,10 @@ type TextMessage = Message.TextMessage;
 type CommandContext = { job: BotJob; message: TextMessage; args: string[]; rest: string; language: string };
 
 /** `/cmd@bot args` → its name when addressed to this bot (or to no bot in particular). */
-export function parseCommand(textValue: string, botUsername: string): { name: string; args: string[]; rest: string } | undefined {
+export function parseCommand(
+  textValue: string,
+  botUsername: string,
+): { name: string; args: string[]; rest: string } | undefined {
   const m = /^\/([a-z_]+)(?:@(\w+))?(?:\s+([\s\S]*))?$/i.exec(textValue.trim());
   if (!m || (m[2] && m[2].toLowerCase() !== botUsername.toLowerCase())) return undefined;
   const rest = (m[3] ?? '').trim();
@@ -36,26 +39,37 @@ function parseDuration(value: string): number | undefined {
   return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!.toLowerCase()]!;
 }
 
-const SETTINGS: Record<string, (value: string, language: string) => { data: Record<string, unknown>; shown: string } | string> = {
+const SETTINGS: Record<
+  string,
+  (value: string, language: string) => { data: Record<string, unknown>; shown: string } | string
+> = {
   mode: (v) => (v === 'mute' || v === 'join_request' ? { data: { mode: v }, shown: v } : 'mute or join_request'),
   prompt_lifetime: (v) => {
     const s = parseDuration(v);
-    return s !== undefined && s >= 10 && s <= 86400 ? { data: { promptLifetimeSeconds: s }, shown: `${s} s` } : '10 s to 1 d (e.g. 300, 5m)';
+    return s !== undefined && s >= 10 && s <= 86400
+      ? { data: { promptLifetimeSeconds: s }, shown: `${s} s` }
+      : '10 s to 1 d (e.g. 300, 5m)';
   },
   mute_duration: (v, language) => {
     const s = parseDuration(v);
     if (s === 0) return { data: { muteDurationSeconds: 0 }, shown: text(language, 'forever') };
-    return s !== undefined && s >= 30 && s <= 31_622_400 ? { data: { muteDurationSeconds: s }, shown: `${s} s` } : '0 (until verified) or 30 s to 366 d (e.g. 1h, 7d)';
+    return s !== undefined && s >= 30 && s <= 31_622_400
+      ? { data: { muteDurationSeconds: s }, shown: `${s} s` }
+      : '0 (until verified) or 30 s to 366 d (e.g. 1h, 7d)';
   },
   language: (v) => (isLanguage(v) ? { data: { language: v }, shown: v } : Object.keys(LANGUAGES).join(', ')),
   channel_ban_after: (v, language) => {
     const n = /^\d+$/.test(v) ? Number(v) : undefined;
     if (n === 0) return { data: { senderChatBanAfter: 0 }, shown: text(language, 'never') };
-    return n !== undefined && n <= 100 ? { data: { senderChatBanAfter: n }, shown: String(n) } : '0 (never ban, only delete) to 100 deleted posts';
+    return n !== undefined && n <= 100
+      ? { data: { senderChatBanAfter: n }, shown: String(n) }
+      : '0 (never ban, only delete) to 100 deleted posts';
   },
   prompt_text: (v) => {
     if (v === 'default') return { data: { customPromptText: null }, shown: 'default' };
-    return v.trim() && v.length <= 2048 ? { data: { customPromptText: v }, shown: v } : 'text up to 2048 characters with {mention} and {channels}, or "default"';
+    return v.trim() && v.length <= 2048
+      ? { data: { customPromptText: v }, shown: v }
+      : 'text up to 2048 characters with {mention} and {channels}, or "default"';
   },
 };
 
@@ -80,23 +94,39 @@ async function protect(c: CommandContext) {
 
   const channelIds: number[] = [];
   for (const arg of c.args) {
-    const ref = /^-?\d+$/.test(arg) ? Number(arg) : arg.startsWith('@') ? arg : `@${arg.replace(/^https?:\/\/t\.me\//, '')}`;
+    const ref = /^-?\d+$/.test(arg)
+      ? Number(arg)
+      : arg.startsWith('@')
+        ? arg
+        : `@${arg.replace(/^https?:\/\/t\.me\//, '')}`;
     let chat;
     try {
       chat = await job.api.call('getChat', { chat_id: ref });
     } catch (err) {
-      if (isTelegramError(err, 400) || isTelegramError(err, 403)) return reply(c, text(c.language, 'channelNotFound', { channel: arg }));
+      if (isTelegramError(err, 400) || isTelegramError(err, 403))
+        return reply(c, text(c.language, 'channelNotFound', { channel: arg }));
       throw err;
     }
     if (chat.type !== 'channel') return reply(c, text(c.language, 'notAChannel', { channel: arg }));
-    const botMember = await job.api.call('getChatMember', { chat_id: chat.id, user_id: job.telegramBotId }).catch(() => undefined);
-    if (!botMember || !isAdminStatus(botMember.status)) return reply(c, text(c.language, 'botNotAdminInChannel', { channel: arg }));
+    const botMember = await job.api
+      .call('getChatMember', { chat_id: chat.id, user_id: job.telegramBotId })
+      .catch(() => undefined);
+    if (!botMember || !isAdminStatus(botMember.status))
+      return reply(c, text(c.language, 'botNotAdminInChannel', { channel: arg }));
     const username = ('username' in chat && chat.username) || null;
     let inviteLink = ('invite_link' in chat && chat.invite_link) || null;
-    if (!username && !inviteLink) inviteLink = await job.api.call('exportChatInviteLink', { chat_id: chat.id }).catch(() => null);
+    if (!username && !inviteLink)
+      inviteLink = await job.api.call('exportChatInviteLink', { chat_id: chat.id }).catch(() => null);
     const channel = await db.enforcedChannel.upsert({
       where: { botInstanceId_channelId: { botInstanceId: job.bot.id, channelId: BigInt(chat.id) } },
-      create: { botInstanceId: job.bot.id, channelId: BigInt(chat.id), title: chat.title, username, inviteLink, botIsAdmin: true },
+      create: {
+        botInstanceId: job.bot.id,
+        channelId: BigInt(chat.id),
+        title: chat.title,
+        username,
+        inviteLink,
+        botIsAdmin: true,
+      },
       update: { title: chat.title, username, inviteLink, botIsAdmin: true, lastSyncAt: new Date() },
     });
     channelIds.push(channel.id);
@@ -104,7 +134,9 @@ async function protect(c: CommandContext) {
   await db.$transaction(async (tx) => {
     if (channelIds.length) {
       await tx.groupChannelLink.deleteMany({ where: { groupId: group.id } });
-      await tx.groupChannelLink.createMany({ data: channelIds.map((channelId) => ({ groupId: group.id, channelId, botInstanceId: job.bot.id })) });
+      await tx.groupChannelLink.createMany({
+        data: channelIds.map((channelId) => ({ groupId: group.id, channelId, botInstanceId: job.bot.id })),
+      });
     }
     await tx.protectedGroup.update({ where: { id: group.id }, data: { enabled: true, botRemovedAt: null } });
   });
@@ -112,12 +144,15 @@ async function protect(c: CommandContext) {
   const policy = await job.groups.get(job.bot.id, chatId);
   await reply(c, text(c.language, 'protectOn', { channels: channelNames(policy?.channels ?? []) }), true);
   if (message.chat.type === 'group') await reply(c, text(c.language, 'basicGroup'));
-  else if (missingRights.length) await reply(c, text(c.language, 'missingRights', { rights: missingRights.join(', ') }));
+  else if (missingRights.length)
+    await reply(c, text(c.language, 'missingRights', { rights: missingRights.join(', ') }));
 }
 
 async function unprotect(c: CommandContext) {
   const { job, message } = c;
-  const group = await job.db.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId: BigInt(message.chat.id) } } });
+  const group = await job.db.protectedGroup.findUnique({
+    where: { botInstanceId_chatId: { botInstanceId: job.bot.id, chatId: BigInt(message.chat.id) } },
+  });
   if (!group?.enabled) return reply(c, text(c.language, 'notProtected'));
   await job.db.protectedGroup.update({ where: { id: group.id }, data: { enabled: false } });
   await job.groups.changed(job.bot.id, message.chat.id);
@@ -133,27 +168,35 @@ async function status(c: CommandContext) {
   const muted = await job.db.restriction.count({ where: heldRestrictions(group.id) });
   const none = text(c.language, 'none');
   const unchecked = group.channels.filter((ch) => !ch.botIsAdmin);
-  await reply(c, text(c.language, 'status', {
-    state: text(c.language, group.enabled ? 'on' : 'off'),
-    mode: group.mode,
-    channels: group.channels.length ? channelNames(group.channels) : none,
-    unchecked: unchecked.length ? channelNames(unchecked) : none,
-    muted,
-    rights: row?.missingRights.length ? row.missingRights.join(', ') : none,
-  }), true);
+  await reply(
+    c,
+    text(c.language, 'status', {
+      state: text(c.language, group.enabled ? 'on' : 'off'),
+      mode: group.mode,
+      channels: group.channels.length ? channelNames(group.channels) : none,
+      unchecked: unchecked.length ? channelNames(unchecked) : none,
+      muted,
+      rights: row?.missingRights.length ? row.missingRights.join(', ') : none,
+    }),
+    true,
+  );
 }
 
 async function settings(c: CommandContext) {
   const group = await c.job.groups.get(c.job.bot.id, c.message.chat.id);
   if (!group) return reply(c, text(c.language, 'notProtected'));
-  await reply(c, text(c.language, 'settings', {
-    mode: group.mode,
-    promptLifetime: group.promptLifetimeSeconds,
-    muteDuration: group.muteDurationSeconds ? `${group.muteDurationSeconds} s` : text(c.language, 'forever'),
-    language: group.language,
-    promptText: group.customPromptText ? escapeHtml(group.customPromptText) : text(c.language, 'defaultText'),
-    channelBanAfter: group.senderChatBanAfter || text(c.language, 'never'),
-  }), true);
+  await reply(
+    c,
+    text(c.language, 'settings', {
+      mode: group.mode,
+      promptLifetime: group.promptLifetimeSeconds,
+      muteDuration: group.muteDurationSeconds ? `${group.muteDurationSeconds} s` : text(c.language, 'forever'),
+      language: group.language,
+      promptText: group.customPromptText ? escapeHtml(group.customPromptText) : text(c.language, 'defaultText'),
+      channelBanAfter: group.senderChatBanAfter || text(c.language, 'never'),
+    }),
+    true,
+  );
 }
 
 async function set(c: CommandContext) {
@@ -164,7 +207,10 @@ async function set(c: CommandContext) {
   const parsed = setting(value, c.language);
   if (typeof parsed === 'string') return reply(c, text(c.language, 'setInvalid', { key, reason: parsed }));
   const chatId = BigInt(c.message.chat.id);
-  const updated = await c.job.db.protectedGroup.updateMany({ where: { botInstanceId: c.job.bot.id, chatId }, data: parsed.data });
+  const updated = await c.job.db.protectedGroup.updateMany({
+    where: { botInstanceId: c.job.bot.id, chatId },
+    data: parsed.data,
+  });
   if (!updated.count) return reply(c, text(c.language, 'notProtected'));
   await c.job.groups.changed(c.job.bot.id, chatId);
   const language = typeof parsed.data.language === 'string' ? parsed.data.language : c.language;
@@ -175,7 +221,8 @@ async function set(c: CommandContext) {
 const STAND_IN_USERS = new Set([1087968824, 136817688, 777000]);
 
 async function whitelist(c: CommandContext, allow: boolean) {
-  const target = c.message.reply_to_message?.from?.id ?? (c.args[0] && /^\d+$/.test(c.args[0]) ? Number(c.args[0]) : undefined);
+  const target =
+    c.message.reply_to_message?.from?.id ?? (c.args[0] && /^\d+$/.test(c.args[0]) ? Number(c.args[0]) : undefined);
   if (!target || STAND_IN_USERS.has(target)) return reply(c, text(c.language, 'allowUsage'));
   const group = await c.job.groups.get(c.job.bot.id, c.message.chat.id);
   if (!group) return reply(c, text(c.language, 'notProtected'));
@@ -183,7 +230,12 @@ async function whitelist(c: CommandContext, allow: boolean) {
   if (allow) {
     await db.groupWhitelist.upsert({
       where: { groupId_userId: { groupId: group.id, userId: BigInt(target) } },
-      create: { botInstanceId: c.job.bot.id, groupId: group.id, userId: BigInt(target), addedByUserId: c.message.from ? BigInt(c.message.from.id) : null },
+      create: {
+        botInstanceId: c.job.bot.id,
+        groupId: group.id,
+        userId: BigInt(target),
+        addedByUserId: c.message.from ? BigInt(c.message.from.id) : null,
+      },
       update: {},
     });
   } else {
@@ -215,7 +267,10 @@ export async function onCommand(job: BotJob, message: TextMessage): Promise<bool
   if (!command) return false;
   if (message.chat.type === 'private') {
     if (command.name !== 'start' && command.name !== 'help') return false;
-    await job.api.call('sendMessage', { chat_id: message.chat.id, text: text(message.from?.language_code ?? 'en', command.name === 'start' ? 'start' : 'help') });
+    await job.api.call('sendMessage', {
+      chat_id: message.chat.id,
+      text: text(message.from?.language_code ?? 'en', command.name === 'start' ? 'start' : 'help'),
+    });
     return true;
   }
   const handler = GROUP_COMMANDS[command.name];

@@ -5,7 +5,12 @@ import { deleteIfEqual } from '../core/redis';
 import { inSpan, SpanKind } from '../core/tracing';
 import { isTelegramError } from '../core/telegram/errors';
 import type { ChannelPolicy, GroupPolicy } from './groups';
-import { allPermissions, isAdminStatus, restrictedPermissions, type FullPermissions } from '../core/telegram/membership';
+import {
+  allPermissions,
+  isAdminStatus,
+  restrictedPermissions,
+  type FullPermissions,
+} from '../core/telegram/membership';
 import type { BotJob } from './job';
 import { escapeHtml, fill, text } from './texts';
 
@@ -63,9 +68,15 @@ export function joinButtons(group: GroupPolicy, channels: ChannelPolicy[]): Inli
   });
 }
 
-const mention = (user: Pick<User, 'id' | 'first_name'>) => `<a href="tg://user?id=${user.id}">${escapeHtml(user.first_name || String(user.id))}</a>`;
+const mention = (user: Pick<User, 'id' | 'first_name'>) =>
+  `<a href="tg://user?id=${user.id}">${escapeHtml(user.first_name || String(user.id))}</a>`;
 
-export function promptText(group: GroupPolicy, user: Pick<User, 'id' | 'first_name'>, missing: ChannelPolicy[], reason: 'not_subscribed' | 'left_channel'): string {
+export function promptText(
+  group: GroupPolicy,
+  user: Pick<User, 'id' | 'first_name'>,
+  missing: ChannelPolicy[],
+  reason: 'not_subscribed' | 'left_channel',
+): string {
   const vars = { mention: mention(user), channels: channelNames(missing) };
   if (group.customPromptText) return fill(escapeHtml(group.customPromptText), vars);
   return text(group.language, reason === 'left_channel' ? 'promptLeft' : 'prompt', vars);
@@ -93,7 +104,16 @@ export async function logDecision(job: BotJob, decision: Decision): Promise<void
   job.metrics.verificationDuration.observe({ bot: String(job.bot.id) }, latencyMs / 1000);
   await inSpan('record decision', SpanKind.INTERNAL, (span) => {
     span.setAttribute('nezuko.decision', status);
-    return job.verifications.write({ botInstanceId: job.bot.id, chatId, userId, status, latencyMs, cached, errorType: decision.errorType ?? null, createdAt: new Date() });
+    return job.verifications.write({
+      botInstanceId: job.bot.id,
+      chatId,
+      userId,
+      status,
+      latencyMs,
+      cached,
+      errorType: decision.errorType ?? null,
+      createdAt: new Date(),
+    });
   });
 }
 
@@ -123,13 +143,25 @@ interface PriorRestriction {
 }
 
 /** Telegram's restriction of the user before ours, unless it is a leftover of an old unmute of ours. */
-async function priorRestriction(job: BotJob, group: Pick<GroupPolicy, 'id'>, userId: number, current: ChatMember): Promise<PriorRestriction | null> {
+async function priorRestriction(
+  job: BotJob,
+  group: Pick<GroupPolicy, 'id'>,
+  userId: number,
+  current: ChatMember,
+): Promise<PriorRestriction | null> {
   if (current.status !== 'restricted') return null;
   // An earlier version lifted our mute "to the group's defaults", which Telegram keeps as a restriction: that
   // one is ours, and the user is lifted properly (relift_pending).
-  const last = await job.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId) }, orderBy: { id: 'desc' }, select: { reliftPending: true } });
+  const last = await job.db.restriction.findFirst({
+    where: { groupId: group.id, userId: BigInt(userId) },
+    orderBy: { id: 'desc' },
+    select: { reliftPending: true },
+  });
   if (last?.reliftPending) return null;
-  return { permissions: restrictedPermissions(current), until: current.until_date > 0 ? new Date(current.until_date * 1000) : null };
+  return {
+    permissions: restrictedPermissions(current),
+    until: current.until_date > 0 ? new Date(current.until_date * 1000) : null,
+  };
 }
 
 /**
@@ -149,7 +181,12 @@ export async function forgetPromptNote(job: BotJob, chatId: number, userId: numb
  * and schedules the prompt's deletion (and a timed mute's end). A user with a live prompt is not prompted
  * again; a retried or resumed job continues where the last run stopped (never mutes twice).
  */
-export function restrictAndPrompt(job: BotJob, group: GroupPolicy, user: Pick<User, 'id' | 'first_name'>, why: MuteReason): Promise<RestrictOutcome> {
+export function restrictAndPrompt(
+  job: BotJob,
+  group: GroupPolicy,
+  user: Pick<User, 'id' | 'first_name'>,
+  why: MuteReason,
+): Promise<RestrictOutcome> {
   return withUserLock(job, group.chatId, user.id, () => mutePromptAndRecord(job, group, user, why));
 }
 
@@ -162,12 +199,20 @@ export interface MuteReason {
   threadId?: number;
 }
 
-async function mutePromptAndRecord(job: BotJob, group: GroupPolicy, user: Pick<User, 'id' | 'first_name'>, why: MuteReason): Promise<Exclude<RestrictOutcome, 'busy'>> {
+async function mutePromptAndRecord(
+  job: BotJob,
+  group: GroupPolicy,
+  user: Pick<User, 'id' | 'first_name'>,
+  why: MuteReason,
+): Promise<Exclude<RestrictOutcome, 'busy'>> {
   const { missing, reason, threadId } = why;
   const chatId = Number(group.chatId);
   const { db, redis } = job;
-  const open = await db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
-  const promptLive = open?.promptMessageId && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
+  const open = await db.restriction.findFirst({
+    where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null },
+  });
+  const promptLive =
+    open?.promptMessageId && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
   if (open && promptLive) return 'already';
   let prior: PriorRestriction | null = null;
   if (!open) {
@@ -191,20 +236,26 @@ async function mutePromptAndRecord(job: BotJob, group: GroupPolicy, user: Pick<U
     await recordPrompt(job, group, open!.id, Number(done));
     return 'restricted';
   }
-  if (done === 'sending') job.log.warn('an earlier run died while sending the prompt; sending it again rather than leave the user muted without one', { chatId });
+  if (done === 'sending')
+    job.log.warn(
+      'an earlier run died while sending the prompt; sending it again rather than leave the user muted without one',
+      { chatId },
+    );
 
-  const row = open ?? (await db.restriction.create({
-    // Recorded before the mute: a retry after a failure below finds it and finishes the job, instead of
-    // taking our own mute for an admin's.
-    data: {
-      botInstanceId: job.bot.id,
-      groupId: group.id,
-      userId: BigInt(user.id),
-      reason,
-      mutedUntil: muteEnd(group.muteDurationSeconds),
-      ...(prior ? { priorPermissions: prior.permissions, priorUntil: prior.until } : {}),
-    },
-  }));
+  const row =
+    open ??
+    (await db.restriction.create({
+      // Recorded before the mute: a retry after a failure below finds it and finishes the job, instead of
+      // taking our own mute for an admin's.
+      data: {
+        botInstanceId: job.bot.id,
+        groupId: group.id,
+        userId: BigInt(user.id),
+        reason,
+        mutedUntil: muteEnd(group.muteDurationSeconds),
+        ...(prior ? { priorPermissions: prior.permissions, priorUntil: prior.until } : {}),
+      },
+    }));
   if (!done) {
     const mutedUntil = open ? muteEnd(group.muteDurationSeconds) : row.mutedUntil;
     try {
@@ -216,10 +267,14 @@ async function mutePromptAndRecord(job: BotJob, group: GroupPolicy, user: Pick<U
         until_date: mutedUntil ? unixSeconds(mutedUntil) : 0,
       });
     } catch (err) {
-      if (isTelegramError(err, 400) && /not enough rights|CHAT_ADMIN_REQUIRED|user is an administrator|can't remove chat owner/i.test(err.description)) {
+      if (
+        isTelegramError(err, 400) &&
+        /not enough rights|CHAT_ADMIN_REQUIRED|user is an administrator|can't remove chat owner/i.test(err.description)
+      ) {
         job.log.warn('cannot mute user', { chatId, reason: err.description });
         if (!open) await db.restriction.delete({ where: { id: row.id } });
-        if (/not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description)) await recordMissingRight(job, group, 'can_restrict_members');
+        if (/not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description))
+          await recordMissingRight(job, group, 'can_restrict_members');
         return 'no_rights';
       }
       throw err;
@@ -228,7 +283,15 @@ async function mutePromptAndRecord(job: BotJob, group: GroupPolicy, user: Pick<U
     // A renewed mute (a new prompt for an open restriction) ends later than the first did.
     if (open) await db.restriction.update({ where: { id: row.id }, data: { reason, mutedUntil } });
     if (mutedUntil) {
-      await addJob(job.queue, 'expire-restriction', { botInstanceId: job.bot.id, restrictionId: row.id }, { delay: Math.max(0, mutedUntil.getTime() - Date.now()), jobId: expireRestrictionJobId(job.bot.id, row.id, mutedUntil) });
+      await addJob(
+        job.queue,
+        'expire-restriction',
+        { botInstanceId: job.bot.id, restrictionId: row.id },
+        {
+          delay: Math.max(0, mutedUntil.getTime() - Date.now()),
+          jobId: expireRestrictionJobId(job.bot.id, row.id, mutedUntil),
+        },
+      );
     }
   }
 
@@ -237,7 +300,10 @@ async function mutePromptAndRecord(job: BotJob, group: GroupPolicy, user: Pick<U
   const prompt = await sendPrompt(job, chatId, {
     text: promptText(group, user, missing, reason),
     threadId,
-    keyboard: [...joinButtons(group, missing), [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }]],
+    keyboard: [
+      ...joinButtons(group, missing),
+      [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }],
+    ],
     beforeRequest: () => redis.set(note, 'sending', 'EX', NOTE_TTL_S),
   }).catch(async (err: unknown) => {
     await redis.set(note, 'muted', 'EX', NOTE_TTL_S);
@@ -251,23 +317,43 @@ async function mutePromptAndRecord(job: BotJob, group: GroupPolicy, user: Pick<U
 }
 
 /** Sends the prompt, in the topic the user wrote in. */
-function sendPrompt(job: BotJob, chatId: number, p: { text: string; threadId: number | undefined; keyboard: InlineKeyboardButton[][]; beforeRequest: () => Promise<unknown> }) {
-  return job.api.call('sendMessage', {
-    chat_id: chatId,
-    text: p.text,
-    parse_mode: 'HTML',
-    ...(p.threadId ? { message_thread_id: p.threadId } : {}),
-    link_preview_options: { is_disabled: true },
-    reply_markup: { inline_keyboard: p.keyboard },
-  }, { beforeRequest: p.beforeRequest });
+function sendPrompt(
+  job: BotJob,
+  chatId: number,
+  p: {
+    text: string;
+    threadId: number | undefined;
+    keyboard: InlineKeyboardButton[][];
+    beforeRequest: () => Promise<unknown>;
+  },
+) {
+  return job.api.call(
+    'sendMessage',
+    {
+      chat_id: chatId,
+      text: p.text,
+      parse_mode: 'HTML',
+      ...(p.threadId ? { message_thread_id: p.threadId } : {}),
+      link_preview_options: { is_disabled: true },
+      reply_markup: { inline_keyboard: p.keyboard },
+    },
+    { beforeRequest: p.beforeRequest },
+  );
 }
 
 /** Stores the prompt's id on the restriction and schedules its deletion when its lifetime is over. */
 async function recordPrompt(job: BotJob, group: GroupPolicy, restrictionId: number, messageId: number) {
   const chatId = Number(group.chatId);
   // The prompt is out: its id must be recorded even through a database outage, or a retry would prompt again.
-  await persistently(job, () => job.db.restriction.update({ where: { id: restrictionId }, data: { promptMessageId: messageId } }));
-  await addJob(job.queue, 'delete-prompt', { botInstanceId: job.bot.id, chatId, messageId }, { delay: group.promptLifetimeSeconds * 1000, jobId: deletePromptJobId(job.bot.id, chatId, messageId) });
+  await persistently(job, () =>
+    job.db.restriction.update({ where: { id: restrictionId }, data: { promptMessageId: messageId } }),
+  );
+  await addJob(
+    job.queue,
+    'delete-prompt',
+    { botInstanceId: job.bot.id, chatId, messageId },
+    { delay: group.promptLifetimeSeconds * 1000, jobId: deletePromptJobId(job.bot.id, chatId, messageId) },
+  );
 }
 
 /**
@@ -281,14 +367,22 @@ async function persistently<T>(job: BotJob, write: () => Promise<T>): Promise<T>
       return await write();
     } catch (err) {
       if (Date.now() - started > 60_000) throw err;
-      job.log.warn('recording a done action failed; retrying', { attempt, error: err instanceof Error ? err.message.split('\n').at(-1) : String(err) });
+      job.log.warn('recording a done action failed; retrying', {
+        attempt,
+        error: err instanceof Error ? err.message.split('\n').at(-1) : String(err),
+      });
       await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
     }
   }
 }
 
 type LiftReason = 'verified' | 'unprotected' | 'manual' | 'bot_removed' | 'expired';
-type OpenRestriction = { id: number; promptMessageId: number | null; priorPermissions: unknown; priorUntil: Date | null };
+type OpenRestriction = {
+  id: number;
+  promptMessageId: number | null;
+  priorPermissions: unknown;
+  priorUntil: Date | null;
+};
 
 /**
  * The admin's earlier restriction, when there was one and it has not run out: Telegram would take an end
@@ -304,12 +398,26 @@ function priorStillRunning(row: Pick<OpenRestriction, 'priorPermissions' | 'prio
  * Ends our mute at Telegram: puts back the admin's earlier restriction when there was one (still running),
  * else grants every permission, which makes the user a plain member with the group's defaults.
  */
-async function endMute(job: BotJob, chatId: number, userId: number, row: Pick<OpenRestriction, 'priorPermissions' | 'priorUntil'>): Promise<void> {
+async function endMute(
+  job: BotJob,
+  chatId: number,
+  userId: number,
+  row: Pick<OpenRestriction, 'priorPermissions' | 'priorUntil'>,
+): Promise<void> {
   const prior = priorStillRunning(row);
   try {
-    await job.api.call('restrictChatMember', prior
-      ? { chat_id: chatId, user_id: userId, permissions: prior.permissions, use_independent_chat_permissions: true, until_date: prior.until ? unixSeconds(prior.until) : 0 }
-      : { chat_id: chatId, user_id: userId, permissions: LIFTED, use_independent_chat_permissions: true });
+    await job.api.call(
+      'restrictChatMember',
+      prior
+        ? {
+            chat_id: chatId,
+            user_id: userId,
+            permissions: prior.permissions,
+            use_independent_chat_permissions: true,
+            until_date: prior.until ? unixSeconds(prior.until) : 0,
+          }
+        : { chat_id: chatId, user_id: userId, permissions: LIFTED, use_independent_chat_permissions: true },
+    );
   } catch (err) {
     // A user who became an admin, or a chat the bot lost its rights in, has nothing to lift; anything else is worth a retry.
     if (!isTelegramError(err, 400)) throw err;
@@ -330,8 +438,15 @@ export async function liftRestriction(
   return (await withUserLock(job, group.chatId, userId, () => unmuteAndClose(job, group, userId, liftReason))) === true;
 }
 
-async function unmuteAndClose(job: BotJob, group: Pick<GroupPolicy, 'id' | 'chatId'>, userId: number, liftReason: LiftReason): Promise<boolean> {
-  const open = await job.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null } });
+async function unmuteAndClose(
+  job: BotJob,
+  group: Pick<GroupPolicy, 'id' | 'chatId'>,
+  userId: number,
+  liftReason: LiftReason,
+): Promise<boolean> {
+  const open = await job.db.restriction.findFirst({
+    where: { groupId: group.id, userId: BigInt(userId), liftedAt: null },
+  });
   if (!open) return false;
   const chatId = Number(group.chatId);
   await endMute(job, chatId, userId, open);
@@ -340,10 +455,19 @@ async function unmuteAndClose(job: BotJob, group: Pick<GroupPolicy, 'id' | 'chat
 }
 
 /** Deletes the restriction's prompt, forgets the job's note and closes the row. */
-async function closeRestriction(job: BotJob, chatId: number, userId: number, row: OpenRestriction, liftReason: LiftReason) {
+async function closeRestriction(
+  job: BotJob,
+  chatId: number,
+  userId: number,
+  row: OpenRestriction,
+  liftReason: LiftReason,
+) {
   if (row.promptMessageId) await deleteMessage(job, chatId, row.promptMessageId);
   await job.redis.del(noteKey(job, chatId, userId));
-  await job.db.restriction.updateMany({ where: { id: row.id, liftedAt: null }, data: { liftedAt: new Date(), liftReason } });
+  await job.db.restriction.updateMany({
+    where: { id: row.id, liftedAt: null },
+    data: { liftedAt: new Date(), liftReason },
+  });
 }
 
 /**
@@ -352,7 +476,10 @@ async function closeRestriction(job: BotJob, chatId: number, userId: number, row
  * makes sure of it and puts an admin's earlier restriction back. A mute renewed since ends later: nothing yet.
  */
 export async function expireRestriction(job: BotJob, restrictionId: number): Promise<void> {
-  const row = await job.db.restriction.findFirst({ where: { id: restrictionId, botInstanceId: job.bot.id, liftedAt: null }, select: { userId: true, group: { select: { chatId: true } } } });
+  const row = await job.db.restriction.findFirst({
+    where: { id: restrictionId, botInstanceId: job.bot.id, liftedAt: null },
+    select: { userId: true, group: { select: { chatId: true } } },
+  });
   if (!row) return;
   const chatId = Number(row.group.chatId);
   const userId = Number(row.userId);
@@ -376,19 +503,25 @@ export async function expireRestriction(job: BotJob, restrictionId: number): Pro
  */
 export async function reliftOldUnmute(job: BotJob, restrictionId: number): Promise<void> {
   const { db } = job;
-  const row = await db.restriction.findFirst({ where: { id: restrictionId, botInstanceId: job.bot.id, reliftPending: true }, select: { groupId: true, userId: true, group: { select: { chatId: true } } } });
+  const row = await db.restriction.findFirst({
+    where: { id: restrictionId, botInstanceId: job.bot.id, reliftPending: true },
+    select: { groupId: true, userId: true, group: { select: { chatId: true } } },
+  });
   if (!row) return;
   const chatId = Number(row.group.chatId);
   const userId = Number(row.userId);
   const outcome = await withUserLock(job, row.group.chatId, userId, async () => {
-    const newer = await db.restriction.count({ where: { groupId: row.groupId, userId: row.userId, id: { gt: restrictionId } } });
+    const newer = await db.restriction.count({
+      where: { groupId: row.groupId, userId: row.userId, id: { gt: restrictionId } },
+    });
     if (!newer) {
       const current = await job.api.call('getChatMember', { chat_id: chatId, user_id: userId }).catch((err) => {
         // The group is gone, or the bot is no longer in it: nothing can be done there.
         if (isTelegramError(err, 400) || isTelegramError(err, 403)) return undefined;
         throw err;
       });
-      if (current?.status === 'restricted' && current.can_send_messages && !current.until_date) await endMute(job, chatId, userId, { priorPermissions: null, priorUntil: null });
+      if (current?.status === 'restricted' && current.can_send_messages && !current.until_date)
+        await endMute(job, chatId, userId, { priorPermissions: null, priorUntil: null });
     }
     await db.restriction.update({ where: { id: restrictionId }, data: { reliftPending: false } });
   });
@@ -404,7 +537,11 @@ export async function deleteMessage(job: BotJob, chatId: number, messageId: numb
   }
 }
 
-export async function recordMissingRight(job: BotJob, group: Pick<GroupPolicy, 'id'>, right: 'can_restrict_members' | 'can_delete_messages' | 'can_invite_users') {
+export async function recordMissingRight(
+  job: BotJob,
+  group: Pick<GroupPolicy, 'id'>,
+  right: 'can_restrict_members' | 'can_delete_messages' | 'can_invite_users',
+) {
   await job.db.$executeRaw`
     UPDATE protected_groups SET missing_rights = array_append(missing_rights, ${right}), updated_at = now()
     WHERE id = ${group.id} AND NOT (${right} = ANY(missing_rights))`;

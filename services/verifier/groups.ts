@@ -75,7 +75,11 @@ export class GroupStore {
   /** Enabled groups of this bot that require `channelChatId`. */
   async linkedToChannel(botInstanceId: number, channelChatId: number | bigint): Promise<GroupPolicy[]> {
     const groups = await this.db.protectedGroup.findMany({
-      where: { botInstanceId, enabled: true, channelLinks: { some: { channel: { channelId: BigInt(channelChatId) } } } },
+      where: {
+        botInstanceId,
+        enabled: true,
+        channelLinks: { some: { channel: { channelId: BigInt(channelChatId) } } },
+      },
       select: { chatId: true },
     });
     const policies = await Promise.all(groups.map((g) => this.get(botInstanceId, g.chatId)));
@@ -86,7 +90,13 @@ export class GroupStore {
     const row = await this.db.protectedGroup.findUnique({
       where: { botInstanceId_chatId: { botInstanceId, chatId } },
       include: {
-        channelLinks: { include: { channel: { select: { id: true, channelId: true, title: true, username: true, inviteLink: true, botIsAdmin: true } } } },
+        channelLinks: {
+          include: {
+            channel: {
+              select: { id: true, channelId: true, title: true, username: true, inviteLink: true, botIsAdmin: true },
+            },
+          },
+        },
         whitelist: { select: { userId: true } },
       },
     });

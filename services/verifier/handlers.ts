@@ -2,7 +2,15 @@ import type { CallbackQuery, ChatJoinRequest, ChatMemberUpdated, Message } from 
 import { defineHandlers, jobProcessor, SkipError, updatesQueue, type UpdateJobData } from '../../queues';
 import { onMyChatMember } from './bot-membership';
 import { onCommand } from './commands';
-import { CHECK_AGAIN_PREFIX, deleteMessage, expireRestriction, forgetPromptNote, liftRestriction, reliftOldUnmute, VERIFY_PREFIX } from './enforce';
+import {
+  CHECK_AGAIN_PREFIX,
+  deleteMessage,
+  expireRestriction,
+  forgetPromptNote,
+  liftRestriction,
+  reliftOldUnmute,
+  VERIFY_PREFIX,
+} from './enforce';
 import type { BotJob, BotScope } from './job';
 import { expireJoinRequest, onCheckAgain, onJoinRequest } from './join-requests';
 import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from './joins';
@@ -14,9 +22,16 @@ async function onCallback(job: BotJob, query: CallbackQuery.DataQuery) {
   const data = query.data;
   const verify = new RegExp(`^${VERIFY_PREFIX}(\\d{1,15})$`).exec(data);
   const checkAgain = new RegExp(`^${CHECK_AGAIN_PREFIX}(-\\d{1,15})$`).exec(data);
-  const group = verify && query.message ? await job.groups.get(job.bot.id, query.message.chat.id) : checkAgain ? await job.groups.get(job.bot.id, Number(checkAgain[1])) : null;
+  const group =
+    verify && query.message
+      ? await job.groups.get(job.bot.id, query.message.chat.id)
+      : checkAgain
+        ? await job.groups.get(job.bot.id, Number(checkAgain[1]))
+        : null;
   if (!group) {
-    await job.api.call('answerCallbackQuery', { callback_query_id: query.id, text: text('en', 'invalidButton'), show_alert: true }).catch(() => {});
+    await job.api
+      .call('answerCallbackQuery', { callback_query_id: query.id, text: text('en', 'invalidButton'), show_alert: true })
+      .catch(() => {});
     throw new SkipError(verify || checkAgain ? 'unknown_group' : 'forged_callback');
   }
   if (verify) return onVerifyButton(job, group, Number(verify[1]), query.from, query.id);
@@ -56,7 +71,12 @@ async function liftAll(job: BotJob, data: UpdateJobData<'lift-restrictions'>) {
   const group = await job.db.protectedGroup.findFirst({ where: { id: data.groupId, botInstanceId: job.bot.id } });
   if (!group) return;
   for (;;) {
-    const page = await job.db.restriction.findMany({ where: { groupId: group.id, liftedAt: null }, select: { userId: true }, take: 50, orderBy: { id: 'asc' } });
+    const page = await job.db.restriction.findMany({
+      where: { groupId: group.id, liftedAt: null },
+      select: { userId: true },
+      take: 50,
+      orderBy: { id: 'asc' },
+    });
     if (!page.length) return;
     for (const { userId } of page) await liftRestriction(job, group, Number(userId), 'unprotected');
   }

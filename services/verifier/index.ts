@@ -52,7 +52,10 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
   };
   const producer = ctx.newRedis('worker');
   const sendRates = sendRatesFor(ctx.config.PACE_GROUP_WINDOW_MS);
-  const served = new Map<number, { worker: Worker; queue: JobQueue<'updates'>; token: string; stopHolding: () => void }>();
+  const served = new Map<
+    number,
+    { worker: Worker; queue: JobQueue<'updates'>; token: string; stopHolding: () => void }
+  >();
   let stopping = false;
 
   const startBot = (bot: ActiveBot) => {

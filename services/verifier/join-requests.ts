@@ -10,15 +10,25 @@ import { escapeHtml, text } from './texts';
 /** Telegram lets the bot message a requester for 5 minutes; the request waits at most that long. */
 const MAX_WAIT_SECONDS = 300;
 
-const pendingKey = (job: BotJob, chatId: number, userId: number) => job.keys.bot(job.bot.id, 'join-request', chatId, userId);
+const pendingKey = (job: BotJob, chatId: number, userId: number) =>
+  job.keys.bot(job.bot.id, 'join-request', chatId, userId);
 
-async function settle(job: BotJob, method: 'approveChatJoinRequest' | 'declineChatJoinRequest', chatId: number, userId: number): Promise<boolean> {
+async function settle(
+  job: BotJob,
+  method: 'approveChatJoinRequest' | 'declineChatJoinRequest',
+  chatId: number,
+  userId: number,
+): Promise<boolean> {
   try {
     await job.api.call(method, { chat_id: chatId, user_id: userId });
     return true;
   } catch (err) {
     // Already handled by an admin, or the user is already in: nothing left to do.
-    if (isTelegramError(err, 400) && /HIDE_REQUESTER_MISSING|USER_ALREADY_PARTICIPANT|request not found/i.test(err.description)) return false;
+    if (
+      isTelegramError(err, 400) &&
+      /HIDE_REQUESTER_MISSING|USER_ALREADY_PARTICIPANT|request not found/i.test(err.description)
+    )
+      return false;
     throw err;
   }
 }
@@ -30,12 +40,14 @@ export async function onJoinRequest(job: BotJob, request: ChatJoinRequest): Prom
   const chatId = request.chat.id;
   const userId = request.from.id;
   if (group.whitelist.has(BigInt(userId)) || !group.channels.length) {
-    if (await settle(job, 'approveChatJoinRequest', chatId, userId)) await logDecision(job, { chatId, userId, status: 'approved', cached: true });
+    if (await settle(job, 'approveChatJoinRequest', chatId, userId))
+      await logDecision(job, { chatId, userId, status: 'approved', cached: true });
     return;
   }
   const { missing, cached } = await checkChannels(job, group.channels, userId);
   if (!missing.length) {
-    if (await settle(job, 'approveChatJoinRequest', chatId, userId)) await logDecision(job, { chatId, userId, status: 'approved', cached });
+    if (await settle(job, 'approveChatJoinRequest', chatId, userId))
+      await logDecision(job, { chatId, userId, status: 'approved', cached });
     return;
   }
   const key = pendingKey(job, chatId, userId);
@@ -43,25 +55,53 @@ export async function onJoinRequest(job: BotJob, request: ChatJoinRequest): Prom
   const wait = Math.min(group.promptLifetimeSeconds, MAX_WAIT_SECONDS);
   await job.api.call('sendMessage', {
     chat_id: request.user_chat_id,
-    text: text(group.language, 'joinRequestPrompt', { group: escapeHtml(group.title), channels: escapeHtml(plainChannelNames(missing)) }),
+    text: text(group.language, 'joinRequestPrompt', {
+      group: escapeHtml(group.title),
+      channels: escapeHtml(plainChannelNames(missing)),
+    }),
     parse_mode: 'HTML',
-    reply_markup: { inline_keyboard: [...joinButtons(group, missing), [{ text: text(group.language, 'checkAgainButton'), callback_data: `${CHECK_AGAIN_PREFIX}${chatId}` }]] },
+    reply_markup: {
+      inline_keyboard: [
+        ...joinButtons(group, missing),
+        [{ text: text(group.language, 'checkAgainButton'), callback_data: `${CHECK_AGAIN_PREFIX}${chatId}` }],
+      ],
+    },
   });
-  await addJob(job.queue, 'expire-join-request', { botInstanceId: job.bot.id, chatId, userId }, { delay: wait * 1000, jobId: expireJoinRequestJobId(job.bot.id, chatId, userId, request.date) });
+  await addJob(
+    job.queue,
+    'expire-join-request',
+    { botInstanceId: job.bot.id, chatId, userId },
+    { delay: wait * 1000, jobId: expireJoinRequestJobId(job.bot.id, chatId, userId, request.date) },
+  );
 }
 
 /** "Check again" in the private chat: approve once every channel is joined. */
 export async function onCheckAgain(job: BotJob, group: GroupPolicy, user: User, callbackId: string) {
   const chatId = Number(group.chatId);
-  const answer = (t: string, alert = true) => job.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
-  if (!(await job.redis.exists(pendingKey(job, chatId, user.id)))) return void (await answer(text(group.language, 'invalidButton')));
-  await forgetMembership(job, group.channels.map((c) => c.channelId), user.id);
+  const answer = (t: string, alert = true) =>
+    job.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
+  if (!(await job.redis.exists(pendingKey(job, chatId, user.id))))
+    return void (await answer(text(group.language, 'invalidButton')));
+  await forgetMembership(
+    job,
+    group.channels.map((c) => c.channelId),
+    user.id,
+  );
   const { missing } = await checkChannels(job, group.channels, user.id);
-  if (missing.length) return void (await answer(text(group.language, 'stillMissing', { channels: plainChannelNames(missing) })));
-  if ((await job.redis.del(pendingKey(job, chatId, user.id))) === 0) return void (await answer(text(group.language, 'invalidButton')));
+  if (missing.length)
+    return void (await answer(text(group.language, 'stillMissing', { channels: plainChannelNames(missing) })));
+  if ((await job.redis.del(pendingKey(job, chatId, user.id))) === 0)
+    return void (await answer(text(group.language, 'invalidButton')));
   // The bot may message the requester only while the request is pending: tell them first, then settle it.
-  await job.api.call('sendMessage', { chat_id: user.id, text: text(group.language, 'joinRequestApproved', { group: escapeHtml(group.title) }), parse_mode: 'HTML' }).catch(() => {});
-  if (await settle(job, 'approveChatJoinRequest', chatId, user.id)) await logDecision(job, { chatId, userId: user.id, status: 'approved', cached: false });
+  await job.api
+    .call('sendMessage', {
+      chat_id: user.id,
+      text: text(group.language, 'joinRequestApproved', { group: escapeHtml(group.title) }),
+      parse_mode: 'HTML',
+    })
+    .catch(() => {});
+  if (await settle(job, 'approveChatJoinRequest', chatId, user.id))
+    await logDecision(job, { chatId, userId: user.id, status: 'approved', cached: false });
   await answer(text(group.language, 'joinRequestApproved', { group: group.title }), false);
 }
 
@@ -72,7 +112,11 @@ export async function expireJoinRequest(job: BotJob, chatId: number, userId: num
   // The bot may message the requester only while the request is pending: tell them first, then decline.
   const group = await job.groups.get(job.bot.id, chatId);
   await job.api
-    .call('sendMessage', { chat_id: userId, text: text(group?.language ?? 'en', 'joinRequestDeclined', { group: escapeHtml(group?.title ?? '') }), parse_mode: 'HTML' })
+    .call('sendMessage', {
+      chat_id: userId,
+      text: text(group?.language ?? 'en', 'joinRequestDeclined', { group: escapeHtml(group?.title ?? '') }),
+      parse_mode: 'HTML',
+    })
     .catch(() => {});
   if (!(await settle(job, 'declineChatJoinRequest', chatId, userId))) return;
   await logDecision(job, { chatId, userId, status: 'declined', cached: false, startedAt: started });

@@ -52,7 +52,13 @@ return 1
  * recorded twice). The other signal waits for the claim and then finds it done; a claim whose holder died
  * expires, and the retried job decides the join itself. A re-join two or more seconds later is a join of its own.
  */
-export async function verifyJoin(job: BotJob, group: GroupPolicy, user: User, joinDate: number, threadId?: number): Promise<void> {
+export async function verifyJoin(
+  job: BotJob,
+  group: GroupPolicy,
+  user: User,
+  joinDate: number,
+  threadId?: number,
+): Promise<void> {
   if (user.is_bot || group.mode !== 'mute' || !group.channels.length || !group.supergroup) return;
   const { redis } = job;
   const join = job.keys.bot(job.bot.id, 'join', Number(group.chatId), user.id);
@@ -60,13 +66,18 @@ export async function verifyJoin(job: BotJob, group: GroupPolicy, user: User, jo
   const stateKey = stateOf(joinDate);
   const claimKey = `${join}:claim`;
   const owner = `${process.pid}:${Math.random()}`;
-  const state = String(await redis.eval(CLAIM, 4, stateOf(joinDate - 1), stateKey, stateOf(joinDate + 1), claimKey, owner));
+  const state = String(
+    await redis.eval(CLAIM, 4, stateOf(joinDate - 1), stateKey, stateOf(joinDate + 1), claimKey, owner),
+  );
   if (state === 'done') return;
-  if (state === 'busy') throw new RetryLaterError(Date.now() + CLAIM_RETRY_MS, 'this join is being decided by another worker');
+  if (state === 'busy')
+    throw new RetryLaterError(Date.now() + CLAIM_RETRY_MS, 'this join is being decided by another worker');
   let finished = false;
   try {
     // An earlier run died while recording its decision: if the row made it, the join is decided.
-    if (!(state.startsWith('recording:') && (await decisionRecordedSince(job, group, user.id, Number(state.slice(10)))))) {
+    if (!(
+      state.startsWith('recording:') && (await decisionRecordedSince(job, group, user.id, Number(state.slice(10))))
+    )) {
       const record = async (status: VerificationStatus, cached: boolean, errorType?: string) => {
         await redis.set(stateKey, `recording:${Date.now()}`, 'EX', 600);
         await logDecision(job, { chatId: group.chatId, userId: user.id, status, cached, errorType });
@@ -82,36 +93,59 @@ export async function verifyJoin(job: BotJob, group: GroupPolicy, user: User, jo
 
 type RecordDecision = (status: VerificationStatus, cached: boolean, errorType?: string) => Promise<void>;
 
-async function decideJoin(job: BotJob, group: GroupPolicy, user: User, record: RecordDecision, threadId?: number): Promise<void> {
+async function decideJoin(
+  job: BotJob,
+  group: GroupPolicy,
+  user: User,
+  record: RecordDecision,
+  threadId?: number,
+): Promise<void> {
   const chatId = Number(group.chatId);
   if (group.whitelist.has(BigInt(user.id))) return record('skipped', true);
   const { missing, unknown, cached } = await checkChannels(job, group.channels, user.id);
   // Never muted on a check that could not be made; not "verified" either (the group is told the bot cannot see).
-  if (!missing.length) return unknown.length ? record('error', cached, 'channel_unchecked') : record('verified', cached);
+  if (!missing.length)
+    return unknown.length ? record('error', cached, 'channel_unchecked') : record('verified', cached);
   // Admins are exempt; asked only when there is something to enforce (most joiners are subscribed).
   if (await isGroupAdmin(job, chatId, user.id)) return;
   const outcome = await restrictAndPrompt(job, group, user, { missing, reason: 'not_subscribed', threadId });
   if (outcome === 'restricted') await record('restricted', cached);
   else if (outcome === 'no_rights') await record('error', cached, 'no_rights');
   // Muted and prompted by an earlier run of this job that died before recording it: record it now.
-  else if (outcome === 'already' && !(await restrictionRecorded(job, group, user.id))) await record('restricted', cached);
-  else if (outcome === 'busy') throw new RetryLaterError(Date.now() + CLAIM_RETRY_MS, 'another worker is muting this user');
+  else if (outcome === 'already' && !(await restrictionRecorded(job, group, user.id)))
+    await record('restricted', cached);
+  else if (outcome === 'busy')
+    throw new RetryLaterError(Date.now() + CLAIM_RETRY_MS, 'another worker is muting this user');
 }
 
 /** Whether a decision about this user in this group was recorded at or after `since` (ms). */
 async function decisionRecordedSince(job: BotJob, group: GroupPolicy, userId: number, since: number): Promise<boolean> {
   const rows = await job.db.verificationLog.count({
-    where: { botInstanceId: job.bot.id, chatId: group.chatId, userId: BigInt(userId), createdAt: { gte: new Date(since) } },
+    where: {
+      botInstanceId: job.bot.id,
+      chatId: group.chatId,
+      userId: BigInt(userId),
+      createdAt: { gte: new Date(since) },
+    },
   });
   return rows > 0;
 }
 
 /** Whether the open restriction of this user already has its `restricted` row in the log. */
 async function restrictionRecorded(job: BotJob, group: GroupPolicy, userId: number): Promise<boolean> {
-  const open = await job.db.restriction.findFirst({ where: { groupId: group.id, userId: BigInt(userId), liftedAt: null }, select: { mutedAt: true } });
+  const open = await job.db.restriction.findFirst({
+    where: { groupId: group.id, userId: BigInt(userId), liftedAt: null },
+    select: { mutedAt: true },
+  });
   if (!open) return true;
   const rows = await job.db.verificationLog.count({
-    where: { botInstanceId: job.bot.id, chatId: group.chatId, userId: BigInt(userId), status: 'restricted', createdAt: { gte: open.mutedAt } },
+    where: {
+      botInstanceId: job.bot.id,
+      chatId: group.chatId,
+      userId: BigInt(userId),
+      status: 'restricted',
+      createdAt: { gte: open.mutedAt },
+    },
   });
   return rows > 0;
 }
@@ -139,7 +173,9 @@ export async function onChatMember(job: BotJob, update: ChatMemberUpdated): Prom
   // Telegram keeps a restriction through a leave and a re-join. One that still lets the user write (an
   // admin's, say) is checked like any join; a mute that holds is an admin's business, unless it is ours.
   if (!maySendMessages(update.new_chat_member as typeof update.new_chat_member & { is_member?: boolean })) {
-    const ours = await job.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
+    const ours = await job.db.restriction.count({
+      where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null },
+    });
     if (!ours) return;
   }
   await verifyJoin(job, group, user, update.date);
@@ -150,7 +186,8 @@ export async function onNewChatMembers(job: BotJob, message: Message.NewChatMemb
   const group = await job.groups.get(job.bot.id, message.chat.id);
   if (!group?.enabled) return;
   // The users who joined, not the admin who added them.
-  for (const user of message.new_chat_members) await verifyJoin(job, group, user, message.date, message.message_thread_id);
+  for (const user of message.new_chat_members)
+    await verifyJoin(job, group, user, message.date, message.message_thread_id);
 }
 
 /** A user left an enforced channel: mute them again, with a prompt, in every enabled group that requires it. */
@@ -162,7 +199,9 @@ async function onChannelLeave(job: BotJob, channelChatId: number, user: User) {
     if (!inGroup || !memberOf(inGroup) || isAdminStatus(inGroup.status)) continue;
     // Muted already: by an admin (theirs stands), or by us (re-prompted below if the prompt is gone).
     if (!maySendMessages(inGroup)) {
-      const ours = await job.db.restriction.count({ where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null } });
+      const ours = await job.db.restriction.count({
+        where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null },
+      });
       if (!ours) continue;
     }
     const { missing, cached } = await checkChannels(job, group.channels, user.id);
@@ -175,7 +214,12 @@ async function onChannelLeave(job: BotJob, channelChatId: number, user: User) {
 /** A muted user joined a channel: when that completes their set, unmute them at once, without a button press. */
 async function onChannelJoin(job: BotJob, channelChatId: number, userId: number) {
   const open = await job.db.restriction.findMany({
-    where: { botInstanceId: job.bot.id, userId: BigInt(userId), liftedAt: null, group: { enabled: true, channelLinks: { some: { channel: { channelId: BigInt(channelChatId) } } } } },
+    where: {
+      botInstanceId: job.bot.id,
+      userId: BigInt(userId),
+      liftedAt: null,
+      group: { enabled: true, channelLinks: { some: { channel: { channelId: BigInt(channelChatId) } } } },
+    },
     select: { group: { select: { chatId: true } } },
   });
   for (const { group: ref } of open) {
@@ -183,7 +227,8 @@ async function onChannelJoin(job: BotJob, channelChatId: number, userId: number)
     if (!group) continue;
     const { missing, cached } = await checkChannels(job, group.channels, userId);
     if (missing.length) continue;
-    if (await liftRestriction(job, group, userId, 'verified')) await logDecision(job, { chatId: group.chatId, userId, status: 'verified', cached, startedAt: Date.now() });
+    if (await liftRestriction(job, group, userId, 'verified'))
+      await logDecision(job, { chatId: group.chatId, userId, status: 'verified', cached, startedAt: Date.now() });
   }
 }
 
@@ -206,24 +251,40 @@ export async function onGroupMessage(job: BotJob, message: Message): Promise<voi
   const chatId = message.chat.id;
   const { missing, unknown, cached } = await checkChannels(job, group.channels, from.id);
   if (!missing.length) {
-    if (!cached && !unknown.length) await logDecision(job, { chatId, userId: from.id, status: 'verified', cached: false });
+    if (!cached && !unknown.length)
+      await logDecision(job, { chatId, userId: from.id, status: 'verified', cached: false });
     return;
   }
   if (await isGroupAdmin(job, chatId, from.id)) return;
   await deleteMessage(job, chatId, message.message_id);
-  const outcome = await restrictAndPrompt(job, group, from, { missing, reason: 'not_subscribed', threadId: message.message_thread_id });
+  const outcome = await restrictAndPrompt(job, group, from, {
+    missing,
+    reason: 'not_subscribed',
+    threadId: message.message_thread_id,
+  });
   if (outcome === 'restricted') await logDecision(job, { chatId, userId: from.id, status: 'restricted', cached });
 }
 
 /** "I've joined": only its user may press it; re-check without the cache; lift the mute or list what is missing. */
-export async function onVerifyButton(job: BotJob, group: GroupPolicy, boundUserId: number, presser: User, callbackId: string) {
-  const answer = (t: string, alert = true) => job.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
+export async function onVerifyButton(
+  job: BotJob,
+  group: GroupPolicy,
+  boundUserId: number,
+  presser: User,
+  callbackId: string,
+) {
+  const answer = (t: string, alert = true) =>
+    job.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
   if (presser.id !== boundUserId) {
     job.metrics.skippedUpdates.inc({ bot: String(job.bot.id), reason: 'someone_elses_button' });
     job.log.info('button pressed by someone it is not for', { chatId: Number(group.chatId) });
     return void (await answer(text(group.language, 'notYourButton')));
   }
-  await forgetMembership(job, group.channels.map((c) => c.channelId), presser.id);
+  await forgetMembership(
+    job,
+    group.channels.map((c) => c.channelId),
+    presser.id,
+  );
   const { missing } = await checkChannels(job, group.channels, presser.id);
   if (missing.length) {
     return void (await answer(text(group.language, 'stillMissing', { channels: plainChannelNames(missing) })));

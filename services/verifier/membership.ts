@@ -5,7 +5,6 @@ import { channelCheckable, channelUncheckable } from './channel-access';
 import type { ChannelPolicy } from './groups';
 import type { BotJob } from './job';
 
-
 const MEMBER_TTL_S = 600;
 const NON_MEMBER_TTL_S = 60;
 /** ±10 % so a wave of joins does not expire (and re-query Telegram) all at once. */
@@ -50,7 +49,8 @@ export async function checkChannels(job: BotJob, channels: ChannelPolicy[], user
         if (!channel.botIsAdmin) await channelCheckable(job, channel.channelId);
         return joined ? 'member' : 'missing';
       } catch (err) {
-        if (isTelegramError(err, 400) && /user not found|PARTICIPANT_ID_INVALID/i.test(err.description)) return 'missing';
+        if (isTelegramError(err, 400) && /user not found|PARTICIPANT_ID_INVALID/i.test(err.description))
+          return 'missing';
         // "member list is inaccessible" (not an admin there), the channel gone, the bot removed: cannot check.
         if (isTelegramError(err, 400) || isTelegramError(err, 403)) {
           await channelUncheckable(job, channel.channelId, err.description);
@@ -72,8 +72,18 @@ export async function forgetMembership(job: BotJob, channelIds: bigint[], userId
   if (channelIds.length) await job.redis.del(...channelIds.map((id) => cacheKey(job, id, userId)));
 }
 
-export async function rememberMembership(job: BotJob, channelId: bigint, userId: number, joined: boolean): Promise<void> {
-  await job.redis.set(cacheKey(job, channelId, userId), joined ? '1' : '0', 'EX', jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S));
+export async function rememberMembership(
+  job: BotJob,
+  channelId: bigint,
+  userId: number,
+  joined: boolean,
+): Promise<void> {
+  await job.redis.set(
+    cacheKey(job, channelId, userId),
+    joined ? '1' : '0',
+    'EX',
+    jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S),
+  );
 }
 
 const ADMINS_TTL_S = 600;
@@ -82,11 +92,21 @@ const ADMINS_TTL_S = 600;
 export async function isGroupAdmin(job: BotJob, chatId: number, userId: number): Promise<boolean> {
   const { redis } = job;
   const key = job.keys.bot(job.bot.id, 'admins', chatId);
-  const [exists, isAdmin] = await redis.multi().exists(key).sismember(key, String(userId)).exec().then((r) => r!.map(([, v]) => Number(v)));
+  const [exists, isAdmin] = await redis
+    .multi()
+    .exists(key)
+    .sismember(key, String(userId))
+    .exec()
+    .then((r) => r!.map(([, v]) => Number(v)));
   if (exists) return isAdmin === 1;
   const admins = await job.api.call('getChatAdministrators', { chat_id: chatId });
   // "0" marks the set as loaded even when it would otherwise be empty.
-  await redis.multi().del(key).sadd(key, '0', ...admins.map((a) => String(a.user.id))).expire(key, ADMINS_TTL_S).exec();
+  await redis
+    .multi()
+    .del(key)
+    .sadd(key, '0', ...admins.map((a) => String(a.user.id)))
+    .expire(key, ADMINS_TTL_S)
+    .exec();
   return admins.some((a) => a.user.id === userId);
 }
 

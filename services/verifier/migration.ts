@@ -13,7 +13,9 @@ export async function onGroupMigrated(job: BotJob, fromChatId: number, toChatId:
   const from = BigInt(fromChatId);
   const to = BigInt(toChatId);
   const outcome = await job.db.$transaction(async (tx) => {
-    const old = await tx.protectedGroup.findUnique({ where: { botInstanceId_chatId: { botInstanceId, chatId: from } } });
+    const old = await tx.protectedGroup.findUnique({
+      where: { botInstanceId_chatId: { botInstanceId, chatId: from } },
+    });
     if (!old) return 'nothing to move';
     const current = await tx.protectedGroup.findUnique({
       where: { botInstanceId_chatId: { botInstanceId, chatId: to } },
@@ -25,14 +27,23 @@ export async function onGroupMigrated(job: BotJob, fromChatId: number, toChatId:
       const { channelLinks, whitelist, restrictions } = current._count;
       if (current.enabled || channelLinks || whitelist || restrictions) {
         await tx.protectedGroup.updateMany({ where: { id: old.id, chatId: from }, data: { enabled: false } });
-        return 'kept the supergroup\'s own settings';
+        return "kept the supergroup's own settings";
       }
       await tx.protectedGroup.deleteMany({ where: { id: current.id } });
     }
     await tx.protectedGroup.updateMany({
       where: { id: old.id, chatId: from },
       // The bare record knows the bot's rights in the new chat; the old one knew them in the basic group.
-      data: { chatId: to, chatType: 'supergroup', ...(current && current.id !== old.id && { title: current.title, username: current.username, missingRights: current.missingRights }) },
+      data: {
+        chatId: to,
+        chatType: 'supergroup',
+        ...(current &&
+          current.id !== old.id && {
+            title: current.title,
+            username: current.username,
+            missingRights: current.missingRights,
+          }),
+      },
     });
     return 'moved';
   });

@@ -16,7 +16,12 @@ const COUNT_TTL_S = 86_400;
  * `sender_chat_ban_after`-th deleted post (0 = never) the channel is banned from the group with
  * banChatSenderChat, which stops it writing there at all.
  */
-export async function onForeignChannelPost(job: BotJob, group: GroupPolicy, message: Message, senderChat: { id: number; type: string }): Promise<void> {
+export async function onForeignChannelPost(
+  job: BotJob,
+  group: GroupPolicy,
+  message: Message,
+  senderChat: { id: number; type: string },
+): Promise<void> {
   const chatId = message.chat.id;
   if (senderChat.id === chatId || group.channels.some((c) => c.channelId === BigInt(senderChat.id))) return;
   if (BigInt(senderChat.id) === (await linkedChat(job, group))) return;
@@ -27,12 +32,18 @@ export async function onForeignChannelPost(job: BotJob, group: GroupPolicy, mess
   if (!group.senderChatBanAfter) return;
   // A set of message ids, so a retried job does not count its post twice.
   const key = job.keys.bot(job.bot.id, 'channel-posts', chatId, senderChat.id);
-  const [, , count] = (await job.redis.multi().sadd(key, String(message.message_id)).expire(key, COUNT_TTL_S).scard(key).exec())!.map(([, v]) => Number(v));
+  const [, , count] = (await job.redis
+    .multi()
+    .sadd(key, String(message.message_id))
+    .expire(key, COUNT_TTL_S)
+    .scard(key)
+    .exec())!.map(([, v]) => Number(v));
   if (count! < group.senderChatBanAfter) return;
   try {
     await job.api.call('banChatSenderChat', { chat_id: chatId, sender_chat_id: senderChat.id });
   } catch (err) {
-    if (isTelegramError(err, 400) && /not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description)) return recordMissingRight(job, group, 'can_restrict_members');
+    if (isTelegramError(err, 400) && /not enough rights|CHAT_ADMIN_REQUIRED/i.test(err.description))
+      return recordMissingRight(job, group, 'can_restrict_members');
     throw err;
   }
   job.metrics.channelPosts.inc({ bot, action: 'banned' });

@@ -8,7 +8,10 @@ import type { ALLOWED_UPDATES } from '../../queues';
 const id = z.number().int();
 const user = z.looseObject({ id: id.positive(), is_bot: z.boolean(), first_name: z.string().max(1024) });
 const chat = z.looseObject({ id, type: z.enum(['private', 'group', 'supergroup', 'channel']) });
-const chatMember = z.looseObject({ status: z.enum(['creator', 'administrator', 'member', 'restricted', 'left', 'kicked']), user });
+const chatMember = z.looseObject({
+  status: z.enum(['creator', 'administrator', 'member', 'restricted', 'left', 'kicked']),
+  user,
+});
 
 const message = z.looseObject({
   message_id: id.positive(),
@@ -24,16 +27,29 @@ const message = z.looseObject({
 
 export const updateSchemas = {
   message,
-  callback_query: z.looseObject({ id: z.string().min(1).max(256), from: user, data: z.string().max(64).optional(), message: message.optional() }),
+  callback_query: z.looseObject({
+    id: z.string().min(1).max(256),
+    from: user,
+    data: z.string().max(64).optional(),
+    message: message.optional(),
+  }),
   chat_member: z.looseObject({ chat, from: user, date: id, old_chat_member: chatMember, new_chat_member: chatMember }),
-  my_chat_member: z.looseObject({ chat, from: user, date: id, old_chat_member: chatMember, new_chat_member: chatMember }),
+  my_chat_member: z.looseObject({
+    chat,
+    from: user,
+    date: id,
+    old_chat_member: chatMember,
+    new_chat_member: chatMember,
+  }),
   chat_join_request: z.looseObject({ chat, from: user, user_chat_id: id, date: id }),
 } as const satisfies Record<(typeof ALLOWED_UPDATES)[number], z.ZodType>; // every kind the poller asks Telegram for
 
 export type HandledUpdateType = keyof typeof updateSchemas;
 
 /** The one handled kind an update carries, validated; or why it is skipped. */
-export function classifyUpdate(update: Record<string, unknown>): { type: HandledUpdateType; payload: unknown } | { skip: string } {
+export function classifyUpdate(
+  update: Record<string, unknown>,
+): { type: HandledUpdateType; payload: unknown } | { skip: string } {
   const type = (Object.keys(updateSchemas) as HandledUpdateType[]).find((t) => t in update);
   if (!type) return { skip: 'unhandled_type' };
   const parsed = updateSchemas[type].safeParse(update[type]);

@@ -27,10 +27,14 @@ describe('sessions', () => {
 
   it('answers the same for an unknown email and a wrong password, and takes comparable time', async () => {
     const t1 = performance.now();
-    const unknown = await api.call('POST', '/api/v1/auth/login', { body: { email: 'nobody@example.com', password: 'whatever-password' } });
+    const unknown = await api.call('POST', '/api/v1/auth/login', {
+      body: { email: 'nobody@example.com', password: 'whatever-password' },
+    });
     const d1 = performance.now() - t1;
     const t2 = performance.now();
-    const wrong = await api.call('POST', '/api/v1/auth/login', { body: { email: VIEWER.email, password: 'wrong-password-1' } });
+    const wrong = await api.call('POST', '/api/v1/auth/login', {
+      body: { email: VIEWER.email, password: 'wrong-password-1' },
+    });
     const d2 = performance.now() - t2;
     expect(unknown.status).toBe(401);
     expect(wrong.status).toBe(401);
@@ -57,9 +61,24 @@ describe('sessions', () => {
   it('an expired session, a deleted user and a revoked or expired token are refused', async () => {
     const s = await api.login(ADMIN);
     const me = await api.call('GET', '/api/v1/auth/me', { auth: s });
-    await api.ctx.db.adminSession.update({ where: { id: (await api.ctx.db.adminSession.findFirstOrThrow({ where: { adminUserId: me.body.user.id }, orderBy: { id: 'desc' } })).id }, data: { expiresAt: new Date(Date.now() - 1000), createdAt: new Date(Date.now() - 5000) } });
+    await api.ctx.db.adminSession.update({
+      where: {
+        id: (
+          await api.ctx.db.adminSession.findFirstOrThrow({
+            where: { adminUserId: me.body.user.id },
+            orderBy: { id: 'desc' },
+          })
+        ).id,
+      },
+      data: { expiresAt: new Date(Date.now() - 1000), createdAt: new Date(Date.now() - 5000) },
+    });
     // A change made behind the API's back is seen once the in-memory credential cache (AUTH_CACHE_TTL_MS) lapses.
-    await expect.poll(async () => (await api.call('GET', '/api/v1/auth/me', { auth: s })).status, { timeout: 5_000, interval: 200 }).toBe(401);
+    await expect
+      .poll(async () => (await api.call('GET', '/api/v1/auth/me', { auth: s })).status, {
+        timeout: 5_000,
+        interval: 200,
+      })
+      .toBe(401);
 
     const owner = { token: api.tokens.owner };
     const created = await api.call('POST', '/api/v1/tokens', { auth: owner, body: { name: 'script', role: 'viewer' } });
@@ -73,11 +92,25 @@ describe('sessions', () => {
     expect((await api.call('DELETE', `/api/v1/tokens/${created.body.id}`, { auth: owner })).status).toBe(204);
     expect((await api.call('GET', '/api/v1/bots', { auth: t })).status).toBe(401);
 
-    const expiring = await api.call('POST', '/api/v1/tokens', { auth: owner, body: { name: 'short', role: 'viewer', expiresInDays: 1 } });
-    await api.ctx.db.apiToken.update({ where: { id: expiring.body.id }, data: { expiresAt: new Date(Date.now() - 1) } });
-    await expect.poll(async () => (await api.call('GET', '/api/v1/bots', { auth: { token: expiring.body.token } })).status, { timeout: 5_000, interval: 200 }).toBe(401);
+    const expiring = await api.call('POST', '/api/v1/tokens', {
+      auth: owner,
+      body: { name: 'short', role: 'viewer', expiresInDays: 1 },
+    });
+    await api.ctx.db.apiToken.update({
+      where: { id: expiring.body.id },
+      data: { expiresAt: new Date(Date.now() - 1) },
+    });
+    await expect
+      .poll(async () => (await api.call('GET', '/api/v1/bots', { auth: { token: expiring.body.token } })).status, {
+        timeout: 5_000,
+        interval: 200,
+      })
+      .toBe(401);
 
-    const user = await api.call('POST', '/api/v1/users', { auth: owner, body: { email: 'Temp@Example.com', password: 'temporary-password-1', role: 'admin' } });
+    const user = await api.call('POST', '/api/v1/users', {
+      auth: owner,
+      body: { email: 'Temp@Example.com', password: 'temporary-password-1', role: 'admin' },
+    });
     expect(user.status).toBe(201);
     expect(user.body.email).toBe('temp@example.com');
     expect(user.body.passwordHash).toBeUndefined();
@@ -90,7 +123,10 @@ describe('sessions', () => {
 
   it('keeps at least one owner', async () => {
     const owner = await api.ctx.db.adminUser.findFirstOrThrow({ where: { email: OWNER.email } });
-    const res = await api.call('PATCH', `/api/v1/users/${owner.id}`, { auth: { token: api.tokens.owner }, body: { role: 'viewer' } });
+    const res = await api.call('PATCH', `/api/v1/users/${owner.id}`, {
+      auth: { token: api.tokens.owner },
+      body: { role: 'viewer' },
+    });
     expect(res.status).toBe(409);
   });
 });
@@ -106,8 +142,14 @@ describe('CSRF', () => {
     expect(wrong.status).toBe(403);
     // Another session's token does not fit this session.
     const other = await api.login(OWNER);
-    expect((await api.call('POST', '/api/v1/tokens', { auth: { cookie: s.cookie, csrf: other.csrf }, body })).status).toBe(403);
-    const crossOrigin = await api.call('POST', '/api/v1/tokens', { auth: s, body, headers: { origin: 'https://evil.example' } });
+    expect(
+      (await api.call('POST', '/api/v1/tokens', { auth: { cookie: s.cookie, csrf: other.csrf }, body })).status,
+    ).toBe(403);
+    const crossOrigin = await api.call('POST', '/api/v1/tokens', {
+      auth: s,
+      body,
+      headers: { origin: 'https://evil.example' },
+    });
     expect(crossOrigin.status).toBe(403);
     const ok = await api.call('POST', '/api/v1/tokens', { auth: s, body, headers: { origin: api.base } });
     expect(ok.status).toBe(201);
@@ -120,7 +162,16 @@ describe('CSRF', () => {
     const s = await api.login(OWNER);
     const path = '/admin/queues/api/queues/maintenance/retry/failed';
     expect((await api.call('PUT', path, { auth: { cookie: s.cookie } })).status).toBe(403);
-    expect((await api.call('PUT', path, { auth: { cookie: s.cookie }, headers: { origin: 'https://evil.example' } })).status).toBe(403);
-    expect((await api.call('PUT', path, { auth: { cookie: s.cookie }, headers: { origin: api.base, 'sec-fetch-site': 'same-origin' } })).status).toBeLessThan(300);
+    expect(
+      (await api.call('PUT', path, { auth: { cookie: s.cookie }, headers: { origin: 'https://evil.example' } })).status,
+    ).toBe(403);
+    expect(
+      (
+        await api.call('PUT', path, {
+          auth: { cookie: s.cookie },
+          headers: { origin: api.base, 'sec-fetch-site': 'same-origin' },
+        })
+      ).status,
+    ).toBeLessThan(300);
   });
 });

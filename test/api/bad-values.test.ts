@@ -45,7 +45,12 @@ describe('values PostgreSQL cannot take', () => {
       expect(r.status, `${path} → ${r.text}`).toBe(400);
       expect(r.text).toMatch(/year must be 0001 to 9999/);
     }
-    for (const filters of [{ from: YEAR_0 }, { botId: 99_999_999_999 }, { groupChatId: '9999999999999999999' }, { groupChatId: `-1${NUL}` }]) {
+    for (const filters of [
+      { from: YEAR_0 },
+      { botId: 99_999_999_999 },
+      { groupChatId: '9999999999999999999' },
+      { groupChatId: `-1${NUL}` },
+    ]) {
       const r = await api.call('POST', '/api/v1/exports', { auth: owner, body: { kind: 'verifications', filters } });
       expect(r.status, `${JSON.stringify(filters)} → ${r.text}`).toBe(400);
     }
@@ -61,7 +66,11 @@ describe('values PostgreSQL cannot take', () => {
     await client.end();
     for (const err of [prismaError, pgError, overflow]) {
       expect(sqlState(err)).toMatch(/^22/);
-      expect(describeError(err)).toEqual({ status: 400, code: 'invalid_value', message: 'A value in the request is out of range or malformed' });
+      expect(describeError(err)).toEqual({
+        status: 400,
+        code: 'invalid_value',
+        message: 'A value in the request is out of range or malformed',
+      });
     }
     expect(describeError(new Error('boom')).status).toBe(500);
   });

@@ -8,7 +8,12 @@ import { useTestRedis } from '../support/redis';
 
 const redis = useTestRedis();
 // Two caches over one Redis prefix stand for two API processes.
-const ctx = { redis: redis.redis, keys: keyspace(redis.prefix), config: { API_CACHE_TTL_SECONDS: 300 }, log: logger } as unknown as AppContext;
+const ctx = {
+  redis: redis.redis,
+  keys: keyspace(redis.prefix),
+  config: { API_CACHE_TTL_SECONDS: 300 },
+  log: logger,
+} as unknown as AppContext;
 const text = (body: { bytes: Buffer }) => body.bytes.toString();
 
 describe('entity cache', () => {
@@ -50,13 +55,18 @@ describe('entity cache', () => {
     await cache.invalidate('channels');
     release();
     expect(text(await slow)).toContain('before the change');
-    expect(text(await cache.read('channels', 'list:slow', async () => ({ version: 'after the change' })))).toContain('after the change');
+    expect(text(await cache.read('channels', 'list:slow', async () => ({ version: 'after the change' })))).toContain(
+      'after the change',
+    );
   });
 
   it('Redis keeps only reads that repeat: 1,000 one-off searches add nothing, a repeated one is shared', async () => {
     const cache = entityCache(ctx);
     const before = await redis.redis.keys(`${redis.prefix}:api:cache:groups:*`);
-    const page = (q: string) => async () => ({ items: Array.from({ length: 20 }, (_, i) => ({ id: i, title: `${q} ${'x'.repeat(200)}` })), q });
+    const page = (q: string) => async () => ({
+      items: Array.from({ length: 20 }, (_, i) => ({ id: i, title: `${q} ${'x'.repeat(200)}` })),
+      q,
+    });
     for (let i = 0; i < 1_000; i++) await cache.read('groups', `list:{"q":"search ${i}"}`, page(`search ${i}`));
     const after = await redis.redis.keys(`${redis.prefix}:api:cache:groups:*`);
     const added = after.filter((k) => !before.includes(k) && !k.endsWith(':gen'));
@@ -66,7 +76,9 @@ describe('entity cache', () => {
     await cache.read('groups', 'list:{"q":"search 7"}', page('search 7'));
     let loads = 0;
     const other = entityCache(ctx);
-    expect(text(await other.read('groups', 'list:{"q":"search 7"}', async () => (loads++, { other: true })))).toContain('"q":"search 7"');
+    expect(text(await other.read('groups', 'list:{"q":"search 7"}', async () => (loads++, { other: true })))).toContain(
+      '"q":"search 7"',
+    );
     expect(loads).toBe(0);
   });
 });

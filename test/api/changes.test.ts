@@ -12,7 +12,8 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     // Read twice: Redis keeps only what repeats.
     const first = await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() });
     await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() });
-    for (let i = 0; i < 2; i++) expect((await api.call('GET', '/api/v1/groups?q=crypto', { auth: admin() })).body.total).toBe(1);
+    for (let i = 0; i < 2; i++)
+      expect((await api.call('GET', '/api/v1/groups?q=crypto', { auth: admin() })).body.total).toBe(1);
     expect(first.body.title).toBe(group.title);
     expect(first.body.channels).toEqual([]);
     const ttlKeys = await api.redis.redis.keys(`${api.redis.prefix}:api:cache:groups:*`);
@@ -31,27 +32,59 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     const messages: string[] = [];
     sub.on('message', (_c, m: string) => messages.push(m));
     await sub.subscribe(api.ctx.keys.key('control'));
-    const patched = await api.call('PATCH', `/api/v1/groups/${group.id}`, { auth: admin(), body: { promptLifetimeSeconds: 600, language: 'ru' } });
+    const patched = await api.call('PATCH', `/api/v1/groups/${group.id}`, {
+      auth: admin(),
+      body: { promptLifetimeSeconds: 600, language: 'ru' },
+    });
     expect(patched.status, patched.text).toBe(200);
     const after = await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() });
     expect(after.body).toMatchObject({ title: 'Renamed Behind The Back', promptLifetimeSeconds: 600, language: 'ru' });
     expect((await api.call('GET', '/api/v1/groups?q=renamed', { auth: admin() })).body.total).toBe(1);
     expect((await api.call('GET', '/api/v1/groups?q=crypto', { auth: admin() })).body.total).toBe(0);
-    await expect.poll(() => messages.map((m) => JSON.parse(m))).toContainEqual({ type: 'group-changed', botId, chatId: String(group.chatId) });
+    await expect
+      .poll(() => messages.map((m) => JSON.parse(m)))
+      .toContainEqual({ type: 'group-changed', botId, chatId: String(group.chatId) });
     await sub.quit();
 
     // Linking a channel shows on both sides at once.
     for (let i = 0; i < 2; i++) await api.call('GET', `/api/v1/channels/${channel.id}`, { auth: admin() });
-    const link = await api.call('POST', `/api/v1/groups/${group.id}/channels`, { auth: admin(), body: { channelId: channel.id } });
+    const link = await api.call('POST', `/api/v1/groups/${group.id}/channels`, {
+      auth: admin(),
+      body: { channelId: channel.id },
+    });
     expect(link.status, link.text).toBe(201);
-    expect((await api.call('POST', `/api/v1/groups/${group.id}/channels`, { auth: admin(), body: { channelId: channel.id } })).status).toBe(409);
-    expect((await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() })).body.channels.map((c: { id: number }) => c.id)).toEqual([channel.id]);
-    expect((await api.call('GET', `/api/v1/channels/${channel.id}`, { auth: admin() })).body.groups.map((g: { id: number }) => g.id)).toEqual([group.id]);
-    expect((await api.call('DELETE', `/api/v1/groups/${group.id}/channels/${channel.id}`, { auth: admin() })).status).toBe(204);
+    expect(
+      (
+        await api.call('POST', `/api/v1/groups/${group.id}/channels`, {
+          auth: admin(),
+          body: { channelId: channel.id },
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() })).body.channels.map(
+        (c: { id: number }) => c.id,
+      ),
+    ).toEqual([channel.id]);
+    expect(
+      (await api.call('GET', `/api/v1/channels/${channel.id}`, { auth: admin() })).body.groups.map(
+        (g: { id: number }) => g.id,
+      ),
+    ).toEqual([group.id]);
+    expect(
+      (await api.call('DELETE', `/api/v1/groups/${group.id}/channels/${channel.id}`, { auth: admin() })).status,
+    ).toBe(204);
     expect((await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() })).body.channels).toEqual([]);
 
     // Settings out of the CHECK constraints' bounds are a 400, not a database error.
-    for (const body of [{ promptLifetimeSeconds: 5 }, { muteDurationSeconds: 10 }, { language: 'eng' }, { customPromptText: '   ' }, { mode: 'ban' }, { unknown: 1 }]) {
+    for (const body of [
+      { promptLifetimeSeconds: 5 },
+      { muteDurationSeconds: 10 },
+      { language: 'eng' },
+      { customPromptText: '   ' },
+      { mode: 'ban' },
+      { unknown: 1 },
+    ]) {
       const res = await api.call('PATCH', `/api/v1/groups/${group.id}`, { auth: admin(), body });
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
@@ -59,7 +92,9 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
 
   it('a group shows the channels the bot cannot check, counts only restrictions that hold, and takes the channel-ban threshold', async () => {
     const { group, channel, botId } = await seedBot(api);
-    await api.ctx.db.groupChannelLink.create({ data: { groupId: group.id, channelId: channel.id, botInstanceId: botId } });
+    await api.ctx.db.groupChannelLink.create({
+      data: { groupId: group.id, channelId: channel.id, botInstanceId: botId },
+    });
     await api.ctx.db.enforcedChannel.update({ where: { id: channel.id }, data: { botIsAdmin: false } });
     const past = new Date(Date.now() - 60_000);
     await api.ctx.db.restriction.createMany({
@@ -67,24 +102,40 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
         { botInstanceId: botId, groupId: group.id, userId: 501n },
         { botInstanceId: botId, groupId: group.id, userId: 502n, mutedUntil: new Date(Date.now() + 3_600_000) },
         // A timed mute past its end: Telegram has lifted it, whether or not its row is closed yet.
-        { botInstanceId: botId, groupId: group.id, userId: 503n, mutedAt: new Date(Date.now() - 120_000), mutedUntil: past },
+        {
+          botInstanceId: botId,
+          groupId: group.id,
+          userId: 503n,
+          mutedAt: new Date(Date.now() - 120_000),
+          mutedUntil: past,
+        },
         { botInstanceId: botId, groupId: group.id, userId: 504n, liftedAt: new Date(), liftReason: 'verified' },
       ],
     });
-    const patched = await api.call('PATCH', `/api/v1/groups/${group.id}`, { auth: admin(), body: { senderChatBanAfter: 5 } });
+    const patched = await api.call('PATCH', `/api/v1/groups/${group.id}`, {
+      auth: admin(),
+      body: { senderChatBanAfter: 5 },
+    });
     expect(patched.status, patched.text).toBe(200);
     const body = (await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() })).body;
     expect(body).toMatchObject({ uncheckableChannels: 1, openRestrictions: 2, senderChatBanAfter: 5 });
     expect(body.channels).toEqual([expect.objectContaining({ id: channel.id, botIsAdmin: false })]);
-    expect((await api.call('GET', `/api/v1/groups?bot_id=${botId}`, { auth: admin() })).body.items[0].senderChatBanAfter).toBe(5);
+    expect(
+      (await api.call('GET', `/api/v1/groups?bot_id=${botId}`, { auth: admin() })).body.items[0].senderChatBanAfter,
+    ).toBe(5);
     for (const senderChatBanAfter of [-1, 101, 2.5]) {
-      expect((await api.call('PATCH', `/api/v1/groups/${group.id}`, { auth: admin(), body: { senderChatBanAfter } })).status).toBe(400);
+      expect(
+        (await api.call('PATCH', `/api/v1/groups/${group.id}`, { auth: admin(), body: { senderChatBanAfter } })).status,
+      ).toBe(400);
     }
   });
 
-  it('unmute everyone enqueues lift-restrictions on the bot\'s queue, and disabling can do it too', async () => {
+  it("unmute everyone enqueues lift-restrictions on the bot's queue, and disabling can do it too", async () => {
     const { group, botId } = await seedBot(api);
-    const res = await api.call('POST', `/api/v1/groups/${group.id}/unmute-all`, { auth: admin(), body: { disable: true } });
+    const res = await api.call('POST', `/api/v1/groups/${group.id}/unmute-all`, {
+      auth: admin(),
+      body: { disable: true },
+    });
     expect(res.status, res.text).toBe(202);
     expect(res.body.enabled).toBe(false);
     const queue = openQueue(updatesQueue(botId), { connection: createRedis(api.redis.url), prefix: api.redis.prefix });
@@ -106,10 +157,20 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     expect(created.body).not.toHaveProperty('tokenEncrypted');
     expect((await api.call('POST', '/api/v1/bots', { auth: admin(), body: { token: simBot.token } })).status).toBe(409);
     const id = created.body.id;
-    expect((await api.call('PATCH', `/api/v1/bots/${id}`, { auth: admin(), body: { name: 'Renamed' } })).body.name).toBe('Renamed');
-    expect((await api.call('POST', `/api/v1/bots/${id}/stop`, { auth: admin() })).body).toMatchObject({ isActive: false, status: 'stopped' });
-    expect((await api.call('POST', `/api/v1/bots/${id}/start`, { auth: admin() })).body).toMatchObject({ isActive: true, status: 'starting' });
-    expect((await api.call('POST', `/api/v1/bots/${id}/restart`, { auth: admin() })).body).toMatchObject({ status: 'restarting' });
+    expect(
+      (await api.call('PATCH', `/api/v1/bots/${id}`, { auth: admin(), body: { name: 'Renamed' } })).body.name,
+    ).toBe('Renamed');
+    expect((await api.call('POST', `/api/v1/bots/${id}/stop`, { auth: admin() })).body).toMatchObject({
+      isActive: false,
+      status: 'stopped',
+    });
+    expect((await api.call('POST', `/api/v1/bots/${id}/start`, { auth: admin() })).body).toMatchObject({
+      isActive: true,
+      status: 'starting',
+    });
+    expect((await api.call('POST', `/api/v1/bots/${id}/restart`, { auth: admin() })).body).toMatchObject({
+      status: 'restarting',
+    });
     const health = await api.call('GET', `/api/v1/bots/${id}/health`, { auth: { token: api.tokens.viewer } });
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ botId: id, queue: { waiting: 0 } });
@@ -118,7 +179,12 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     expect((await api.call('DELETE', `/api/v1/bots/${id}`, { auth: admin() })).status).toBe(204);
     expect((await api.call('GET', `/api/v1/bots/${id}`, { auth: admin() })).status).toBe(404);
     // Bull Board follows: the deleted bot's queue disappears (the list refreshes every few seconds).
-    await expect.poll(async () => (await api.call('GET', '/admin/queues/api/queues', { auth: admin() })).text, { timeout: 8_000, interval: 500 }).not.toContain(`updates-${id}`);
+    await expect
+      .poll(async () => (await api.call('GET', '/admin/queues/api/queues', { auth: admin() })).text, {
+        timeout: 8_000,
+        interval: 500,
+      })
+      .not.toContain(`updates-${id}`);
     // A deleted bot can be added again: its row (and history) is revived.
     const again = await api.call('POST', '/api/v1/bots', { auth: admin(), body: { token: simBot.token } });
     expect(again.status).toBe(201);
@@ -128,7 +194,18 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
   it('every change wrote an audit row, with the actor and without secrets', async () => {
     const rows = await api.ctx.db.adminAuditLog.findMany({ orderBy: { id: 'asc' } });
     const actions = new Set(rows.map((r) => r.action));
-    for (const action of ['bot.create', 'bot.update', 'bot.stop', 'bot.start', 'bot.restart', 'bot.delete', 'group.update', 'group.unmute_all', 'group.link_channel', 'group.unlink_channel']) {
+    for (const action of [
+      'bot.create',
+      'bot.update',
+      'bot.stop',
+      'bot.start',
+      'bot.restart',
+      'bot.delete',
+      'group.update',
+      'group.unmute_all',
+      'group.link_channel',
+      'group.unlink_channel',
+    ]) {
       expect(actions, action).toContain(action);
     }
     const adminToken = await api.ctx.db.apiToken.findFirstOrThrow({ where: { role: 'admin' } });
@@ -140,10 +217,14 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     expect(update.oldValues).toMatchObject({ promptLifetimeSeconds: 300, language: 'en' });
     expect(update.newValues).toMatchObject({ promptLifetimeSeconds: 600, language: 'ru' });
     expect(JSON.stringify(rows)).not.toMatch(/tokenEncrypted|passwordHash|\d{5,15}:[A-Za-z0-9_-]{30,}/);
-    const viaApi = await api.call('GET', '/api/v1/audit-log?action=bot.create&limit=1', { auth: { token: api.tokens.admin } });
+    const viaApi = await api.call('GET', '/api/v1/audit-log?action=bot.create&limit=1', {
+      auth: { token: api.tokens.admin },
+    });
     expect(viaApi.body.items).toHaveLength(1);
     expect(viaApi.body.nextCursor).toBeTruthy();
-    const next = await api.call('GET', `/api/v1/audit-log?action=bot.create&limit=1&cursor=${viaApi.body.nextCursor}`, { auth: { token: api.tokens.admin } });
+    const next = await api.call('GET', `/api/v1/audit-log?action=bot.create&limit=1&cursor=${viaApi.body.nextCursor}`, {
+      auth: { token: api.tokens.admin },
+    });
     expect(next.body.items[0].id).toBeLessThan(viaApi.body.items[0].id);
   });
 
@@ -156,18 +237,34 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     const seen: string[] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
-      const res: { body: { items: Array<{ id: string; status: string }>; nextCursor: string | null } } = await api.call('GET', `/api/v1/verifications?bot_id=${botId}&status=verified&limit=30${cursor ? `&cursor=${cursor}` : ''}`, { auth: { token: api.tokens.viewer } });
+      const res: { body: { items: Array<{ id: string; status: string }>; nextCursor: string | null } } = await api.call(
+        'GET',
+        `/api/v1/verifications?bot_id=${botId}&status=verified&limit=30${cursor ? `&cursor=${cursor}` : ''}`,
+        { auth: { token: api.tokens.viewer } },
+      );
       seen.push(...res.body.items.map((i) => i.id));
       expect(res.body.items.every((i) => i.status === 'verified')).toBe(true);
       cursor = res.body.nextCursor;
     }
     expect(seen).toHaveLength(83);
     expect(new Set(seen).size).toBe(83);
-    const byUser = await api.call('GET', `/api/v1/verifications?group_id=${group.id}&user_id=1003&limit=100`, { auth: { token: api.tokens.viewer } });
+    const byUser = await api.call('GET', `/api/v1/verifications?group_id=${group.id}&user_id=1003&limit=100`, {
+      auth: { token: api.tokens.viewer },
+    });
     expect(byUser.body.items.every((i: { userId: string }) => i.userId === '1003')).toBe(true);
     expect(byUser.body.items.length).toBeGreaterThan(30);
-    const range = await api.call('GET', `/api/v1/verifications?bot_id=${botId}&from=${new Date(Date.now() - 100_000).toISOString()}&limit=100`, { auth: { token: api.tokens.viewer } });
+    const range = await api.call(
+      'GET',
+      `/api/v1/verifications?bot_id=${botId}&from=${new Date(Date.now() - 100_000).toISOString()}&limit=100`,
+      { auth: { token: api.tokens.viewer } },
+    );
     expect(range.body.items.length).toBeLessThan(101);
-    expect((await api.call('GET', `/api/v1/verifications?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`, { auth: { token: api.tokens.viewer } })).status).toBe(400);
+    expect(
+      (
+        await api.call('GET', `/api/v1/verifications?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`, {
+          auth: { token: api.tokens.viewer },
+        })
+      ).status,
+    ).toBe(400);
   });
 });

@@ -67,13 +67,26 @@ export function useApi(env: Record<string, string> = {}) {
     const started = await startApiServer(ctx);
     app = started.app;
     base = `http://127.0.0.1:${started.port}`;
-    for (const [user, role] of [[ADMIN, 'admin'], [VIEWER, 'viewer']] as const) {
-      await ctx.db.adminUser.create({ data: { email: user.email, passwordHash: await hashPassword(user.password), role } });
+    for (const [user, role] of [
+      [ADMIN, 'admin'],
+      [VIEWER, 'viewer'],
+    ] as const) {
+      await ctx.db.adminUser.create({
+        data: { email: user.email, passwordHash: await hashPassword(user.password), role },
+      });
     }
     const owner = await ctx.db.adminUser.findFirstOrThrow({ where: { email: OWNER.email } });
     for (const role of ['owner', 'admin', 'viewer'] as const) {
       tokens[role] = `nzk_test_${role}_${randomBytes(16).toString('hex')}`;
-      await ctx.db.apiToken.create({ data: { name: `test ${role}`, role, tokenHash: hashToken(tokens[role]), tokenPrefix: tokens[role].slice(0, 10), createdById: owner.id } });
+      await ctx.db.apiToken.create({
+        data: {
+          name: `test ${role}`,
+          role,
+          tokenHash: hashToken(tokens[role]),
+          tokenPrefix: tokens[role].slice(0, 10),
+          createdById: owner.id,
+        },
+      });
     }
   });
 
@@ -104,9 +117,15 @@ export function useApi(env: Record<string, string> = {}) {
   };
 
   /** Logs in and returns the cookies and CSRF token of the new session. */
-  const login = async (user: { email: string; password: string }, headers: Record<string, string> = {}): Promise<Creds & { res: CallResult }> => {
+  const login = async (
+    user: { email: string; password: string },
+    headers: Record<string, string> = {},
+  ): Promise<Creds & { res: CallResult }> => {
     const res = await call('POST', '/api/v1/auth/login', { body: user, headers });
-    const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const cookies = res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
     return { cookie: cookies, csrf: res.body?.csrfToken, res };
   };
 
@@ -139,11 +158,18 @@ export type Api = ReturnType<typeof useApi>;
 /** A bot in the simulator registered through the API, with a group and a channel in the database. */
 export async function seedBot(api: Api) {
   const simBot = await api.sim.createBot({ username: `bot${randomBytes(3).toString('hex')}` });
-  const created = await api.call('POST', '/api/v1/bots', { auth: { token: api.tokens.admin }, body: { token: simBot.token } });
+  const created = await api.call('POST', '/api/v1/bots', {
+    auth: { token: api.tokens.admin },
+    body: { token: simBot.token },
+  });
   if (created.status !== 201) throw new Error(`bot create failed: ${created.status} ${created.text}`);
   const botId = created.body.id as number;
   const n = BigInt(Math.floor(Math.random() * 1e9));
-  const group = await api.ctx.db.protectedGroup.create({ data: { botInstanceId: botId, chatId: -1000000000000n - n, title: `Crypto Traders ${n}`, enabled: true } });
-  const channel = await api.ctx.db.enforcedChannel.create({ data: { botInstanceId: botId, channelId: -1000000000000n - n - 1n, title: `News ${n}`, username: `news${n}` } });
+  const group = await api.ctx.db.protectedGroup.create({
+    data: { botInstanceId: botId, chatId: -1000000000000n - n, title: `Crypto Traders ${n}`, enabled: true },
+  });
+  const channel = await api.ctx.db.enforcedChannel.create({
+    data: { botInstanceId: botId, channelId: -1000000000000n - n - 1n, title: `News ${n}`, username: `news${n}` },
+  });
   return { simBot, botId, group, channel };
 }

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { useApi, VIEWER } from './helpers';
 
 const api = useApi({ SESSIONS_PER_USER: '3' });
-const createUser = (email: string, password: string) => api.call('POST', '/api/v1/users', { auth: { token: api.tokens.owner }, body: { email, password, role: 'viewer' } });
+const createUser = (email: string, password: string) =>
+  api.call('POST', '/api/v1/users', { auth: { token: api.tokens.owner }, body: { email, password, role: 'viewer' } });
 
 describe('password policy', () => {
   it('refuses short, repeated, common and guessable passwords with a reason, and takes a passphrase', async () => {
@@ -20,7 +21,9 @@ describe('password policy', () => {
       const r = await createUser('dana.smith@example.org', password);
       expect(r.status, JSON.stringify(password)).toBe(400);
       expect(r.body.error.code).toBe('validation_failed');
-      expect(r.body.error.details).toEqual([expect.objectContaining({ path: 'body.password', message: expect.stringContaining(reason) })]);
+      expect(r.body.error.details).toEqual([
+        expect.objectContaining({ path: 'body.password', message: expect.stringContaining(reason) }),
+      ]);
       expect(r.text).not.toContain(password.trim() || 'never');
     }
     expect((await createUser('dana.smith@example.org', 'Marble-orchid-93-Tundra')).status).toBe(201);
@@ -28,7 +31,10 @@ describe('password policy', () => {
 
   it('applies to a password reset too', async () => {
     const user = await api.ctx.db.adminUser.findFirstOrThrow({ where: { email: VIEWER.email } });
-    const weak = await api.call('PATCH', `/api/v1/users/${user.id}`, { auth: { token: api.tokens.owner }, body: { password: 'aaaaaaaaaaaa' } });
+    const weak = await api.call('PATCH', `/api/v1/users/${user.id}`, {
+      auth: { token: api.tokens.owner },
+      body: { password: 'aaaaaaaaaaaa' },
+    });
     expect(weak.status).toBe(400);
   });
 });
@@ -37,7 +43,9 @@ describe('sessions per user', () => {
   it('a new login beyond SESSIONS_PER_USER ends the oldest sessions', async () => {
     const sessions = [];
     for (let i = 0; i < 5; i++) sessions.push(await api.login(VIEWER, { 'x-forwarded-for': `198.51.100.${30 + i}` }));
-    const alive = await Promise.all(sessions.map(async (s) => (await api.call('GET', '/api/v1/auth/me', { auth: s })).status));
+    const alive = await Promise.all(
+      sessions.map(async (s) => (await api.call('GET', '/api/v1/auth/me', { auth: s })).status),
+    );
     expect(alive).toEqual([401, 401, 200, 200, 200]);
     const listed = await api.call('GET', '/api/v1/auth/sessions', { auth: sessions[4]! });
     expect(listed.body.items).toHaveLength(3);

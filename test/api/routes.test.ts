@@ -29,11 +29,14 @@ describe('route inventory', () => {
     const open = api.app.locals.routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.path}`);
     expect(open).toEqual(['post /auth/login']);
     for (const route of api.app.locals.routes.filter((r) => r.access !== 'public')) {
-      const res = await api.call(route.method.toUpperCase(), concrete(route), { body: route.method === 'get' ? undefined : {} });
+      const res = await api.call(route.method.toUpperCase(), concrete(route), {
+        body: route.method === 'get' ? undefined : {},
+      });
       expect(res.status, `${route.method} ${route.path}`).toBe(401);
       expect(res.body.error.code).toBe('unauthenticated');
     }
-    for (const path of ['/admin/queues', '/admin/queues/api/queues']) expect((await api.call('GET', path)).status).toBe(401);
+    for (const path of ['/admin/queues', '/admin/queues/api/queues'])
+      expect((await api.call('GET', path)).status).toBe(401);
     for (const path of ['/health', '/ready', '/metrics']) expect((await api.call('GET', path)).status).toBe(200);
     // Garbage credentials are no credentials.
     for (const auth of [{ token: 'nzk_nope' }, { cookie: 'nezuko_session=forged' }]) {
@@ -45,7 +48,10 @@ describe('route inventory', () => {
     const failures: string[] = [];
     for (const route of api.app.locals.routes.filter((r) => r.access !== 'public')) {
       for (const role of ['viewer', 'admin', 'owner'] as const) {
-        const res = await api.call(route.method.toUpperCase(), concrete(route), { auth: { token: api.tokens[role] }, body: route.method === 'get' ? undefined : {} });
+        const res = await api.call(route.method.toUpperCase(), concrete(route), {
+          auth: { token: api.tokens[role] },
+          body: route.method === 'get' ? undefined : {},
+        });
         const allowed = route.access === 'authenticated' || roleRank[role] >= roleRank[route.access as 'viewer'];
         const ok = allowed ? res.status !== 401 && res.status !== 403 && res.status < 500 : res.status === 403;
         if (!ok) failures.push(`${role} ${route.method} ${route.path} → ${res.status} ${res.text.slice(0, 120)}`);
@@ -64,16 +70,27 @@ describe('route inventory', () => {
       expect((await api.call('GET', path, { auth: { token: api.tokens.viewer } })).status, path).toBe(403);
     }
     for (const role of ['viewer', 'admin'] as const) {
-      const res = await api.call('PUT', '/admin/queues/api/queues/maintenance/retry/failed', { auth: { token: api.tokens[role] } });
+      const res = await api.call('PUT', '/admin/queues/api/queues/maintenance/retry/failed', {
+        auth: { token: api.tokens[role] },
+      });
       expect(res.status, role).toBe(403);
     }
-    const owner = await api.call('PUT', '/admin/queues/api/queues/maintenance/retry/failed', { auth: { token: api.tokens.owner } });
+    const owner = await api.call('PUT', '/admin/queues/api/queues/maintenance/retry/failed', {
+      auth: { token: api.tokens.owner },
+    });
     expect(owner.status).toBeLessThan(300);
   });
 
   it('audit log: viewers none; admins without addresses, user agents and names typed at failed logins; owners all', async () => {
     const typed = 'hunter2-typed-in-the-email-field';
-    expect((await api.call('POST', '/api/v1/auth/login', { body: { email: typed, password: 'wrong-password-1' }, headers: { 'user-agent': 'probe/1.0' } })).status).toBe(401);
+    expect(
+      (
+        await api.call('POST', '/api/v1/auth/login', {
+          body: { email: typed, password: 'wrong-password-1' },
+          headers: { 'user-agent': 'probe/1.0' },
+        })
+      ).status,
+    ).toBe(401);
     expect((await api.call('GET', '/api/v1/audit-log', { auth: { token: api.tokens.viewer } })).status).toBe(403);
     const asAdmin = await api.call('GET', '/api/v1/audit-log?limit=100', { auth: { token: api.tokens.admin } });
     expect(asAdmin.status).toBe(200);

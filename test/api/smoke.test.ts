@@ -18,7 +18,15 @@ describe('api smoke', () => {
     expect(groups.body.items[0].id).toBe(seeded.group.id);
     const doc = await api.call('GET', '/api/v1/openapi.json');
     expect(doc.status).toBe(200);
-    for (const path of ['/stats/dashboard', '/stats/charts/top-groups', '/verifications', '/audit-log', '/channels', `/bots/${seeded.botId}/health`, `/groups/${seeded.group.id}`]) {
+    for (const path of [
+      '/stats/dashboard',
+      '/stats/charts/top-groups',
+      '/verifications',
+      '/audit-log',
+      '/channels',
+      `/bots/${seeded.botId}/health`,
+      `/groups/${seeded.group.id}`,
+    ]) {
       const r = await api.call('GET', `/api/v1${path}`, { auth: s });
       expect(r.status, `${path}: ${r.text}`).toBe(200);
     }

@@ -13,7 +13,10 @@ import { useTestDatabase } from '../support/db';
 import { useTestRedis } from '../support/redis';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = path.resolve(import.meta.dirname, process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots' : '../../test-results/screenshots');
+const SHOTS = path.resolve(
+  import.meta.dirname,
+  process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots' : '../../test-results/screenshots',
+);
 const CHARTS = ['chart-activity', 'chart-success', 'chart-latency', 'chart-cache', 'chart-top-groups', 'chart-bots'];
 
 const db = useTestDatabase();
@@ -61,10 +64,27 @@ beforeAll(async () => {
   }
   mkdirSync(SHOTS, { recursive: true });
   [demo, browser] = await Promise.all([
-    startDemo({ databaseUrl: db.url, redisUrl: redis.url, redisPrefix: redis.prefix, apiPort: 0, rollupIntervalMs: 1_000, scenarioStepMs: 120, exportDir }),
+    startDemo({
+      databaseUrl: db.url,
+      redisUrl: redis.url,
+      redisPrefix: redis.prefix,
+      apiPort: 0,
+      rollupIntervalMs: 1_000,
+      scenarioStepMs: 120,
+      exportDir,
+    }),
     chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     }),
   ]);
 }, 120_000);
@@ -84,8 +104,10 @@ describe('admin web dashboard', () => {
     await logIn(page, demo!.owner);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
     // The scenario runs and the snapshot is rolled up every second; the page refreshes every 10 s.
-    for (const id of CHARTS) await page.locator(`#${id}[data-has-data="true"] svg[role="img"]`).waitFor({ timeout: 45_000 });
-    for (const id of CHARTS) expect(await page.locator(`#${id} svg[role="img"]`).getAttribute('aria-label')).toBeTruthy();
+    for (const id of CHARTS)
+      await page.locator(`#${id}[data-has-data="true"] svg[role="img"]`).waitFor({ timeout: 45_000 });
+    for (const id of CHARTS)
+      expect(await page.locator(`#${id} svg[role="img"]`).getAttribute('aria-label')).toBeTruthy();
     await expect.poll(() => page.locator('#stat-cards .stat').count()).toBe(6);
     await shot(page, 'overview');
   }, 60_000);
@@ -128,7 +150,9 @@ describe('admin web dashboard', () => {
     }
     await page.getByLabel('Status').selectOption('verified');
     await page.getByRole('button', { name: 'Apply' }).click();
-    await expect.poll(async () => [...new Set(await page.locator('#verifications-table tbody .badge').allTextContents())]).toEqual(['verified']);
+    await expect
+      .poll(async () => [...new Set(await page.locator('#verifications-table tbody .badge').allTextContents())])
+      .toEqual(['verified']);
     await shot(page, 'verifications');
   }, 30_000);
 
@@ -141,7 +165,9 @@ describe('admin web dashboard', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
     const file = readFileSync((await download.path())!);
     expect([file[0], file[1]]).toEqual([0x1f, 0x8b]);
-    const csv = gunzipSync(file).toString('utf8').replace(/^\uFEFF/, '');
+    const csv = gunzipSync(file)
+      .toString('utf8')
+      .replace(/^\uFEFF/, '');
     const [header, ...lines] = csv.trim().split(/\r?\n/);
     expect(header).toMatch(/status/);
     expect(header!.split(',').length).toBeGreaterThan(3);

@@ -14,7 +14,12 @@ import { useTestRedis } from '../support/redis';
  * Chaos harness: the simulator in this process, the platform as real `services/main.ts` processes on the
  * test file's own database and Redis prefix. Every spawned process is SIGKILLed in stop().
  */
-export async function chaosDeployment(options: { databaseUrl: string; redisUrl: string; redisPrefix: string; callLogCapacity?: number }) {
+export async function chaosDeployment(options: {
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  callLogCapacity?: number;
+}) {
   const sim: RunningSimulator = await startSimulator({ port: 0, callLogCapacity: options.callLogCapacity ?? 50_000 });
   const client = new SimClient(sim.url);
   const key = randomBytes(32).toString('hex');
@@ -61,13 +66,18 @@ export async function chaosDeployment(options: { databaseUrl: string; redisUrl: 
     },
     /** A simulator bot registered in the platform (token encrypted in PostgreSQL). */
     async addBot(): Promise<SimBot & { instanceId: number }> {
-      const bot = await client.createBot({ username: `ch${randomBytes(4).toString('hex')}bot`, allowedUpdates: ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'] });
+      const bot = await client.createBot({
+        username: `ch${randomBytes(4).toString('hex')}bot`,
+        allowedUpdates: ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'],
+      });
       const row = await registerBot(db, config, bot.token);
       return { ...bot, instanceId: row.id };
     },
     /** The last lines each spawned process wrote (warnings and errors at the chaos log level), for a failure's message. */
     outputTails(chars = 4_000): string {
-      return processes.map((p, i) => `--- process ${i} (pid ${p.child.pid}) ---\n${p.output().slice(-chars)}`).join('\n');
+      return processes
+        .map((p, i) => `--- process ${i} (pid ${p.child.pid}) ---\n${p.output().slice(-chars)}`)
+        .join('\n');
     },
     queue(instanceId: number): JobQueue<'updates'> {
       let q = queues.get(instanceId);
@@ -98,7 +108,12 @@ export function useChaosDeployment(options: { callLogCapacity?: number } = {}): 
   const redis = useTestRedis();
   let d: ChaosDeployment | undefined;
   beforeAll(async () => {
-    d = await chaosDeployment({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, ...options });
+    d = await chaosDeployment({
+      databaseUrl: database.url,
+      redisUrl: redis.url,
+      redisPrefix: redis.prefix,
+      ...options,
+    });
   });
   afterAll(() => d?.stop());
   return startedLater(() => d, 'useChaosDeployment()');
@@ -115,20 +130,39 @@ export interface Scene {
  * running verifier. The simulator's own send limits are lifted; the platform still paces its prompts the way
  * Telegram requires (20/min per group, ~30/s per bot), so a load keeps under ~18 non-subscribers per group.
  */
-export async function protectGroups(d: ChaosDeployment, bot: ChaosBot, count: number, timeoutMs = 30_000): Promise<Scene> {
+export async function protectGroups(
+  d: ChaosDeployment,
+  bot: ChaosBot,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<Scene> {
   const { client } = d;
   await client.setLimits(bot.id, { enabled: false });
   const owner = await client.createUser({ firstName: 'Owner' });
   const groups: Scene['groups'] = [];
   for (let i = 0; i < count; i++) {
     const group = await client.createChat({ type: 'supergroup', title: `Chaos ${i}`, ownerId: owner.id });
-    const channel = await client.createChat({ type: 'channel', title: `Chan ${i}`, username: `cc${randomBytes(5).toString('hex')}`, ownerId: owner.id });
+    const channel = await client.createChat({
+      type: 'channel',
+      title: `Chan ${i}`,
+      username: `cc${randomBytes(5).toString('hex')}`,
+      ownerId: owner.id,
+    });
     await client.makeAdmin(channel.id, bot.id, { can_invite_users: true, can_post_messages: true });
-    await client.makeAdmin(group.id, bot.id, { can_restrict_members: true, can_delete_messages: true, can_invite_users: true });
+    await client.makeAdmin(group.id, bot.id, {
+      can_restrict_members: true,
+      can_delete_messages: true,
+      can_invite_users: true,
+    });
     await client.sendMessage(group.id, { fromId: owner.id, text: `/protect @${channel.chat.username}` });
     groups.push({ id: group.id, channelId: channel.id });
   }
-  await waitFor(async () => (await d.db.protectedGroup.count({ where: { botInstanceId: bot.instanceId, enabled: true } })) === count, timeoutMs, `${count} groups to be protected`);
+  await waitFor(
+    async () =>
+      (await d.db.protectedGroup.count({ where: { botInstanceId: bot.instanceId, enabled: true } })) === count,
+    timeoutMs,
+    `${count} groups to be protected`,
+  );
   return { bot, groups };
 }
 
@@ -139,7 +173,12 @@ export interface Joiner {
 }
 
 /** `perGroup` new users per group; a `subscribedShare` of them join the group's channel first (silently). */
-export async function makeJoiners(d: ChaosDeployment, scene: Scene, perGroup: number, subscribedShare: number): Promise<Joiner[]> {
+export async function makeJoiners(
+  d: ChaosDeployment,
+  scene: Scene,
+  perGroup: number,
+  subscribedShare: number,
+): Promise<Joiner[]> {
   const joiners: Joiner[] = [];
   for (const g of scene.groups) {
     const { ids } = await d.client.createUsers(perGroup, 'Joiner');
@@ -151,7 +190,12 @@ export async function makeJoiners(d: ChaosDeployment, scene: Scene, perGroup: nu
 }
 
 /** Joins every joiner (each join = a chat_member update + a new_chat_members message), `parallel` at a time. */
-export async function joinAll(d: ChaosDeployment, joiners: Joiner[], parallel = 16, onProgress?: (done: number) => void): Promise<void> {
+export async function joinAll(
+  d: ChaosDeployment,
+  joiners: Joiner[],
+  parallel = 16,
+  onProgress?: (done: number) => void,
+): Promise<void> {
   let next = 0;
   let done = 0;
   await Promise.all(
@@ -173,15 +217,19 @@ export async function drained(d: ChaosDeployment, bot: ChaosBot, timeoutMs: numb
   const queue = d.queue(bot.instanceId);
   let quiet = 0;
   let last = '';
-  await waitFor(async () => {
-    const { updates } = await d.client.pendingUpdates(bot.id);
-    const c = await queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
-    let busy = updates.length + c.waiting! + c.active! + c.prioritized!;
-    if (!busy && c.delayed) busy = (await queue.getDelayed(0, -1)).filter((j) => j.name === 'update').length;
-    last = `pending at Telegram ${updates.length}, jobs ${JSON.stringify(c)}`;
-    quiet = busy ? 0 : quiet + 1;
-    return quiet >= 3;
-  }, timeoutMs, `bot ${bot.instanceId} to drain`).catch(async (err: Error) => {
+  await waitFor(
+    async () => {
+      const { updates } = await d.client.pendingUpdates(bot.id);
+      const c = await queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
+      let busy = updates.length + c.waiting! + c.active! + c.prioritized!;
+      if (!busy && c.delayed) busy = (await queue.getDelayed(0, -1)).filter((j) => j.name === 'update').length;
+      last = `pending at Telegram ${updates.length}, jobs ${JSON.stringify(c)}`;
+      quiet = busy ? 0 : quiet + 1;
+      return quiet >= 3;
+    },
+    timeoutMs,
+    `bot ${bot.instanceId} to drain`,
+  ).catch(async (err: Error) => {
     throw new Error(`${err.message} (${last}) ${await describeStuck(queue)}\n${d.outputTails()}`);
   });
 }
@@ -223,8 +271,18 @@ export interface Outcome {
  * still open) and has exactly one prompt in the group. A retried job may repeat the (idempotent)
  * restrictChatMember call: counted in repeatedRestrictCalls, not a second mute.
  */
-export async function outcome(d: ChaosDeployment, bot: ChaosBot, joiners: Joiner[], updates = joiners.length * 2, options: { logRowsMayBeLost?: boolean } = {}): Promise<Outcome> {
-  const rows = await d.db.verificationLog.groupBy({ by: ['chatId', 'userId', 'status'], where: { botInstanceId: bot.instanceId }, _count: { _all: true } });
+export async function outcome(
+  d: ChaosDeployment,
+  bot: ChaosBot,
+  joiners: Joiner[],
+  updates = joiners.length * 2,
+  options: { logRowsMayBeLost?: boolean } = {},
+): Promise<Outcome> {
+  const rows = await d.db.verificationLog.groupBy({
+    by: ['chatId', 'userId', 'status'],
+    where: { botInstanceId: bot.instanceId },
+    _count: { _all: true },
+  });
   const decided = new Map<string, { n: number; statuses: string[] }>();
   for (const r of rows) {
     const k = `${r.chatId}:${r.userId}`;
@@ -248,12 +306,28 @@ export async function outcome(d: ChaosDeployment, bot: ChaosBot, joiners: Joiner
   }
   const open = new Map<string, number>();
   const episodes = new Map<string, number>();
-  for (const r of await d.db.restriction.findMany({ where: { botInstanceId: bot.instanceId }, select: { userId: true, liftedAt: true, group: { select: { chatId: true } } } })) {
+  for (const r of await d.db.restriction.findMany({
+    where: { botInstanceId: bot.instanceId },
+    select: { userId: true, liftedAt: true, group: { select: { chatId: true } } },
+  })) {
     const k = `${r.group.chatId}:${r.userId}`;
     episodes.set(k, (episodes.get(k) ?? 0) + 1);
     if (!r.liftedAt) open.set(k, (open.get(k) ?? 0) + 1);
   }
-  const o: Outcome = { updates, joiners: joiners.length, decisions: 0, duplicates: 0, lost: 0, mutedTwice: 0, repeatedRestrictCalls: 0, promptedTwice: 0, notMuted: 0, notPrompted: 0, logRowsMissing: 0, problems: [] };
+  const o: Outcome = {
+    updates,
+    joiners: joiners.length,
+    decisions: 0,
+    duplicates: 0,
+    lost: 0,
+    mutedTwice: 0,
+    repeatedRestrictCalls: 0,
+    promptedTwice: 0,
+    notMuted: 0,
+    notPrompted: 0,
+    logRowsMissing: 0,
+    problems: [],
+  };
   for (const j of joiners) {
     const k = `${j.groupId}:${j.userId}`;
     const e = decided.get(k);
@@ -269,7 +343,8 @@ export async function outcome(d: ChaosDeployment, bot: ChaosBot, joiners: Joiner
       o.problems.push(`${k} decided ${e.n}× (${e.statuses.join(',')})`);
     }
     const expected = j.subscribed ? 'verified' : 'restricted';
-    if (e && !e.statuses.every((s) => s === expected)) o.problems.push(`${k} ${e.statuses.join(',')}, expected ${expected}`);
+    if (e && !e.statuses.every((s) => s === expected))
+      o.problems.push(`${k} ${e.statuses.join(',')}, expected ${expected}`);
     if (j.subscribed) continue;
     const r = restricts.get(j.userId) ?? 0;
     const p = prompts.get(j.userId) ?? 0;
@@ -288,7 +363,11 @@ export async function outcome(d: ChaosDeployment, bot: ChaosBot, joiners: Joiner
 
 export function printOutcome(label: string, o: Outcome, extra: Record<string, unknown> = {}): void {
   const { problems, ...figures } = o;
-  console.log(`[chaos:${label}] ${Object.entries({ ...figures, ...extra }).map(([k, v]) => `${k}=${v}`).join(' ')}${problems.length ? `\n  problems (${problems.length}): ${problems.slice(0, 10).join('; ')}` : ''}`);
+  console.log(
+    `[chaos:${label}] ${Object.entries({ ...figures, ...extra })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}${problems.length ? `\n  problems (${problems.length}): ${problems.slice(0, 10).join('; ')}` : ''}`,
+  );
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -300,21 +379,44 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function persistentRedis(port: number, dir: string): Promise<{ url: string; kill(): Promise<void> }> {
   const { spawn } = await import('node:child_process');
   const net = await import('node:net');
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
-  await waitFor(() => new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  }), 10_000, `redis-server on ${port}`);
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--dir',
+      dir,
+    ],
+    { stdio: 'ignore' },
+  );
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => {
+          socket.end();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      }),
+    10_000,
+    `redis-server on ${port}`,
+  );
   return {
     url: `redis://127.0.0.1:${port}`,
-    kill: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    }),
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
   };
 }
 
@@ -353,10 +455,11 @@ export async function tcpProxy(target: { host: string; port: number }) {
     restore() {
       down = false;
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -4,7 +4,16 @@ import { LEASE_CHECK_MS, LEASE_TTL_MS } from '../../services/poller';
 import { useTestDatabase } from '../support/db';
 import { waitFor } from '../support/process';
 import { useTestRedis } from '../support/redis';
-import { chaosDeployment, drained, makeJoiners, outcome, printOutcome, protectGroups, sleep, type ChaosDeployment } from './helpers';
+import {
+  chaosDeployment,
+  drained,
+  makeJoiners,
+  outcome,
+  printOutcome,
+  protectGroups,
+  sleep,
+  type ChaosDeployment,
+} from './helpers';
 
 const database = useTestDatabase();
 const redis = useTestRedis();
@@ -27,47 +36,65 @@ const CHECK_WORK_MS = 500;
 // test/lifecycle/leases.test.ts proves the lease hand-over with 3 pollers and private messages; this is the
 // user-facing version: joins keep arriving while the polling process dies, and every one is decided once.
 describe('chaos: the poller holding a bot is SIGKILLed', () => {
-  it('another poller takes over within the lease TTL plus one lease check, with zero 409s and no update lost', { timeout: 90_000 }, async () => {
-    const bot = await d.addBot();
-    const keys = keyspace(redis.prefix);
-    d.spawn('verifier');
-    const pollers = [d.spawn('poller'), d.spawn('poller')];
-    const scene = await protectGroups(d, bot, 6);
-    const joiners = await makeJoiners(d, scene, 50, 0.7);
-    const owner = async () => (await redis.redis.get(keys.bot(bot.instanceId, 'poller-lease')))?.split('-')[0];
-    const holderPid = Number(await waitFor(owner, 20_000, 'the lease to be taken'));
-    const holder = pollers.find((p) => p.child.pid === holderPid)!;
-    const other = pollers.find((p) => p !== holder)!;
+  it(
+    'another poller takes over within the lease TTL plus one lease check, with zero 409s and no update lost',
+    { timeout: 90_000 },
+    async () => {
+      const bot = await d.addBot();
+      const keys = keyspace(redis.prefix);
+      d.spawn('verifier');
+      const pollers = [d.spawn('poller'), d.spawn('poller')];
+      const scene = await protectGroups(d, bot, 6);
+      const joiners = await makeJoiners(d, scene, 50, 0.7);
+      const owner = async () => (await redis.redis.get(keys.bot(bot.instanceId, 'poller-lease')))?.split('-')[0];
+      const holderPid = Number(await waitFor(owner, 20_000, 'the lease to be taken'));
+      const holder = pollers.find((p) => p.child.pid === holderPid)!;
+      const other = pollers.find((p) => p !== holder)!;
 
-    // A steady stream of joins (about 40/s) before, during and after the kill.
-    let next = 0;
-    const stream = (async () => {
-      while (next < joiners.length) {
-        const j = joiners[next++]!;
-        await d.client.join(j.groupId, j.userId);
-        await sleep(25);
-      }
-    })();
-    await sleep(2_000);
-    const killedAt = Date.now();
-    const joinedBeforeKill = next;
-    holder.child.kill('SIGKILL');
-    await holder.exited;
-    await waitFor(async () => Number(await owner()) === other.child.pid, LEASE_TTL_MS + LEASE_CHECK_MS + 5_000, 'the other poller to take the lease');
-    const leaseTakenMs = Date.now() - killedAt;
-    await waitFor(async () => (await d.client.pendingUpdates(bot.id)).updates.length === 0, 10_000, 'the backlog to be polled');
-    const pollingAgainMs = Date.now() - killedAt;
-    await stream;
-    await drained(d, bot, 20_000);
-    await sleep(600);
+      // A steady stream of joins (about 40/s) before, during and after the kill.
+      let next = 0;
+      const stream = (async () => {
+        while (next < joiners.length) {
+          const j = joiners[next++]!;
+          await d.client.join(j.groupId, j.userId);
+          await sleep(25);
+        }
+      })();
+      await sleep(2_000);
+      const killedAt = Date.now();
+      const joinedBeforeKill = next;
+      holder.child.kill('SIGKILL');
+      await holder.exited;
+      await waitFor(
+        async () => Number(await owner()) === other.child.pid,
+        LEASE_TTL_MS + LEASE_CHECK_MS + 5_000,
+        'the other poller to take the lease',
+      );
+      const leaseTakenMs = Date.now() - killedAt;
+      await waitFor(
+        async () => (await d.client.pendingUpdates(bot.id)).updates.length === 0,
+        10_000,
+        'the backlog to be polled',
+      );
+      const pollingAgainMs = Date.now() - killedAt;
+      await stream;
+      await drained(d, bot, 20_000);
+      await sleep(600);
 
-    const result = await outcome(d, bot, joiners);
-    const { counters } = await d.client.calls(bot.id);
-    printOutcome('poller-kill', result, { joinedBeforeKill, leaseTtlMs: LEASE_TTL_MS, takeoverMs: leaseTakenMs, pollingAgainMs, conflicts409: counters.conflicts409 });
-    expect(leaseTakenMs).toBeLessThanOrEqual(LEASE_TTL_MS + LEASE_CHECK_MS + CHECK_WORK_MS);
-    expect(counters.conflicts409).toBe(0);
-    expect(result.problems).toEqual([]);
-    expect(result.lost).toBe(0);
-    expect(result.duplicates).toBe(0);
-  });
+      const result = await outcome(d, bot, joiners);
+      const { counters } = await d.client.calls(bot.id);
+      printOutcome('poller-kill', result, {
+        joinedBeforeKill,
+        leaseTtlMs: LEASE_TTL_MS,
+        takeoverMs: leaseTakenMs,
+        pollingAgainMs,
+        conflicts409: counters.conflicts409,
+      });
+      expect(leaseTakenMs).toBeLessThanOrEqual(LEASE_TTL_MS + LEASE_CHECK_MS + CHECK_WORK_MS);
+      expect(counters.conflicts409).toBe(0);
+      expect(result.problems).toEqual([]);
+      expect(result.lost).toBe(0);
+      expect(result.duplicates).toBe(0);
+    },
+  );
 });

@@ -2,7 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db';
 import { useTestRedis } from '../support/redis';
 import type { CallRecord } from '../../sim/call-log';
-import { chaosDeployment, drained, joinAll, makeJoiners, outcome, printOutcome, protectGroups, sleep, type ChaosDeployment } from './helpers';
+import {
+  chaosDeployment,
+  drained,
+  joinAll,
+  makeJoiners,
+  outcome,
+  printOutcome,
+  protectGroups,
+  sleep,
+  type ChaosDeployment,
+} from './helpers';
 
 const database = useTestDatabase();
 const redis = useTestRedis();
@@ -27,7 +37,16 @@ afterAll(() => d?.stop());
  * test/core/cooldowns.test.ts proves the same across processes directly, at the moment a 429 was seen.
  */
 const CLOCK_MS = 5; // Redis' clock against the simulator's (same machine; performance.timeOrigin vs gettimeofday)
-const METHODS = ['getChatMember', 'restrictChatMember', 'sendMessage', 'getChat', 'getChatAdministrators', 'answerCallbackQuery', 'deleteMessage', 'getMe'];
+const METHODS = [
+  'getChatMember',
+  'restrictChatMember',
+  'sendMessage',
+  'getChat',
+  'getChatAdministrators',
+  'answerCallbackQuery',
+  'deleteMessage',
+  'getMe',
+];
 
 // The test's timeout covers its own waits: processes starting and protecting the groups (up to 30 s on a
 // loaded machine), the drain (55 s) and the outcome.
@@ -37,12 +56,22 @@ describe('chaos: 429 on 30 % of Telegram calls', () => {
     d.spawn('poller');
     d.spawn('verifier');
     d.spawn('verifier');
-    const scene = await protectGroups(d, bot, 2).catch((err: Error) => { throw new Error(`${err.message}\n${d.outputTails()}`); });
+    const scene = await protectGroups(d, bot, 2).catch((err: Error) => {
+      throw new Error(`${err.message}\n${d.outputTails()}`);
+    });
     const joiners = await makeJoiners(d, scene, 12, 0.5);
     await d.client.clearCalls(bot.id);
     // Every Bot API method the verifiers call, two processes sharing the bot's cooldown through Redis, and the
     // poller's getUpdates.
-    await d.client.addFaults(bot.id, [...METHODS, 'getUpdates'].map((method) => ({ kind: 'retry_after' as const, method, probability: 0.3, retryAfter: 1 })));
+    await d.client.addFaults(
+      bot.id,
+      [...METHODS, 'getUpdates'].map((method) => ({
+        kind: 'retry_after' as const,
+        method,
+        probability: 0.3,
+        retryAfter: 1,
+      })),
+    );
     const started = Date.now();
     await joinAll(d, joiners, 4);
     // Every 429 holds all of the bot's calls for its retry_after (1 s), and only concurrent calls overlap their
@@ -61,7 +90,8 @@ describe('chaos: 429 on 30 % of Telegram calls', () => {
     const early: string[] = [];
     const byArrival = [...api].sort((a, b) => a.at - b.at);
     const signature = (c: CallRecord) => `${c.method} ${JSON.stringify(c.params)}`;
-    const userOf = (c: CallRecord) => (c.params.user_id as number | undefined) ?? /tg:\/\/user\?id=(\d+)/.exec(String(c.params.text ?? ''))?.[1];
+    const userOf = (c: CallRecord) =>
+      (c.params.user_id as number | undefined) ?? /tg:\/\/user\?id=(\d+)/.exec(String(c.params.text ?? ''))?.[1];
     const perUser = new Map<string, CallRecord[]>();
     for (const c of byArrival) {
       const user = userOf(c);
@@ -72,9 +102,15 @@ describe('chaos: 429 on 30 % of Telegram calls', () => {
     for (const limited of api.filter((c) => c.errorCode === 429)) {
       const holdMs = limited.retryAfter! * 1000;
       // Only calls no other job makes with the same parameters (about one user, message or button press).
-      const own = userOf(limited) !== undefined || limited.params.message_id !== undefined || limited.params.callback_query_id !== undefined;
-      const retry = own ? byArrival.find((c) => c.at > limited.at && c.seq !== limited.seq && signature(c) === signature(limited)) : undefined;
-      for (const c of byArrival) if (c.at > limited.at && c.at < limited.at + holdMs) inFlightMs.push(Math.round(c.at - limited.at));
+      const own =
+        userOf(limited) !== undefined ||
+        limited.params.message_id !== undefined ||
+        limited.params.callback_query_id !== undefined;
+      const retry = own
+        ? byArrival.find((c) => c.at > limited.at && c.seq !== limited.seq && signature(c) === signature(limited))
+        : undefined;
+      for (const c of byArrival)
+        if (c.at > limited.at && c.at < limited.at + holdMs) inFlightMs.push(Math.round(c.at - limited.at));
       if (!retry) continue;
       bounded++;
       const begunBy = retry.at - holdMs;
@@ -82,7 +118,9 @@ describe('chaos: 429 on 30 % of Telegram calls', () => {
         for (let i = 1; i < calls.length; i++) {
           const [before, c] = [calls[i - 1]!, calls[i]!];
           if (before.at >= begunBy + CLOCK_MS && c.at < limited.at + holdMs) {
-            early.push(`${c.method} #${c.seq} checked after ${before.method} #${before.seq} arrived, ${Math.round(before.at - begunBy)} ms into the hold of 429 #${limited.seq} (${limited.method})`);
+            early.push(
+              `${c.method} #${c.seq} checked after ${before.method} #${before.seq} arrived, ${Math.round(before.at - begunBy)} ms into the hold of 429 #${limited.seq} (${limited.method})`,
+            );
           }
         }
       }
@@ -92,10 +130,23 @@ describe('chaos: 429 on 30 % of Telegram calls', () => {
     const pollsLimited = polls.filter((c) => c.errorCode === 429);
     for (const limited of pollsLimited) {
       const next = polls.find((c) => c.at > limited.at);
-      if (next && next.at < limited.at + limited.retryAfter! * 1000) early.push(`getUpdates #${next.seq} ${Math.round(limited.at + limited.retryAfter! * 1000 - next.at)} ms early after 429 #${limited.seq} (getUpdates)`);
+      if (next && next.at < limited.at + limited.retryAfter! * 1000)
+        early.push(
+          `getUpdates #${next.seq} ${Math.round(limited.at + limited.retryAfter! * 1000 - next.at)} ms early after 429 #${limited.seq} (getUpdates)`,
+        );
     }
     const share = counters.tooManyRequests429 / calls.length;
-    printOutcome('rate-limits', result, { calls: counters.total, tooManyRequests429: counters.tooManyRequests429, getUpdates429: pollsLimited.length, share429: share.toFixed(2), holdsBounded: bounded, callsBeforeRetryAfter: early.length, arrivalsDuringHolds: inFlightMs.length, latestArrivalInHoldMs: Math.max(0, ...inFlightMs), tookMs });
+    printOutcome('rate-limits', result, {
+      calls: counters.total,
+      tooManyRequests429: counters.tooManyRequests429,
+      getUpdates429: pollsLimited.length,
+      share429: share.toFixed(2),
+      holdsBounded: bounded,
+      callsBeforeRetryAfter: early.length,
+      arrivalsDuringHolds: inFlightMs.length,
+      latestArrivalInHoldMs: Math.max(0, ...inFlightMs),
+      tookMs,
+    });
     expect(share).toBeGreaterThan(0.2);
     expect(pollsLimited.length).toBeGreaterThan(0);
     // Most holds are bounded by their retry (not those on calls any job makes alike, such as getChatAdministrators).

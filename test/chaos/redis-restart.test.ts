@@ -5,7 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../support/db';
 import { waitFor } from '../support/process';
 import { freePort } from '../support/redis-server';
-import { chaosDeployment, drained, makeJoiners, outcome, persistentRedis, printOutcome, protectGroups, sleep, type ChaosDeployment } from './helpers';
+import {
+  chaosDeployment,
+  drained,
+  makeJoiners,
+  outcome,
+  persistentRedis,
+  printOutcome,
+  protectGroups,
+  sleep,
+  type ChaosDeployment,
+} from './helpers';
 
 const database = useTestDatabase();
 const PREFIX = 'chaosredis';
@@ -62,7 +72,13 @@ describe('chaos: Redis restarts under load', () => {
 
     const result = await outcome(d, bot, joiners);
     const { counters } = await d.client.calls(bot.id);
-    printOutcome('redis-restart', result, { joinedBeforeRestart, redisDownMs: restartedAt - killedAt, readyRedAfterMs: redMs, readyGreenAfterRestartMs: greenAgainMs, conflicts409: counters.conflicts409 });
+    printOutcome('redis-restart', result, {
+      joinedBeforeRestart,
+      redisDownMs: restartedAt - killedAt,
+      readyRedAfterMs: redMs,
+      readyGreenAfterRestartMs: greenAgainMs,
+      conflicts409: counters.conflicts409,
+    });
     expect(result.problems).toEqual([]);
     expect(result.lost).toBe(0);
     expect(result.duplicates).toBe(0);

@@ -73,7 +73,9 @@ describe('configuration', () => {
     expect(loadConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(false);
     expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
     expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
-    expect(loadConfig({ TRUST_PROXY: 'loopback, uniquelocal, 10.1.2.3, 172.18.0.0/16, fd00::/8' }).TRUST_PROXY).toEqual(['loopback', 'uniquelocal', '10.1.2.3', '172.18.0.0/16', 'fd00::/8']);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, uniquelocal, 10.1.2.3, 172.18.0.0/16, fd00::/8' }).TRUST_PROXY).toEqual(
+      ['loopback', 'uniquelocal', '10.1.2.3', '172.18.0.0/16', 'fd00::/8'],
+    );
     expect(() => loadConfig({ TRUST_PROXY: 'proxy.example.com' })).toThrow(/TRUST_PROXY: proxy\.example\.com/);
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/40' })).toThrow(/TRUST_PROXY/);
   });

@@ -38,14 +38,27 @@ function processClient(bot: SimBot, redisUrl: string) {
   redis.on('error', () => {});
   connections.push(redis);
   const keys = keyspace(prefix);
-  const api = new BotApi({ botInstanceId: bot.id, token: bot.token, apiRoot: sim.apiRoot, redis, keys, cooldowns: new Cooldowns(redis, keys), metrics: createMetrics(), log: logger });
+  const api = new BotApi({
+    botInstanceId: bot.id,
+    token: bot.token,
+    apiRoot: sim.apiRoot,
+    redis,
+    keys,
+    cooldowns: new Cooldowns(redis, keys),
+    metrics: createMetrics(),
+    log: logger,
+  });
   return { redis, api };
 }
 
-const rejection = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err);
+const rejection = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
 
 describe('a 429 seen by one process', () => {
-  it('stops every other process\' next call before it leaves, also one whose Redis connection dropped meanwhile', async () => {
+  it("stops every other process' next call before it leaves, also one whose Redis connection dropped meanwhile", async () => {
     const bot = await client.createBot();
     const a = processClient(bot, url);
     const proxied = new URL(url);
@@ -74,7 +87,11 @@ describe('a 429 seen by one process', () => {
 
     // B's connection to Redis drops just as A records the next 429, and is back before B calls: a process
     // that learnt of cooldowns over pub/sub has missed this one for good; one that reads Redis has not.
-    await waitFor(async () => (await a.redis.pttl(keyspace(prefix).bot(bot.id, 'cooldown'))) < 0, 5_000, 'the first cooldown to run out');
+    await waitFor(
+      async () => (await a.redis.pttl(keyspace(prefix).bot(bot.id, 'cooldown'))) < 0,
+      5_000,
+      'the first cooldown to run out',
+    );
     proxy.cut();
     await waitFor(() => b.redis.status !== 'ready', 5_000, 'B to notice the dropped connection');
     await limitA();
@@ -86,7 +103,15 @@ describe('a 429 seen by one process', () => {
 
     // Once it ran out, B calls again.
     const limitedAt = second.calls[0]!.at;
-    await waitFor(async () => (await b.api.call('getMe', {}).then(() => true, () => false)), 5_000, 'B to call again');
+    await waitFor(
+      async () =>
+        await b.api.call('getMe', {}).then(
+          () => true,
+          () => false,
+        ),
+      5_000,
+      'B to call again',
+    );
     const after = (await client.calls(bot.id)).calls.slice(1);
     expect(after.length).toBeGreaterThan(0);
     for (const c of after) expect(c.at).toBeGreaterThanOrEqual(limitedAt + 2_000);

@@ -57,7 +57,8 @@ describe('first run: the console', () => {
     const lines = await atTerminal(port, {}, /Next: no bot yet/);
     expect(lines.some((l) => / info +shutdown complete /.test(l))).toBe(true);
     expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
-    for (const line of lines.filter((l) => !/^\s/.test(l))) expect(line).toMatch(/^\d\d:\d\d:\d\d (info|warn|error|debug) {0,2}\S/);
+    for (const line of lines.filter((l) => !/^\s/.test(l)))
+      expect(line).toMatch(/^\d\d:\d\d:\d\d (info|warn|error|debug) {0,2}\S/);
     const messages = lines.map((l) => l.replace(/^\d\d:\d\d:\d\d \w+ +/, ''));
     expect(messages).toEqual(
       expect.arrayContaining([
@@ -68,7 +69,9 @@ describe('first run: the console', () => {
         'Next: no bot yet: set BOT_TOKEN (from @BotFather) with TOKEN_ENCRYPTION_KEY=$(openssl rand -hex 32), or run npm run bots -- add <token>',
       ]),
     );
-    expect(messages.findIndex((m) => m.startsWith('Dashboard:'))).toBeGreaterThan(messages.findIndex((m) => m.startsWith('nezuko started')));
+    expect(messages.findIndex((m) => m.startsWith('Dashboard:'))).toBeGreaterThan(
+      messages.findIndex((m) => m.startsWith('nezuko started')),
+    );
   }, 60_000);
 
   it('at a terminal with LOG_FORMAT=json: JSON lines', async () => {
@@ -80,15 +83,26 @@ describe('first run: the console', () => {
 
   it('not at a terminal: JSON lines; with an owner and a bot the summary counts the bot and asks for nothing', async () => {
     const key = randomBytes(32).toString('hex');
-    await database.prisma.adminUser.create({ data: { email: 'owner@example.com', passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$x$y', role: 'owner' } });
+    await database.prisma.adminUser.create({
+      data: { email: 'owner@example.com', passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$x$y', role: 'owner' },
+    });
     await database.prisma.botInstance.create({
-      data: { telegramBotId: 4242n, username: 'first_bot', name: 'First', tokenEncrypted: encryptSecret('4242:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', Buffer.from(key, 'hex')) },
+      data: {
+        telegramBotId: 4242n,
+        username: 'first_bot',
+        name: 'First',
+        tokenEncrypted: encryptSecret('4242:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', Buffer.from(key, 'hex')),
+      },
     });
     const port = await freePort();
     const run = spawnTs('services/main.ts', { ...env(port), TOKEN_ENCRYPTION_KEY: key, LOG_FORMAT: '' });
     try {
       await waitFor(() => run.output().includes('Bots: '), 30_000, 'the summary');
-      const lines = run.output().trim().split('\n').map((l) => JSON.parse(l) as { message: string });
+      const lines = run
+        .output()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { message: string });
       const messages = lines.map((l) => l.message);
       expect(messages).toEqual(expect.arrayContaining([`Dashboard: http://127.0.0.1:${port}/`, 'Bots: 1 active']));
       expect(messages.filter((m) => m.startsWith('Next:'))).toEqual([]);

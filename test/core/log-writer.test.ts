@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../services/core/db/sql';
-import { apiCallLogWriter, BatchWriter, insertVerificationRows, verificationLogWriter, type VerificationRecord } from '../../services/core/log-writer';
+import {
+  apiCallLogWriter,
+  BatchWriter,
+  insertVerificationRows,
+  verificationLogWriter,
+  type VerificationRecord,
+} from '../../services/core/log-writer';
 import { createLogger } from '../../services/core/logger';
 import { createMetrics } from '../../services/core/metrics';
 import { makeBot } from '../db/fixtures';
@@ -28,11 +34,13 @@ describe('batched decision log', () => {
     const bot = await makeBot(db.prisma);
     const writer = verificationLogWriter(sql, createLogger({ console: false }), createMetrics());
     const users = Array.from({ length: 40 }, (_, i) => 1_000 + i);
-    await Promise.all(users.map(async (userId) => {
-      await writer.write(row(bot.id, userId));
-      // The moment a decision's write resolves, its row can be read back.
-      expect(await db.prisma.verificationLog.count({ where: { userId: BigInt(userId) } })).toBe(1);
-    }));
+    await Promise.all(
+      users.map(async (userId) => {
+        await writer.write(row(bot.id, userId));
+        // The moment a decision's write resolves, its row can be read back.
+        expect(await db.prisma.verificationLog.count({ where: { userId: BigInt(userId) } })).toBe(1);
+      }),
+    );
     expect(await db.prisma.verificationLog.count({ where: { botInstanceId: bot.id } })).toBe(40);
     await writer.close();
   });
@@ -50,8 +58,24 @@ describe('batched decision log', () => {
     const bot = await makeBot(db.prisma);
     const writer = apiCallLogWriter(sql, createLogger({ console: false }), createMetrics());
     const at = new Date();
-    await writer.write({ botInstanceId: bot.id, method: 'getMe', chatId: null, success: true, errorCode: null, latencyMs: 3, createdAt: at });
-    await writer.write({ botInstanceId: bot.id, method: 'sendMessage', chatId: -100987654321n, success: false, errorCode: 429, latencyMs: 8, createdAt: at });
+    await writer.write({
+      botInstanceId: bot.id,
+      method: 'getMe',
+      chatId: null,
+      success: true,
+      errorCode: null,
+      latencyMs: 3,
+      createdAt: at,
+    });
+    await writer.write({
+      botInstanceId: bot.id,
+      method: 'sendMessage',
+      chatId: -100987654321n,
+      success: false,
+      errorCode: 429,
+      latencyMs: 8,
+      createdAt: at,
+    });
     const rows = await db.prisma.apiCallLog.findMany({ where: { botInstanceId: bot.id }, orderBy: { id: 'asc' } });
     expect(rows.map((r) => [r.method, r.chatId, r.success, r.errorCode, r.latencyMs, r.createdAt.getTime()])).toEqual([
       ['getMe', null, true, null, 3, at.getTime()],
@@ -83,7 +107,10 @@ describe('batched decision log', () => {
     await written;
     await writer.close();
     expect(keys[1]).toBe(keys[0]);
-    const rows = await db.prisma.verificationLog.findMany({ where: { botInstanceId: bot.id }, select: { userId: true } });
+    const rows = await db.prisma.verificationLog.findMany({
+      where: { botInstanceId: bot.id },
+      select: { userId: true },
+    });
     expect(rows.map((r) => Number(r.userId)).sort()).toEqual([1, 2, 3, 4]);
     expect((await metrics.dbWriteFailures.get()).values[0]?.value).toBe(1);
   });

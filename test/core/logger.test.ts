@@ -103,7 +103,7 @@ describe('error fingerprints', () => {
 });
 
 describe('per-bot log files (LOG_PER_BOT)', () => {
-  it('writes each bot\'s lines, and only those, to a file of its own as well', async () => {
+  it("writes each bot's lines, and only those, to a file of its own as well", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'nezuko-perbot-'));
     const log = createLogger({ console: false, dir, name: 'main', perBot: true });
     log.child({ botId: 7 }).info('seven', { note: `token ${token}` });
@@ -120,9 +120,19 @@ describe('per-bot log files (LOG_PER_BOT)', () => {
     };
     expect(read('main-').split('\n').filter(Boolean)).toHaveLength(3);
     const seven = read('bot-7-');
-    expect(seven.split('\n').filter(Boolean).map((l) => JSON.parse(l).message)).toEqual(['seven']);
+    expect(
+      seven
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).message),
+    ).toEqual(['seven']);
     expect(seven).not.toContain(token);
-    expect(read('bot-8-').split('\n').filter(Boolean).map((l) => JSON.parse(l).message)).toEqual(['eight']);
+    expect(
+      read('bot-8-')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).message),
+    ).toEqual(['eight']);
   });
 });
 
@@ -135,11 +145,14 @@ describe('readable console lines (LOG_FORMAT=pretty, or auto at a terminal)', ()
         done();
       },
     });
-    const log = createLogger({ console: false, transports: [new winston.transports.Stream({ stream, format: prettyFormat(false) })] });
+    const log = createLogger({
+      console: false,
+      transports: [new winston.transports.Stream({ stream, format: prettyFormat(false) })],
+    });
     return { log, lines };
   }
 
-  it('shows time, level, message and key=value fields, with an error\'s stack on indented lines', () => {
+  it("shows time, level, message and key=value fields, with an error's stack on indented lines", () => {
     const { log, lines } = capturePretty();
     log.info('bot started', { botId: 7, roles: ['poller', 'verifier'], note: 'two words' });
     log.error('poll failed', { botId: 7, err: new Error('boom') });
@@ -151,7 +164,10 @@ describe('readable console lines (LOG_FORMAT=pretty, or auto at a terminal)', ()
 
   it('is redacted like the JSON lines', () => {
     const { log, lines } = capturePretty();
-    log.error('poll failed', { err: new Error(`request to https://api.telegram.org/bot${token}/getUpdates failed`), password: 'hunter2hunter2' });
+    log.error('poll failed', {
+      err: new Error(`request to https://api.telegram.org/bot${token}/getUpdates failed`),
+      password: 'hunter2hunter2',
+    });
     expect(lines.join('\n')).not.toMatch(/AAHdqTcv|hunter2/);
     expect(lines[0]).toContain('/bot[redacted]/getUpdates');
   });

@@ -28,7 +28,9 @@ describe('entrypoint', () => {
   it('exits with one line naming every bad variable', async () => {
     const run = spawnTs('services/main.ts', { API_PORT: 'x', REDIS_URL: 'http://nope' });
     expect(await run.exited).toBe(1);
-    expect(run.output().trim()).toMatch(/^Invalid configuration: .*REDIS_URL: .*API_PORT: |^Invalid configuration: .*API_PORT: .*REDIS_URL: /);
+    expect(run.output().trim()).toMatch(
+      /^Invalid configuration: .*REDIS_URL: .*API_PORT: |^Invalid configuration: .*API_PORT: .*REDIS_URL: /,
+    );
   });
 
   it('serves /health and /ready, then shuts down in order on SIGTERM within its deadline', async () => {
@@ -42,7 +44,11 @@ describe('entrypoint', () => {
       SHUTDOWN_TIMEOUT_MS: '5000',
     });
     try {
-      const ready = await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200, 20_000, '/ready 200');
+      const ready = await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200,
+        20_000,
+        '/ready 200',
+      );
       expect(ready).toBe(true);
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(await health.json()).toMatchObject({ status: 'ok' });
@@ -54,17 +60,33 @@ describe('entrypoint', () => {
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
       expect(Date.now() - stopAt).toBeLessThan(5000);
-      const lines = run.output().trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines.map((l) => l.message)).toEqual(expect.arrayContaining(['nezuko started', 'shutdown started', 'shutdown complete']));
+      const lines = run
+        .output()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.message)).toEqual(
+        expect.arrayContaining(['nezuko started', 'shutdown started', 'shutdown complete']),
+      );
     } finally {
       run.child.kill('SIGKILL');
     }
   });
 
-  it('runs every role\'s shutdown steps in the order README documents', async () => {
+  it("runs every role's shutdown steps in the order README documents", async () => {
     // "SIGTERM shuts down in order under `SHUTDOWN_TIMEOUT_MS`: readiness off → HTTP → … → database."
-    const documented = /SIGTERM shuts down in order under\s+`SHUTDOWN_TIMEOUT_MS`: ([^.]+)\./.exec(readFileSync('README.md', 'utf8'))![1]!.split(' → ');
-    const phaseOf: Record<string, (typeof SHUTDOWN_PHASES)[number]> = { 'readiness off': 'readiness', HTTP: 'http', pollers: 'pollers', workers: 'workers', 'buffered writes': 'buffers', Redis: 'redis', database: 'database' };
+    const documented = /SIGTERM shuts down in order under\s+`SHUTDOWN_TIMEOUT_MS`: ([^.]+)\./
+      .exec(readFileSync('README.md', 'utf8'))![1]!
+      .split(' → ');
+    const phaseOf: Record<string, (typeof SHUTDOWN_PHASES)[number]> = {
+      'readiness off': 'readiness',
+      HTTP: 'http',
+      pollers: 'pollers',
+      workers: 'workers',
+      'buffered writes': 'buffers',
+      Redis: 'redis',
+      database: 'database',
+    };
     expect(documented.map((step) => phaseOf[step])).toEqual([...SHUTDOWN_PHASES]);
 
     const port = await freePort();
@@ -77,10 +99,19 @@ describe('entrypoint', () => {
       SHUTDOWN_TIMEOUT_MS: '10000',
     });
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200, 30_000, '/ready 200');
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined))?.status === 200,
+        30_000,
+        '/ready 200',
+      );
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
-      const steps = run.output().trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.message === 'shutdown step done');
+      const steps = run
+        .output()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.message === 'shutdown step done');
       // Each step logs as it finishes: every phase's steps finish before the next phase's begin.
       const order = steps.map((l) => SHUTDOWN_PHASES.indexOf(l.phase));
       expect(order).toEqual([...order].sort((a, b) => a - b));
@@ -88,8 +119,17 @@ describe('entrypoint', () => {
       expect(byPhase('readiness')).toEqual(['readiness']);
       expect(byPhase('http')).toEqual(expect.arrayContaining(['api server', 'api control subscription']));
       expect(byPhase('pollers')).toEqual(['pollers']);
-      expect(byPhase('workers')).toEqual(expect.arrayContaining(['verifier workers', 'maintenance workers', 'api queues']));
-      expect(byPhase('buffers')).toEqual(expect.arrayContaining(['poller api-call log', 'verification log', 'verifier api-call log', 'maintenance api-call log']));
+      expect(byPhase('workers')).toEqual(
+        expect.arrayContaining(['verifier workers', 'maintenance workers', 'api queues']),
+      );
+      expect(byPhase('buffers')).toEqual(
+        expect.arrayContaining([
+          'poller api-call log',
+          'verification log',
+          'verifier api-call log',
+          'maintenance api-call log',
+        ]),
+      );
       expect(byPhase('redis')).toEqual(['redis connections']);
       expect(byPhase('database').sort()).toEqual(['database pool', 'sql pool']);
     } finally {

@@ -22,13 +22,15 @@ function busiestWindow(times: number[], windowMs: number): number {
 async function hammer(key: string, rate: Rate, senders: number, forMs: number): Promise<number[]> {
   const granted: number[] = [];
   const until = Date.now() + forMs;
-  await Promise.all(Array.from({ length: senders }, async () => {
-    while (Date.now() < until) {
-      const { waitMs, at } = await clearance(redis, '', [{ key, rate }]);
-      if (waitMs === 0) granted.push(at);
-      else await sleep(waitMs);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: senders }, async () => {
+      while (Date.now() < until) {
+        const { waitMs, at } = await clearance(redis, '', [{ key, rate }]);
+        if (waitMs === 0) granted.push(at);
+        else await sleep(waitMs);
+      }
+    }),
+  );
   return granted.sort((a, b) => a - b);
 }
 
@@ -61,15 +63,17 @@ describe('send pacing', () => {
   // Telegram: about 30 messages a second per bot, 20 a minute per group. A limiter that allowed its burst on
   // top of its rate (the old one: 25 at once plus 25 more in the same second) sent 49 in a second, and 37
   // in a minute to one group.
-  it('never lets more than a bot\'s 25 through in any second, however many senders push', async () => {
+  it("never lets more than a bot's 25 through in any second, however many senders push", async () => {
     const times = await hammer(`${prefix}:pace:bot`, SEND_RATES.perBot, 40, 3_000);
     console.log(`[pacing] per bot: ${times.length} sends in 3 s, busiest second ${busiestWindow(times, 1_000)}`);
     expect(busiestWindow(times, 1_000)).toBeLessThanOrEqual(SEND_RATES.perBot.count);
     // …and it does not pace below its sustained rate (one every interval after the burst).
-    expect(times.length).toBeGreaterThanOrEqual(SEND_RATES.perBot.burst + Math.floor(2_900 / intervalOf(SEND_RATES.perBot)));
+    expect(times.length).toBeGreaterThanOrEqual(
+      SEND_RATES.perBot.burst + Math.floor(2_900 / intervalOf(SEND_RATES.perBot)),
+    );
   });
 
-  it('never lets more than a group\'s 19 through in any minute, all 19 at once if need be', async () => {
+  it("never lets more than a group's 19 through in any minute, all 19 at once if need be", async () => {
     // The production rate itself: its first minutes are decided at once, because every waiting sender is
     // promised its slot (19 now, the rest from the minute on, one every 60 s / 19).
     const key = `${prefix}:pace:minute`;
@@ -84,13 +88,18 @@ describe('send pacing', () => {
     // rate with its minute shortened to 1.2 s, pushed by 30 senders for three windows.
     const scaled = { ...rate, periodMs: 1_200 };
     const times = await hammer(`${prefix}:pace:scaled`, scaled, 30, 3_600);
-    console.log(`[pacing] per group, minute scaled to 1.2 s: ${times.length} sends, busiest window ${busiestWindow(times, 1_200)}`);
+    console.log(
+      `[pacing] per group, minute scaled to 1.2 s: ${times.length} sends, busiest window ${busiestWindow(times, 1_200)}`,
+    );
     expect(busiestWindow(times, 1_200)).toBeLessThanOrEqual(rate.count);
     expect(times.length).toBeGreaterThanOrEqual(3 * rate.count - 1);
   });
 
   it('gives back a slot taken for a call that did not leave', async () => {
-    for (const rate of [{ count: 2, periodMs: 10_000, burst: 2 }, { count: 3, periodMs: 30_000 }]) {
+    for (const rate of [
+      { count: 2, periodMs: 10_000, burst: 2 },
+      { count: 3, periodMs: 30_000 },
+    ]) {
       const bucket = { key: `${prefix}:pace:refund:${rate.count}`, rate };
       const first = await clearance(redis, '', [bucket]);
       if (rate.count === 2) expect((await clearance(redis, '', [bucket])).waitMs).toBe(0);

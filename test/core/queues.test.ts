@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { addJob, assertHandlers, deletePromptJobId, expireJoinRequestJobId, maintenanceJobs, MissingHandlerError, updateJobId, updateJobs, updatesQueueName, type JobQueue } from '../../queues';
+import {
+  addJob,
+  assertHandlers,
+  deletePromptJobId,
+  expireJoinRequestJobId,
+  maintenanceJobs,
+  MissingHandlerError,
+  updateJobId,
+  updateJobs,
+  updatesQueueName,
+  type JobQueue,
+} from '../../queues';
 
 describe('queue registry', () => {
   it('builds ids BullMQ accepts: no colon, not all digits, deterministic', () => {
@@ -25,11 +36,17 @@ describe('queue registry', () => {
   });
 
   it('validates update payloads and strips unknown top-level fields', () => {
-    const ok = updateJobs.update.safeParse({ botInstanceId: 1, update: { update_id: 5, message: { text: 'hi' } }, receivedAt: Date.now() });
+    const ok = updateJobs.update.safeParse({
+      botInstanceId: 1,
+      update: { update_id: 5, message: { text: 'hi' } },
+      receivedAt: Date.now(),
+    });
     expect(ok.success).toBe(true);
     const stripped = updateJobs.update.parse({ botInstanceId: 1, update: { update_id: 5 }, receivedAt: 1, token: 'x' });
     expect(stripped).not.toHaveProperty('token');
-    expect(updateJobs.update.safeParse({ botInstanceId: 0, update: { update_id: 5 }, receivedAt: 1 }).success).toBe(false);
+    expect(updateJobs.update.safeParse({ botInstanceId: 0, update: { update_id: 5 }, receivedAt: 1 }).success).toBe(
+      false,
+    );
     expect(updateJobs.update.safeParse({ botInstanceId: 1, update: {}, receivedAt: 1 }).success).toBe(false);
   });
 
@@ -39,6 +56,8 @@ describe('queue registry', () => {
     const { retention: _omitted, ...missing } = all;
     expect(() => assertHandlers('maintenance', maintenanceJobs, missing)).toThrow(MissingHandlerError);
     expect(() => assertHandlers('maintenance', maintenanceJobs, missing)).toThrow(/no handler for retention/);
-    expect(() => assertHandlers('maintenance', maintenanceJobs, { ...all, bogus: () => {} })).toThrow(/unknown job bogus/);
+    expect(() => assertHandlers('maintenance', maintenanceJobs, { ...all, bogus: () => {} })).toThrow(
+      /unknown job bogus/,
+    );
   });
 });

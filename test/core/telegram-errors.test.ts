@@ -65,18 +65,32 @@ const MALFORMED: Array<[string, FaultRuleInput]> = [
 ];
 
 function botApi(bot: SimBot, id: number) {
-  return new BotApi({ botInstanceId: id, token: bot.token, apiRoot: sim.apiRoot, redis: ctx.redis, keys: ctx.keys, cooldowns: ctx.cooldowns, metrics: ctx.metrics, log: ctx.log, breakerOpenMs: 60_000 });
+  return new BotApi({
+    botInstanceId: id,
+    token: bot.token,
+    apiRoot: sim.apiRoot,
+    redis: ctx.redis,
+    keys: ctx.keys,
+    cooldowns: ctx.cooldowns,
+    metrics: ctx.metrics,
+    log: ctx.log,
+    breakerOpenMs: 60_000,
+  });
 }
 
 describe('errors leaving the Telegram client carry no token', () => {
   it('a raw node-fetch error names the token; cleanError and describeError remove it (the problem itself)', async () => {
     const bot = await client.createBot({});
     await client.addFaults(bot.id, [{ kind: 'invalid_json', count: 1 }]);
-    const raw = await fetch(`${sim.apiRoot}/bot${bot.token}/getMe`).then((r) => r.json()).catch((e: unknown) => e);
+    const raw = await fetch(`${sim.apiRoot}/bot${bot.token}/getMe`)
+      .then((r) => r.json())
+      .catch((e: unknown) => e);
     // Telegraf's own client throws node-fetch's FetchError, whose message is built from the URL.
     const { Telegram } = await import('telegraf');
     await client.addFaults(bot.id, [{ kind: 'invalid_json', count: 1 }]);
-    const telegrafError = await new Telegram(bot.token, { apiRoot: sim.apiRoot }).getMe().catch((e: unknown) => e as Error);
+    const telegrafError = await new Telegram(bot.token, { apiRoot: sim.apiRoot })
+      .getMe()
+      .catch((e: unknown) => e as Error);
     expect(String((telegrafError as Error).message)).toContain(secretOf(bot));
     expect(describeError(telegrafError)).not.toContain(secretOf(bot));
     cleanError(telegrafError, bot.token);
@@ -108,7 +122,18 @@ describe('errors leaving the Telegram client carry no token', () => {
       expect((check as BotRegistryError).code).toBe('telegram_unavailable'); // not "invalid token"
       expect(everything(check)).not.toContain(secret);
 
-      const row = await ctx.db.botInstance.create({ data: { telegramBotId: BigInt(bot.id), username: bot.username, name: 'x', tokenEncrypted: (await import('../../services/core/crypto')).encryptSecret(bot.token, config.TOKEN_ENCRYPTION_KEY!), isActive: true } });
+      const row = await ctx.db.botInstance.create({
+        data: {
+          telegramBotId: BigInt(bot.id),
+          username: bot.username,
+          name: 'x',
+          tokenEncrypted: (await import('../../services/core/crypto')).encryptSecret(
+            bot.token,
+            config.TOKEN_ENCRYPTION_KEY!,
+          ),
+          isActive: true,
+        },
+      });
       const health = await botHealth(ctx, row.id);
       expect(health?.probe.ok).toBe(false);
       expect(health?.probe.error).toBeTruthy();
@@ -120,10 +145,17 @@ describe('errors leaving the Telegram client carry no token', () => {
 describe('token checks (registration, token replacement)', () => {
   it('a network blip is retried: two dropped or 502 answers in a row still register the bot', async () => {
     const bot = await client.createBot({ username: `blip${randomBytes(3).toString('hex')}bot` });
-    await client.addFaults(bot.id, [{ kind: 'drop', method: 'getMe', count: 1 }, { kind: 'server_error', method: 'getMe', count: 1 }]);
+    await client.addFaults(bot.id, [
+      { kind: 'drop', method: 'getMe', count: 1 },
+      { kind: 'server_error', method: 'getMe', count: 1 },
+    ]);
     const row = await registerBot(ctx.db, config, bot.token);
     expect(row.username).toBe(bot.username);
-    expect((await client.calls(bot.id, { method: 'getMe' })).calls.map((c) => c.outcome)).toEqual(['fault', 'fault', 'ok']);
+    expect((await client.calls(bot.id, { method: 'getMe' })).calls.map((c) => c.outcome)).toEqual([
+      'fault',
+      'fault',
+      'ok',
+    ]);
   });
 
   it('Telegram failing for longer is "unavailable", never "invalid token"; only a 401 is invalid', async () => {

@@ -11,28 +11,52 @@ export const sha256Hex = () => createHash('sha256').update(randomBytes(16)).dige
 
 export function makeAdmin(db: PrismaClient, data: Partial<Prisma.AdminUserUncheckedCreateInput> = {}) {
   return db.adminUser.create({
-    data: { email: `admin${next()}@example.com`, passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', ...data },
+    data: {
+      email: `admin${next()}@example.com`,
+      passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
+      ...data,
+    },
   });
 }
 
 export function makeBot(db: PrismaClient, data: Partial<Prisma.BotInstanceUncheckedCreateInput> = {}) {
   const n = next();
   return db.botInstance.create({
-    data: { telegramBotId: BigInt(7_000_000 + n), username: `test${n}_bot`, name: `Test bot ${n}`, tokenEncrypted: 'v1:aXY=:dGFn:Y3Q=', ...data },
+    data: {
+      telegramBotId: BigInt(7_000_000 + n),
+      username: `test${n}_bot`,
+      name: `Test bot ${n}`,
+      tokenEncrypted: 'v1:aXY=:dGFn:Y3Q=',
+      ...data,
+    },
   });
 }
 
-export function makeGroup(db: PrismaClient, botInstanceId: number, data: Partial<Prisma.ProtectedGroupUncheckedCreateInput> = {}) {
+export function makeGroup(
+  db: PrismaClient,
+  botInstanceId: number,
+  data: Partial<Prisma.ProtectedGroupUncheckedCreateInput> = {},
+) {
   const n = next();
   return db.protectedGroup.create({
     data: { botInstanceId, chatId: BigInt(-1_001_000_000_000 - n), title: `Group ${n}`, ...data },
   });
 }
 
-export function makeChannel(db: PrismaClient, botInstanceId: number, data: Partial<Prisma.EnforcedChannelUncheckedCreateInput> = {}) {
+export function makeChannel(
+  db: PrismaClient,
+  botInstanceId: number,
+  data: Partial<Prisma.EnforcedChannelUncheckedCreateInput> = {},
+) {
   const n = next();
   return db.enforcedChannel.create({
-    data: { botInstanceId, channelId: BigInt(-1_002_000_000_000 - n), title: `Channel ${n}`, username: `channel${n}`, ...data },
+    data: {
+      botInstanceId,
+      channelId: BigInt(-1_002_000_000_000 - n),
+      title: `Channel ${n}`,
+      username: `channel${n}`,
+      ...data,
+    },
   });
 }
 

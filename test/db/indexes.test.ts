@@ -10,7 +10,17 @@ describe('verification_log indexes', () => {
     const db = database.prisma;
     const bot = await makeBot(db);
     const now = Date.now();
-    await insertVerifications(db, Array.from({ length: 50_000 }, (_, i) => ({ botInstanceId: bot.id, chatId: -100n, status: i % 5_000 === 0 ? ('error' as const) : ('verified' as const), latencyMs: 5, cached: false, createdAt: new Date(now - i * 1000) })));
+    await insertVerifications(
+      db,
+      Array.from({ length: 50_000 }, (_, i) => ({
+        botInstanceId: bot.id,
+        chatId: -100n,
+        status: i % 5_000 === 0 ? ('error' as const) : ('verified' as const),
+        latencyMs: 5,
+        cached: false,
+        createdAt: new Date(now - i * 1000),
+      })),
+    );
     await db.$executeRawUnsafe('ANALYZE verification_log');
     // The query the verifications route runs for ?status=error (first page, limit 50).
     const [row] = await db.$queryRawUnsafe<Array<{ 'QUERY PLAN': unknown }>>(

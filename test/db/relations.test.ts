@@ -27,8 +27,12 @@ async function populatedBot(db: PrismaClient) {
   await db.restriction.create({ data: { botInstanceId, groupId: group.id, userId: 12n } });
   await db.verificationLog.create({ data: { botInstanceId, chatId: group.chatId, userId: 12n, status: 'restricted' } });
   await db.apiCallLog.create({ data: { botInstanceId, method: 'restrictChatMember', success: true } });
-  await db.verificationStatsHourly.create({ data: { botInstanceId, chatId: group.chatId, hour: hourStart(), total: 1, restricted: 1 } });
-  await db.apiCallStatsHourly.create({ data: { botInstanceId, hour: hourStart(), method: 'restrictChatMember', calls: 1, successCount: 1 } });
+  await db.verificationStatsHourly.create({
+    data: { botInstanceId, chatId: group.chatId, hour: hourStart(), total: 1, restricted: 1 },
+  });
+  await db.apiCallStatsHourly.create({
+    data: { botInstanceId, hour: hourStart(), method: 'restrictChatMember', calls: 1, successCount: 1 },
+  });
   return { bot, group, channel };
 }
 
@@ -48,8 +52,15 @@ async function rowsOf(db: PrismaClient, botInstanceId: number) {
   };
 }
 const all = (n: number) => ({
-  protected_groups: n, enforced_channels: n, group_channel_links: n, group_whitelist: n, restrictions: n,
-  verification_log: n, api_call_log: n, verification_stats_hourly: n, api_call_stats_hourly: n,
+  protected_groups: n,
+  enforced_channels: n,
+  group_channel_links: n,
+  group_whitelist: n,
+  restrictions: n,
+  verification_log: n,
+  api_call_log: n,
+  verification_stats_hourly: n,
+  api_call_stats_hourly: n,
 });
 
 describe('cascade deletes', () => {
@@ -70,7 +81,11 @@ describe('cascade deletes', () => {
     const { bot, group, channel } = await populatedBot(db);
     await db.protectedGroup.delete({ where: { id: group.id } });
     expect(await rowsOf(db, bot.id)).toEqual({
-      ...all(1), protected_groups: 0, group_channel_links: 0, group_whitelist: 0, restrictions: 0,
+      ...all(1),
+      protected_groups: 0,
+      group_channel_links: 0,
+      group_whitelist: 0,
+      restrictions: 0,
     });
     expect(await db.enforcedChannel.findUnique({ where: { id: channel.id } })).not.toBeNull();
   });
@@ -85,7 +100,9 @@ describe('cascade deletes', () => {
   test('deleting an admin user removes their sessions', async () => {
     const db = tdb.prisma;
     const admin = await makeAdmin(db);
-    await db.adminSession.create({ data: { adminUserId: admin.id, tokenHash: sha256Hex(), expiresAt: new Date(Date.now() + 60_000) } });
+    await db.adminSession.create({
+      data: { adminUserId: admin.id, tokenHash: sha256Hex(), expiresAt: new Date(Date.now() + 60_000) },
+    });
     await db.adminUser.delete({ where: { id: admin.id } });
     expect(await db.adminSession.count({ where: { adminUserId: admin.id } })).toBe(0);
   });
@@ -96,10 +113,18 @@ describe('SET NULL keeps history when its actor goes', () => {
     const db = tdb.prisma;
     const admin = await makeAdmin(db);
     const bot = await makeBot(db, { createdById: admin.id });
-    const token = await db.apiToken.create({ data: { name: 't', tokenHash: sha256Hex(), tokenPrefix: 'nzk_', createdById: admin.id } });
+    const token = await db.apiToken.create({
+      data: { name: 't', tokenHash: sha256Hex(), tokenPrefix: 'nzk_', createdById: admin.id },
+    });
     const exp = await db.export.create({ data: { kind: 'audit', requestedById: admin.id } });
     const audit = await db.adminAuditLog.create({
-      data: { actorId: admin.id, actorEmail: admin.email, action: 'bot.create', resourceType: 'bot', resourceId: String(bot.id) },
+      data: {
+        actorId: admin.id,
+        actorEmail: admin.email,
+        action: 'bot.create',
+        resourceType: 'bot',
+        resourceId: String(bot.id),
+      },
     });
 
     await db.adminUser.delete({ where: { id: admin.id } });
@@ -115,7 +140,9 @@ describe('SET NULL keeps history when its actor goes', () => {
   test('deleting an API token keeps the audit rows it wrote', async () => {
     const db = tdb.prisma;
     const token = await db.apiToken.create({ data: { name: 't', tokenHash: sha256Hex(), tokenPrefix: 'nzk_' } });
-    const audit = await db.adminAuditLog.create({ data: { actorTokenId: token.id, action: 'group.update', resourceType: 'group' } });
+    const audit = await db.adminAuditLog.create({
+      data: { actorTokenId: token.id, action: 'group.update', resourceType: 'group' },
+    });
     await db.apiToken.delete({ where: { id: token.id } });
     expect((await db.adminAuditLog.findUniqueOrThrow({ where: { id: audit.id } })).actorTokenId).toBeNull();
   });
@@ -124,24 +151,40 @@ describe('SET NULL keeps history when its actor goes', () => {
 describe('per-bot isolation in link rows', () => {
   // [what, a write that mixes two bots, the foreign key that must refuse it]
   const cases: [string, (db: PrismaClient, a: number, b: number) => Promise<unknown>, string][] = [
-    ['a group linked to another bot\'s channel', async (db, a, b) => {
-      const g = await makeGroup(db, a);
-      const c = await makeChannel(db, b);
-      return db.groupChannelLink.create({ data: { groupId: g.id, channelId: c.id, botInstanceId: a } });
-    }, 'group_channel_links_channel_id_bot_instance_id_fkey'],
-    ['a link filed under the other bot', async (db, a, b) => {
-      const g = await makeGroup(db, a);
-      const c = await makeChannel(db, a);
-      return db.groupChannelLink.create({ data: { groupId: g.id, channelId: c.id, botInstanceId: b } });
-    }, 'group_channel_links_group_id_bot_instance_id_fkey'],
-    ['a whitelist entry under another bot', async (db, a, b) => {
-      const g = await makeGroup(db, a);
-      return db.groupWhitelist.create({ data: { botInstanceId: b, groupId: g.id, userId: 5n } });
-    }, 'group_whitelist_group_id_bot_instance_id_fkey'],
-    ['a restriction under another bot', async (db, a, b) => {
-      const g = await makeGroup(db, a);
-      return db.restriction.create({ data: { botInstanceId: b, groupId: g.id, userId: 5n } });
-    }, 'restrictions_group_id_bot_instance_id_fkey'],
+    [
+      "a group linked to another bot's channel",
+      async (db, a, b) => {
+        const g = await makeGroup(db, a);
+        const c = await makeChannel(db, b);
+        return db.groupChannelLink.create({ data: { groupId: g.id, channelId: c.id, botInstanceId: a } });
+      },
+      'group_channel_links_channel_id_bot_instance_id_fkey',
+    ],
+    [
+      'a link filed under the other bot',
+      async (db, a, b) => {
+        const g = await makeGroup(db, a);
+        const c = await makeChannel(db, a);
+        return db.groupChannelLink.create({ data: { groupId: g.id, channelId: c.id, botInstanceId: b } });
+      },
+      'group_channel_links_group_id_bot_instance_id_fkey',
+    ],
+    [
+      'a whitelist entry under another bot',
+      async (db, a, b) => {
+        const g = await makeGroup(db, a);
+        return db.groupWhitelist.create({ data: { botInstanceId: b, groupId: g.id, userId: 5n } });
+      },
+      'group_whitelist_group_id_bot_instance_id_fkey',
+    ],
+    [
+      'a restriction under another bot',
+      async (db, a, b) => {
+        const g = await makeGroup(db, a);
+        return db.restriction.create({ data: { botInstanceId: b, groupId: g.id, userId: 5n } });
+      },
+      'restrictions_group_id_bot_instance_id_fkey',
+    ],
   ];
   test.each(cases)('refuses %s', async (_what, write, fkey) => {
     const db = tdb.prisma;
@@ -187,7 +230,10 @@ describe('soft delete', () => {
   test('a soft-deleted bot keeps its rows and its Telegram bot id (re-adding revives the row)', async () => {
     const db = tdb.prisma;
     const { bot } = await populatedBot(db);
-    await db.botInstance.update({ where: { id: bot.id }, data: { deletedAt: new Date(), isActive: false, status: 'stopped' } });
+    await db.botInstance.update({
+      where: { id: bot.id },
+      data: { deletedAt: new Date(), isActive: false, status: 'stopped' },
+    });
 
     expect(await rowsOf(db, bot.id)).toEqual(all(1));
     await expectUniqueViolation(makeBot(db, { telegramBotId: bot.telegramBotId }), 'bot_instances_telegram_bot_id_key');
@@ -214,7 +260,10 @@ describe('open restrictions', () => {
 
     await db.restriction.update({ where: { id: first.id }, data: { liftedAt: new Date(), liftReason: 'verified' } });
     const second = await open(g1.id);
-    await db.restriction.update({ where: { id: second.id }, data: { liftedAt: new Date(), liftReason: 'unprotected' } });
+    await db.restriction.update({
+      where: { id: second.id },
+      data: { liftedAt: new Date(), liftReason: 'unprotected' },
+    });
     await open(g1.id);
 
     expect(await db.restriction.count({ where: { groupId: g1.id, userId: 77n } })).toBe(3);
@@ -224,8 +273,15 @@ describe('open restrictions', () => {
 
 describe('schema shape', () => {
   const botOwned = [
-    'protected_groups', 'enforced_channels', 'group_channel_links', 'group_whitelist', 'restrictions',
-    'verification_log', 'api_call_log', 'verification_stats_hourly', 'api_call_stats_hourly',
+    'protected_groups',
+    'enforced_channels',
+    'group_channel_links',
+    'group_whitelist',
+    'restrictions',
+    'verification_log',
+    'api_call_log',
+    'verification_stats_hourly',
+    'api_call_stats_hourly',
   ];
 
   test('every foreign key to bot_instances cascades, and every bot-owned table has one', async () => {
@@ -300,8 +356,14 @@ describe('full-text search', () => {
   });
 
   test.each([
-    ['protected_groups_title_fts_idx', `SELECT id FROM protected_groups WHERE to_tsvector('simple', title) @@ plainto_tsquery('simple', 'cats')`],
-    ['enforced_channels_search_fts_idx', `SELECT id FROM enforced_channels WHERE to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(username, '')) @@ plainto_tsquery('simple', 'cats')`],
+    [
+      'protected_groups_title_fts_idx',
+      `SELECT id FROM protected_groups WHERE to_tsvector('simple', title) @@ plainto_tsquery('simple', 'cats')`,
+    ],
+    [
+      'enforced_channels_search_fts_idx',
+      `SELECT id FROM enforced_channels WHERE to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(username, '')) @@ plainto_tsquery('simple', 'cats')`,
+    ],
   ])('the planner can answer the search with %s', async (index, sql) => {
     const plan = await tdb.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe('SET LOCAL enable_seqscan = off');

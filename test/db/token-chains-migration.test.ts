@@ -12,17 +12,32 @@ describe('api_token_chains migration', () => {
     const db = database.prisma;
     const hash = (n: number) => n.toString(16).padStart(64, '0');
     const owner = await db.adminUser.create({ data: { email: 'root@example.com', passwordHash: 'x', role: 'admin' } });
-    const gone = await db.adminUser.create({ data: { email: 'gone@example.com', passwordHash: 'x', role: 'owner', deletedAt: new Date() } });
+    const gone = await db.adminUser.create({
+      data: { email: 'gone@example.com', passwordHash: 'x', role: 'owner', deletedAt: new Date() },
+    });
     const token = (n: number, data: { createdById?: number | null; role?: string }) =>
-      db.apiToken.create({ data: { name: `t${n}`, tokenHash: hash(n), tokenPrefix: `nzk_${n}`, role: data.role ?? 'owner', createdById: data.createdById ?? null } });
+      db.apiToken.create({
+        data: {
+          name: `t${n}`,
+          tokenHash: hash(n),
+          tokenPrefix: `nzk_${n}`,
+          role: data.role ?? 'owner',
+          createdById: data.createdById ?? null,
+        },
+      });
     // As the old code left them: A made by the user (an owner then), B by A, C by B, D by nobody known, E by a deleted user.
     const a = await token(1, { createdById: owner.id });
     const b = await token(2, {});
     const c = await token(3, { role: 'viewer' });
     const d = await token(4, {});
     const e = await token(5, { createdById: gone.id });
-    for (const [made, by] of [[b, a], [c, b]] as const) {
-      await db.adminAuditLog.create({ data: { action: 'token.create', resourceType: 'api_token', resourceId: String(made.id), actorTokenId: by.id } });
+    for (const [made, by] of [
+      [b, a],
+      [c, b],
+    ] as const) {
+      await db.adminAuditLog.create({
+        data: { action: 'token.create', resourceType: 'api_token', resourceId: String(made.id), actorTokenId: by.id },
+      });
     }
     const oneOff = readFileSync(MIGRATION, 'utf8')
       .split(';')
@@ -32,8 +47,18 @@ describe('api_token_chains migration', () => {
     for (const statement of oneOff) await db.$executeRawUnsafe(statement);
 
     const rows = new Map((await db.apiToken.findMany()).map((t) => [t.id, t]));
-    expect(rows.get(b.id)).toMatchObject({ createdById: owner.id, createdByTokenId: a.id, revokedAt: null, role: 'admin' });
-    expect(rows.get(c.id)).toMatchObject({ createdById: owner.id, createdByTokenId: b.id, revokedAt: null, role: 'viewer' });
+    expect(rows.get(b.id)).toMatchObject({
+      createdById: owner.id,
+      createdByTokenId: a.id,
+      revokedAt: null,
+      role: 'admin',
+    });
+    expect(rows.get(c.id)).toMatchObject({
+      createdById: owner.id,
+      createdByTokenId: b.id,
+      revokedAt: null,
+      role: 'viewer',
+    });
     expect(rows.get(a.id)).toMatchObject({ role: 'admin', revokedAt: null }); // the user is an admin now
     expect(rows.get(d.id)!.revokedAt).not.toBeNull();
     expect(rows.get(e.id)!.revokedAt).not.toBeNull();

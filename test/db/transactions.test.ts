@@ -36,7 +36,9 @@ describe('transactions', () => {
     const attempt = tdb.prisma.$transaction(async (tx) => {
       await makeBot(tx as never);
       // Same Telegram bot id: the unique key refuses it.
-      await tx.botInstance.create({ data: { telegramBotId: bot.telegramBotId, username: 'dup', name: 'Dup', tokenEncrypted: 'v1:x:y:z' } });
+      await tx.botInstance.create({
+        data: { telegramBotId: bot.telegramBotId, username: 'dup', name: 'Dup', tokenEncrypted: 'v1:x:y:z' },
+      });
     });
     await expect(attempt).rejects.toBeInstanceOf(Prisma.PrismaClientKnownRequestError);
     await expect(attempt).rejects.toMatchObject({ code: 'P2002' });

@@ -6,7 +6,13 @@ import { openQueue, updatesQueue } from '../../queues';
 import type { SimBot, SimClient } from '../../sim';
 
 /** The configuration a test shares with the processes it starts (same database, Redis prefix and key). */
-export function lifecycleConfig(options: { databaseUrl: string; redisUrl: string; redisPrefix: string; apiRoot: string; env?: Record<string, string> }): Config {
+export function lifecycleConfig(options: {
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  apiRoot: string;
+  env?: Record<string, string>;
+}): Config {
   return loadConfig({
     DATABASE_URL: options.databaseUrl,
     REDIS_URL: options.redisUrl,
@@ -20,7 +26,12 @@ export function lifecycleConfig(options: { databaseUrl: string; redisUrl: string
 }
 
 /** Registers `count` new simulator bots in the platform; returns them with their bot_instances id. */
-export async function registerSimBots(db: PrismaClient, config: Config, client: SimClient, count: number): Promise<Array<SimBot & { instanceId: number }>> {
+export async function registerSimBots(
+  db: PrismaClient,
+  config: Config,
+  client: SimClient,
+  count: number,
+): Promise<Array<SimBot & { instanceId: number }>> {
   const bots = [];
   for (let i = 0; i < count; i++) {
     const bot = await client.createBot({ username: `lc${randomBytes(4).toString('hex')}bot` });
@@ -32,13 +43,17 @@ export async function registerSimBots(db: PrismaClient, config: Config, client: 
 
 /** update_id of every job in the bot's updates queue (whatever its state), from the job ids `u-<bot>-<update>`. */
 export async function queuedUpdateIds(config: Config, instanceId: number): Promise<number[]> {
-  const queue = openQueue(updatesQueue(instanceId), { connection: { url: config.REDIS_URL }, prefix: config.REDIS_PREFIX });
+  const queue = openQueue(updatesQueue(instanceId), {
+    connection: { url: config.REDIS_URL },
+    prefix: config.REDIS_PREFIX,
+  });
   try {
     const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'], 0, -1);
     return jobs.map((job) => {
       const m = /^u-(\d+)-(\d+)$/.exec(job.id ?? '');
       if (!m || Number(m[1]) !== instanceId) throw new Error(`unexpected job id ${job.id}`);
-      if ((job.data as { update: { update_id: number } }).update.update_id !== Number(m[2])) throw new Error(`job ${job.id} holds another update`);
+      if ((job.data as { update: { update_id: number } }).update.update_id !== Number(m[2]))
+        throw new Error(`job ${job.id} holds another update`);
       return Number(m[2]);
     });
   } finally {

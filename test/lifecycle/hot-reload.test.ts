@@ -31,7 +31,9 @@ describe('hot reload, without restarting a process', () => {
     await controlBot(ctx, bot.instanceId, 'start');
     await waitFor(async () => (await client.pendingUpdates(bot.id)).updates.length === 0, 5_000, 'polling to start');
     const startMs = Date.now() - t0;
-    console.log(`[hot-reload] stop → polling stopped in ${stopMs} ms; start → the pending update polled in ${startMs} ms (limit ${HOT_RELOAD_MS} ms)`);
+    console.log(
+      `[hot-reload] stop → polling stopped in ${stopMs} ms; start → the pending update polled in ${startMs} ms (limit ${HOT_RELOAD_MS} ms)`,
+    );
     expect(stopMs).toBeLessThanOrEqual(HOT_RELOAD_MS);
     expect(startMs).toBeLessThanOrEqual(HOT_RELOAD_MS);
     expect((await ctx.db.botInstance.findUniqueOrThrow({ where: { id: bot.instanceId } })).status).toBe('running');
@@ -48,13 +50,18 @@ describe('hot reload, without restarting a process', () => {
     expect(before.text).not.toContain('Custom prompt');
 
     const t0 = Date.now();
-    await ctx.db.protectedGroup.update({ where: { botInstanceId_chatId: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) } }, data: { customPromptText: 'Custom prompt for {mention}' } });
+    await ctx.db.protectedGroup.update({
+      where: { botInstanceId_chatId: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) } },
+      data: { customPromptText: 'Custom prompt for {mention}' },
+    });
     await announceGroupChange(ctx, bot.instanceId, group.id);
     const second = await client.createUser({ firstName: 'Second' });
     await client.join(group.id, second.id);
     const prompt = await waitPrompt(platform, group.id, second.id);
     const reloadMs = Date.now() - t0;
-    console.log(`[hot-reload] group setting changed → next join prompted with it after ${reloadMs} ms (limit ${HOT_RELOAD_MS} ms)`);
+    console.log(
+      `[hot-reload] group setting changed → next join prompted with it after ${reloadMs} ms (limit ${HOT_RELOAD_MS} ms)`,
+    );
     expect(prompt.text).toContain('Custom prompt for');
     expect(reloadMs).toBeLessThanOrEqual(HOT_RELOAD_MS);
     expect(await promptsFor(platform, group.id, second.id)).toHaveLength(1);

@@ -6,20 +6,30 @@ import { waitFor } from '../support/process';
 import { freePort } from '../support/redis-server';
 import { sleep } from './helpers';
 
-const platform = usePlatform({ env: { POLL_MAX_FAILURES: '2', BOT_MAX_RESTARTS: '2', BOT_RESTART_BACKOFF_MS: '200', LOG_LEVEL: 'error' } });
+const platform = usePlatform({
+  env: { POLL_MAX_FAILURES: '2', BOT_MAX_RESTARTS: '2', BOT_RESTART_BACKOFF_MS: '200', LOG_LEVEL: 'error' },
+});
 
 const row = (id: number) => platform.ctx.db.botInstance.findUniqueOrThrow({ where: { id } });
 const waitStatus = (id: number, status: string, timeoutMs = 15_000) =>
-  waitFor(async () => {
-    const bot = await row(id);
-    return bot.status === status ? bot : undefined;
-  }, timeoutMs, `bot ${id} to be ${status}`);
+  waitFor(
+    async () => {
+      const bot = await row(id);
+      return bot.status === status ? bot : undefined;
+    },
+    timeoutMs,
+    `bot ${id} to be ${status}`,
+  );
 
 /** The bot is polled: a private message sent to it leaves Telegram's pending updates. */
 async function polled(bot: { id: number }, timeoutMs = 10_000) {
   const user = await platform.client.createUser();
   await platform.client.sendPrivateMessage(bot.id, user.id, 'ping');
-  await waitFor(async () => (await platform.client.pendingUpdates(bot.id)).updates.length === 0, timeoutMs, `bot ${bot.id} to be polled`);
+  await waitFor(
+    async () => (await platform.client.pendingUpdates(bot.id)).updates.length === 0,
+    timeoutMs,
+    `bot ${bot.id} to be polled`,
+  );
 }
 
 describe('bot status, restarts and health', () => {
@@ -53,7 +63,11 @@ describe('bot status, restarts and health', () => {
     const back = await waitStatus(bot.instanceId, 'running');
     expect(back!.statusReason).toBeNull();
     expect(back!.restartCount).toBe(0);
-    await waitFor(async () => (await platform.client.pendingUpdates(bot.id)).updates.length === 0, 10_000, 'the update sent while crashed to be polled');
+    await waitFor(
+      async () => (await platform.client.pendingUpdates(bot.id)).updates.length === 0,
+      10_000,
+      'the update sent while crashed to be polled',
+    );
     await polled(bot);
   });
 
@@ -72,8 +86,12 @@ describe('bot status, restarts and health', () => {
     const { calls } = await platform.client.calls(bot.id, { method: 'getUpdates' });
     const unauthorized = calls.filter((c) => c.errorCode === 401).length;
     await sleep(3_000);
-    const after = (await platform.client.calls(bot.id, { method: 'getUpdates' })).calls.filter((c) => c.errorCode === 401).length;
-    console.log(`[status] getUpdates answered 401: ${unauthorized} before stop, ${after - unauthorized} in the 3 s after`);
+    const after = (await platform.client.calls(bot.id, { method: 'getUpdates' })).calls.filter(
+      (c) => c.errorCode === 401,
+    ).length;
+    console.log(
+      `[status] getUpdates answered 401: ${unauthorized} before stop, ${after - unauthorized} in the 3 s after`,
+    );
     expect(unauthorized).toBe(1);
     expect(after).toBe(unauthorized);
     expect((await botHealth(platform.ctx, bot.instanceId))!.health).toBe('stopped');
@@ -87,16 +105,26 @@ describe('bot status, restarts and health', () => {
     const bot = await platform.addBot();
     await waitStatus(bot.instanceId, 'running');
     await controlBot(platform.ctx, bot.instanceId, 'stop');
-    await waitFor(async () => !(await platform.ctx.redis.exists(platform.ctx.keys.bot(bot.instanceId, 'poller-lease'))), 5_000, 'the lease to be released');
+    await waitFor(
+      async () => !(await platform.ctx.redis.exists(platform.ctx.keys.bot(bot.instanceId, 'poller-lease'))),
+      5_000,
+      'the lease to be released',
+    );
     // Someone else's long poll on the same token (another deployment, a developer's laptop …).
     const foreign = new AbortController();
-    const foreignPoll = fetch(`${platform.sim.apiRoot}/bot${bot.token}/getUpdates?timeout=20`, { signal: foreign.signal }).catch(() => undefined);
+    const foreignPoll = fetch(`${platform.sim.apiRoot}/bot${bot.token}/getUpdates?timeout=20`, {
+      signal: foreign.signal,
+    }).catch(() => undefined);
     await sleep(200);
     await controlBot(platform.ctx, bot.instanceId, 'start');
-    const conflicted = await waitFor(async () => {
-      const r = await row(bot.instanceId);
-      return r.status === 'running' && r.statusReason?.includes('409') ? r : undefined;
-    }, 10_000, 'the 409 to be reported');
+    const conflicted = await waitFor(
+      async () => {
+        const r = await row(bot.instanceId);
+        return r.status === 'running' && r.statusReason?.includes('409') ? r : undefined;
+      },
+      10_000,
+      'the 409 to be reported',
+    );
     expect(conflicted!.statusReason).toMatch(/409 Conflict: another process is polling this token/);
     const health = await botHealth(platform.ctx, bot.instanceId);
     expect(health!.reasons.join('; ')).toContain('409');
@@ -121,7 +149,10 @@ describe('bot status, restarts and health', () => {
     const port = await freePort();
     // The probe's answer is shared for 15 s (PROBE_CACHE_MS): forget it to probe the unreachable root now.
     await platform.ctx.redis.del(platform.ctx.keys.bot(bot.instanceId, 'probe'));
-    const down = await botHealth({ ...platform.ctx, config: { ...platform.ctx.config, TELEGRAM_API_ROOT: `http://127.0.0.1:${port}` } }, bot.instanceId);
+    const down = await botHealth(
+      { ...platform.ctx, config: { ...platform.ctx.config, TELEGRAM_API_ROOT: `http://127.0.0.1:${port}` } },
+      bot.instanceId,
+    );
     expect(down!.health).toBe('unresponsive');
     expect(down!.probe.ok).toBe(false);
     expect(down!.reasons.join('; ')).toMatch(/getMe failed: network error/);

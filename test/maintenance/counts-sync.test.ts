@@ -49,7 +49,15 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-const deps = (ctx: AppContext): CountsSyncDeps => ({ db: ctx.db, redis: ctx.redis, keys: ctx.keys, cooldowns: ctx.cooldowns, metrics: ctx.metrics, log: ctx.log, config: ctx.config });
+const deps = (ctx: AppContext): CountsSyncDeps => ({
+  db: ctx.db,
+  redis: ctx.redis,
+  keys: ctx.keys,
+  cooldowns: ctx.cooldowns,
+  metrics: ctx.metrics,
+  log: ctx.log,
+  config: ctx.config,
+});
 
 /** A bot in the simulator, registered in the platform the way `npm run bots -- add` does it. */
 async function addBot(ctx: AppContext): Promise<SimBot & { instanceId: number }> {
@@ -61,15 +69,30 @@ async function addBot(ctx: AppContext): Promise<SimBot & { instanceId: number }>
 /** A supergroup (or channel) in the simulator with the bot as admin and `members` more users in it. */
 async function simChat(bot: SimBot, type: 'supergroup' | 'channel', members: number) {
   const owner = await client.createUser({ firstName: 'Owner' });
-  const chat = await client.createChat({ type, title: `${type} ${randomBytes(2).toString('hex')}`, ownerId: owner.id, ...(type === 'channel' ? { username: `c${randomBytes(4).toString('hex')}` } : {}) });
-  await client.makeAdmin(chat.id, bot.id, type === 'channel' ? { can_invite_users: true, can_post_messages: true } : undefined);
+  const chat = await client.createChat({
+    type,
+    title: `${type} ${randomBytes(2).toString('hex')}`,
+    ownerId: owner.id,
+    ...(type === 'channel' ? { username: `c${randomBytes(4).toString('hex')}` } : {}),
+  });
+  await client.makeAdmin(
+    chat.id,
+    bot.id,
+    type === 'channel' ? { can_invite_users: true, can_post_messages: true } : undefined,
+  );
   if (members) await client.bulkJoin(chat.id, (await client.createUsers(members)).ids);
   return chat;
 }
 
 /** The group and, optionally, its required channel, recorded in PostgreSQL the way /protect records them. */
-async function protect(botInstanceId: number, groupChatId: number, options: { enabled?: boolean; channelId?: number } = {}) {
-  const group = await db.prisma.protectedGroup.create({ data: { botInstanceId, chatId: BigInt(groupChatId), title: `g${groupChatId}`, enabled: options.enabled ?? true } });
+async function protect(
+  botInstanceId: number,
+  groupChatId: number,
+  options: { enabled?: boolean; channelId?: number } = {},
+) {
+  const group = await db.prisma.protectedGroup.create({
+    data: { botInstanceId, chatId: BigInt(groupChatId), title: `g${groupChatId}`, enabled: options.enabled ?? true },
+  });
   let channel;
   if (options.channelId !== undefined) {
     channel = await db.prisma.enforcedChannel.upsert({
@@ -109,7 +132,9 @@ describe('counts sync', () => {
     const bigRow = await protect(bot.instanceId, big.id, { channelId: channel.id });
     const smallRow = await protect(bot.instanceId, small.id, { channelId: channel.id });
     const disabledRow = await protect(bot.instanceId, disabled.id, { enabled: false });
-    const unlinkedRow = await db.prisma.enforcedChannel.create({ data: { botInstanceId: bot.instanceId, channelId: BigInt(unlinked.id), title: 'old', botIsAdmin: true } });
+    const unlinkedRow = await db.prisma.enforcedChannel.create({
+      data: { botInstanceId: bot.instanceId, channelId: BigInt(unlinked.id), title: 'old', botIsAdmin: true },
+    });
     await client.clearCalls(bot.id);
 
     const result = await syncCounts(deps(ctx));
@@ -123,14 +148,25 @@ describe('counts sync', () => {
     expect((await chan(bigRow.channel!.id)).subscriberCount).toBe(await simCount(channel.id));
     expect((await chan(bigRow.channel!.id)).lastSyncAt).not.toBeNull();
     // Not asked: a disabled group, a channel no enabled group requires. Failed: no count, no sync time.
-    for (const row of [await group(disabledRow.group.id), await group(kickedRow.group.id), await group(unknownRow.group.id)]) {
+    for (const row of [
+      await group(disabledRow.group.id),
+      await group(kickedRow.group.id),
+      await group(unknownRow.group.id),
+    ]) {
       expect(row).toMatchObject({ memberCount: null, lastSyncAt: null });
     }
     expect(await chan(unlinkedRow.id)).toMatchObject({ subscriberCount: null, lastSyncAt: null });
 
     const calls = await countCalls(bot.id);
-    expect(calls.map((c) => Number(c.params.chat_id)).sort()).toEqual([kicked.id, -1_009_999_999_999, big.id, small.id, channel.id].sort());
-    expect(calls.filter((c) => c.outcome === 'error').map((c) => c.errorCode).sort()).toEqual([400, 403]);
+    expect(calls.map((c) => Number(c.params.chat_id)).sort()).toEqual(
+      [kicked.id, -1_009_999_999_999, big.id, small.id, channel.id].sort(),
+    );
+    expect(
+      calls
+        .filter((c) => c.outcome === 'error')
+        .map((c) => c.errorCode)
+        .sort(),
+    ).toEqual([400, 403]);
     // Paced: one call per 1/COUNTS_SYNC_CALLS_PER_SECOND as they leave; arrival times carry transport jitter
     // (tens of ms on a loaded machine: a fresh-clone run saw the whole span 28 ms short), so single gaps get
     // some slack and the whole run must take its time less half an interval. Unpaced, it takes a few ms.
@@ -158,7 +194,11 @@ describe('counts sync', () => {
   it('waits out a retry_after: no call of the bot leaves before it ran out, and every chat is synced', async () => {
     const ctx = await context();
     const bot = await addBot(ctx);
-    const chats = [await simChat(bot, 'supergroup', 1), await simChat(bot, 'supergroup', 2), await simChat(bot, 'supergroup', 3)];
+    const chats = [
+      await simChat(bot, 'supergroup', 1),
+      await simChat(bot, 'supergroup', 2),
+      await simChat(bot, 'supergroup', 3),
+    ];
     for (const chat of chats) await protect(bot.instanceId, chat.id);
     // Two seconds: longer than BotApi waits in place, so the sync's own wait is what is tested.
     await client.addFaults(bot.id, [{ kind: 'retry_after', method: 'getChatMemberCount', count: 1, retryAfter: 2 }]);
@@ -172,14 +212,21 @@ describe('counts sync', () => {
     expect(calls).toHaveLength(4);
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(2000);
     for (const chat of chats) {
-      const row = await db.prisma.protectedGroup.findFirstOrThrow({ where: { botInstanceId: bot.instanceId, chatId: BigInt(chat.id) } });
+      const row = await db.prisma.protectedGroup.findFirstOrThrow({
+        where: { botInstanceId: bot.instanceId, chatId: BigInt(chat.id) },
+      });
       expect(row.memberCount).toBe(await simCount(chat.id));
     }
   });
 
   it('isolates bots: a long retry_after defers that bot, an open breaker skips it, the others are synced in full', async () => {
     const ctx = await context();
-    const [limited, broken, failing, healthy] = [await addBot(ctx), await addBot(ctx), await addBot(ctx), await addBot(ctx)];
+    const [limited, broken, failing, healthy] = [
+      await addBot(ctx),
+      await addBot(ctx),
+      await addBot(ctx),
+      await addBot(ctx),
+    ];
     const chatsOf = new Map<number, number[]>();
     for (const bot of [limited, broken, failing, healthy]) {
       const ids = [];
@@ -188,7 +235,9 @@ describe('counts sync', () => {
       chatsOf.set(bot.id, ids);
       await client.clearCalls(bot.id);
     }
-    await client.addFaults(limited.id, [{ kind: 'retry_after', method: 'getChatMemberCount', count: 1, retryAfter: 30 }]);
+    await client.addFaults(limited.id, [
+      { kind: 'retry_after', method: 'getChatMemberCount', count: 1, retryAfter: 30 },
+    ]);
     // A verifier of this bot saw Telegram fail and opened its breaker (recorded in Redis for every process).
     await ctx.redis.set(breakerKey(ctx.keys, broken.instanceId), 'open', 'EX', 60);
     // Telegram answers 502 to everything: retried, then this bot's own breaker opens during the sync.
@@ -209,16 +258,25 @@ describe('counts sync', () => {
     expect(failingCalls.length).toBeGreaterThanOrEqual(5); // the breaker counts 5 consecutive failures…
     expect(failingCalls.length).toBeLessThanOrEqual(6); // …then no more calls leave for this bot
     expect(await metric(ctx, failing.instanceId, 'ok')).toBe(0);
-    expect((await metric(ctx, failing.instanceId, 'failed')) + (await metric(ctx, failing.instanceId, 'deferred'))).toBe(4);
+    expect(
+      (await metric(ctx, failing.instanceId, 'failed')) + (await metric(ctx, failing.instanceId, 'deferred')),
+    ).toBe(4);
     expect(await metric(ctx, failing.instanceId, 'deferred')).toBeGreaterThanOrEqual(2);
     expect(await ctx.redis.get(breakerKey(ctx.keys, failing.instanceId))).toBe('open');
 
     expect(await countCalls(healthy.id)).toHaveLength(4);
     for (const id of chatsOf.get(healthy.id)!) {
-      const row = await db.prisma.protectedGroup.findFirstOrThrow({ where: { botInstanceId: healthy.instanceId, chatId: BigInt(id) } });
+      const row = await db.prisma.protectedGroup.findFirstOrThrow({
+        where: { botInstanceId: healthy.instanceId, chatId: BigInt(id) },
+      });
       expect(row.memberCount).toBe(await simCount(id));
     }
-    const notSynced = await db.prisma.protectedGroup.count({ where: { botInstanceId: { in: [limited.instanceId, broken.instanceId, failing.instanceId] }, lastSyncAt: { not: null } } });
+    const notSynced = await db.prisma.protectedGroup.count({
+      where: {
+        botInstanceId: { in: [limited.instanceId, broken.instanceId, failing.instanceId] },
+        lastSyncAt: { not: null },
+      },
+    });
     expect(notSynced).toBe(0);
   });
 
@@ -237,10 +295,21 @@ describe('counts sync', () => {
       expect(schedulers).toHaveLength(1);
       expect(schedulers[0]).toMatchObject({ every: 600_000, name: 'counts-sync' });
       // An interval scheduler's first run is due at once: the count arrives through the queue.
-      const synced = await waitFor(async () => (await db.prisma.protectedGroup.findUniqueOrThrow({ where: { id: group.id } })).memberCount, 15_000, 'a counts sync through the scheduler');
+      const synced = await waitFor(
+        async () => (await db.prisma.protectedGroup.findUniqueOrThrow({ where: { id: group.id } })).memberCount,
+        15_000,
+        'a counts sync through the scheduler',
+      );
       expect(synced).toBe(await simCount(chat.id));
       // Its calls are in the api_call_log like every other Telegram call (flushed at shutdown at the latest).
-      await waitFor(async () => (await db.prisma.apiCallLog.count({ where: { botInstanceId: bot.instanceId, method: 'getChatMemberCount' } })) > 0, 10_000, 'the api_call_log row');
+      await waitFor(
+        async () =>
+          (await db.prisma.apiCallLog.count({
+            where: { botInstanceId: bot.instanceId, method: 'getChatMemberCount' },
+          })) > 0,
+        10_000,
+        'the api_call_log row',
+      );
       const completed = await queue.getJobs(['completed'], 0, 10);
       expect(completed.filter((j) => j.name === 'counts-sync').length).toBeGreaterThanOrEqual(1);
       expect(JSON.stringify(completed.map((j) => [j.data, j.returnvalue]))).not.toContain(bot.token);

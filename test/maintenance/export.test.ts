@@ -17,7 +17,9 @@ import { insertApiCalls, insertVerifications, makeBot, makeGroup, type Verificat
 const db = useTestDatabase();
 let dir: string;
 const added: Array<{ name: string; data: unknown; opts: unknown }> = [];
-const queue = { add: async (name: string, data: unknown, opts: unknown) => void added.push({ name, data, opts }) } as never;
+const queue = {
+  add: async (name: string, data: unknown, opts: unknown) => void added.push({ name, data, opts }),
+} as never;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'nezuko-export-'));
@@ -65,7 +67,12 @@ async function readExport(exportId: number) {
   const file = exportFilePath(dir, row.filePath!)!;
   const gz = await readFile(file);
   const [header, ...records] = parseCsv(gunzipSync(gz).toString('utf8'));
-  return { row, gz, header: header!, records: records.map((r) => Object.fromEntries(header!.map((h, i) => [h, r[i]!]))) };
+  return {
+    row,
+    gz,
+    header: header!,
+    records: records.map((r) => Object.fromEntries(header!.map((h, i) => [h, r[i]!]))),
+  };
 }
 
 describe('CSV exports', () => {
@@ -91,26 +98,59 @@ describe('CSV exports', () => {
     await insertVerifications(prisma, rows);
 
     const filters = { botId: bot.id, from: new Date(day).toISOString(), to: new Date(day + 86_400_000).toISOString() };
-    const requested = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters, requestedById: null });
+    const requested = await requestExport(
+      { db: prisma, exportsQueue: queue },
+      { kind: 'verifications', filters, requestedById: null },
+    );
     expect(requested.status).toBe('queued');
-    expect(added.at(-1)).toMatchObject({ name: 'export', data: { exportId: requested.id }, opts: { jobId: `export-${requested.id}` } });
+    expect(added.at(-1)).toMatchObject({
+      name: 'export',
+      data: { exportId: requested.id },
+      opts: { jobId: `export-${requested.id}` },
+    });
 
     const progress: number[] = [];
-    const outcome = await runExport(deps(), requested.id, { fetchRows: 1000, progressEveryMs: 0, onProgress: (n) => void progress.push(n) });
+    const outcome = await runExport(deps(), requested.id, {
+      fetchRows: 1000,
+      progressEveryMs: 0,
+      onProgress: (n) => void progress.push(n),
+    });
     expect(outcome.status).toBe('done');
 
     const { row, gz, header, records } = await readExport(requested.id);
-    const expected = rows.filter((r) => r.botInstanceId === bot.id && r.createdAt.getTime() >= day && r.createdAt.getTime() < day + 86_400_000);
-    expect(header).toEqual(['id', 'created_at', 'bot_id', 'bot_username', 'group_chat_id', 'group_title', 'user_id', 'status', 'latency_ms', 'cached', 'error_type']);
+    const expected = rows.filter(
+      (r) => r.botInstanceId === bot.id && r.createdAt.getTime() >= day && r.createdAt.getTime() < day + 86_400_000,
+    );
+    expect(header).toEqual([
+      'id',
+      'created_at',
+      'bot_id',
+      'bot_username',
+      'group_chat_id',
+      'group_title',
+      'user_id',
+      'status',
+      'latency_ms',
+      'cached',
+      'error_type',
+    ]);
     expect(records).toHaveLength(expected.length);
     expect(records.map((r) => r.user_id)).toEqual(expected.map((r) => String(r.userId)));
     expect(records.every((r) => r.bot_id === String(bot.id) && r.bot_username === bot.username)).toBe(true);
     // Negative chat ids are numbers, not formulas: left as they are.
-    expect(records.find((r) => r.group_chat_id === String(evil.chatId))?.group_title).toBe(`'=HYPERLINK("http://evil.example","click")`);
+    expect(records.find((r) => r.group_chat_id === String(evil.chatId))?.group_title).toBe(
+      `'=HYPERLINK("http://evil.example","click")`,
+    );
     expect(records.find((r) => r.group_chat_id === String(plain.chatId))?.group_title).toBe('Plain, "quoted"\ngroup');
     expect(records.filter((r) => r.status === 'error').every((r) => r.error_type === 'timeout')).toBe(true);
 
-    expect(row).toMatchObject({ status: 'done', rows: BigInt(expected.length), progressRows: BigInt(expected.length), bytes: BigInt(gz.length), error: null });
+    expect(row).toMatchObject({
+      status: 'done',
+      rows: BigInt(expected.length),
+      progressRows: BigInt(expected.length),
+      bytes: BigInt(gz.length),
+      error: null,
+    });
     expect(row.sha256).toBe(createHash('sha256').update(gz).digest('hex'));
     expect(row.startedAt!.getTime()).toBeLessThanOrEqual(row.finishedAt!.getTime());
     // Progress moved forward batch by batch, and ended at the row count.
@@ -144,9 +184,25 @@ describe('CSV exports', () => {
     ]);
     await insertApiCalls(prisma, [
       { botInstanceId: bot.id, method: 'getChatMember', success: true, latencyMs: 3, createdAt: now },
-      { botInstanceId: bot.id, method: 'sendMessage', success: false, errorCode: 429, chatId: g1.chatId, latencyMs: 9, createdAt: now },
+      {
+        botInstanceId: bot.id,
+        method: 'sendMessage',
+        success: false,
+        errorCode: 429,
+        chatId: g1.chatId,
+        latencyMs: 9,
+        createdAt: now,
+      },
     ]);
-    await prisma.adminAuditLog.create({ data: { action: 'group.update', resourceType: 'group', resourceId: String(g1.id), actorEmail: '+cmd@example.com', newValues: { title: '=1+1' } } });
+    await prisma.adminAuditLog.create({
+      data: {
+        action: 'group.update',
+        resourceType: 'group',
+        resourceId: String(g1.id),
+        actorEmail: '+cmd@example.com',
+        newValues: { title: '=1+1' },
+      },
+    });
 
     const run = async (kind: 'verifications' | 'api_calls' | 'groups' | 'audit', filters: object) => {
       const r = await requestExport({ db: prisma, exportsQueue: queue }, { kind, filters });
@@ -158,21 +214,35 @@ describe('CSV exports', () => {
     expect(v[0]).toMatchObject({ status: 'restricted', group_chat_id: String(g1.chatId), group_title: `'@SUM(A1)` });
 
     const a = await run('api_calls', { botId: bot.id, status: 'failure' });
-    expect(a).toEqual([expect.objectContaining({ method: 'sendMessage', success: 'false', error_code: '429', chat_id: String(g1.chatId) })]);
+    expect(a).toEqual([
+      expect.objectContaining({
+        method: 'sendMessage',
+        success: 'false',
+        error_code: '429',
+        chat_id: String(g1.chatId),
+      }),
+    ]);
 
     expect((await run('groups', { botId: bot.id })).map((g) => g.title)).toHaveLength(3);
     expect((await run('groups', { botId: bot.id, status: 'enabled' })).map((g) => g.id)).toEqual([String(g1.id)]);
-    expect((await run('groups', { botId: bot.id, status: 'removed' }))).toHaveLength(1);
+    expect(await run('groups', { botId: bot.id, status: 'removed' })).toHaveLength(1);
 
     const audit = await run('audit', {});
-    expect(audit.at(-1)).toMatchObject({ action: 'group.update', actor_email: `'+cmd@example.com`, new_values: '{"title": "=1+1"}' });
+    expect(audit.at(-1)).toMatchObject({
+      action: 'group.update',
+      actor_email: `'+cmd@example.com`,
+      new_values: '{"title": "=1+1"}',
+    });
   });
 
   it('rejects bad filters with a clear error', async () => {
-    const r = (kind: never, filters: unknown) => requestExport({ db: db.prisma, exportsQueue: queue }, { kind, filters });
+    const r = (kind: never, filters: unknown) =>
+      requestExport({ db: db.prisma, exportsQueue: queue }, { kind, filters });
     await expect(r('verifications' as never, { status: 'bogus' })).rejects.toThrow(ExportRequestError);
     await expect(r('verifications' as never, { from: 'yesterday' })).rejects.toThrow(/ISO 8601/);
-    await expect(r('verifications' as never, { from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' })).rejects.toThrow(/before/);
+    await expect(
+      r('verifications' as never, { from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }),
+    ).rejects.toThrow(/before/);
     await expect(r('audit' as never, { botId: 1 })).rejects.toThrow(ExportRequestError);
     await expect(r('nope' as never, {})).rejects.toThrow(ExportRequestError);
     await expect(r('verifications' as never, { extra: 1 })).rejects.toThrow(ExportRequestError);
@@ -192,15 +262,32 @@ describe('CSV exports', () => {
 
     // Aborted mid-way (shutdown): failed, partial file removed.
     const bot = await makeBot(prisma);
-    await insertVerifications(prisma, Array.from({ length: 20_000 }, (_, i) => ({ botInstanceId: bot.id, chatId: -9n, status: 'verified' as const, latencyMs: i % 50, cached: false, createdAt: new Date() })));
+    await insertVerifications(
+      prisma,
+      Array.from({ length: 20_000 }, (_, i) => ({
+        botInstanceId: bot.id,
+        chatId: -9n,
+        status: 'verified' as const,
+        latencyMs: i % 50,
+        cached: false,
+        createdAt: new Date(),
+      })),
+    );
     const big = await prisma.export.create({ data: { kind: 'verifications', filters: {} } });
     const abort = new AbortController();
-    const aborted = await runExport(deps(), big.id, { fetchRows: 500, progressEveryMs: 0, signal: abort.signal, onProgress: () => abort.abort() });
+    const aborted = await runExport(deps(), big.id, {
+      fetchRows: 500,
+      progressEveryMs: 0,
+      signal: abort.signal,
+      onProgress: () => abort.abort(),
+    });
     expect(aborted).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted/) });
     expect((await readdir(dir)).filter((f) => f.includes(`-${big.id}`))).toEqual([]);
 
     // A crash mid-export (row left running, partial file on disk): the re-delivered job marks it failed and removes the file.
-    const crashed = await prisma.export.create({ data: { kind: 'verifications', filters: {}, status: 'running', startedAt: new Date() } });
+    const crashed = await prisma.export.create({
+      data: { kind: 'verifications', filters: {}, status: 'running', startedAt: new Date() },
+    });
     const partial = path.join(dir, `.export-${crashed.id}.partial`);
     await (await import('node:fs/promises')).writeFile(partial, 'half a file');
     expect(await runExport(deps(), crashed.id)).toMatchObject({ status: 'failed' });
@@ -212,12 +299,34 @@ describe('CSV exports', () => {
     const prisma = db.prisma;
     const bot = await makeBot(prisma);
     const g = await makeGroup(prisma, bot.id, { title: '+SUM(1)' });
-    await insertVerifications(prisma, Array.from({ length: 30_000 }, (_, i) => ({ botInstanceId: bot.id, chatId: g.chatId, userId: BigInt(i + 1), status: 'verified' as const, latencyMs: i % 90, cached: i % 2 === 0, createdAt: new Date() })));
-    const inProcess = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: { botId: bot.id } });
-    const inChild = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: { botId: bot.id } });
+    await insertVerifications(
+      prisma,
+      Array.from({ length: 30_000 }, (_, i) => ({
+        botInstanceId: bot.id,
+        chatId: g.chatId,
+        userId: BigInt(i + 1),
+        status: 'verified' as const,
+        latencyMs: i % 90,
+        cached: i % 2 === 0,
+        createdAt: new Date(),
+      })),
+    );
+    const inProcess = await requestExport(
+      { db: prisma, exportsQueue: queue },
+      { kind: 'verifications', filters: { botId: bot.id } },
+    );
+    const inChild = await requestExport(
+      { db: prisma, exportsQueue: queue },
+      { kind: 'verifications', filters: { botId: bot.id } },
+    );
     expect((await runExport(deps(), inProcess.id)).status).toBe('done');
     const progress: number[] = [];
-    const outcome = await runExport(deps(), inChild.id, { writer: writeExportFileInChild, fetchRows: 2_000, progressEveryMs: 0, onProgress: (n) => void progress.push(n) });
+    const outcome = await runExport(deps(), inChild.id, {
+      writer: writeExportFileInChild,
+      fetchRows: 2_000,
+      progressEveryMs: 0,
+      onProgress: (n) => void progress.push(n),
+    });
     expect(outcome.status).toBe('done');
     const a = await readExport(inProcess.id);
     const b = await readExport(inChild.id);
@@ -234,30 +343,62 @@ describe('CSV exports', () => {
     expect(outcome.process!.peakRssMb).toBeLessThan(150);
 
     // Aborted (shutdown): the process is stopped, the partial file removed, the export marked failed.
-    const big = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: { botId: bot.id } });
+    const big = await requestExport(
+      { db: prisma, exportsQueue: queue },
+      { kind: 'verifications', filters: { botId: bot.id } },
+    );
     const abort = new AbortController();
-    const aborted = await runExport(deps(), big.id, { writer: writeExportFileInChild, fetchRows: 500, progressEveryMs: 0, signal: abort.signal, onProgress: () => abort.abort() });
+    const aborted = await runExport(deps(), big.id, {
+      writer: writeExportFileInChild,
+      fetchRows: 500,
+      progressEveryMs: 0,
+      signal: abort.signal,
+      onProgress: () => abort.abort(),
+    });
     expect(aborted).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted/) });
     expect((await readdir(dir)).filter((f) => f.includes(`-${big.id}`))).toEqual([]);
 
     // A failure inside the export process comes back as the export's reason.
     const broken = await requestExport({ db: prisma, exportsQueue: queue }, { kind: 'verifications', filters: {} });
-    const failed = await runExport({ ...deps(), databaseUrl: 'postgresql://nobody@127.0.0.1:1/none' }, broken.id, { writer: writeExportFileInChild });
+    const failed = await runExport({ ...deps(), databaseUrl: 'postgresql://nobody@127.0.0.1:1/none' }, broken.id, {
+      writer: writeExportFileInChild,
+    });
     expect(failed).toMatchObject({ status: 'failed', error: 'could not reach the database; request the export again' });
-    expect(await prisma.export.findUniqueOrThrow({ where: { id: broken.id } })).toMatchObject({ status: 'failed', filePath: null });
+    expect(await prisma.export.findUniqueOrThrow({ where: { id: broken.id } })).toMatchObject({
+      status: 'failed',
+      filePath: null,
+    });
     expect((await readdir(dir)).filter((f) => f.includes(`-${broken.id}`))).toEqual([]);
   });
 
-  it('a failed export shows a clean reason, never PostgreSQL\'s text', async () => {
+  it("a failed export shows a clean reason, never PostgreSQL's text", async () => {
     const prisma = db.prisma;
     // Filters stored by an older version that did not validate them: refused before any query runs.
-    const stale = await prisma.export.create({ data: { kind: 'verifications', filters: { from: '0000-01-01T00:00:00Z' } } });
+    const stale = await prisma.export.create({
+      data: { kind: 'verifications', filters: { from: '0000-01-01T00:00:00Z' } },
+    });
     const outcome = await runExport(deps(), stale.id, { writer: writeExportFileInChild });
-    expect(outcome).toMatchObject({ status: 'failed', error: expect.stringMatching(/^the stored filters are not valid any more \(from: the year must be 0001 to 9999\)/) });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(
+        /^the stored filters are not valid any more \(from: the year must be 0001 to 9999\)/,
+      ),
+    });
     // The same value reaching PostgreSQL in the export process: the reason is ours, PostgreSQL's words go to the log.
-    const failure = await writeExportFileInChild({ exportId: 999_001, kind: 'verifications', filters: { from: '0000-01-01T00:00:00Z' }, databaseUrl: db.url, exportDir: dir }, {}).catch((e: unknown) => e as ExportFailedError);
+    const failure = await writeExportFileInChild(
+      {
+        exportId: 999_001,
+        kind: 'verifications',
+        filters: { from: '0000-01-01T00:00:00Z' },
+        databaseUrl: db.url,
+        exportDir: dir,
+      },
+      {},
+    ).catch((e: unknown) => e as ExportFailedError);
     expect(failure).toBeInstanceOf(ExportFailedError);
-    expect((failure as ExportFailedError).message).toBe('a filter value was refused by the database (out of range or malformed); request the export again with other filters');
+    expect((failure as ExportFailedError).message).toBe(
+      'a filter value was refused by the database (out of range or malformed); request the export again with other filters',
+    );
     expect((failure as ExportFailedError).detail).toMatch(/date\/time field value out of range/);
     const row = await prisma.export.findUniqueOrThrow({ where: { id: stale.id } });
     expect(row.error).not.toMatch(/relation|column|timestamptz|out of range:|syntax|at character/);
@@ -266,12 +407,28 @@ describe('CSV exports', () => {
   it('opens only finished files inside EXPORT_DIR', async () => {
     const prisma = db.prisma;
     const queued = await prisma.export.create({ data: { kind: 'groups', filters: {} } });
-    await expect(openExportFile({ db: prisma, config: { EXPORT_DIR: dir } }, queued.id)).rejects.toMatchObject({ reason: 'not_ready' });
-    await expect(openExportFile({ db: prisma, config: { EXPORT_DIR: dir } }, 999_999)).rejects.toMatchObject({ reason: 'not_found' });
-    const sneaky = await prisma.export.create({
-      data: { kind: 'groups', filters: {}, status: 'done', rows: 0, bytes: 0, sha256: 'a'.repeat(64), filePath: '../../etc/passwd', startedAt: new Date(), finishedAt: new Date() },
+    await expect(openExportFile({ db: prisma, config: { EXPORT_DIR: dir } }, queued.id)).rejects.toMatchObject({
+      reason: 'not_ready',
     });
-    await expect(openExportFile({ db: prisma, config: { EXPORT_DIR: dir } }, sneaky.id)).rejects.toThrow(ExportUnavailableError);
+    await expect(openExportFile({ db: prisma, config: { EXPORT_DIR: dir } }, 999_999)).rejects.toMatchObject({
+      reason: 'not_found',
+    });
+    const sneaky = await prisma.export.create({
+      data: {
+        kind: 'groups',
+        filters: {},
+        status: 'done',
+        rows: 0,
+        bytes: 0,
+        sha256: 'a'.repeat(64),
+        filePath: '../../etc/passwd',
+        startedAt: new Date(),
+        finishedAt: new Date(),
+      },
+    });
+    await expect(openExportFile({ db: prisma, config: { EXPORT_DIR: dir } }, sneaky.id)).rejects.toThrow(
+      ExportUnavailableError,
+    );
     expect(exportFilePath(dir, '../x')).toBeNull();
     expect(exportFilePath(dir, 'sub/x')).toBeNull();
   });
@@ -280,11 +437,19 @@ describe('CSV exports', () => {
     const prisma = db.prisma;
     const at = new Date(Date.UTC(2026, 2, 5, 2, 0, 0));
     const first = await runScheduledExports({ db: prisma, exportsQueue: queue }, ['verifications', 'groups'], at);
-    const again = await runScheduledExports({ db: prisma, exportsQueue: queue }, ['verifications', 'groups'], new Date(at.getTime() + 60_000));
+    const again = await runScheduledExports(
+      { db: prisma, exportsQueue: queue },
+      ['verifications', 'groups'],
+      new Date(at.getTime() + 60_000),
+    );
     expect(first.map((e) => e.created)).toEqual([true, true]);
     expect(again.map((e) => [e.exportId, e.created])).toEqual(first.map((e) => [e.exportId, false]));
     const row = await prisma.export.findUniqueOrThrow({ where: { id: first[0]!.exportId } });
-    expect(row).toMatchObject({ kind: 'verifications', scheduled: true, filters: { from: '2026-03-04T00:00:00.000Z', to: '2026-03-05T00:00:00.000Z' } });
+    expect(row).toMatchObject({
+      kind: 'verifications',
+      scheduled: true,
+      filters: { from: '2026-03-04T00:00:00.000Z', to: '2026-03-05T00:00:00.000Z' },
+    });
     const size = (await stat(dir)).isDirectory();
     expect(size).toBe(true);
   });

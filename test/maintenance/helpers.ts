@@ -9,14 +9,30 @@ const next = () => ++seq;
 export function makeBot(db: PrismaClient, data: { status?: string; username?: string } = {}) {
   const n = next();
   return db.botInstance.create({
-    data: { telegramBotId: BigInt(8_000_000 + n), username: data.username ?? `mt${n}_${randomBytes(2).toString('hex')}_bot`, name: `Bot ${n}`, tokenEncrypted: 'v1:aXY=:dGFn:Y3Q=', status: data.status ?? 'running' },
+    data: {
+      telegramBotId: BigInt(8_000_000 + n),
+      username: data.username ?? `mt${n}_${randomBytes(2).toString('hex')}_bot`,
+      name: `Bot ${n}`,
+      tokenEncrypted: 'v1:aXY=:dGFn:Y3Q=',
+      status: data.status ?? 'running',
+    },
   });
 }
 
-export function makeGroup(db: PrismaClient, botInstanceId: number, data: { title?: string; enabled?: boolean; chatId?: bigint; botRemovedAt?: Date } = {}) {
+export function makeGroup(
+  db: PrismaClient,
+  botInstanceId: number,
+  data: { title?: string; enabled?: boolean; chatId?: bigint; botRemovedAt?: Date } = {},
+) {
   const n = next();
   return db.protectedGroup.create({
-    data: { botInstanceId, chatId: data.chatId ?? BigInt(-1_001_000_000_000 - n), title: data.title ?? `Group ${n}`, enabled: data.enabled ?? true, botRemovedAt: data.botRemovedAt },
+    data: {
+      botInstanceId,
+      chatId: data.chatId ?? BigInt(-1_001_000_000_000 - n),
+      title: data.title ?? `Group ${n}`,
+      enabled: data.enabled ?? true,
+      botRemovedAt: data.botRemovedAt,
+    },
   });
 }
 
@@ -90,7 +106,14 @@ export function rng(seed: number) {
 const LATENCIES = [0, 10, 11, 25, 26, 50, 51, 100, 250, 251, 500, 1000, 1001, 2500, 5000, 5001, 60000];
 
 /** n random verification rows over the given bots/chats, spread over `hours` hours before now (crossing hour boundaries). */
-export function randomVerifications(random: () => number, n: number, bots: number[], chats: bigint[], hours: number, base = Date.now()): VerificationRow[] {
+export function randomVerifications(
+  random: () => number,
+  n: number,
+  bots: number[],
+  chats: bigint[],
+  hours: number,
+  base = Date.now(),
+): VerificationRow[] {
   return Array.from({ length: n }, () => ({
     botInstanceId: bots[Math.floor(random() * bots.length)]!,
     chatId: chats[Math.floor(random() * chats.length)]!,
@@ -102,7 +125,13 @@ export function randomVerifications(random: () => number, n: number, bots: numbe
   }));
 }
 
-export function randomApiCalls(random: () => number, n: number, bots: number[], hours: number, base = Date.now()): ApiCallRow[] {
+export function randomApiCalls(
+  random: () => number,
+  n: number,
+  bots: number[],
+  hours: number,
+  base = Date.now(),
+): ApiCallRow[] {
   const methods = ['getChatMember', 'restrictChatMember', 'sendMessage', 'getUpdates'];
   return Array.from({ length: n }, () => {
     const success = random() < 0.8;

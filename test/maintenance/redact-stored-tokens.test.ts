@@ -35,47 +35,74 @@ async function everythingInRedis(): Promise<string> {
 }
 
 describe('one-off redaction of stored tokens', () => {
-  it('cleans bot status, export errors, audit values, job failures and queue events, once', { timeout: 30_000 }, async () => {
-    const db = database.prisma;
-    const bot = await makeBot(db);
-    await db.botInstance.update({ where: { id: bot.id }, data: { status: 'crashed', statusReason: `gave up after 3 restarts: getUpdates failed 8 times in a row: ${LEAKY}`, lastError: LEAKY } });
-    const exp = await db.export.create({ data: { kind: 'verifications', filters: {}, status: 'failed', error: LEAKY, finishedAt: new Date() } });
-    await db.adminAuditLog.create({ data: { action: 'bot.update', resourceType: 'bot', resourceId: String(bot.id), newValues: { reason: LEAKY } } });
+  it(
+    'cleans bot status, export errors, audit values, job failures and queue events, once',
+    { timeout: 30_000 },
+    async () => {
+      const db = database.prisma;
+      const bot = await makeBot(db);
+      await db.botInstance.update({
+        where: { id: bot.id },
+        data: {
+          status: 'crashed',
+          statusReason: `gave up after 3 restarts: getUpdates failed 8 times in a row: ${LEAKY}`,
+          lastError: LEAKY,
+        },
+      });
+      const exp = await db.export.create({
+        data: { kind: 'verifications', filters: {}, status: 'failed', error: LEAKY, finishedAt: new Date() },
+      });
+      await db.adminAuditLog.create({
+        data: { action: 'bot.update', resourceType: 'bot', resourceId: String(bot.id), newValues: { reason: LEAKY } },
+      });
 
-    // A job that failed the way the verifier's did: its failedReason, stacktrace and failed event hold the URL.
-    const host = { connection: { url: redis.url }, prefix: redis.prefix };
-    const queue = openQueue(updatesQueue(bot.id), host);
-    const events = new QueueEvents(updatesQueue(bot.id).name, host);
-    await events.waitUntilReady();
-    const failed = new Promise<void>((resolve) => events.once('failed', () => resolve()));
-    const worker = openWorker(updatesQueue(bot.id), async () => {
-      const err = new Error(LEAKY.replace('FetchError: ', ''));
-      err.name = 'FetchError';
-      throw err;
-    }, host, {});
-    await addJob(queue, 'update', { botInstanceId: bot.id, update: { update_id: 1 }, receivedAt: Date.now() }, { jobId: 'u-1-1', attempts: 1 });
-    await failed;
-    await Promise.all([worker.close(), events.close()]);
-    const before = await everythingInRedis();
-    expect(before).toContain(SECRET); // the job hash and the events stream hold it
+      // A job that failed the way the verifier's did: its failedReason, stacktrace and failed event hold the URL.
+      const host = { connection: { url: redis.url }, prefix: redis.prefix };
+      const queue = openQueue(updatesQueue(bot.id), host);
+      const events = new QueueEvents(updatesQueue(bot.id).name, host);
+      await events.waitUntilReady();
+      const failed = new Promise<void>((resolve) => events.once('failed', () => resolve()));
+      const worker = openWorker(
+        updatesQueue(bot.id),
+        async () => {
+          const err = new Error(LEAKY.replace('FetchError: ', ''));
+          err.name = 'FetchError';
+          throw err;
+        },
+        host,
+        {},
+      );
+      await addJob(
+        queue,
+        'update',
+        { botInstanceId: bot.id, update: { update_id: 1 }, receivedAt: Date.now() },
+        { jobId: 'u-1-1', attempts: 1 },
+      );
+      await failed;
+      await Promise.all([worker.close(), events.close()]);
+      const before = await everythingInRedis();
+      expect(before).toContain(SECRET); // the job hash and the events stream hold it
 
-    const result = await redactStoredTokens({ db, redis: redis.redis, keys: keyspace(redis.prefix) });
-    expect(result).toMatchObject({ rows: 3 });
-    expect(result!.jobHashes).toBe(1);
-    expect(result!.streamEntries).toBeGreaterThanOrEqual(1);
+      const result = await redactStoredTokens({ db, redis: redis.redis, keys: keyspace(redis.prefix) });
+      expect(result).toMatchObject({ rows: 3 });
+      expect(result!.jobHashes).toBe(1);
+      expect(result!.streamEntries).toBeGreaterThanOrEqual(1);
 
-    expect(await everythingInRedis()).not.toContain(SECRET);
-    const job = await queue.getJob('u-1-1');
-    expect(job?.failedReason).toContain('/bot[redacted]/getChatMember'); // still says what happened
-    expect((job?.stacktrace ?? []).join('\n')).not.toContain(SECRET);
-    const row = await db.botInstance.findUniqueOrThrow({ where: { id: bot.id } });
-    expect(`${row.lastError} ${row.statusReason}`).not.toContain(SECRET);
-    expect(row.lastError).toContain('invalid json response body at http://127.0.0.1:8081/bot[redacted]/getChatMember');
-    expect((await db.export.findUniqueOrThrow({ where: { id: exp.id } })).error).not.toContain(SECRET);
-    expect(JSON.stringify(await db.adminAuditLog.findMany())).not.toContain(SECRET);
+      expect(await everythingInRedis()).not.toContain(SECRET);
+      const job = await queue.getJob('u-1-1');
+      expect(job?.failedReason).toContain('/bot[redacted]/getChatMember'); // still says what happened
+      expect((job?.stacktrace ?? []).join('\n')).not.toContain(SECRET);
+      const row = await db.botInstance.findUniqueOrThrow({ where: { id: bot.id } });
+      expect(`${row.lastError} ${row.statusReason}`).not.toContain(SECRET);
+      expect(row.lastError).toContain(
+        'invalid json response body at http://127.0.0.1:8081/bot[redacted]/getChatMember',
+      );
+      expect((await db.export.findUniqueOrThrow({ where: { id: exp.id } })).error).not.toContain(SECRET);
+      expect(JSON.stringify(await db.adminAuditLog.findMany())).not.toContain(SECRET);
 
-    // Once per deployment: the next maintenance start does nothing.
-    expect(await redactStoredTokens({ db, redis: redis.redis, keys: keyspace(redis.prefix) })).toBeNull();
-    await queue.close();
-  });
+      // Once per deployment: the next maintenance start does nothing.
+      expect(await redactStoredTokens({ db, redis: redis.redis, keys: keyspace(redis.prefix) })).toBeNull();
+      await queue.close();
+    },
+  );
 });

@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest';
 import type { PrismaClient } from '../../services/core/db';
 import { readWatermark, rollupAll, rollupTable, VERIFICATION_ROLLUP } from '../../services/maintenance/rollup';
 import { useTestDatabase } from '../support/db';
-import { insertApiCalls, insertVerifications, makeBot, randomApiCalls, randomVerifications, rng, type ApiCallRow, type VerificationRow } from './helpers';
+import {
+  insertApiCalls,
+  insertVerifications,
+  makeBot,
+  randomApiCalls,
+  randomVerifications,
+  rng,
+  type ApiCallRow,
+  type VerificationRow,
+} from './helpers';
 
 const db = useTestDatabase();
 const HOUR = 3_600_000;
@@ -16,7 +25,18 @@ function expectedVerificationStats(rows: VerificationRow[]) {
     const chat = r.chatId <= 0n ? r.chatId : 0n;
     const hour = Math.floor(r.createdAt.getTime() / HOUR) * HOUR;
     const key = `${r.botInstanceId}|${chat}|${new Date(hour).toISOString()}`;
-    const s = out.get(key) ?? { total: 0, verified: 0, restricted: 0, approved: 0, declined: 0, skipped: 0, errors: 0, cacheHits: 0, latencySumMs: 0, buckets: Array(10).fill(0) };
+    const s = out.get(key) ?? {
+      total: 0,
+      verified: 0,
+      restricted: 0,
+      approved: 0,
+      declined: 0,
+      skipped: 0,
+      errors: 0,
+      cacheHits: 0,
+      latencySumMs: 0,
+      buckets: Array(10).fill(0),
+    };
     (s.total as number)++;
     const field = r.status === 'error' ? 'errors' : r.status;
     (s[field] as number)++;
@@ -34,8 +54,16 @@ async function actualVerificationStats(prisma: PrismaClient) {
   const out = new Map<string, Record<string, number | number[]>>();
   for (const r of rows) {
     out.set(`${r.botInstanceId}|${r.chatId}|${r.hour.toISOString()}`, {
-      total: r.total, verified: r.verified, restricted: r.restricted, approved: r.approved, declined: r.declined, skipped: r.skipped,
-      errors: r.errors, cacheHits: r.cacheHits, latencySumMs: Number(r.latencySumMs), buckets: r.latencyBuckets,
+      total: r.total,
+      verified: r.verified,
+      restricted: r.restricted,
+      approved: r.approved,
+      declined: r.declined,
+      skipped: r.skipped,
+      errors: r.errors,
+      cacheHits: r.cacheHits,
+      latencySumMs: Number(r.latencySumMs),
+      buckets: r.latencyBuckets,
     });
   }
   return Object.fromEntries([...out].sort(([a], [b]) => a.localeCompare(b)));
@@ -60,13 +88,21 @@ async function actualApiStats(prisma: PrismaClient) {
   const rows = await prisma.apiCallStatsHourly.findMany();
   return Object.fromEntries(
     rows
-      .map((r) => [`${r.botInstanceId}|${r.hour.toISOString()}|${r.method}`, [r.calls, r.successCount, r.failureCount, r.error429Count, Number(r.latencySumMs)]] as const)
+      .map(
+        (r) =>
+          [
+            `${r.botInstanceId}|${r.hour.toISOString()}|${r.method}`,
+            [r.calls, r.successCount, r.failureCount, r.error429Count, Number(r.latencySumMs)],
+          ] as const,
+      )
       .sort(([a], [b]) => a.localeCompare(b)),
   );
 }
 
 async function reset(prisma: PrismaClient) {
-  await prisma.$executeRawUnsafe('TRUNCATE verification_log, api_call_log, verification_stats_hourly, api_call_stats_hourly, rollup_watermarks');
+  await prisma.$executeRawUnsafe(
+    'TRUNCATE verification_log, api_call_log, verification_stats_hourly, api_call_stats_hourly, rollup_watermarks',
+  );
 }
 
 describe('statistics rollup', () => {
@@ -83,7 +119,10 @@ describe('statistics rollup', () => {
       await insertApiCalls(prisma, calls);
       // Small batches: many transactions, each moving the watermark.
       const results = await rollupAll(prisma, { batchSize: 700 });
-      expect(results.map((r) => [r.table, r.rows, r.deferred])).toEqual([['verification_log', 3_000, false], ['api_call_log', 2_000, false]]);
+      expect(results.map((r) => [r.table, r.rows, r.deferred])).toEqual([
+        ['verification_log', 3_000, false],
+        ['api_call_log', 2_000, false],
+      ]);
       expect(await actualVerificationStats(prisma)).toEqual(expectedVerificationStats(verifications));
       expect(await actualApiStats(prisma)).toEqual(expectedApiStats(calls));
       const [check] = await prisma.$queryRaw<Array<{ bad: number }>>`
@@ -122,8 +161,22 @@ describe('statistics rollup', () => {
     await reset(prisma);
     const bot = (await makeBot(prisma)).id;
     const at = new Date();
-    const early: VerificationRow = { botInstanceId: bot, chatId: -5n, status: 'verified', latencyMs: 12, cached: false, createdAt: at };
-    const late: VerificationRow = { botInstanceId: bot, chatId: -5n, status: 'restricted', latencyMs: 700, cached: true, createdAt: at };
+    const early: VerificationRow = {
+      botInstanceId: bot,
+      chatId: -5n,
+      status: 'verified',
+      latencyMs: 12,
+      cached: false,
+      createdAt: at,
+    };
+    const late: VerificationRow = {
+      botInstanceId: bot,
+      chatId: -5n,
+      status: 'restricted',
+      latencyMs: 700,
+      cached: true,
+      createdAt: at,
+    };
 
     // A writer takes an id and holds its transaction open...
     const writer = new pg.Client({ connectionString: db.url });
@@ -160,7 +213,10 @@ describe('statistics rollup', () => {
     const bot = (await makeBot(prisma)).id;
     const rows = randomVerifications(rng(7), 5_000, [bot], [-1n, -2n, -3n], 48);
     await insertVerifications(prisma, rows);
-    const runs = await Promise.all([rollupTable(prisma, VERIFICATION_ROLLUP, { batchSize: 500 }), rollupTable(prisma, VERIFICATION_ROLLUP, { batchSize: 500 })]);
+    const runs = await Promise.all([
+      rollupTable(prisma, VERIFICATION_ROLLUP, { batchSize: 500 }),
+      rollupTable(prisma, VERIFICATION_ROLLUP, { batchSize: 500 }),
+    ]);
     expect(runs[0]!.rows + runs[1]!.rows).toBe(5_000);
     expect(await actualVerificationStats(prisma)).toEqual(expectedVerificationStats(rows));
   });

@@ -2,7 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dashboardKey, EXPORTS_QUEUE, exportsQueue as exportsQueueRef, maintenanceQueue, openQueue, requestExport } from '../../queues';
+import {
+  dashboardKey,
+  EXPORTS_QUEUE,
+  exportsQueue as exportsQueueRef,
+  maintenanceQueue,
+  openQueue,
+  requestExport,
+} from '../../queues';
 import { loadConfig } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
 import { logger } from '../../services/core/logger';
@@ -23,7 +30,15 @@ const contexts: AppContext[] = [];
 
 async function context(env: Record<string, string> = {}): Promise<AppContext> {
   const ctx = await createContext(
-    loadConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_TO_FILE: 'false', EXPORT_DIR: dir, DB_POOL_SIZE: '3', ...env }),
+    loadConfig({
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: redis.prefix,
+      LOG_TO_FILE: 'false',
+      EXPORT_DIR: dir,
+      DB_POOL_SIZE: '3',
+      ...env,
+    }),
     logger,
   );
   contexts.push(ctx);
@@ -49,11 +64,39 @@ describe('dashboard snapshot', () => {
     const currentHour = Math.floor(now.getTime() / HOUR) * HOUR;
     const rows: VerificationRow[] = [
       // this hour: 3 verified (2 cached), 1 restricted, 1 error
-      ...[5, 20, 40].map((l, i) => ({ botInstanceId: a.id, chatId: g.chatId, status: 'verified' as const, latencyMs: l, cached: i < 2, createdAt: new Date(currentHour + 1000) })),
-      { botInstanceId: a.id, chatId: g.chatId, status: 'restricted', latencyMs: 300, cached: false, createdAt: new Date(currentHour + 2000) },
-      { botInstanceId: b.id, chatId: -42n, status: 'error', latencyMs: 6000, cached: false, createdAt: new Date(currentHour + 3000) },
+      ...[5, 20, 40].map((l, i) => ({
+        botInstanceId: a.id,
+        chatId: g.chatId,
+        status: 'verified' as const,
+        latencyMs: l,
+        cached: i < 2,
+        createdAt: new Date(currentHour + 1000),
+      })),
+      {
+        botInstanceId: a.id,
+        chatId: g.chatId,
+        status: 'restricted',
+        latencyMs: 300,
+        cached: false,
+        createdAt: new Date(currentHour + 2000),
+      },
+      {
+        botInstanceId: b.id,
+        chatId: -42n,
+        status: 'error',
+        latencyMs: 6000,
+        cached: false,
+        createdAt: new Date(currentHour + 3000),
+      },
       // 30 days ago: only in the all-time totals
-      { botInstanceId: a.id, chatId: g.chatId, status: 'approved', latencyMs: 80, cached: false, createdAt: new Date(currentHour - 30 * 24 * HOUR) },
+      {
+        botInstanceId: a.id,
+        chatId: g.chatId,
+        status: 'approved',
+        latencyMs: 80,
+        cached: false,
+        createdAt: new Date(currentHour - 30 * 24 * HOUR),
+      },
     ];
     await insertVerifications(prisma, rows);
     await insertApiCalls(prisma, [
@@ -65,7 +108,16 @@ describe('dashboard snapshot', () => {
 
     expect(data.generatedAt).toBe(now.toISOString());
     expect(data.totals).toMatchObject({ total: 6, verified: 3, approved: 1, restricted: 1, errors: 1, since: null });
-    expect(data.last24h).toMatchObject({ total: 5, verified: 3, restricted: 1, errors: 1, cacheHits: 2, apiCalls: 2, apiFailures: 1, api429: 1 });
+    expect(data.last24h).toMatchObject({
+      total: 5,
+      verified: 3,
+      restricted: 1,
+      errors: 1,
+      cacheHits: 2,
+      apiCalls: 2,
+      apiFailures: 1,
+      api429: 1,
+    });
     expect(data.last24h.successRate).toBeCloseTo(4 / 5);
     expect(data.last24h.cacheHitRate).toBeCloseTo(2 / 5);
     expect(data.last24h.passRate).toBeCloseTo(3 / 4);
@@ -83,7 +135,13 @@ describe('dashboard snapshot', () => {
     expect(data.apiMethods24h.map((m) => m.method).sort()).toEqual(['getChatMember', 'sendMessage']);
     expect(data.series.hourly24h).toHaveLength(24);
     expect(data.series.hourly7d).toHaveLength(168);
-    expect(data.series.hourly24h.at(-1)).toMatchObject({ hour: new Date(currentHour).toISOString(), total: 5, verified: 3, restricted: 1, errors: 1 });
+    expect(data.series.hourly24h.at(-1)).toMatchObject({
+      hour: new Date(currentHour).toISOString(),
+      total: 5,
+      verified: 3,
+      restricted: 1,
+      errors: 1,
+    });
     expect(data.series.hourly24h.slice(0, -1).every((p) => p.total === 0)).toBe(true);
 
     // Readers: Redis first, PostgreSQL when Redis has nothing.
@@ -108,7 +166,14 @@ describe('startMaintenance', () => {
     const queue = openQueue(maintenanceQueue, { connection: one.newRedis('worker'), prefix: redis.prefix });
     try {
       const schedulers = await queue.getJobSchedulers();
-      expect(schedulers.map((s) => s.key).sort()).toEqual(['counts-sync', 'health-sweep', 'restriction-upkeep', 'retention', 'scheduled-export', 'stats-rollup']);
+      expect(schedulers.map((s) => s.key).sort()).toEqual([
+        'counts-sync',
+        'health-sweep',
+        'restriction-upkeep',
+        'retention',
+        'scheduled-export',
+        'stats-rollup',
+      ]);
       expect(schedulers.find((s) => s.key === 'restriction-upkeep')).toMatchObject({ every: 60_000 });
       expect(schedulers.find((s) => s.key === 'counts-sync')).toMatchObject({ every: 900_000 });
       expect(schedulers.find((s) => s.key === 'retention')).toMatchObject({ pattern: '30 3 * * *', tz: 'UTC' });
@@ -118,16 +183,32 @@ describe('startMaintenance', () => {
 
       // The scheduler runs rollups: a log row shows up in the snapshot.
       const bot = await makeBot(db.prisma);
-      await insertVerifications(db.prisma, [{ botInstanceId: bot.id, chatId: -7n, status: 'verified', latencyMs: 3, cached: true, createdAt: new Date() }]);
-      await waitFor(async () => (await readDashboard({ db: db.prisma, redis: one.redis, keys: one.keys }))?.data.bots.find((x) => x.botId === bot.id)?.today.total === 1, 15_000, 'a rollup through the scheduler');
+      await insertVerifications(db.prisma, [
+        { botInstanceId: bot.id, chatId: -7n, status: 'verified', latencyMs: 3, cached: true, createdAt: new Date() },
+      ]);
+      await waitFor(
+        async () =>
+          (await readDashboard({ db: db.prisma, redis: one.redis, keys: one.keys }))?.data.bots.find(
+            (x) => x.botId === bot.id,
+          )?.today.total === 1,
+        15_000,
+        'a rollup through the scheduler',
+      );
 
       // An export requested the way the API does it is written by the exports worker.
       const exportsQueue = openQueue(exportsQueueRef, { connection: one.newRedis('worker'), prefix: redis.prefix });
-      const requested = await requestExport({ db: db.prisma, exportsQueue }, { kind: 'verifications', filters: { botId: bot.id } });
-      const done = await waitFor(async () => {
-        const row = await db.prisma.export.findUniqueOrThrow({ where: { id: requested.id } });
-        return row.status === 'done' ? row : null;
-      }, 15_000, 'the export to finish');
+      const requested = await requestExport(
+        { db: db.prisma, exportsQueue },
+        { kind: 'verifications', filters: { botId: bot.id } },
+      );
+      const done = await waitFor(
+        async () => {
+          const row = await db.prisma.export.findUniqueOrThrow({ where: { id: requested.id } });
+          return row.status === 'done' ? row : null;
+        },
+        15_000,
+        'the export to finish',
+      );
       expect(done!.rows).toBe(1n);
       const job = await exportsQueue.getJob(`export-${requested.id}`);
       expect(job?.progress).toEqual({ rows: 1 });
@@ -142,9 +223,19 @@ describe('startMaintenance', () => {
     const ctx = await context({ REDIS_PREFIX: `${redis.prefix}x`, EXPORT_SCHEDULE_KINDS: ',' });
     const queue = openQueue(maintenanceQueue, { connection: ctx.newRedis('worker'), prefix: `${redis.prefix}x` });
     try {
-      await queue.upsertJobScheduler('scheduled-export', { pattern: '0 2 * * *', tz: 'UTC' }, { name: 'scheduled-export', data: {} });
+      await queue.upsertJobScheduler(
+        'scheduled-export',
+        { pattern: '0 2 * * *', tz: 'UTC' },
+        { name: 'scheduled-export', data: {} },
+      );
       await startMaintenance(ctx);
-      expect((await queue.getJobSchedulers()).map((s) => s.key).sort()).toEqual(['counts-sync', 'health-sweep', 'restriction-upkeep', 'retention', 'stats-rollup']);
+      expect((await queue.getJobSchedulers()).map((s) => s.key).sort()).toEqual([
+        'counts-sync',
+        'health-sweep',
+        'restriction-upkeep',
+        'retention',
+        'stats-rollup',
+      ]);
     } finally {
       await queue.close();
       // Keys under this second prefix are not covered by useTestRedis' clean-up.

@@ -21,7 +21,11 @@ const children: ChildProcess[] = [];
 const servers: http.Server[] = [];
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+  await Promise.all(
+    children.map((c) =>
+      c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)),
+    ),
+  );
   for (const server of servers) server.close();
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -60,7 +64,12 @@ describe('Alertmanager configuration from the environment', () => {
     expect(webhook.status).toBe(0);
     expect(amtoolCheck(webhook.config)).toContain('SUCCESS');
     const receivers = parse(webhook.config).receivers;
-    expect(receivers).toEqual([{ name: 'operators', webhook_configs: [{ url: 'https://hooks.example.com/nezuko?token="x"', send_resolved: true }] }]);
+    expect(receivers).toEqual([
+      {
+        name: 'operators',
+        webhook_configs: [{ url: 'https://hooks.example.com/nezuko?token="x"', send_resolved: true }],
+      },
+    ]);
 
     const both = render({
       ALERT_WEBHOOK_URL: 'https://hooks.example.com/nezuko',
@@ -73,24 +82,44 @@ describe('Alertmanager configuration from the environment', () => {
     expect(both.status).toBe(0);
     expect(amtoolCheck(both.config)).toContain('SUCCESS');
     expect(parse(both.config).receivers[0].email_configs).toEqual([
-      { to: 'ops@example.com', from: 'nezuko@example.com', smarthost: 'smtp.example.com:587', send_resolved: true, auth_username: 'nezuko', auth_password: 'p\\a"ss' },
+      {
+        to: 'ops@example.com',
+        from: 'nezuko@example.com',
+        smarthost: 'smtp.example.com:587',
+        send_resolved: true,
+        auth_username: 'nezuko',
+        auth_password: 'p\\a"ss',
+      },
     ]);
 
-    const emailOnly = render({ ALERT_EMAIL_TO: 'ops@example.com', ALERT_EMAIL_FROM: 'nezuko@example.com', ALERT_SMTP_SMARTHOST: 'smtp.example.com:25' });
+    const emailOnly = render({
+      ALERT_EMAIL_TO: 'ops@example.com',
+      ALERT_EMAIL_FROM: 'nezuko@example.com',
+      ALERT_SMTP_SMARTHOST: 'smtp.example.com:25',
+    });
     expect(emailOnly.status).toBe(0);
     expect(amtoolCheck(emailOnly.config)).toContain('SUCCESS');
   });
 
   it('refuses with one line when nothing would receive the alerts, or e-mail lacks its sender or server', () => {
-    expect(render({})).toMatchObject({ status: 1, config: '', error: 'alertmanager: no receiver: set ALERT_WEBHOOK_URL (and/or ALERT_EMAIL_TO) in .env' });
-    expect(render({ ALERT_EMAIL_TO: 'ops@example.com', ALERT_SMTP_SMARTHOST: 'smtp:25' })).toMatchObject({ status: 1, error: 'alertmanager: ALERT_EMAIL_TO needs ALERT_EMAIL_FROM' });
+    expect(render({})).toMatchObject({
+      status: 1,
+      config: '',
+      error: 'alertmanager: no receiver: set ALERT_WEBHOOK_URL (and/or ALERT_EMAIL_TO) in .env',
+    });
+    expect(render({ ALERT_EMAIL_TO: 'ops@example.com', ALERT_SMTP_SMARTHOST: 'smtp:25' })).toMatchObject({
+      status: 1,
+      error: 'alertmanager: ALERT_EMAIL_TO needs ALERT_EMAIL_FROM',
+    });
   });
 
   it('the compose service passes every variable the script reads, and Prometheus is pointed at it', () => {
     const service = composeConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example.com/x' }).services.alertmanager!;
     const read = [...new Set([...readFileSync(RENDER, 'utf8').matchAll(/\$\{?(ALERT_[A-Z_]+)/g)].map((m) => m[1]!))];
     const optionalDefaults = ['ALERT_GROUP_WAIT', 'ALERT_REPEAT_INTERVAL'];
-    expect(Object.keys(service.environment ?? {}).sort()).toEqual(read.filter((v) => !optionalDefaults.includes(v)).sort());
+    expect(Object.keys(service.environment ?? {}).sort()).toEqual(
+      read.filter((v) => !optionalDefaults.includes(v)).sort(),
+    );
     expect(service.environment?.ALERT_WEBHOOK_URL).toBe('https://hooks.example.com/x');
     expect(String(service.entrypoint)).toContain('render-config.sh');
     const prometheus = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8'));
@@ -98,14 +127,19 @@ describe('Alertmanager configuration from the environment', () => {
   });
 
   it('promtool: the rules hold their `for:` and fire with the labels and text that are sent', () => {
-    expect(execFileSync('promtool', ['test', 'rules', 'test/observability/alerts.promtool.yml'], { encoding: 'utf8' })).toContain('SUCCESS');
+    expect(
+      execFileSync('promtool', ['test', 'rules', 'test/observability/alerts.promtool.yml'], { encoding: 'utf8' }),
+    ).toContain('SUCCESS');
   });
 });
 
 describe('an alert reaches the webhook', () => {
   it('a crashed bot on /metrics → NezukoBotCrashed fires in Prometheus → Alertmanager posts it to ALERT_WEBHOOK_URL', async () => {
     // The receiver: what ALERT_WEBHOOK_URL points at.
-    const received: Array<{ status: string; alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }> }> = [];
+    const received: Array<{
+      status: string;
+      alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+    }> = [];
     const webhookPort = await listen((req, res) => {
       let body = '';
       req.on('data', (d) => (body += d));
@@ -117,7 +151,9 @@ describe('an alert reaches the webhook', () => {
     // The api's /metrics with one crashed bot (the deployment gauge the rule reads).
     const targetPort = await listen((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end('# HELP nezuko_bots Bots by status\n# TYPE nezuko_bots gauge\nnezuko_bots{status="crashed"} 1\nnezuko_bots{status="running"} 2\n');
+      res.end(
+        '# HELP nezuko_bots Bots by status\n# TYPE nezuko_bots gauge\nnezuko_bots{status="crashed"} 1\nnezuko_bots{status="running"} 2\n',
+      );
     });
 
     // Alertmanager with the configuration the compose service renders (group_wait shortened for the test).

@@ -5,13 +5,31 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../services/core/metrics';
 
 const DEPLOY = 'deploy';
-const promtool = (...args: string[]) => execFileSync('promtool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const promtool = (...args: string[]) =>
+  execFileSync('promtool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** Metric names a PromQL expression refers to (identifiers followed by `{`, `[` or a space/paren, minus functions and labels). */
 function metricNames(expr: string): string[] {
-  const withoutStrings = expr.replace(/"[^"]*"/g, '""').replace(/\{[^}]*\}/g, '{}').replace(/\[[^\]]*\]/g, '[]');
+  const withoutStrings = expr
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\[[^\]]*\]/g, '[]');
   const words = withoutStrings.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
-  const keywords = new Set(['sum', 'by', 'max', 'min', 'rate', 'increase', 'histogram_quantile', 'clamp_min', 'le', 'without', 'avg', 'count', 'e']);
+  const keywords = new Set([
+    'sum',
+    'by',
+    'max',
+    'min',
+    'rate',
+    'increase',
+    'histogram_quantile',
+    'clamp_min',
+    'le',
+    'without',
+    'avg',
+    'count',
+    'e',
+  ]);
   return words.filter((w) => !keywords.has(w) && /_/.test(w));
 }
 
@@ -19,7 +37,12 @@ function metricNames(expr: string): string[] {
 async function exposedNames(): Promise<Set<string>> {
   const metrics = createMetrics();
   // The deployment gauges need a database to collect; their names are declared here so a rename breaks this test.
-  const deploymentGauges = ['nezuko_bots', 'nezuko_queue_jobs', 'nezuko_poller_lag_seconds', 'nezuko_bot_heartbeat_age_seconds'];
+  const deploymentGauges = [
+    'nezuko_bots',
+    'nezuko_queue_jobs',
+    'nezuko_poller_lag_seconds',
+    'nezuko_bot_heartbeat_age_seconds',
+  ];
   const source = readFileSync('services/api/deployment-metrics.ts', 'utf8');
   for (const name of deploymentGauges) expect(source).toContain(`name: '${name}'`);
   const names = new Set(deploymentGauges);
@@ -36,7 +59,7 @@ describe('deploy/: Prometheus and Grafana', () => {
     expect(promtool('check', 'rules', path.join(DEPLOY, 'prometheus/alerts.yml'))).toContain('SUCCESS: 8 rules found');
   });
 
-  it('the alert rules\' unit tests pass: a code error in a job fires NezukoJobCodeError at once', () => {
+  it("the alert rules' unit tests pass: a code error in a job fires NezukoJobCodeError at once", () => {
     expect(promtool('test', 'rules', path.join(DEPLOY, 'prometheus/alerts.test.yml'))).toContain('SUCCESS');
   });
 
@@ -57,7 +80,18 @@ describe('deploy/: Prometheus and Grafana', () => {
   it('the overview dashboard has the panels operators look for', () => {
     const overview = JSON.parse(readFileSync(path.join(DEPLOY, 'grafana/dashboards/nezuko-overview.json'), 'utf8'));
     const titles = overview.panels.map((p: { title: string }) => p.title.toLowerCase()).join('|');
-    for (const topic of ['verifications/s', 'success rate', 'p95 verification latency', 'telegram calls', 'breaker', 'queue depth', 'lag', 'bots by status', 'cache hit', 'exports and retention']) {
+    for (const topic of [
+      'verifications/s',
+      'success rate',
+      'p95 verification latency',
+      'telegram calls',
+      'breaker',
+      'queue depth',
+      'lag',
+      'bots by status',
+      'cache hit',
+      'exports and retention',
+    ]) {
       expect(titles).toContain(topic.toLowerCase());
     }
   });
@@ -70,7 +104,9 @@ describe('docker-compose.yml', () => {
 
   it('binds every published port to 127.0.0.1 and runs Redis without eviction', () => {
     const config = execFileSync('docker-compose', ['config'], { encoding: 'utf8' });
-    const published = [...config.matchAll(/^\s+- (\S+:)?\d+:\d+(\/tcp)?$/gm)].map((m) => m[1]?.slice(0, -1) ?? 'all interfaces');
+    const published = [...config.matchAll(/^\s+- (\S+:)?\d+:\d+(\/tcp)?$/gm)].map(
+      (m) => m[1]?.slice(0, -1) ?? 'all interfaces',
+    );
     expect(published.length).toBeGreaterThanOrEqual(4);
     expect(new Set(published)).toEqual(new Set(['127.0.0.1']));
     expect(config).toMatch(/maxmemory-policy[\s\S]{0,20}noeviction/);

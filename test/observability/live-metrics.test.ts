@@ -21,7 +21,15 @@ function promtoolProblems(text: string): string[] {
     const e = err as { stdout?: Buffer; stderr?: Buffer };
     output = `${e.stdout ?? ''}${e.stderr ?? ''}`;
   }
-  return output.split('\n').filter((line) => line.trim() && !/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(line.trim()));
+  return output
+    .split('\n')
+    .filter(
+      (line) =>
+        line.trim() &&
+        !/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(
+          line.trim(),
+        ),
+    );
 }
 
 const database = useTestDatabase();
@@ -54,7 +62,9 @@ describe('metrics from every role, after real traffic', () => {
     await registerBot(database.prisma, loadConfig({ ...env }), simBot.token);
 
     const [metricsPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    processes.push(spawnTs('services/main.ts', { ...env, ROLES: 'poller,verifier,maintenance', METRICS_PORT: String(metricsPort) }));
+    processes.push(
+      spawnTs('services/main.ts', { ...env, ROLES: 'poller,verifier,maintenance', METRICS_PORT: String(metricsPort) }),
+    );
     processes.push(spawnTs('services/main.ts', { ...env, ROLES: 'api', API_PORT: String(apiPort) }));
     for (const port of [metricsPort, apiPort]) {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/ready`)).ok, 30_000, `/ready on ${port}`);
@@ -63,24 +73,39 @@ describe('metrics from every role, after real traffic', () => {
     // Real traffic: an owner protects a group with /protect, then a non-subscriber joins and is muted.
     const owner = await client.createUser({ firstName: 'Owner' });
     const group = await client.createChat({ type: 'supergroup', title: 'Metrics group', ownerId: owner.id });
-    const channel = await client.createChat({ type: 'channel', title: 'Metrics channel', username: `mc${randomBytes(3).toString('hex')}`, ownerId: owner.id });
+    const channel = await client.createChat({
+      type: 'channel',
+      title: 'Metrics channel',
+      username: `mc${randomBytes(3).toString('hex')}`,
+      ownerId: owner.id,
+    });
     await client.makeAdmin(channel.id, simBot.id);
     await client.makeAdmin(group.id, simBot.id);
     await client.sendMessage(group.id, { fromId: owner.id, text: `/protect @${channel.chat.username}` });
-    await waitFor(async () => (await database.prisma.protectedGroup.count({ where: { enabled: true } })) === 1, 20_000, 'protection');
+    await waitFor(
+      async () => (await database.prisma.protectedGroup.count({ where: { enabled: true } })) === 1,
+      20_000,
+      'protection',
+    );
     const user = await client.createUser({ firstName: 'Joiner' });
     await client.join(group.id, user.id);
     await waitFor(async () => (await client.member(group.id, user.id)).status === 'restricted', 20_000, 'the mute');
 
-    const workerMetrics = await waitFor(async () => {
-      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return /nezuko_verifications_total\{bot="\d+",status="restricted"\} 1/.test(text) ? text : undefined;
-    }, 20_000, 'the verification counter');
+    const workerMetrics = await waitFor(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return /nezuko_verifications_total\{bot="\d+",status="restricted"\} 1/.test(text) ? text : undefined;
+      },
+      20_000,
+      'the verification counter',
+    );
     const apiMetrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
 
     for (const text of [workerMetrics!, apiMetrics]) expect(promtoolProblems(text)).toEqual([]);
     expect(workerMetrics).toMatch(/nezuko_updates_polled_total\{bot="\d+"\} [1-9]/);
-    expect(workerMetrics).toMatch(/nezuko_telegram_calls_total\{bot="\d+",method="restrictChatMember",outcome="ok"\} 1/);
+    expect(workerMetrics).toMatch(
+      /nezuko_telegram_calls_total\{bot="\d+",method="restrictChatMember",outcome="ok"\} 1/,
+    );
     expect(workerMetrics).toMatch(/^process_cpu_user_seconds_total /m);
     expect(apiMetrics).toMatch(/nezuko_bots\{status="running"\} 1/);
     expect(apiMetrics).toMatch(/nezuko_queue_jobs\{queue="updates-\d+",state="completed"\} [1-9]/);
@@ -91,8 +116,15 @@ describe('metrics from every role, after real traffic', () => {
       expect(text).not.toContain(simBot.token);
     }
 
-    const lines = processes.flatMap((p) => p.output().trim().split('\n')).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.every((l) => typeof l.timestamp === 'string' && typeof l.level === 'string' && typeof l.message === 'string')).toBe(true);
+    const lines = processes
+      .flatMap((p) => p.output().trim().split('\n'))
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(
+      lines.every(
+        (l) => typeof l.timestamp === 'string' && typeof l.level === 'string' && typeof l.message === 'string',
+      ),
+    ).toBe(true);
     expect(lines.some((l) => l.message === 'verifying bot' && typeof l.botId === 'number')).toBe(true);
   }, 90_000);
 });

@@ -65,7 +65,13 @@ describe('request warnings', () => {
     await new Promise((r) => setTimeout(r, 50));
     const slow = app.lines.filter((l) => l.message === 'slow request');
     expect(slow).toHaveLength(1);
-    expect(slow[0]).toMatchObject({ level: 'warn', method: 'GET', route: '/sleep/:ms', status: 200, requestId: 'req-123' });
+    expect(slow[0]).toMatchObject({
+      level: 'warn',
+      method: 'GET',
+      route: '/sleep/:ms',
+      status: 200,
+      requestId: 'req-123',
+    });
     expect(slow[0]!.ms).toBeGreaterThanOrEqual(290);
   });
 

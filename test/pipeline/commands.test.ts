@@ -1,7 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
-import { buttons, logRows, press, promptsFor, settled, waitMuted, waitPrompt, waitReply, waitUnmuted, type Bot } from './helpers';
+import {
+  buttons,
+  logRows,
+  press,
+  promptsFor,
+  settled,
+  waitMuted,
+  waitPrompt,
+  waitReply,
+  waitUnmuted,
+  type Bot,
+} from './helpers';
 
 const platform = usePlatform();
 let bot: Bot;
@@ -26,7 +37,9 @@ describe('commands', () => {
     await logRows(platform, group.id, member.id, 1);
 
     expect(await command(group.id, member.id, '/unprotect')).toBe('Only group admins can use this command.');
-    expect(await command(group.id, member.id, `/set@${bot.username} mode join_request`)).toBe('Only group admins can use this command.');
+    expect(await command(group.id, member.id, `/set@${bot.username} mode join_request`)).toBe(
+      'Only group admins can use this command.',
+    );
     const row = await platform.ctx.db.protectedGroup.findFirstOrThrow({ where: { chatId: BigInt(group.id) } });
     expect(row.enabled).toBe(true);
     expect(row.mode).toBe('mute');
@@ -34,16 +47,25 @@ describe('commands', () => {
     // A command is no way around the channel check: a non-subscriber's message still goes.
     const outsider = await client.createUser({ firstName: 'Outsider' });
     await client.bulkJoin(group.id, [outsider.id]);
-    const spam = await client.sendMessage(group.id, { fromId: outsider.id, text: '/help buy followers at spam.example' });
+    const spam = await client.sendMessage(group.id, {
+      fromId: outsider.id,
+      text: '/help buy followers at spam.example',
+    });
     expect((await waitReply(platform, group.id, spam.message_id)).text).toBe('Only group admins can use this command.');
     await waitMuted(platform, group.id, outsider.id);
     await waitPrompt(platform, group.id, outsider.id);
-    await waitFor(async () => (await client.messages(group.id)).messages.every((m) => m.message_id !== spam.message_id), 10_000, 'the message to be deleted');
+    await waitFor(
+      async () => (await client.messages(group.id)).messages.every((m) => m.message_id !== spam.message_id),
+      10_000,
+      'the message to be deleted',
+    );
   });
 
   it('answers invalid /set values with a friendly error and keeps the setting', async () => {
     const { group, owner } = await protectedGroup(platform, bot, 1);
-    expect(await command(group.id, owner.id, '/set prompt_lifetime 5')).toBe('Invalid value for prompt_lifetime: 10 s to 1 d (e.g. 300, 5m)');
+    expect(await command(group.id, owner.id, '/set prompt_lifetime 5')).toBe(
+      'Invalid value for prompt_lifetime: 10 s to 1 d (e.g. 300, 5m)',
+    );
     expect(await command(group.id, owner.id, '/set mute_duration soon')).toMatch(/^Invalid value for mute_duration: /);
     expect(await command(group.id, owner.id, '/set language xx')).toBe('Invalid value for language: en, ru');
     expect(await command(group.id, owner.id, '/set colour red')).toMatch(/^Usage: \/set /);
@@ -53,7 +75,7 @@ describe('commands', () => {
     expect(row).toMatchObject({ promptLifetimeSeconds: 120, muteDurationSeconds: 0, language: 'en' });
   });
 
-  it('prompts in Russian when the group\'s language is ru', async () => {
+  it("prompts in Russian when the group's language is ru", async () => {
     const { client } = platform;
     const { group, owner, channels } = await protectedGroup(platform, bot, 1);
     expect(await command(group.id, owner.id, '/set language ru')).toBe('language теперь ru.');
@@ -75,7 +97,14 @@ describe('rights', () => {
     const { group, owner } = await protectedGroup(platform, bot, 1);
     // The owner takes the restrict right away from the bot.
     await client.makeAdmin(group.id, bot.id, { can_delete_messages: true, can_invite_users: true });
-    await waitFor(async () => (await client.messages(group.id)).messages.some((m) => m.from?.id === bot.id && /can_restrict_members/.test(m.text ?? '')), 10_000, 'the missing-rights notice');
+    await waitFor(
+      async () =>
+        (await client.messages(group.id)).messages.some(
+          (m) => m.from?.id === bot.id && /can_restrict_members/.test(m.text ?? ''),
+        ),
+      10_000,
+      'the missing-rights notice',
+    );
     const user = await client.createUser({ firstName: 'Unmutable' });
     await client.join(group.id, user.id);
 
@@ -101,13 +130,30 @@ describe('/unprotect', () => {
     await client.join(group.id, byAdmin.id);
     await waitPrompt(platform, group.id, byAdmin.id);
     // The admin takes over this one: a mute of their own, kept when protection ends.
-    await client.setMember(group.id, byAdmin.id, { status: 'restricted', permissions: { can_send_messages: false, can_send_photos: true } });
-    await platform.ctx.db.restriction.updateMany({ where: { userId: BigInt(byAdmin.id) }, data: { liftedAt: new Date(), liftReason: 'manual' } });
+    await client.setMember(group.id, byAdmin.id, {
+      status: 'restricted',
+      permissions: { can_send_messages: false, can_send_photos: true },
+    });
+    await platform.ctx.db.restriction.updateMany({
+      where: { userId: BigInt(byAdmin.id) },
+      data: { liftedAt: new Date(), liftReason: 'manual' },
+    });
 
-    expect(await command(group.id, owner.id, '/unprotect')).toBe('Protection is off. I am unmuting everyone I muted here.');
+    expect(await command(group.id, owner.id, '/unprotect')).toBe(
+      'Protection is off. I am unmuting everyone I muted here.',
+    );
     for (const u of users) await waitUnmuted(platform, group.id, u.id);
-    await waitFor(async () => (await platform.ctx.db.restriction.count({ where: { group: { chatId: BigInt(group.id) }, liftedAt: null } })) === 0, 10_000, 'restrictions closed');
-    const closed = await platform.ctx.db.restriction.findMany({ where: { userId: { in: users.map((u) => BigInt(u.id)) } } });
+    await waitFor(
+      async () =>
+        (await platform.ctx.db.restriction.count({
+          where: { group: { chatId: BigInt(group.id) }, liftedAt: null },
+        })) === 0,
+      10_000,
+      'restrictions closed',
+    );
+    const closed = await platform.ctx.db.restriction.findMany({
+      where: { userId: { in: users.map((u) => BigInt(u.id)) } },
+    });
     expect(closed.map((r) => r.liftReason)).toEqual(['unprotected', 'unprotected', 'unprotected']);
     for (const u of users) expect(await promptsFor(platform, group.id, u.id)).toHaveLength(0);
     await settled(platform, bot);
@@ -129,14 +175,29 @@ describe('two bots in one group', () => {
     const other = await platform.addBot();
     const owner = await client.createUser({ firstName: 'Owner' });
     const group = await client.createChat({ type: 'supergroup', title: 'Shared', ownerId: owner.id });
-    const chA = await client.createChat({ type: 'channel', title: 'A news', username: `cha${Date.now().toString(36)}`, ownerId: owner.id });
-    const chB = await client.createChat({ type: 'channel', title: 'B news', username: `chb${Date.now().toString(36)}`, ownerId: owner.id });
+    const chA = await client.createChat({
+      type: 'channel',
+      title: 'A news',
+      username: `cha${Date.now().toString(36)}`,
+      ownerId: owner.id,
+    });
+    const chB = await client.createChat({
+      type: 'channel',
+      title: 'B news',
+      username: `chb${Date.now().toString(36)}`,
+      ownerId: owner.id,
+    });
     await client.makeAdmin(chA.id, bot.id, { can_invite_users: true });
     await client.makeAdmin(chB.id, other.id, { can_invite_users: true });
     for (const b of [bot, other]) await client.makeAdmin(group.id, b.id);
     await client.sendMessage(group.id, { fromId: owner.id, text: `/protect@${bot.username} @${chA.chat.username}` });
     await client.sendMessage(group.id, { fromId: owner.id, text: `/protect@${other.username} @${chB.chat.username}` });
-    await waitFor(async () => (await platform.ctx.db.protectedGroup.count({ where: { chatId: BigInt(group.id), enabled: true } })) === 2, 15_000, 'both protections');
+    await waitFor(
+      async () =>
+        (await platform.ctx.db.protectedGroup.count({ where: { chatId: BigInt(group.id), enabled: true } })) === 2,
+      15_000,
+      'both protections',
+    );
 
     const user = await client.createUser({ firstName: 'Half' });
     await client.join(chA.id, user.id);
@@ -156,8 +217,14 @@ describe('two bots in one group', () => {
     expect(logs.filter((l) => l.botInstanceId === other.instanceId).map((l) => l.status)).toEqual(['restricted']);
     const restrictions = await db.restriction.findMany({ where: { userId: BigInt(user.id) } });
     expect(restrictions.map((r) => r.botInstanceId)).toEqual([other.instanceId]);
-    const groups = await db.protectedGroup.findMany({ where: { chatId: BigInt(group.id) }, include: { channelLinks: { include: { channel: true } } } });
-    const channelsOf = (id: number) => groups.find((g) => g.botInstanceId === id)!.channelLinks.map((l) => [l.botInstanceId, l.channel.botInstanceId, l.channel.username]);
+    const groups = await db.protectedGroup.findMany({
+      where: { chatId: BigInt(group.id) },
+      include: { channelLinks: { include: { channel: true } } },
+    });
+    const channelsOf = (id: number) =>
+      groups
+        .find((g) => g.botInstanceId === id)!
+        .channelLinks.map((l) => [l.botInstanceId, l.channel.botInstanceId, l.channel.username]);
     expect(channelsOf(bot.instanceId)).toEqual([[bot.instanceId, bot.instanceId, chA.chat.username]]);
     expect(channelsOf(other.instanceId)).toEqual([[other.instanceId, other.instanceId, chB.chat.username]]);
     expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
@@ -165,7 +232,12 @@ describe('two bots in one group', () => {
     // The other bot lets them write once they join its channel; the first bot is not involved.
     await client.join(chB.id, user.id);
     await waitUnmuted(platform, group.id, user.id);
-    expect((await logRows(platform, group.id, user.id, 2, other.instanceId)).map((l) => l.status)).toEqual(['restricted', 'verified']);
-    expect(await db.verificationLog.count({ where: { userId: BigInt(user.id), botInstanceId: bot.instanceId } })).toBe(1);
+    expect((await logRows(platform, group.id, user.id, 2, other.instanceId)).map((l) => l.status)).toEqual([
+      'restricted',
+      'verified',
+    ]);
+    expect(await db.verificationLog.count({ where: { userId: BigInt(user.id), botInstanceId: bot.instanceId } })).toBe(
+      1,
+    );
   });
 });

@@ -20,10 +20,11 @@ afterAll(async () => {
   await platform?.stop();
 });
 
-const canWrite = async (chatId: number, userId: number) => (await platform.client.member(chatId, userId)).effectivePermissions.can_send_messages === true;
+const canWrite = async (chatId: number, userId: number) =>
+  (await platform.client.member(chatId, userId)).effectivePermissions.can_send_messages === true;
 
 describe('prompts', () => {
-  it('are deleted once the group\'s prompt lifetime is over; the user stays muted', async () => {
+  it("are deleted once the group's prompt lifetime is over; the user stays muted", async () => {
     const { client } = platform;
     const { group, owner } = await protectedGroup(platform, bot, 1);
     const set = await client.sendMessage(group.id, { fromId: owner.id, text: '/set prompt_lifetime 10' });
@@ -33,14 +34,26 @@ describe('prompts', () => {
     await waitMuted(platform, group.id, user.id);
     const prompt = await waitPrompt(platform, group.id, user.id);
 
-    await waitFor(async () => (await promptsFor(platform, group.id, user.id)).length === 0, 25_000, 'the prompt to be deleted');
+    await waitFor(
+      async () => (await promptsFor(platform, group.id, user.id)).length === 0,
+      25_000,
+      'the prompt to be deleted',
+    );
     const { calls } = await client.calls(bot.id);
-    const sent = calls.find((c) => c.method === 'sendMessage' && c.outcome === 'ok' && c.params.chat_id === group.id && String(c.params.text).includes('Slow'))!;
+    const sent = calls.find(
+      (c) =>
+        c.method === 'sendMessage' &&
+        c.outcome === 'ok' &&
+        c.params.chat_id === group.id &&
+        String(c.params.text).includes('Slow'),
+    )!;
     const deleted = calls.find((c) => c.method === 'deleteMessage' && c.params.message_id === prompt.message_id)!;
     // Scheduled when the send was answered, so never before the lifetime counted from the send.
     expect(deleted.at - sent.at).toBeGreaterThanOrEqual(10_000);
     expect(await canWrite(group.id, user.id)).toBe(false);
-    const restriction = await platform.ctx.db.restriction.findFirstOrThrow({ where: { userId: BigInt(user.id), liftedAt: null } });
+    const restriction = await platform.ctx.db.restriction.findFirstOrThrow({
+      where: { userId: BigInt(user.id), liftedAt: null },
+    });
     expect(restriction.promptMessageId).toBeNull();
   });
 
@@ -50,8 +63,11 @@ describe('prompts', () => {
     const user = await client.createUser({ firstName: 'Burst' });
     await client.bulkJoin(group.id, [user.id]);
     // All written before the bot has read the first (the simulator refuses a message once the mute lands).
-    const written = (await Promise.allSettled(Array.from({ length: 6 }, (_, i) => client.sendMessage(group.id, { fromId: user.id, text: `spam ${i}` }))))
-      .flatMap((r) => (r.status === 'fulfilled' ? [r.value.message_id] : []));
+    const written = (
+      await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => client.sendMessage(group.id, { fromId: user.id, text: `spam ${i}` })),
+      )
+    ).flatMap((r) => (r.status === 'fulfilled' ? [r.value.message_id] : []));
     expect(written.length).toBeGreaterThanOrEqual(2);
     await waitMuted(platform, group.id, user.id);
     await waitPrompt(platform, group.id, user.id);
@@ -59,17 +75,35 @@ describe('prompts', () => {
     // The same messages read again after the prompt went out (a poll batch boundary, a re-delivery): the
     // prompt is live, so they change nothing.
     const queue = platform.queue(bot.instanceId);
-    const read = (await queue.getCompleted()).filter((j) => j.name === 'update' && j.data.update.message?.chat.id === group.id && written.includes(j.data.update.message.message_id));
+    const read = (await queue.getCompleted()).filter(
+      (j) =>
+        j.name === 'update' &&
+        j.data.update.message?.chat.id === group.id &&
+        written.includes(j.data.update.message.message_id),
+    );
     expect(read.length).toBe(written.length);
-    await queue.addBulk(read.map((j) => ({ name: 'update', data: { ...j.data, receivedAt: Date.now() }, opts: { jobId: `${j.id}-later` } })));
-    await waitFor(async () => (await Promise.all(read.map((j) => queue.getJobState(`${j.id}-later`)))).every((s) => s === 'completed'), 10_000, 'the later reads');
+    await queue.addBulk(
+      read.map((j) => ({
+        name: 'update',
+        data: { ...j.data, receivedAt: Date.now() },
+        opts: { jobId: `${j.id}-later` },
+      })),
+    );
+    await waitFor(
+      async () =>
+        (await Promise.all(read.map((j) => queue.getJobState(`${j.id}-later`)))).every((s) => s === 'completed'),
+      10_000,
+      'the later reads',
+    );
 
     const visible = (await client.messages(group.id)).messages.map((m) => m.message_id);
     for (const id of written) expect(visible).not.toContain(id);
     expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
     // Sent once (not sent again and the older one deleted).
     const { calls } = await client.calls(bot.id, { method: 'sendMessage' });
-    expect(calls.filter((c) => c.outcome === 'ok' && String(c.params.text).includes(`tg://user?id=${user.id}"`))).toHaveLength(1);
+    expect(
+      calls.filter((c) => c.outcome === 'ok' && String(c.params.text).includes(`tg://user?id=${user.id}"`)),
+    ).toHaveLength(1);
     expect(await platform.ctx.db.restriction.count({ where: { userId: BigInt(user.id) } })).toBe(1);
     expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
   });
@@ -89,7 +123,11 @@ describe('/allow and /disallow', () => {
     expect(await canWrite(group.id, user.id)).toBe(true);
     expect((await client.messages(group.id)).messages.map((m) => m.message_id)).toContain(hello.message_id);
 
-    const disallow = await client.sendMessage(group.id, { fromId: owner.id, text: '/disallow', replyToMessageId: hello.message_id });
+    const disallow = await client.sendMessage(group.id, {
+      fromId: owner.id,
+      text: '/disallow',
+      replyToMessageId: hello.message_id,
+    });
     expect((await waitReply(platform, group.id, disallow.message_id)).text).toContain('no longer exempt');
     expect(await platform.ctx.db.groupWhitelist.count({ where: { userId: BigInt(user.id) } })).toBe(0);
     const again = await client.sendMessage(group.id, { fromId: user.id, text: 'hello again' });
@@ -111,10 +149,18 @@ describe('a join seen only as a new_chat_members message', () => {
     await controlBot(ctx, bot.instanceId, 'stop');
     await waitFor(async () => !(await ctx.redis.exists(lease)), 10_000, 'polling to stop');
     // (No offset: it confirms nothing. Retried while the stopped poller's aborted long poll still counts as open.)
-    await waitFor(async () => (await fetch(`${platform.sim.apiRoot}/bot${bot.token}/getUpdates?timeout=0&limit=1&allowed_updates=[]`)).status === 200, 5_000, 'the other program\'s poll');
+    await waitFor(
+      async () =>
+        (await fetch(`${platform.sim.apiRoot}/bot${bot.token}/getUpdates?timeout=0&limit=1&allowed_updates=[]`))
+          .status === 200,
+      5_000,
+      "the other program's poll",
+    );
     const user = await client.createUser({ firstName: 'Unannounced' });
     await client.join(group.id, user.id);
-    const pending = (await client.pendingUpdates(bot.id)).updates.filter((u) => JSON.stringify(u).includes(`"id":${user.id}`));
+    const pending = (await client.pendingUpdates(bot.id)).updates.filter((u) =>
+      JSON.stringify(u).includes(`"id":${user.id}`),
+    );
     expect(pending.map((u) => Object.keys(u).find((k) => k !== 'update_id'))).toEqual(['message']);
 
     await controlBot(ctx, bot.instanceId, 'start');
@@ -123,7 +169,9 @@ describe('a join seen only as a new_chat_members message', () => {
     await settled(platform, bot);
     expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
     expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
-    const jobs = (await platform.queue(bot.instanceId).getCompleted()).filter((j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`));
+    const jobs = (await platform.queue(bot.instanceId).getCompleted()).filter(
+      (j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`),
+    );
     expect(jobs.map((j) => Object.keys(j.data.update).find((k) => k !== 'update_id'))).toEqual(['message']);
   });
 });
@@ -134,9 +182,18 @@ describe('leaving a channel that several groups require', () => {
     const { group: first, channels, owner } = await protectedGroup(platform, bot, 1);
     const channel = channels[0]!;
     const second = await client.createChat({ type: 'supergroup', title: 'Second group', ownerId: owner.id });
-    await client.makeAdmin(second.id, bot.id, { can_restrict_members: true, can_delete_messages: true, can_invite_users: true });
+    await client.makeAdmin(second.id, bot.id, {
+      can_restrict_members: true,
+      can_delete_messages: true,
+      can_invite_users: true,
+    });
     await client.sendMessage(second.id, { fromId: owner.id, text: `/protect @${channel.chat.username}` });
-    await waitFor(async () => (await platform.ctx.db.protectedGroup.count({ where: { chatId: BigInt(second.id), enabled: true } })) === 1, 15_000, 'the second group to be protected');
+    await waitFor(
+      async () =>
+        (await platform.ctx.db.protectedGroup.count({ where: { chatId: BigInt(second.id), enabled: true } })) === 1,
+      15_000,
+      'the second group to be protected',
+    );
 
     const user = await client.createUser({ firstName: 'Everywhere' });
     await client.join(channel.id, user.id);
@@ -151,6 +208,10 @@ describe('leaving a channel that several groups require', () => {
     }
     await settled(platform, bot);
     for (const g of [first, second]) expect(await promptsFor(platform, g.id, user.id)).toHaveLength(1);
-    expect(await platform.ctx.db.restriction.count({ where: { userId: BigInt(user.id), liftedAt: null, reason: 'left_channel' } })).toBe(2);
+    expect(
+      await platform.ctx.db.restriction.count({
+        where: { userId: BigInt(user.id), liftedAt: null, reason: 'left_channel' },
+      }),
+    ).toBe(2);
   });
 });

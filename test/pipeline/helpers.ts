@@ -11,32 +11,45 @@ export type Bot = Awaited<ReturnType<Platform['addBot']>>;
 export async function settled(platform: Platform, bot: Bot, timeoutMs = 15_000): Promise<void> {
   const queue = platform.queue(bot.instanceId);
   let quietSince = 0;
-  await waitFor(async () => {
-    const { updates } = await platform.client.pendingUpdates(bot.id);
-    const counts = await queue.getJobCounts('waiting', 'active', 'prioritized', 'waiting-children');
-    const busy = updates.length + counts.waiting! + counts.active! + counts.prioritized! + counts['waiting-children']!;
-    if (busy) {
-      quietSince = 0;
-      return false;
-    }
-    // Two quiet looks in a row: a batch between getUpdates and addBulk cannot slip between them.
-    if (!quietSince) quietSince = Date.now();
-    return Date.now() - quietSince >= 100;
-  }, timeoutMs, `bot ${bot.id} to settle`);
+  await waitFor(
+    async () => {
+      const { updates } = await platform.client.pendingUpdates(bot.id);
+      const counts = await queue.getJobCounts('waiting', 'active', 'prioritized', 'waiting-children');
+      const busy =
+        updates.length + counts.waiting! + counts.active! + counts.prioritized! + counts['waiting-children']!;
+      if (busy) {
+        quietSince = 0;
+        return false;
+      }
+      // Two quiet looks in a row: a batch between getUpdates and addBulk cannot slip between them.
+      if (!quietSince) quietSince = Date.now();
+      return Date.now() - quietSince >= 100;
+    },
+    timeoutMs,
+    `bot ${bot.id} to settle`,
+  );
 }
 
 export async function waitMuted(platform: Platform, chatId: number, userId: number, timeoutMs = 15_000) {
-  return waitFor(async () => {
-    const m = await platform.client.member(chatId, userId);
-    return m.status === 'restricted' && m.isMember && !m.effectivePermissions.can_send_messages ? m : undefined;
-  }, timeoutMs, `user ${userId} to be muted`);
+  return waitFor(
+    async () => {
+      const m = await platform.client.member(chatId, userId);
+      return m.status === 'restricted' && m.isMember && !m.effectivePermissions.can_send_messages ? m : undefined;
+    },
+    timeoutMs,
+    `user ${userId} to be muted`,
+  );
 }
 
 export async function waitUnmuted(platform: Platform, chatId: number, userId: number, timeoutMs = 15_000) {
-  return waitFor(async () => {
-    const m = await platform.client.member(chatId, userId);
-    return m.status === 'member' ? m : undefined;
-  }, timeoutMs, `user ${userId} to be unmuted`);
+  return waitFor(
+    async () => {
+      const m = await platform.client.member(chatId, userId);
+      return m.status === 'member' ? m : undefined;
+    },
+    timeoutMs,
+    `user ${userId} to be unmuted`,
+  );
 }
 
 /** Visible messages in the chat with an "I've joined" button bound to `userId`. */
@@ -45,40 +58,80 @@ export async function promptsFor(platform: Platform, chatId: number, userId: num
   return messages.filter((m) => m.reply_markup && JSON.stringify(m.reply_markup).includes(`"v:${userId}"`));
 }
 
-export async function waitPrompt(platform: Platform, chatId: number, userId: number, timeoutMs = 15_000): Promise<TgMessage> {
-  const found = await waitFor(async () => {
-    const prompts = await promptsFor(platform, chatId, userId);
-    return prompts.length ? prompts : undefined;
-  }, timeoutMs, `a prompt for ${userId}`);
+export async function waitPrompt(
+  platform: Platform,
+  chatId: number,
+  userId: number,
+  timeoutMs = 15_000,
+): Promise<TgMessage> {
+  const found = await waitFor(
+    async () => {
+      const prompts = await promptsFor(platform, chatId, userId);
+      return prompts.length ? prompts : undefined;
+    },
+    timeoutMs,
+    `a prompt for ${userId}`,
+  );
   return found![0]!;
 }
 
 export function buttons(message: TgMessage): { text: string; url?: string; callback_data?: string }[] {
-  const markup = message.reply_markup as { inline_keyboard?: { text: string; url?: string; callback_data?: string }[][] } | undefined;
+  const markup = message.reply_markup as
+    { inline_keyboard?: { text: string; url?: string; callback_data?: string }[][] } | undefined;
   return markup?.inline_keyboard?.flat() ?? [];
 }
 
 /** Presses a button and waits for the bot's answer to the callback query. */
-export async function press(platform: Platform, chatId: number, messageId: number, userId: number, data: string, timeoutMs = 15_000) {
+export async function press(
+  platform: Platform,
+  chatId: number,
+  messageId: number,
+  userId: number,
+  data: string,
+  timeoutMs = 15_000,
+) {
   const { callbackQueryId } = await platform.client.pressButton(chatId, messageId, userId, data);
-  const query = await waitFor(async () => {
-    const q = await platform.client.callbackQuery(callbackQueryId);
-    return q.answered ? q : undefined;
-  }, timeoutMs, `an answer to ${data}`);
+  const query = await waitFor(
+    async () => {
+      const q = await platform.client.callbackQuery(callbackQueryId);
+      return q.answered ? q : undefined;
+    },
+    timeoutMs,
+    `an answer to ${data}`,
+  );
   return query!.answer ?? {};
 }
 
 /** Bot messages that reply to `messageId` (command answers). */
-export async function waitReply(platform: Platform, chatId: number, messageId: number, timeoutMs = 15_000): Promise<TgMessage> {
-  return (await waitFor(async () => {
-    const { messages } = await platform.client.messages(chatId);
-    return messages.find((m) => m.reply_to_message?.message_id === messageId && m.from?.is_bot);
-  }, timeoutMs, `a reply to message ${messageId}`))!;
+export async function waitReply(
+  platform: Platform,
+  chatId: number,
+  messageId: number,
+  timeoutMs = 15_000,
+): Promise<TgMessage> {
+  return (await waitFor(
+    async () => {
+      const { messages } = await platform.client.messages(chatId);
+      return messages.find((m) => m.reply_to_message?.message_id === messageId && m.from?.is_bot);
+    },
+    timeoutMs,
+    `a reply to message ${messageId}`,
+  ))!;
 }
 
 /** verification_log rows of a user in a chat, oldest first, once at least `count` exist (written every 250 ms). */
-export async function logRows(platform: Platform, chatId: number, userId: number, count: number, botInstanceId?: number) {
+export async function logRows(
+  platform: Platform,
+  chatId: number,
+  userId: number,
+  count: number,
+  botInstanceId?: number,
+) {
   const where = { chatId: BigInt(chatId), userId: BigInt(userId), ...(botInstanceId ? { botInstanceId } : {}) };
-  await waitFor(async () => (await platform.ctx.db.verificationLog.count({ where })) >= count, 10_000, `${count} log rows for ${userId}`);
+  await waitFor(
+    async () => (await platform.ctx.db.verificationLog.count({ where })) >= count,
+    10_000,
+    `${count} log rows for ${userId}`,
+  );
   return platform.ctx.db.verificationLog.findMany({ where, orderBy: { id: 'asc' } });
 }

@@ -12,7 +12,11 @@ beforeAll(async () => {
 
 /** The bot's private message to the requester with the join buttons. */
 async function privatePrompt(userId: number) {
-  return (await waitFor(async () => (await platform.client.messages(userId)).messages.find((m) => m.from?.id === bot.id && m.reply_markup), 10_000, 'the private prompt'))!;
+  return (await waitFor(
+    async () => (await platform.client.messages(userId)).messages.find((m) => m.from?.id === bot.id && m.reply_markup),
+    10_000,
+    'the private prompt',
+  ))!;
 }
 
 describe('join-request mode', () => {
@@ -23,7 +27,11 @@ describe('join-request mode', () => {
     for (const c of channels) await client.join(c.id, user.id);
     await client.requestJoin(group.id, user.id);
 
-    await waitFor(async () => (await client.member(group.id, user.id)).status === 'member', 10_000, 'the request to be approved');
+    await waitFor(
+      async () => (await client.member(group.id, user.id)).status === 'member',
+      10_000,
+      'the request to be approved',
+    );
     expect((await client.joinRequests(group.id)).requests).toHaveLength(0);
     expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['approved']);
     expect(await platform.ctx.db.restriction.count({ where: { userId: BigInt(user.id) } })).toBe(0);
@@ -50,7 +58,14 @@ describe('join-request mode', () => {
     await client.join(channels[1]!.id, user.id);
     const answer = await press(platform, user.id, prompt.message_id, user.id, again.callback_data!);
     expect(answer.text).toContain('is approved');
-    await waitFor(async () => (await client.messages(user.id)).messages.some((m) => m.from?.id === bot.id && /is approved/.test(m.text ?? '')), 5_000, 'the approval message');
+    await waitFor(
+      async () =>
+        (await client.messages(user.id)).messages.some(
+          (m) => m.from?.id === bot.id && /is approved/.test(m.text ?? ''),
+        ),
+      5_000,
+      'the approval message',
+    );
     expect((await client.member(group.id, user.id)).status).toBe('member');
     expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['approved']);
   });
@@ -59,16 +74,31 @@ describe('join-request mode', () => {
     const { client } = platform;
     const { group, owner } = await protectedGroup(platform, bot, 1, { mode: 'join_request' });
     await client.sendMessage(group.id, { fromId: owner.id, text: '/set prompt_lifetime 10' });
-    await waitFor(async () => (await platform.ctx.db.protectedGroup.findFirst({ where: { chatId: BigInt(group.id), promptLifetimeSeconds: 10 } })) !== null, 10_000, 'the setting');
+    await waitFor(
+      async () =>
+        (await platform.ctx.db.protectedGroup.findFirst({
+          where: { chatId: BigInt(group.id), promptLifetimeSeconds: 10 },
+        })) !== null,
+      10_000,
+      'the setting',
+    );
     const user = await client.createUser({ firstName: 'Never' });
     const requested = Date.now();
     await client.requestJoin(group.id, user.id);
     await privatePrompt(user.id);
 
-    await waitFor(async () => (await client.joinRequests(group.id)).requests.length === 0, 20_000, 'the request to be declined');
+    await waitFor(
+      async () => (await client.joinRequests(group.id)).requests.length === 0,
+      20_000,
+      'the request to be declined',
+    );
     expect(Date.now() - requested).toBeGreaterThanOrEqual(9_500);
     expect(['left', 'kicked']).toContain((await client.member(group.id, user.id)).status);
     expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['declined']);
-    await waitFor(async () => (await client.messages(user.id)).messages.some((m) => /expired/.test(m.text ?? '')), 5_000, 'the decline notice');
+    await waitFor(
+      async () => (await client.messages(user.id)).messages.some((m) => /expired/.test(m.text ?? '')),
+      5_000,
+      'the decline notice',
+    );
   }, 30_000);
 });

@@ -10,7 +10,8 @@ beforeAll(async () => {
   bot = await platform.addBot();
 });
 
-const openRestrictions = (userId: number) => platform.ctx.db.restriction.count({ where: { userId: BigInt(userId), liftedAt: null } });
+const openRestrictions = (userId: number) =>
+  platform.ctx.db.restriction.count({ where: { userId: BigInt(userId), liftedAt: null } });
 
 describe('joins', () => {
   it('names every missing channel in one prompt, with a join button each and an "I\'ve joined" button', async () => {
@@ -22,7 +23,9 @@ describe('joins', () => {
 
     await waitMuted(platform, group.id, user.id);
     const prompt = await waitPrompt(platform, group.id, user.id);
-    const urls = buttons(prompt).map((b) => b.url).filter(Boolean);
+    const urls = buttons(prompt)
+      .map((b) => b.url)
+      .filter(Boolean);
     expect(urls).toEqual([`https://t.me/${channels[0]!.chat.username}`, `https://t.me/${channels[2]!.chat.username}`]);
     expect(prompt.text).toContain(`@${channels[0]!.chat.username}`);
     expect(prompt.text).toContain(`@${channels[2]!.chat.username}`);
@@ -39,7 +42,11 @@ describe('joins', () => {
 
     await client.join(channels[2]!.id, user.id);
     await waitUnmuted(platform, group.id, user.id);
-    await waitFor(async () => (await promptsFor(platform, group.id, user.id)).length === 0, 10_000, 'the prompt to be deleted');
+    await waitFor(
+      async () => (await promptsFor(platform, group.id, user.id)).length === 0,
+      10_000,
+      'the prompt to be deleted',
+    );
     expect((await logRows(platform, group.id, user.id, 2)).map((r) => r.status)).toEqual(['restricted', 'verified']);
     expect(await openRestrictions(user.id)).toBe(0);
   });
@@ -90,18 +97,24 @@ describe('joins', () => {
     await settled(platform, bot);
     expect((await client.member(group.id, admin.id)).status).toBe('administrator');
     expect(await promptsFor(platform, group.id, admin.id)).toHaveLength(0);
-    expect(await platform.ctx.db.verificationLog.count({ where: { userId: { in: [BigInt(admin.id), BigInt(owner.id)] } } })).toBe(0);
+    expect(
+      await platform.ctx.db.verificationLog.count({ where: { userId: { in: [BigInt(admin.id), BigInt(owner.id)] } } }),
+    ).toBe(0);
     // One join, two signals (chat_member and the service message): one mute, one prompt, one log row.
     expect(await promptsFor(platform, group.id, added.id)).toHaveLength(1);
     expect((await logRows(platform, group.id, added.id, 1)).map((r) => r.status)).toEqual(['restricted']);
   });
 
-  it('does not lift an admin\'s own mute when the user joins the group or the channel', async () => {
+  it("does not lift an admin's own mute when the user joins the group or the channel", async () => {
     const { client } = platform;
     const { group, channels } = await protectedGroup(platform, bot, 1);
     const user = await client.createUser({ firstName: 'Troublemaker' });
     // The admin restricted them before they came back (restricted, not in the chat).
-    await client.setMember(group.id, user.id, { status: 'restricted', isMember: false, permissions: { can_send_messages: false } });
+    await client.setMember(group.id, user.id, {
+      status: 'restricted',
+      isMember: false,
+      permissions: { can_send_messages: false },
+    });
     await client.join(group.id, user.id);
     await settled(platform, bot);
     await client.join(channels[0]!.id, user.id);
@@ -118,7 +131,11 @@ describe('joins', () => {
     await client.join(channels[0]!.id, muted.id);
     await client.join(group.id, muted.id);
     await logRows(platform, group.id, muted.id, 1);
-    await client.setMember(group.id, muted.id, { status: 'restricted', isMember: true, permissions: { can_send_messages: false } });
+    await client.setMember(group.id, muted.id, {
+      status: 'restricted',
+      isMember: true,
+      permissions: { can_send_messages: false },
+    });
     await client.leave(channels[0]!.id, muted.id);
     await settled(platform, bot);
     await client.join(channels[0]!.id, muted.id);
@@ -131,7 +148,7 @@ describe('joins', () => {
 });
 
 describe('buttons', () => {
-  it('answers someone else\'s button with an alert and changes nothing', async () => {
+  it("answers someone else's button with an alert and changes nothing", async () => {
     const { client } = platform;
     const { group, channels } = await protectedGroup(platform, bot, 1);
     const user = await client.createUser({ firstName: 'Owner of the button' });
@@ -142,7 +159,10 @@ describe('buttons', () => {
     await waitMuted(platform, group.id, user.id);
     const prompt = await waitPrompt(platform, group.id, user.id);
 
-    const counted = async () => (await platform.ctx.metrics.skippedUpdates.get()).values.filter((v) => v.labels.reason === 'someone_elses_button').reduce((n, v) => n + v.value, 0);
+    const counted = async () =>
+      (await platform.ctx.metrics.skippedUpdates.get()).values
+        .filter((v) => v.labels.reason === 'someone_elses_button')
+        .reduce((n, v) => n + v.value, 0);
     const before = await counted();
     const answer = await press(platform, group.id, prompt.message_id, other.id, `v:${user.id}`);
     expect(answer.show_alert).toBe(true);
@@ -162,7 +182,9 @@ describe('buttons', () => {
     await waitPrompt(platform, group.id, user.id);
     const skipped = async (reason: string) => {
       const metric = await platform.ctx.metrics.registry.getSingleMetric('nezuko_updates_skipped_total')!.get();
-      return metric.values.find((v) => v.labels.reason === reason && v.labels.bot === String(bot.instanceId))?.value ?? 0;
+      return (
+        metric.values.find((v) => v.labels.reason === reason && v.labels.bot === String(bot.instanceId))?.value ?? 0
+      );
     };
     const forgedBefore = await skipped('forged_callback');
     const unknownBefore = await skipped('unknown_group');
@@ -172,7 +194,11 @@ describe('buttons', () => {
     const response = await fetch(`${platform.sim.apiRoot}/bot${bot.token}/sendMessage`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ chat_id: group.id, text: 'old keyboard', reply_markup: { inline_keyboard: forged.map((data) => [{ text: data, callback_data: data }]) } }),
+      body: JSON.stringify({
+        chat_id: group.id,
+        text: 'old keyboard',
+        reply_markup: { inline_keyboard: forged.map((data) => [{ text: data, callback_data: data }]) },
+      }),
     });
     const { result: keyboard } = (await response.json()) as { result: { message_id: number } };
     for (const data of forged.slice(0, 4)) {
@@ -181,7 +207,11 @@ describe('buttons', () => {
     }
     const answer = await press(platform, group.id, keyboard.message_id, user.id, forged[4]!);
     expect(answer.text).toBe('This button is no longer valid.');
-    await waitFor(async () => (await skipped('forged_callback')) - forgedBefore === 4, 5_000, 'forged callbacks counted');
+    await waitFor(
+      async () => (await skipped('forged_callback')) - forgedBefore === 4,
+      5_000,
+      'forged callbacks counted',
+    );
     expect((await skipped('unknown_group')) - unknownBefore).toBe(1);
     await settled(platform, bot);
     expect((await client.member(group.id, user.id)).status).toBe('restricted');
@@ -190,10 +220,13 @@ describe('buttons', () => {
 });
 
 describe('messages from members who were there before protection', () => {
-  it('deletes a non-subscriber\'s message, mutes and prompts them once', async () => {
+  it("deletes a non-subscriber's message, mutes and prompts them once", async () => {
     const { client } = platform;
     const { group, channels } = await protectedGroup(platform, bot, 1);
-    const [oldTimer, subscriber] = await Promise.all([client.createUser({ firstName: 'Oldtimer' }), client.createUser({ firstName: 'Subscriber' })]);
+    const [oldTimer, subscriber] = await Promise.all([
+      client.createUser({ firstName: 'Oldtimer' }),
+      client.createUser({ firstName: 'Subscriber' }),
+    ]);
     await client.bulkJoin(group.id, [oldTimer.id, subscriber.id]);
     await client.join(channels[0]!.id, subscriber.id);
     const first = await client.sendMessage(group.id, { fromId: oldTimer.id, text: 'hello' });
@@ -211,10 +244,16 @@ describe('messages from members who were there before protection', () => {
     expect(await openRestrictions(oldTimer.id)).toBe(1);
   });
 
-  it('exempts anonymous admins and the linked channel\'s automatic forwards', async () => {
+  it("exempts anonymous admins and the linked channel's automatic forwards", async () => {
     const { client } = platform;
     const { group, owner } = await protectedGroup(platform, bot, 1);
-    const linked = await client.createChat({ type: 'channel', title: 'Discussion source', username: `lk${Date.now().toString(36)}`, ownerId: owner.id, linkedChatId: group.id });
+    const linked = await client.createChat({
+      type: 'channel',
+      title: 'Discussion source',
+      username: `lk${Date.now().toString(36)}`,
+      ownerId: owner.id,
+      linkedChatId: group.id,
+    });
     await client.updateChat(group.id, { linkedChatId: linked.id });
     const anonymous = await client.sendMessage(group.id, { anonymousAdmin: true, text: 'from the admins' });
     const { forwarded } = await client.postToChannel(linked.id, 'news');
@@ -237,7 +276,10 @@ describe('service messages', () => {
     await client.bulkJoin(group.id, [leaver.id]);
     const notQueued = async () => {
       const metric = await platform.ctx.metrics.registry.getSingleMetric('nezuko_updates_not_queued_total')!.get();
-      return metric.values.find((v) => v.labels.reason === 'not_actionable' && v.labels.bot === String(bot.instanceId))?.value ?? 0;
+      return (
+        metric.values.find((v) => v.labels.reason === 'not_actionable' && v.labels.bot === String(bot.instanceId))
+          ?.value ?? 0
+      );
     };
     const before = await notQueued();
     await client.leave(group.id, leaver.id);
@@ -267,13 +309,19 @@ describe('leaving a channel', () => {
     expect(prompt.text).toContain('you left');
     expect(prompt.text).toContain(`@${channels[1]!.chat.username}`);
     expect(prompt.text).not.toContain(`@${channels[0]!.chat.username}`);
-    const restriction = await platform.ctx.db.restriction.findFirstOrThrow({ where: { userId: BigInt(user.id), liftedAt: null } });
+    const restriction = await platform.ctx.db.restriction.findFirstOrThrow({
+      where: { userId: BigInt(user.id), liftedAt: null },
+    });
     expect(restriction.reason).toBe('left_channel');
 
     // Re-joining the channel lifts the mute by itself; the button then just says thanks.
     await client.join(channels[1]!.id, user.id);
     await waitUnmuted(platform, group.id, user.id);
-    expect((await logRows(platform, group.id, user.id, 3)).map((r) => r.status)).toEqual(['verified', 'restricted', 'verified']);
+    expect((await logRows(platform, group.id, user.id, 3)).map((r) => r.status)).toEqual([
+      'verified',
+      'restricted',
+      'verified',
+    ]);
     expect(await openRestrictions(user.id)).toBe(0);
   });
 });

@@ -21,7 +21,8 @@ afterAll(async () => {
 /** `nezuko_membership_cache_total` of this bot, by result. */
 async function cacheCounts() {
   const metric = await platform.ctx.metrics.registry.getSingleMetric('nezuko_membership_cache_total')!.get();
-  const of = (result: string) => metric.values.find((v) => v.labels.bot === String(bot.instanceId) && v.labels.result === result)?.value ?? 0;
+  const of = (result: string) =>
+    metric.values.find((v) => v.labels.bot === String(bot.instanceId) && v.labels.result === result)?.value ?? 0;
   return { hit: of('hit'), miss: of('miss') };
 }
 
@@ -91,7 +92,11 @@ describe('the membership cache', () => {
     await client.join(channels[0]!.id, user.id);
     await waitUnmuted(platform, group.id, user.id);
     await settled(platform, bot);
-    expect((await logRows(platform, group.id, user.id, 3)).map((r) => r.status)).toEqual(['verified', 'restricted', 'verified']);
+    expect((await logRows(platform, group.id, user.id, 3)).map((r) => r.status)).toEqual([
+      'verified',
+      'restricted',
+      'verified',
+    ]);
     expect(await membershipReads(channels[0]!.id, user.id)).toBe(reads);
   });
 });

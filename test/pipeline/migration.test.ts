@@ -13,23 +13,45 @@ beforeAll(async () => {
 
 /** The bot's replies to a message, in order. */
 async function replies(chatId: number, messageId: number, count: number): Promise<Array<string | undefined>> {
-  return (await waitFor(async () => {
-    const found = (await platform.client.messages(chatId)).messages.filter((m) => m.reply_to_message?.message_id === messageId && m.from?.is_bot);
-    return found.length >= count ? found.map((m) => m.text) : undefined;
-  }, 15_000, `${count} replies to message ${messageId}`))!;
+  return (await waitFor(
+    async () => {
+      const found = (await platform.client.messages(chatId)).messages.filter(
+        (m) => m.reply_to_message?.message_id === messageId && m.from?.is_bot,
+      );
+      return found.length >= count ? found.map((m) => m.text) : undefined;
+    },
+    15_000,
+    `${count} replies to message ${messageId}`,
+  ))!;
 }
 
 describe('a basic group upgraded to a supergroup', () => {
   it('keeps its protection, settings and whitelist under the new chat id', async () => {
     const { client } = platform;
     const owner = await client.createUser({ firstName: 'Owner' });
-    const group = await client.createChat({ type: 'group', title: `Basic ${randomBytes(2).toString('hex')}`, ownerId: owner.id });
-    const channel = await client.createChat({ type: 'channel', title: 'News', username: `ch${randomBytes(4).toString('hex')}`, ownerId: owner.id });
+    const group = await client.createChat({
+      type: 'group',
+      title: `Basic ${randomBytes(2).toString('hex')}`,
+      ownerId: owner.id,
+    });
+    const channel = await client.createChat({
+      type: 'channel',
+      title: 'News',
+      username: `ch${randomBytes(4).toString('hex')}`,
+      ownerId: owner.id,
+    });
     await client.makeAdmin(channel.id, bot.id, { can_invite_users: true, can_post_messages: true });
-    await client.makeAdmin(group.id, bot.id, { can_restrict_members: true, can_delete_messages: true, can_invite_users: true });
+    await client.makeAdmin(group.id, bot.id, {
+      can_restrict_members: true,
+      can_delete_messages: true,
+      can_invite_users: true,
+    });
 
     // Telegram mutes only in supergroups: the admin is told, and the settings are kept for the upgrade.
-    const protect = await client.sendMessage(group.id, { fromId: owner.id, text: `/protect @${channel.chat.username}` });
+    const protect = await client.sendMessage(group.id, {
+      fromId: owner.id,
+      text: `/protect @${channel.chat.username}`,
+    });
     const [on, basic] = await replies(group.id, protect.message_id, 2);
     expect(on).toContain('Protection is on');
     expect(basic).toMatch(/^Telegram lets bots mute members only in supergroups\./);
@@ -44,14 +66,22 @@ describe('a basic group upgraded to a supergroup', () => {
 
     const { chat: supergroup } = await client.migrateToSupergroup(group.id);
     const row = await waitFor(
-      () => platform.ctx.db.protectedGroup.findFirst({ where: { botInstanceId: bot.instanceId, chatId: BigInt(supergroup.id) }, include: { whitelist: true, channelLinks: { include: { channel: true } } } }),
+      () =>
+        platform.ctx.db.protectedGroup.findFirst({
+          where: { botInstanceId: bot.instanceId, chatId: BigInt(supergroup.id) },
+          include: { whitelist: true, channelLinks: { include: { channel: true } } },
+        }),
       15_000,
       'the group record to move to the supergroup',
     );
     expect(row).toMatchObject({ enabled: true, chatType: 'supergroup', promptLifetimeSeconds: 120 });
     expect(row!.whitelist.map((w) => Number(w.userId))).toEqual([friend.id]);
     expect(row!.channelLinks.map((l) => Number(l.channel.channelId))).toEqual([channel.id]);
-    expect(await platform.ctx.db.protectedGroup.count({ where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) } })).toBe(0);
+    expect(
+      await platform.ctx.db.protectedGroup.count({
+        where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) },
+      }),
+    ).toBe(0);
 
     // Enforced in the supergroup at once: a non-subscriber is muted and prompted, the whitelisted friend is not.
     const stranger = await client.createUser({ firstName: 'Stranger' });
@@ -71,21 +101,54 @@ describe('a basic group upgraded to a supergroup', () => {
   it('moves the record of a group nobody has protected yet, once, whichever message comes first', async () => {
     const { client } = platform;
     const owner = await client.createUser({ firstName: 'Owner' });
-    const group = await client.createChat({ type: 'group', title: `Plain ${randomBytes(2).toString('hex')}`, ownerId: owner.id });
-    await client.makeAdmin(group.id, bot.id, { can_restrict_members: true, can_delete_messages: true, can_invite_users: true });
-    await waitFor(() => platform.ctx.db.protectedGroup.findFirst({ where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) } }), 15_000, 'the group to be registered');
+    const group = await client.createChat({
+      type: 'group',
+      title: `Plain ${randomBytes(2).toString('hex')}`,
+      ownerId: owner.id,
+    });
+    await client.makeAdmin(group.id, bot.id, {
+      can_restrict_members: true,
+      can_delete_messages: true,
+      can_invite_users: true,
+    });
+    await waitFor(
+      () =>
+        platform.ctx.db.protectedGroup.findFirst({
+          where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) },
+        }),
+      15_000,
+      'the group to be registered',
+    );
 
     const { chat: supergroup } = await client.migrateToSupergroup(group.id);
     // Both service messages are handled, concurrently: neither may take the moved record for a stale one.
-    await waitFor(async () => (await client.pendingUpdates(bot.id)).updates.length === 0 && (await platform.ctx.db.protectedGroup.count({ where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) } })) === 0, 15_000, 'the old record to move');
+    await waitFor(
+      async () =>
+        (await client.pendingUpdates(bot.id)).updates.length === 0 &&
+        (await platform.ctx.db.protectedGroup.count({
+          where: { botInstanceId: bot.instanceId, chatId: BigInt(group.id) },
+        })) === 0,
+      15_000,
+      'the old record to move',
+    );
     await new Promise((r) => setTimeout(r, 1_000));
-    const rows = await platform.ctx.db.protectedGroup.findMany({ where: { botInstanceId: bot.instanceId, chatId: { in: [BigInt(group.id), BigInt(supergroup.id)] } } });
+    const rows = await platform.ctx.db.protectedGroup.findMany({
+      where: { botInstanceId: bot.instanceId, chatId: { in: [BigInt(group.id), BigInt(supergroup.id)] } },
+    });
     expect(rows.map((r) => [Number(r.chatId), r.chatType, r.enabled])).toEqual([[supergroup.id, 'supergroup', false]]);
 
     // /protect works there as in any supergroup.
-    const channel = await client.createChat({ type: 'channel', title: 'News', username: `ch${randomBytes(4).toString('hex')}`, ownerId: owner.id });
+    const channel = await client.createChat({
+      type: 'channel',
+      title: 'News',
+      username: `ch${randomBytes(4).toString('hex')}`,
+      ownerId: owner.id,
+    });
     await client.makeAdmin(channel.id, bot.id, { can_invite_users: true, can_post_messages: true });
-    const protect = await client.sendMessage(supergroup.id, { fromId: owner.id, text: `/protect @${channel.chat.username}` });
+    const protect = await client.sendMessage(supergroup.id, {
+      fromId: owner.id,
+      text: `/protect @${channel.chat.username}`,
+    });
     expect(await replies(supergroup.id, protect.message_id, 1)).toEqual([expect.stringContaining('Protection is on')]);
   });
 });

@@ -20,24 +20,35 @@ const skippedCount = async (bot: Bot, reason: string) => {
 async function joinAndDecide(bot: Bot, subscribed: number, unsubscribed: number, timeoutMs = 25_000) {
   const { client } = platform;
   const { group, channels } = await protectedGroup(platform, bot, 1);
-  const fans = await Promise.all(Array.from({ length: subscribed }, (_, i) => client.createUser({ firstName: `Fan${i}` })));
-  const others = await Promise.all(Array.from({ length: unsubscribed }, (_, i) => client.createUser({ firstName: `Other${i}` })));
+  const fans = await Promise.all(
+    Array.from({ length: subscribed }, (_, i) => client.createUser({ firstName: `Fan${i}` })),
+  );
+  const others = await Promise.all(
+    Array.from({ length: unsubscribed }, (_, i) => client.createUser({ firstName: `Other${i}` })),
+  );
   for (const u of fans) await client.join(channels[0]!.id, u.id);
-  return { group, channels, fans, others, decide: async () => {
-    for (const u of [...fans, ...others]) await client.join(group.id, u.id);
-    for (const u of others) {
-      await waitMuted(platform, group.id, u.id, timeoutMs);
-      await waitPrompt(platform, group.id, u.id, timeoutMs);
-    }
-    for (const u of fans) expect((await logRows(platform, group.id, u.id, 1)).map((r) => r.status)).toEqual(['verified']);
-    await settled(platform, bot, timeoutMs);
-    for (const u of others) {
-      expect(await promptsFor(platform, group.id, u.id)).toHaveLength(1);
-      expect((await logRows(platform, group.id, u.id, 1)).map((r) => r.status)).toEqual(['restricted']);
-      expect(await platform.ctx.db.restriction.count({ where: { userId: BigInt(u.id), liftedAt: null } })).toBe(1);
-    }
-    for (const u of fans) expect((await client.member(group.id, u.id)).status).toBe('member');
-  } };
+  return {
+    group,
+    channels,
+    fans,
+    others,
+    decide: async () => {
+      for (const u of [...fans, ...others]) await client.join(group.id, u.id);
+      for (const u of others) {
+        await waitMuted(platform, group.id, u.id, timeoutMs);
+        await waitPrompt(platform, group.id, u.id, timeoutMs);
+      }
+      for (const u of fans)
+        expect((await logRows(platform, group.id, u.id, 1)).map((r) => r.status)).toEqual(['verified']);
+      await settled(platform, bot, timeoutMs);
+      for (const u of others) {
+        expect(await promptsFor(platform, group.id, u.id)).toHaveLength(1);
+        expect((await logRows(platform, group.id, u.id, 1)).map((r) => r.status)).toEqual(['restricted']);
+        expect(await platform.ctx.db.restriction.count({ where: { userId: BigInt(u.id), liftedAt: null } })).toBe(1);
+      }
+      for (const u of fans) expect((await client.member(group.id, u.id)).status).toBe('member');
+    },
+  };
 }
 
 describe('Telegram failing', () => {
@@ -72,18 +83,30 @@ describe('Telegram failing', () => {
     const bot = await platform.addBot();
     const user = await client.createUser({ firstName: 'Poll' });
     await client.sendPrivateMessage(bot.id, user.id, 'first');
-    await waitFor(async () => (await client.pendingUpdates(bot.id)).updates.length === 0, 10_000, 'the bot to be polled');
+    await waitFor(
+      async () => (await client.pendingUpdates(bot.id)).updates.length === 0,
+      10_000,
+      'the bot to be polled',
+    );
     await client.addFaults(bot.id, [{ kind: 'retry_after', method: 'getUpdates', count: 1, retryAfter: 3 }]);
     // Ends the long poll in flight: the next getUpdates is answered 429, retry after 3 s.
     await client.sendPrivateMessage(bot.id, user.id, 'second');
-    await waitFor(async () => (await client.calls(bot.id, { method: 'getUpdates' })).calls.some((c) => c.errorCode === 429), 10_000, 'the 429');
+    await waitFor(
+      async () => (await client.calls(bot.id, { method: 'getUpdates' })).calls.some((c) => c.errorCode === 429),
+      10_000,
+      'the 429',
+    );
     // The call log lists a call once it is answered: a third update ends the next (long) poll.
     await client.sendPrivateMessage(bot.id, user.id, 'third');
-    const polls = (await waitFor(async () => {
-      const { calls } = await client.calls(bot.id, { method: 'getUpdates' });
-      const limited = calls.findIndex((c) => c.errorCode === 429);
-      return limited >= 0 && calls.length > limited + 1 ? calls : undefined;
-    }, 15_000, 'a poll after the 429'))!;
+    const polls = (await waitFor(
+      async () => {
+        const { calls } = await client.calls(bot.id, { method: 'getUpdates' });
+        const limited = calls.findIndex((c) => c.errorCode === 429);
+        return limited >= 0 && calls.length > limited + 1 ? calls : undefined;
+      },
+      15_000,
+      'a poll after the 429',
+    ))!;
     const limited = polls.findIndex((c) => c.errorCode === 429);
     const next = polls[limited + 1]!;
     // The poller sleeps by the wall clock from when it read the answer, which is after the simulator sent it.
@@ -93,16 +116,19 @@ describe('Telegram failing', () => {
   it('decides everyone through a 5xx storm', async () => {
     const bot = await platform.addBot();
     const scene = await joinAndDecide(bot, 3, 5);
-    await platform.client.addFaults(bot.id, ['getChatMember', 'restrictChatMember', 'sendMessage', 'getChatAdministrators'].flatMap((method) => [
-      { kind: 'server_error' as const, method, probability: 0.2, count: 3, status: 502 },
-      { kind: 'html_error' as const, method, probability: 0.1, count: 2, status: 503 },
-    ]));
+    await platform.client.addFaults(
+      bot.id,
+      ['getChatMember', 'restrictChatMember', 'sendMessage', 'getChatAdministrators'].flatMap((method) => [
+        { kind: 'server_error' as const, method, probability: 0.2, count: 3, status: 502 },
+        { kind: 'html_error' as const, method, probability: 0.1, count: 2, status: 503 },
+      ]),
+    );
     await scene.decide();
     const { counters } = await platform.client.calls(bot.id);
     expect(counters.faults).toBeGreaterThan(0);
   }, 40_000);
 
-  it('sends the prompt on the job\'s retry when every in-process attempt to send it failed', async () => {
+  it("sends the prompt on the job's retry when every in-process attempt to send it failed", async () => {
     const { client } = platform;
     const bot = await platform.addBot();
     const { group } = await protectedGroup(platform, bot, 1);
@@ -115,7 +141,9 @@ describe('Telegram failing', () => {
     await settled(platform, bot);
     expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
     expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
-    const restriction = await platform.ctx.db.restriction.findFirstOrThrow({ where: { userId: BigInt(user.id), liftedAt: null } });
+    const restriction = await platform.ctx.db.restriction.findFirstOrThrow({
+      where: { userId: BigInt(user.id), liftedAt: null },
+    });
     expect(restriction.promptMessageId).not.toBeNull();
   }, 30_000);
 });
@@ -133,19 +161,45 @@ describe('delivery', () => {
 
     // The batch as the poller queued it; a poller that crashed before confirming gets it again from Telegram.
     const queue = platform.queue(bot.instanceId);
-    const jobs = (await queue.getCompleted()).filter((j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`));
+    const jobs = (await queue.getCompleted()).filter(
+      (j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`),
+    );
     // chat_member; its new_chat_members message came in the same batch and was left out of the queue.
     expect(jobs.map((j) => Object.keys(j.data.update).find((k) => k !== 'update_id'))).toEqual(['chat_member']);
-    const added = await addJobs(queue, jobs.map((j) => ({ name: 'update' as const, data: j.data, opts: { jobId: updateJobId(bot.instanceId, j.data.update.update_id) } })));
+    const added = await addJobs(
+      queue,
+      jobs.map((j) => ({
+        name: 'update' as const,
+        data: j.data,
+        opts: { jobId: updateJobId(bot.instanceId, j.data.update.update_id) },
+      })),
+    );
     expect(added.map((j) => j.id)).toEqual(jobs.map((j) => j.id));
     // Even when the completed job was already cleaned up (a new job id), the decision stands: no second action;
     // nor from the join's service message, as a poller gets it when a batch boundary falls between the two.
     const { chat, date } = jobs[0]!.data.update.chat_member;
     const from = { id: user.id, is_bot: false, first_name: 'Twice' };
-    const serviceMessage = { update_id: 987_654, message: { message_id: 987_654, chat, date, from, new_chat_members: [from] } };
+    const serviceMessage = {
+      update_id: 987_654,
+      message: { message_id: 987_654, chat, date, from, new_chat_members: [from] },
+    };
     const again = [...jobs.map((j) => j.data), { ...jobs[0]!.data, update: serviceMessage }];
-    await addJobs(queue, again.map((data, i) => ({ name: 'update' as const, data: { ...data, receivedAt: Date.now() }, opts: { jobId: `${jobs[0]!.id}-again-${i}` } })));
-    await waitFor(async () => (await Promise.all(again.map((_, i) => queue.getJobState(`${jobs[0]!.id}-again-${i}`)))).every((s) => s === 'completed'), 10_000, 'the re-delivered jobs');
+    await addJobs(
+      queue,
+      again.map((data, i) => ({
+        name: 'update' as const,
+        data: { ...data, receivedAt: Date.now() },
+        opts: { jobId: `${jobs[0]!.id}-again-${i}` },
+      })),
+    );
+    await waitFor(
+      async () =>
+        (await Promise.all(again.map((_, i) => queue.getJobState(`${jobs[0]!.id}-again-${i}`)))).every(
+          (s) => s === 'completed',
+        ),
+      10_000,
+      'the re-delivered jobs',
+    );
     await settled(platform, bot);
 
     expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
@@ -164,19 +218,63 @@ describe('delivery', () => {
     const garbage: Array<[string, string, unknown]> = [
       ['malformed', 'update', { foo: 1 }],
       ['malformed', 'update', { botInstanceId: bot.instanceId, update: { update_id: 'x' }, receivedAt }],
-      ['malformed', 'update', { botInstanceId: bot.instanceId, update: { update_id: 900001, message: { chat: 'nope', message_id: -1 } }, receivedAt }],
-      ['malformed', 'update', { botInstanceId: bot.instanceId, update: { update_id: 900002, chat_member: { chat: { id: group.id, type: 'supergroup' }, new_chat_member: null } }, receivedAt }],
-      ['malformed', 'update', { botInstanceId: bot.instanceId, update: { update_id: 900003, callback_query: { id: 'q', from: { id: 1, is_bot: false, first_name: 'x' }, data: 'v:'.padEnd(200, '9') } }, receivedAt }],
-      ['unhandled_type', 'update', { botInstanceId: bot.instanceId, update: { update_id: 900004, edited_channel_post: {} }, receivedAt }],
+      [
+        'malformed',
+        'update',
+        {
+          botInstanceId: bot.instanceId,
+          update: { update_id: 900001, message: { chat: 'nope', message_id: -1 } },
+          receivedAt,
+        },
+      ],
+      [
+        'malformed',
+        'update',
+        {
+          botInstanceId: bot.instanceId,
+          update: {
+            update_id: 900002,
+            chat_member: { chat: { id: group.id, type: 'supergroup' }, new_chat_member: null },
+          },
+          receivedAt,
+        },
+      ],
+      [
+        'malformed',
+        'update',
+        {
+          botInstanceId: bot.instanceId,
+          update: {
+            update_id: 900003,
+            callback_query: { id: 'q', from: { id: 1, is_bot: false, first_name: 'x' }, data: 'v:'.padEnd(200, '9') },
+          },
+          receivedAt,
+        },
+      ],
+      [
+        'unhandled_type',
+        'update',
+        { botInstanceId: bot.instanceId, update: { update_id: 900004, edited_channel_post: {} }, receivedAt },
+      ],
       ['wrong_bot', 'update', { botInstanceId: bot.instanceId + 1000, update: { update_id: 900005 }, receivedAt }],
       ['unknown_job', 'no-such-job', { botInstanceId: bot.instanceId }],
       ['malformed', 'delete-prompt', { botInstanceId: bot.instanceId, chatId: group.id, messageId: 'first' }],
     ];
     const reasons = [...new Set(garbage.map(([reason]) => reason))];
-    const before = Object.fromEntries(await Promise.all(reasons.map(async (r) => [r, await skippedCount(bot, r)] as const)));
+    const before = Object.fromEntries(
+      await Promise.all(reasons.map(async (r) => [r, await skippedCount(bot, r)] as const)),
+    );
     // Not what the contract allows: added the way a broken or hostile producer would.
-    const jobs = await Promise.all(garbage.map(([, name, data], i) => queue.add(name, data, { jobId: `garbage-${bot.instanceId}-${i}`, attempts: 3 })));
-    await waitFor(async () => (await Promise.all(jobs.map((j) => queue.getJobState(j.id!)))).every((s) => s === 'completed'), 10_000, 'every garbage job to complete');
+    const jobs = await Promise.all(
+      garbage.map(([, name, data], i) =>
+        queue.add(name, data, { jobId: `garbage-${bot.instanceId}-${i}`, attempts: 3 }),
+      ),
+    );
+    await waitFor(
+      async () => (await Promise.all(jobs.map((j) => queue.getJobState(j.id!)))).every((s) => s === 'completed'),
+      10_000,
+      'every garbage job to complete',
+    );
     for (const j of jobs) expect((await queue.getJob(j.id!))!.attemptsMade).toBeLessThanOrEqual(1);
     for (const reason of reasons) {
       const expected = garbage.filter(([r]) => r === reason).length;

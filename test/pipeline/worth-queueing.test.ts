@@ -9,12 +9,24 @@ let nextId = 1;
 const chatMember = (userId: number, date: number, from = 'left', to = 'member', chat = GROUP): Update =>
   ({
     update_id: nextId++,
-    chat_member: { chat, from: user(userId), date, old_chat_member: { status: from, user: user(userId) }, new_chat_member: { status: to, user: user(userId) } },
+    chat_member: {
+      chat,
+      from: user(userId),
+      date,
+      old_chat_member: { status: from, user: user(userId) },
+      new_chat_member: { status: to, user: user(userId) },
+    },
   }) as unknown as Update;
 const joinMessage = (userIds: number[], date: number, chat = GROUP, bots: number[] = []): Update =>
   ({
     update_id: nextId++,
-    message: { message_id: nextId, chat, date, from: user(userIds[0]!), new_chat_members: [...userIds.map((id) => user(id)), ...bots.map((id) => user(id, true))] },
+    message: {
+      message_id: nextId,
+      chat,
+      date,
+      from: user(userIds[0]!),
+      new_chat_members: [...userIds.map((id) => user(id)), ...bots.map((id) => user(id, true))],
+    },
   }) as unknown as Update;
 const ids = (updates: Update[]) => [...redundantJoinMessages(updates)];
 
@@ -41,8 +53,16 @@ describe('one join, two signals, one job', () => {
 });
 
 describe('updates nobody acts on are not queued', () => {
-  const leaveMessage = (userId: number): Update => ({ update_id: nextId++, message: { message_id: nextId, chat: GROUP, date: 100, from: user(userId), left_chat_member: user(userId) } }) as unknown as Update;
-  const text = (userId: number, body: string): Update => ({ update_id: nextId++, message: { message_id: nextId, chat: GROUP, date: 100, from: user(userId), text: body } }) as unknown as Update;
+  const leaveMessage = (userId: number): Update =>
+    ({
+      update_id: nextId++,
+      message: { message_id: nextId, chat: GROUP, date: 100, from: user(userId), left_chat_member: user(userId) },
+    }) as unknown as Update;
+  const text = (userId: number, body: string): Update =>
+    ({
+      update_id: nextId++,
+      message: { message_id: nextId, chat: GROUP, date: 100, from: user(userId), text: body },
+    }) as unknown as Update;
   const reasons = (updates: Update[]) => Object.fromEntries(worthQueueing(updates).leftOut);
 
   it('leaves out a leave from a group (both its signals) and other service messages', () => {
@@ -63,8 +83,26 @@ describe('updates nobody acts on are not queued', () => {
       chatMember(9, 100, 'member', 'administrator'), // the admin list changes
       chatMember(10, 100, 'member', 'left', CHANNEL), // a channel leave mutes again
       joinMessage([11], 100), // a join reported only by its service message
-      { update_id: nextId++, message: { message_id: nextId, chat: { id: -5, type: 'group' }, date: 100, from: user(7), migrate_to_chat_id: -1005 } } as unknown as Update, // the group moves
-      { update_id: nextId++, message: { message_id: nextId, chat: { id: -1005, type: 'supergroup' }, date: 100, from: user(7), migrate_from_chat_id: -5 } } as unknown as Update,
+      {
+        update_id: nextId++,
+        message: {
+          message_id: nextId,
+          chat: { id: -5, type: 'group' },
+          date: 100,
+          from: user(7),
+          migrate_to_chat_id: -1005,
+        },
+      } as unknown as Update, // the group moves
+      {
+        update_id: nextId++,
+        message: {
+          message_id: nextId,
+          chat: { id: -1005, type: 'supergroup' },
+          date: 100,
+          from: user(7),
+          migrate_from_chat_id: -5,
+        },
+      } as unknown as Update,
       { update_id: nextId++, callback_query: { id: 'q', from: user(7), data: 'v:7' } } as unknown as Update,
     ];
     expect(worthQueueing(updates).queued).toEqual(updates);

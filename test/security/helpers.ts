@@ -11,7 +11,12 @@ export const OWNER = { email: 'sec-owner@example.com', password: 'owner-password
  * Every role in one real process (`services/main.ts`), logging to files in a directory of the test's own,
  * exporting into another; the owner comes from ADMIN_EMAIL/ADMIN_PASSWORD.
  */
-export async function securityDeployment(options: { databaseUrl: string; redisUrl: string; redisPrefix: string; env?: Record<string, string> }) {
+export async function securityDeployment(options: {
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  env?: Record<string, string>;
+}) {
   const d: ChaosDeployment = await chaosDeployment(options);
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'nezuko-sec-logs-'));
   const exportDir = mkdtempSync(path.join(os.tmpdir(), 'nezuko-sec-exports-'));
@@ -27,9 +32,24 @@ export async function securityDeployment(options: { databaseUrl: string; redisUr
     ADMIN_PASSWORD: OWNER.password,
     ...options.env,
   });
-  await waitFor(async () => (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200, 40_000, 'the API to be ready');
+  await waitFor(
+    async () => (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200,
+    40_000,
+    'the API to be ready',
+  );
 
-  const call = async (method: string, p: string, o: { token?: string; cookie?: string; csrf?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) => {
+  const call = async (
+    method: string,
+    p: string,
+    o: {
+      token?: string;
+      cookie?: string;
+      csrf?: string;
+      body?: unknown;
+      raw?: string;
+      headers?: Record<string, string>;
+    } = {},
+  ) => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     if (o.cookie) headers.cookie = o.cookie;
@@ -50,10 +70,19 @@ export async function securityDeployment(options: { databaseUrl: string; redisUr
   };
   const login = async (user: { email: string; password: string }) => {
     const res = await call('POST', '/api/v1/auth/login', { body: user });
-    return { status: res.status, cookie: res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; '), csrf: res.body?.csrfToken as string, res };
+    return {
+      status: res.status,
+      cookie: res.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; '),
+      csrf: res.body?.csrfToken as string,
+      res,
+    };
   };
   return { d, process, base, logDir, exportDir, call, login };
 }
 
 /** No stack frames, file paths or module names in a response. */
-export const noStack = (text: string) => !/\bat .+\(.+:\d+:\d+\)|node_modules|\.ts:\d+|\/work\/|PrismaClient|prisma\.|    at /.test(text);
+export const noStack = (text: string) =>
+  !/\bat .+\(.+:\d+:\d+\)|node_modules|\.ts:\d+|\/work\/|PrismaClient|prisma\.|    at /.test(text);

@@ -1,5 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +34,15 @@ function projectCopy(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nezuko-setup-'));
   // As root, set-up's cluster belongs to the user postgres, who must be able to reach it.
   chmodSync(dir, 0o755);
-  for (const entry of ['node_modules', 'package.json', 'package-lock.json', 'prisma', 'prisma.config.ts', 'services', 'scripts']) {
+  for (const entry of [
+    'node_modules',
+    'package.json',
+    'package-lock.json',
+    'prisma',
+    'prisma.config.ts',
+    'services',
+    'scripts',
+  ]) {
     symlinkSync(path.join(ROOT, entry), path.join(dir, entry));
   }
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,12 +62,18 @@ function runSetup(dir: string, env: Record<string, string | undefined>): Promise
   delete base.DATABASE_URL;
   delete base.REDIS_URL;
   const started = Date.now();
-  const child = spawn('bash', ['scripts/setup.sh'], { cwd: dir, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['scripts/setup.sh'], {
+    cwd: dir,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   return new Promise((resolve) =>
-    child.once('exit', (code) => resolve({ code, output, lines: output.trim().split('\n').filter(Boolean), ms: Date.now() - started })),
+    child.once('exit', (code) =>
+      resolve({ code, output, lines: output.trim().split('\n').filter(Boolean), ms: Date.now() - started }),
+    ),
   );
 }
 
@@ -83,7 +107,11 @@ describe('set-up: bad settings get one line, fast', () => {
 
   it.each([
     ['DATABASE_URL', 'not-a-url', /^\[setup\] error: DATABASE_URL is not a URL; expected postgresql:\/\//],
-    ['DATABASE_URL', 'mysql://root:pw@127.0.0.1:3306/nezuko', /^\[setup\] error: DATABASE_URL must start with postgresql:\/\/ or postgres:\/\/ \(not mysql:\/\/\)/],
+    [
+      'DATABASE_URL',
+      'mysql://root:pw@127.0.0.1:3306/nezuko',
+      /^\[setup\] error: DATABASE_URL must start with postgresql:\/\/ or postgres:\/\/ \(not mysql:\/\/\)/,
+    ],
     ['REDIS_URL', 'redis//127.0.0.1:6379', /^\[setup\] error: REDIS_URL is not a URL; expected redis:\/\//],
     ['REDIS_URL', 'redis://:6379', /^\[setup\] error: REDIS_URL (is not a URL|names no host)/],
   ])('a malformed %s (%s) is named within 5 s', async (variable, value, message) => {
@@ -101,9 +129,14 @@ describe('set-up: bad settings get one line, fast', () => {
     const port = await freePort();
     const redis = await startRedisServer();
     cleanups.push(() => redis.stop());
-    const run = await runSetup(dir, { DATABASE_URL: `postgresql://app:secret@127.0.0.1:${port}/app`, REDIS_URL: redis.url });
+    const run = await runSetup(dir, {
+      DATABASE_URL: `postgresql://app:secret@127.0.0.1:${port}/app`,
+      REDIS_URL: redis.url,
+    });
     expect(run.code).toBe(1);
-    expect(run.lines).toEqual([`[setup] error: PostgreSQL: nothing answers at 127.0.0.1:${port} (connection refused); start it, or fix DATABASE_URL`]);
+    expect(run.lines).toEqual([
+      `[setup] error: PostgreSQL: nothing answers at 127.0.0.1:${port} (connection refused); start it, or fix DATABASE_URL`,
+    ]);
     expect(run.ms).toBeLessThan(10_000);
     expect(existsSync(path.join(dir, 'storage/postgres'))).toBe(false);
     expect(run.output).not.toContain('secret');
@@ -115,7 +148,10 @@ describe('set-up: bad settings get one line, fast', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as net.AddressInfo).port;
     try {
-      const run = await runSetup(dir, { DATABASE_URL: `postgresql://app:pw@127.0.0.1:${port}/app`, REDIS_URL: `redis://127.0.0.1:${port}` });
+      const run = await runSetup(dir, {
+        DATABASE_URL: `postgresql://app:pw@127.0.0.1:${port}/app`,
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+      });
       expect(run.code).toBe(1);
       expect(run.lines.sort()).toEqual([
         `[setup] error: PostgreSQL: no answer from 127.0.0.1:${port} within 3 s; check DATABASE_URL and that the host is reachable`,
@@ -139,7 +175,9 @@ describe('set-up: bad settings get one line, fast', () => {
     });
     expect(run.code).toBe(1);
     expect(run.lines).toHaveLength(2);
-    expect(run.lines[0]).toContain(`nothing answers at 127.0.0.1:${port} and DATABASE_URL is set, so set-up does not create a server`);
+    expect(run.lines[0]).toContain(
+      `nothing answers at 127.0.0.1:${port} and DATABASE_URL is set, so set-up does not create a server`,
+    );
     expect(run.lines[1]).toContain(`nothing answers at 127.0.0.1:${redisPort} and REDIS_URL is set`);
     expect(existsSync(path.join(dir, 'storage/postgres'))).toBe(false);
     expect(existsSync(path.join(dir, '.env'))).toBe(false);
@@ -155,9 +193,23 @@ describe('set-up never changes a server it did not create', () => {
     const pwfile = path.join(data, 'pw');
     writeFileSync(pwfile, 'their-own-password\n', { mode: 0o644 });
     const cluster = path.join(data, 'cluster');
-    asOwner([`${bin}/initdb`, '-D', cluster, '-U', 'postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C']);
+    asOwner([
+      `${bin}/initdb`,
+      '-D',
+      cluster,
+      '-U',
+      'postgres',
+      `--pwfile=${pwfile}`,
+      '--auth=scram-sha-256',
+      '-E',
+      'UTF8',
+      '--locale=C',
+    ]);
     const port = await freePort();
-    writeFileSync(path.join(cluster, 'postgresql.auto.conf'), `port = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n`);
+    writeFileSync(
+      path.join(cluster, 'postgresql.auto.conf'),
+      `port = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n`,
+    );
     asOwner([`${bin}/pg_ctl`, '-D', cluster, '-l', path.join(data, 'log'), '-w', 'start']);
     cleanups.push(() => {
       asOwner([`${bin}/pg_ctl`, '-D', cluster, '-m', 'immediate', 'stop']);
@@ -196,8 +248,11 @@ describe('set-up on a machine where nothing answers at the local default', () =>
     };
     const bin = postgresBin();
     const stopAll = () => {
-      const state = existsSync(path.join(dir, 'storage/setup-state.json')) ? JSON.parse(readFileSync(path.join(dir, 'storage/setup-state.json'), 'utf8')) : {};
-      if (state.postgres?.dir && existsSync(path.join(state.postgres.dir, 'postmaster.pid'))) asOwner([`${bin}/pg_ctl`, '-D', state.postgres.dir, '-m', 'fast', '-w', 'stop']);
+      const state = existsSync(path.join(dir, 'storage/setup-state.json'))
+        ? JSON.parse(readFileSync(path.join(dir, 'storage/setup-state.json'), 'utf8'))
+        : {};
+      if (state.postgres?.dir && existsSync(path.join(state.postgres.dir, 'postmaster.pid')))
+        asOwner([`${bin}/pg_ctl`, '-D', state.postgres.dir, '-m', 'fast', '-w', 'stop']);
       const pidFile = path.join(dir, 'storage/redis/redis.pid');
       if (existsSync(pidFile)) {
         const pid = Number(readFileSync(pidFile, 'utf8'));
@@ -226,7 +281,9 @@ describe('set-up on a machine where nothing answers at the local default', () =>
     // Its own role logs in and owns a migrated database; the default credentials do not work there.
     expect(await query(url!, 'SELECT current_user AS who')).toEqual([{ who: 'nezuko' }]);
     const migrations = readdirSync('prisma/migrations').filter((d) => /^\d+_/.test(d)).length;
-    expect(await query(url!, 'SELECT count(*)::int AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL')).toEqual([{ n: migrations }]);
+    expect(
+      await query(url!, 'SELECT count(*)::int AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL'),
+    ).toEqual([{ n: migrations }]);
     await expect(query(env.SETUP_DEFAULT_DATABASE_URL, 'SELECT 1')).rejects.toThrow(/password authentication failed/);
     const redis = new Redis(env.SETUP_DEFAULT_REDIS_URL, { lazyConnect: true });
     await redis.connect();

@@ -33,14 +33,31 @@ beforeEach(async () => {
 });
 
 /** 10.3+ form */
-const sendTo = (receiverId: number, text: string, extra: Record<string, unknown> = {}, parameters: Record<string, unknown> = {}) =>
-  s.api('sendMessage', { chat_id: s.group.id, text, ephemeral_message_parameters: { receiver_user_id: receiverId, ...parameters }, ...extra });
+const sendTo = (
+  receiverId: number,
+  text: string,
+  extra: Record<string, unknown> = {},
+  parameters: Record<string, unknown> = {},
+) =>
+  s.api('sendMessage', {
+    chat_id: s.group.id,
+    text,
+    ephemeral_message_parameters: { receiver_user_id: receiverId, ...parameters },
+    ...extra,
+  });
 const editText = (id: number, text: string, receiverId = s.alice.id, extra: Record<string, unknown> = {}) =>
-  s.api('editEphemeralMessageText', { chat_id: s.group.id, receiver_user_id: receiverId, ephemeral_message_id: id, text, ...extra });
+  s.api('editEphemeralMessageText', {
+    chat_id: s.group.id,
+    receiver_user_id: receiverId,
+    ephemeral_message_id: id,
+    text,
+    ...extra,
+  });
 const remove = (id: number, receiverId = s.alice.id) =>
   s.api('deleteEphemeralMessage', { chat_id: s.group.id, receiver_user_id: receiverId, ephemeral_message_id: id });
 const seenBy = async (user: TgUser) => (await client.viewAs(s.group.id, user.id)).ephemeral.map((e) => e.message.text);
-const recordOf = async (id: number) => (await client.ephemeralMessages(s.group.id)).messages.find((m) => m.ephemeralMessageId === id)!;
+const recordOf = async (id: number) =>
+  (await client.ephemeralMessages(s.group.id)).messages.find((m) => m.ephemeralMessageId === id)!;
 
 describe('sending', () => {
   it('only the receiver sees it: not the group, not other users, not other bots', async () => {
@@ -58,9 +75,14 @@ describe('sending', () => {
     expect(await seenBy(s.alice)).toContain('only for Alice');
     expect(await seenBy(bob)).not.toContain('only for Alice');
     expect((await client.messages(s.group.id)).messages.map((m) => m.text)).not.toContain('only for Alice');
-    const peerUpdates = (await callApi(sim.apiRoot, peer.token, 'getUpdates', { timeout: 0 })).body.result as TgUpdate[];
+    const peerUpdates = (await callApi(sim.apiRoot, peer.token, 'getUpdates', { timeout: 0 })).body
+      .result as TgUpdate[];
     expect(peerUpdates.some((u) => u.message?.text === 'only for Alice')).toBe(false);
-    expect(await recordOf(sent.body.result.ephemeral_message_id)).toMatchObject({ delivered: true, receiverId: s.alice.id, deleted: false });
+    expect(await recordOf(sent.body.result.ephemeral_message_id)).toMatchObject({
+      delivered: true,
+      receiverId: s.alice.id,
+      deleted: false,
+    });
   });
 
   it("accepts 10.2's top-level receiver_user_id too", async () => {
@@ -71,12 +93,24 @@ describe('sending', () => {
 
   it('refuses private chats and channels, receivers outside the chat, bots, and a missing receiver', async () => {
     await client.sendPrivateMessage(s.bot.id, s.alice.id, '/start');
-    const inPrivate = await s.api('sendMessage', { chat_id: s.alice.id, text: 'x', ephemeral_message_parameters: { receiver_user_id: s.alice.id } });
+    const inPrivate = await s.api('sendMessage', {
+      chat_id: s.alice.id,
+      text: 'x',
+      ephemeral_message_parameters: { receiver_user_id: s.alice.id },
+    });
     expect(inPrivate.body).toMatchObject({ ok: false, error_code: 400 });
-    const inChannel = await s.api('sendMessage', { chat_id: s.channel.id, text: 'x', ephemeral_message_parameters: { receiver_user_id: s.alice.id } });
+    const inChannel = await s.api('sendMessage', {
+      chat_id: s.channel.id,
+      text: 'x',
+      ephemeral_message_parameters: { receiver_user_id: s.alice.id },
+    });
     expect(inChannel.body).toMatchObject({ ok: false, error_code: 400 });
     const outsider = await client.createUser();
-    expect((await sendTo(outsider.id, 'x')).body).toMatchObject({ ok: false, error_code: 400, description: 'Bad Request: USER_NOT_PARTICIPANT' });
+    expect((await sendTo(outsider.id, 'x')).body).toMatchObject({
+      ok: false,
+      error_code: 400,
+      description: 'Bad Request: USER_NOT_PARTICIPANT',
+    });
     expect((await sendTo(peer.id, 'x')).body).toMatchObject({ ok: false, error_code: 403 });
     const noReceiver = await s.api('sendMessage', { chat_id: s.group.id, text: 'x', ephemeral_message_parameters: {} });
     expect(noReceiver.body).toMatchObject({ ok: false, error_code: 400 });
@@ -87,13 +121,22 @@ describe('sending', () => {
   it('a muted (restricted) member can receive one', async () => {
     const muted = await client.createUser();
     await client.join(s.group.id, muted.id);
-    await s.api('restrictChatMember', { chat_id: s.group.id, user_id: muted.id, permissions: { can_send_messages: false } });
+    await s.api('restrictChatMember', {
+      chat_id: s.group.id,
+      user_id: muted.id,
+      permissions: { can_send_messages: false },
+    });
     expect((await sendTo(muted.id, 'join the channels first')).body.ok).toBe(true);
     expect(await seenBy(muted)).toEqual(['join the channels first']);
   });
 
   it('counts like a message to that user, not toward the group limit', async () => {
-    await client.setLimits(s.bot.id, { enabled: true, perGroupPerMinute: 1, perBotPerSecond: 30, perPrivateChatPerSecond: 1 });
+    await client.setLimits(s.bot.id, {
+      enabled: true,
+      perGroupPerMinute: 1,
+      perBotPerSecond: 30,
+      perPrivateChatPerSecond: 1,
+    });
     expect((await s.api('sendMessage', { chat_id: s.group.id, text: 'group 1' })).body.ok).toBe(true);
     expect((await s.api('sendMessage', { chat_id: s.group.id, text: 'group 2' })).body.error_code).toBe(429);
     expect((await sendTo(s.alice.id, 'ephemeral 1')).body.ok).toBe(true);
@@ -116,7 +159,8 @@ describe('delivery is not guaranteed', () => {
   });
 
   it('edits and deletions made while the user is offline do not reach them', async () => {
-    const id = (await sendTo(s.alice.id, 'first version', { reply_markup: button('stale') })).body.result.ephemeral_message_id;
+    const id = (await sendTo(s.alice.id, 'first version', { reply_markup: button('stale') })).body.result
+      .ephemeral_message_id;
     await client.setUserOnline(s.alice.id, false);
     expect((await editText(id, 'second version')).body.result).toBe(true);
     expect((await recordOf(id)).visible?.text).toBe('first version');
@@ -124,35 +168,60 @@ describe('delivery is not guaranteed', () => {
     expect((await remove(id)).body.result).toBe(true);
     await client.setUserOnline(s.alice.id, true);
     expect(await seenBy(s.alice)).toContain('first version'); // still on their screen
-    await expect(client.pressEphemeralButton(s.group.id, id, s.alice.id, 'stale')).rejects.toMatchObject({ status: 409 });
+    await expect(client.pressEphemeralButton(s.group.id, id, s.alice.id, 'stale')).rejects.toMatchObject({
+      status: 409,
+    });
   });
 });
 
 describe('editing and deleting', () => {
   it('editEphemeralMessageText / ReplyMarkup change what the receiver sees; deleteEphemeralMessage removes it', async () => {
     const id = (await sendTo(s.alice.id, 'v1', { reply_markup: button('a') })).body.result.ephemeral_message_id;
-    expect((await editText(id, 'v2', s.alice.id, { reply_markup: button('b') })).body).toEqual({ ok: true, result: true });
-    expect((await client.viewAs(s.group.id, s.alice.id)).ephemeral.find((e) => e.message.ephemeral_message_id === id)?.message).toMatchObject({
+    expect((await editText(id, 'v2', s.alice.id, { reply_markup: button('b') })).body).toEqual({
+      ok: true,
+      result: true,
+    });
+    expect(
+      (await client.viewAs(s.group.id, s.alice.id)).ephemeral.find((e) => e.message.ephemeral_message_id === id)
+        ?.message,
+    ).toMatchObject({
       text: 'v2',
       reply_markup: button('b'),
       edit_date: expect.any(Number),
     });
-    const markup = await s.api('editEphemeralMessageReplyMarkup', { chat_id: s.group.id, receiver_user_id: s.alice.id, ephemeral_message_id: id });
+    const markup = await s.api('editEphemeralMessageReplyMarkup', {
+      chat_id: s.group.id,
+      receiver_user_id: s.alice.id,
+      ephemeral_message_id: id,
+    });
     expect(markup.body.result).toBe(true);
     expect((await recordOf(id)).visible).not.toHaveProperty('reply_markup');
     expect((await remove(id)).body.result).toBe(true);
     expect(await seenBy(s.alice)).not.toContain('v2');
-    expect((await remove(id)).body).toMatchObject({ ok: false, error_code: 400, description: 'Bad Request: message to delete not found' });
+    expect((await remove(id)).body).toMatchObject({
+      ok: false,
+      error_code: 400,
+      description: 'Bad Request: message to delete not found',
+    });
   });
 
-  it('errors: not modified, unknown id, wrong receiver, another bot\'s message', async () => {
+  it("errors: not modified, unknown id, wrong receiver, another bot's message", async () => {
     const id = (await sendTo(s.alice.id, 'same')).body.result.ephemeral_message_id;
     expect((await editText(id, 'same')).body.description).toMatch(/^Bad Request: message is not modified/);
     expect((await editText(9999, 'x')).body.description).toBe('Bad Request: message to edit not found');
     expect((await editText(id, 'x', bob.id)).body.description).toBe('Bad Request: message to edit not found');
-    const byPeer = await callApi(sim.apiRoot, peer.token, 'editEphemeralMessageText', { chat_id: s.group.id, receiver_user_id: s.alice.id, ephemeral_message_id: id, text: 'x' });
+    const byPeer = await callApi(sim.apiRoot, peer.token, 'editEphemeralMessageText', {
+      chat_id: s.group.id,
+      receiver_user_id: s.alice.id,
+      ephemeral_message_id: id,
+      text: 'x',
+    });
     expect(byPeer.body.description).toBe("Bad Request: message can't be edited");
-    const deleteByPeer = await callApi(sim.apiRoot, peer.token, 'deleteEphemeralMessage', { chat_id: s.group.id, receiver_user_id: s.alice.id, ephemeral_message_id: id });
+    const deleteByPeer = await callApi(sim.apiRoot, peer.token, 'deleteEphemeralMessage', {
+      chat_id: s.group.id,
+      receiver_user_id: s.alice.id,
+      ephemeral_message_id: id,
+    });
     expect(deleteByPeer.body.description).toBe("Bad Request: message can't be deleted");
   });
 
@@ -167,7 +236,8 @@ describe('editing and deleting', () => {
 
 describe('buttons', () => {
   it('a press on an ephemeral message reaches the bot with that message; only its receiver can press', async () => {
-    const id = (await sendTo(s.alice.id, 'press me', { reply_markup: button('joined') })).body.result.ephemeral_message_id;
+    const id = (await sendTo(s.alice.id, 'press me', { reply_markup: button('joined') })).body.result
+      .ephemeral_message_id;
     await expect(client.pressEphemeralButton(s.group.id, id, bob.id, 'joined')).rejects.toMatchObject({ status: 404 });
     const { callbackQueryId } = await client.pressEphemeralButton(s.group.id, id, s.alice.id, 'joined');
     const updates = (await s.api('getUpdates', { timeout: 0 })).body.result as TgUpdate[];
@@ -177,14 +247,26 @@ describe('buttons', () => {
       data: 'joined',
       message: { message_id: 0, ephemeral_message_id: id, receiver_user: { id: s.alice.id }, chat: { id: s.group.id } },
     });
-    expect((await s.api('answerCallbackQuery', { callback_query_id: callbackQueryId, text: 'Checking…' })).body.result).toBe(true);
+    expect(
+      (await s.api('answerCallbackQuery', { callback_query_id: callbackQueryId, text: 'Checking…' })).body.result,
+    ).toBe(true);
     expect((await client.callbackQuery(callbackQueryId)).answer).toEqual({ text: 'Checking…' });
   });
 
   it('10.4: a press on a group message answered with only callback_query_id goes to whoever pressed', async () => {
-    const prompt = (await s.api('sendMessage', { chat_id: s.group.id, text: 'Alice, Bob: join the channels', reply_markup: button('shared') })).body.result;
+    const prompt = (
+      await s.api('sendMessage', {
+        chat_id: s.group.id,
+        text: 'Alice, Bob: join the channels',
+        reply_markup: button('shared'),
+      })
+    ).body.result;
     const { callbackQueryId } = await client.pressButton(s.group.id, prompt.message_id, bob.id, 'shared');
-    const reply = await s.api('sendMessage', { chat_id: s.group.id, text: 'Bob, you still miss one channel', ephemeral_message_parameters: { callback_query_id: callbackQueryId } });
+    const reply = await s.api('sendMessage', {
+      chat_id: s.group.id,
+      text: 'Bob, you still miss one channel',
+      ephemeral_message_parameters: { callback_query_id: callbackQueryId },
+    });
     expect(reply.body.result).toMatchObject({ message_id: 0, receiver_user: { id: bob.id } });
     expect(await seenBy(bob)).toContain('Bob, you still miss one channel');
     expect(await seenBy(s.alice)).not.toContain('Bob, you still miss one channel');
@@ -193,32 +275,57 @@ describe('buttons', () => {
   });
 
   it('replace_callback_query_message shows the answer in place of the pressed message, for the presser only', async () => {
-    const prompt = (await s.api('sendMessage', { chat_id: s.group.id, text: 'shared prompt', reply_markup: button('replace') })).body.result;
+    const prompt = (
+      await s.api('sendMessage', { chat_id: s.group.id, text: 'shared prompt', reply_markup: button('replace') })
+    ).body.result;
     const { callbackQueryId } = await client.pressButton(s.group.id, prompt.message_id, s.alice.id, 'replace');
     const reply = await s.api('sendMessage', {
       chat_id: s.group.id,
       text: 'Alice: all done',
-      ephemeral_message_parameters: { receiver_user_id: s.alice.id, callback_query_id: callbackQueryId, replace_callback_query_message: true },
+      ephemeral_message_parameters: {
+        receiver_user_id: s.alice.id,
+        callback_query_id: callbackQueryId,
+        replace_callback_query_message: true,
+      },
     });
     expect(reply.body.ok).toBe(true);
     const alice = await client.viewAs(s.group.id, s.alice.id);
     expect(alice.messages.map((m) => m.message_id)).not.toContain(prompt.message_id);
-    expect(alice.ephemeral.find((e) => e.message.text === 'Alice: all done')?.replacesMessageId).toBe(prompt.message_id);
+    expect(alice.ephemeral.find((e) => e.message.text === 'Alice: all done')?.replacesMessageId).toBe(
+      prompt.message_id,
+    );
     expect((await client.viewAs(s.group.id, bob.id)).messages.map((m) => m.message_id)).toContain(prompt.message_id);
   });
 
   it('refuses a callback from another user, chat or bot, and replacing an ephemeral message', async () => {
-    const prompt = (await s.api('sendMessage', { chat_id: s.group.id, text: 'prompt', reply_markup: button('x') })).body.result;
+    const prompt = (await s.api('sendMessage', { chat_id: s.group.id, text: 'prompt', reply_markup: button('x') })).body
+      .result;
     const { callbackQueryId } = await client.pressButton(s.group.id, prompt.message_id, s.alice.id, 'x');
     const wrongReceiver = await sendTo(bob.id, 'x', {}, { callback_query_id: callbackQueryId });
     expect(wrongReceiver.body).toMatchObject({ ok: false, error_code: 400 });
-    const unknown = await s.api('sendMessage', { chat_id: s.group.id, text: 'x', ephemeral_message_parameters: { callback_query_id: '42' } });
-    expect(unknown.body.description).toBe('Bad Request: query is too old and response timeout expired or query ID is invalid');
-    const byPeer = await callApi(sim.apiRoot, peer.token, 'sendMessage', { chat_id: s.group.id, text: 'x', ephemeral_message_parameters: { callback_query_id: callbackQueryId } });
+    const unknown = await s.api('sendMessage', {
+      chat_id: s.group.id,
+      text: 'x',
+      ephemeral_message_parameters: { callback_query_id: '42' },
+    });
+    expect(unknown.body.description).toBe(
+      'Bad Request: query is too old and response timeout expired or query ID is invalid',
+    );
+    const byPeer = await callApi(sim.apiRoot, peer.token, 'sendMessage', {
+      chat_id: s.group.id,
+      text: 'x',
+      ephemeral_message_parameters: { callback_query_id: callbackQueryId },
+    });
     expect(byPeer.body).toMatchObject({ ok: false, error_code: 400 });
-    const id = (await sendTo(s.alice.id, 'ephemeral prompt', { reply_markup: button('y') })).body.result.ephemeral_message_id;
+    const id = (await sendTo(s.alice.id, 'ephemeral prompt', { reply_markup: button('y') })).body.result
+      .ephemeral_message_id;
     const press = await client.pressEphemeralButton(s.group.id, id, s.alice.id, 'y');
-    const replace = await sendTo(s.alice.id, 'x', {}, { callback_query_id: press.callbackQueryId, replace_callback_query_message: true });
+    const replace = await sendTo(
+      s.alice.id,
+      'x',
+      {},
+      { callback_query_id: press.callbackQueryId, replace_callback_query_message: true },
+    );
     expect(replace.body).toMatchObject({ ok: false, error_code: 400 });
   });
 });

@@ -23,7 +23,15 @@ describe('injected faults', () => {
   it('retry_after: a 429 with parameters.retry_after, only as many times as asked', async () => {
     await client.addFaults(s.bot.id, [{ kind: 'retry_after', method: 'getChatMember', retryAfter: 7, count: 1 }]);
     const first = await s.api('getChatMember', { chat_id: s.group.id, user_id: s.owner.id });
-    expect(first).toMatchObject({ status: 429, body: { ok: false, error_code: 429, description: 'Too Many Requests: retry after 7', parameters: { retry_after: 7 } } });
+    expect(first).toMatchObject({
+      status: 429,
+      body: {
+        ok: false,
+        error_code: 429,
+        description: 'Too Many Requests: retry after 7',
+        parameters: { retry_after: 7 },
+      },
+    });
     expect((await s.api('getChatMember', { chat_id: s.group.id, user_id: s.owner.id })).body.ok).toBe(true);
     expect((await client.getBot(s.bot.id)).faults).toEqual([]);
   });
@@ -38,7 +46,10 @@ describe('injected faults', () => {
 
   it('server_error: 5xx with a Telegram-style JSON body', async () => {
     await client.addFaults(s.bot.id, [{ kind: 'server_error', status: 500, count: 1 }]);
-    expect(await s.api('getMe')).toMatchObject({ status: 500, body: { ok: false, error_code: 500, description: 'Internal Server Error' } });
+    expect(await s.api('getMe')).toMatchObject({
+      status: 500,
+      body: { ok: false, error_code: 500, description: 'Internal Server Error' },
+    });
   });
 
   it('html_error: a text/html 502 page', async () => {
@@ -57,7 +68,10 @@ describe('injected faults', () => {
   });
 
   it('html_error: any status a proxy may answer with, e.g. a 403 page or a 200 captive portal', async () => {
-    await client.addFaults(s.bot.id, [{ kind: 'html_error', status: 403, count: 1 }, { kind: 'html_error', status: 200, count: 1 }]);
+    await client.addFaults(s.bot.id, [
+      { kind: 'html_error', status: 403, count: 1 },
+      { kind: 'html_error', status: 200, count: 1 },
+    ]);
     for (const status of [403, 200]) {
       const response = await fetch(url(s, 'getMe'));
       expect(response.status).toBe(status);
@@ -95,7 +109,13 @@ describe('injected faults', () => {
 
   it('afterEffect: the call takes effect and only the answer is lost', async () => {
     await client.addFaults(s.bot.id, [{ kind: 'drop', method: 'sendMessage', afterEffect: true, count: 1 }]);
-    await expect(fetch(url(s, 'sendMessage'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: s.group.id, text: 'lost answer' }) })).rejects.toThrow();
+    await expect(
+      fetch(url(s, 'sendMessage'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ chat_id: s.group.id, text: 'lost answer' }),
+      }),
+    ).rejects.toThrow();
     const { messages } = await client.messages(s.group.id);
     expect(messages.at(-1)?.text).toBe('lost answer');
     const { calls } = await client.calls(s.bot.id, { method: 'sendMessage' });
@@ -107,7 +127,9 @@ describe('injected faults', () => {
     const bot = own.world.createBot();
     bot.faults.add({ kind: 'timeout' });
     const started = performance.now();
-    await expect(fetch(`${own.apiRoot}/bot${bot.bot.token}/getMe`, { signal: AbortSignal.timeout(300) })).rejects.toThrow();
+    await expect(
+      fetch(`${own.apiRoot}/bot${bot.bot.token}/getMe`, { signal: AbortSignal.timeout(300) }),
+    ).rejects.toThrow();
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
     const hanging = fetch(`${own.apiRoot}/bot${bot.bot.token}/getMe`).catch(() => 'closed');
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -132,7 +154,11 @@ describe('injected faults', () => {
     const scene = await buildScene(sim, client);
     expect((await scene.api('getMe')).status).toBe(200);
     await client.revokeToken(scene.bot.id);
-    for (let i = 0; i < 2; i++) expect(await scene.api('getMe')).toMatchObject({ status: 401, body: { ok: false, error_code: 401, description: 'Unauthorized' } });
+    for (let i = 0; i < 2; i++)
+      expect(await scene.api('getMe')).toMatchObject({
+        status: 401,
+        body: { ok: false, error_code: 401, description: 'Unauthorized' },
+      });
     const { calls } = await client.calls(scene.bot.id);
     expect(calls.map((c) => c.errorCode ?? 'ok')).toEqual(['ok', 401, 401]);
   });
@@ -158,7 +184,8 @@ describe('send limits', () => {
     const beforeFirst = performance.now();
     expect((await scene.api('sendMessage', { chat_id: scene.group.id, text: 'm0' })).status).toBe(200);
     const afterFirst = performance.now();
-    for (let i = 1; i < 20; i++) expect((await scene.api('sendMessage', { chat_id: scene.group.id, text: `m${i}` })).status).toBe(200);
+    for (let i = 1; i < 20; i++)
+      expect((await scene.api('sendMessage', { chat_id: scene.group.id, text: `m${i}` })).status).toBe(200);
     const beforeLimited = performance.now();
     const limited = await scene.api('sendMessage', { chat_id: scene.group.id, text: 'too many' });
     const afterLimited = performance.now();
@@ -176,12 +203,16 @@ describe('send limits', () => {
   it('30 messages per second per bot, across chats; limits can be turned off', async () => {
     const scene = await buildScene(sim, client);
     await client.setLimits(scene.bot.id, { perGroupPerMinute: 1000 });
-    const answers = await Promise.all(Array.from({ length: 31 }, (_, i) => scene.api('sendMessage', { chat_id: scene.group.id, text: `b${i}` })));
+    const answers = await Promise.all(
+      Array.from({ length: 31 }, (_, i) => scene.api('sendMessage', { chat_id: scene.group.id, text: `b${i}` })),
+    );
     const limited = answers.filter((a) => a.status === 429);
     expect(limited.length).toBe(1);
     expect(limited[0]!.body.parameters!.retry_after).toBe(1);
     await client.setLimits(scene.bot.id, { enabled: false });
-    const free = await Promise.all(Array.from({ length: 40 }, (_, i) => scene.api('sendMessage', { chat_id: scene.group.id, text: `f${i}` })));
+    const free = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => scene.api('sendMessage', { chat_id: scene.group.id, text: `f${i}` })),
+    );
     expect(free.every((a) => a.status === 200)).toBe(true);
   });
 
@@ -202,7 +233,14 @@ describe('call log', () => {
     await scene.api('getChatMember', { chat_id: scene.group.id, user_id: scene.alice.id });
     const { calls, counters } = await client.calls(scene.bot.id, { method: 'getChatMember' });
     expect(calls).toEqual([
-      expect.objectContaining({ method: 'getChatMember', outcome: 'fault', fault: 'retry_after', errorCode: 429, retryAfter: 1, params: { chat_id: scene.group.id, user_id: scene.alice.id } }),
+      expect.objectContaining({
+        method: 'getChatMember',
+        outcome: 'fault',
+        fault: 'retry_after',
+        errorCode: 429,
+        retryAfter: 1,
+        params: { chat_id: scene.group.id, user_id: scene.alice.id },
+      }),
       expect.objectContaining({ method: 'getChatMember', outcome: 'ok' }),
     ]);
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(calls[0]!.retryAfter! * 1000 - 5);

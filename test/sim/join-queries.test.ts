@@ -16,7 +16,9 @@ const QUERY_INVALID = 'Bad Request: query is too old and response timeout expire
 
 beforeAll(async () => {
   ({ sim, client } = await startTestSimulator());
-  s = await buildScene(sim, client, { allowedUpdates: ['message', 'chat_member', 'chat_join_request', 'callback_query'] });
+  s = await buildScene(sim, client, {
+    allowedUpdates: ['message', 'chat_member', 'chat_join_request', 'callback_query'],
+  });
   other = await client.createBot({ allowedUpdates: ['chat_join_request'] });
   await client.makeAdmin(s.group.id, other.id, { can_invite_users: true });
   await client.setSupportsJoinRequestQueries(s.bot.id, true);
@@ -29,12 +31,16 @@ beforeEach(async () => {
   await client.setJoinQuerySettings({ answerWindowSeconds: 10, webAppWindowSeconds: 3600, allowHttpWebApps: false });
 });
 
-const otherApi = (method: string, params: Record<string, unknown> = {}) => callApi(sim.apiRoot, other.token, method, params);
-const answer = (queryId: string, result: string) => s.api('answerChatJoinRequestQuery', { chat_join_request_query_id: queryId, result });
+const otherApi = (method: string, params: Record<string, unknown> = {}) =>
+  callApi(sim.apiRoot, other.token, method, params);
+const answer = (queryId: string, result: string) =>
+  s.api('answerChatJoinRequestQuery', { chat_join_request_query_id: queryId, result });
 const webApp = (queryId: string, url = 'https://nezuko.example/verify') =>
   s.api('sendChatJoinRequestWebApp', { chat_join_request_query_id: queryId, web_app_url: url });
 
-async function updatesOf(api: (method: string, params?: Record<string, unknown>) => Promise<BotApiAnswer>): Promise<TgUpdate[]> {
+async function updatesOf(
+  api: (method: string, params?: Record<string, unknown>) => Promise<BotApiAnswer>,
+): Promise<TgUpdate[]> {
   return (await api('getUpdates', { timeout: 0 })).body.result as TgUpdate[];
 }
 
@@ -50,7 +56,8 @@ async function requestToJoin(): Promise<{ user: TgUser; queryId: string }> {
 }
 
 const isMember = async (user: TgUser) => (await client.member(s.group.id, user.id)).isMember;
-const pendingRequest = async (user: TgUser) => (await client.joinRequests(s.group.id)).requests.some((r) => r.userId === user.id);
+const pendingRequest = async (user: TgUser) =>
+  (await client.joinRequests(s.group.id)).requests.some((r) => r.userId === user.id);
 
 describe('setting a guard bot', () => {
   it('getMe says whether the bot supports join request queries', async () => {
@@ -73,7 +80,10 @@ describe('setting a guard bot', () => {
   });
 
   it('getChat shows guard_bot to administrators only', async () => {
-    expect((await s.api('getChat', { chat_id: s.group.id })).body.result.guard_bot).toMatchObject({ id: s.bot.id, is_bot: true });
+    expect((await s.api('getChat', { chat_id: s.group.id })).body.result.guard_bot).toMatchObject({
+      id: s.bot.id,
+      is_bot: true,
+    });
     expect((await otherApi('getChat', { chat_id: s.group.id })).body.result.guard_bot).toMatchObject({ id: s.bot.id });
     const plain = await client.createBot();
     await client.join(s.group.id, plain.id, { actorId: s.owner.id });
@@ -86,10 +96,14 @@ describe('setting a guard bot', () => {
 describe('join requests in a guarded chat', () => {
   it('reach the guard bot with query_id and other admin bots without it', async () => {
     const { user } = await requestToJoin();
-    const seenByOther = (await updatesOf(otherApi)).map((u) => u.chat_join_request).filter((r) => r?.from.id === user.id);
+    const seenByOther = (await updatesOf(otherApi))
+      .map((u) => u.chat_join_request)
+      .filter((r) => r?.from.id === user.id);
     expect(seenByOther).toHaveLength(1);
     expect(seenByOther[0]).not.toHaveProperty('query_id');
-    expect((await client.joinQueries({ chatId: s.group.id, userId: user.id })).queries).toMatchObject([{ state: 'pending', botId: s.bot.id }]);
+    expect((await client.joinQueries({ chatId: s.group.id, userId: user.id })).queries).toMatchObject([
+      { state: 'pending', botId: s.bot.id },
+    ]);
   });
 
   it('approve: the user joins as on an approved request (service message, chat_member via_join_request)', async () => {
@@ -98,7 +112,10 @@ describe('join requests in a guarded chat', () => {
     expect(await isMember(user)).toBe(true);
     expect(await pendingRequest(user)).toBe(false);
     const updates = await updatesOf(s.api);
-    expect(updates.find((u) => u.chat_member?.new_chat_member.user.id === user.id)?.chat_member).toMatchObject({ via_join_request: true, from: { id: s.bot.id } });
+    expect(updates.find((u) => u.chat_member?.new_chat_member.user.id === user.id)?.chat_member).toMatchObject({
+      via_join_request: true,
+      from: { id: s.bot.id },
+    });
     expect(updates.some((u) => u.message?.new_chat_members?.[0]?.id === user.id)).toBe(true);
     expect((await client.joinQuery(queryId)).state).toBe('approved');
   });
@@ -116,19 +133,28 @@ describe('join requests in a guarded chat', () => {
     expect((await answer(queryId, 'queue')).body.result).toBe(true);
     expect(await pendingRequest(user)).toBe(true);
     expect(await isMember(user)).toBe(false);
-    expect((await otherApi('approveChatJoinRequest', { chat_id: s.group.id, user_id: user.id })).body.result).toBe(true);
+    expect((await otherApi('approveChatJoinRequest', { chat_id: s.group.id, user_id: user.id })).body.result).toBe(
+      true,
+    );
     expect(await isMember(user)).toBe(true);
     expect((await client.joinQuery(queryId)).state).toBe('queued');
   });
 
-  it('a query can be answered once; unknown, malformed and other bots\' ids get the query error', async () => {
+  it("a query can be answered once; unknown, malformed and other bots' ids get the query error", async () => {
     const { queryId } = await requestToJoin();
     expect((await answer(queryId, 'queue')).body.ok).toBe(true);
     for (const id of [queryId, '123456789', 'not-a-number', '']) {
-      expect((await answer(id, 'approve')).body).toMatchObject({ ok: false, error_code: 400, description: QUERY_INVALID });
+      expect((await answer(id, 'approve')).body).toMatchObject({
+        ok: false,
+        error_code: 400,
+        description: QUERY_INVALID,
+      });
     }
     const second = await requestToJoin();
-    expect((await otherApi('answerChatJoinRequestQuery', { chat_join_request_query_id: second.queryId, result: 'approve' })).body.description).toBe(QUERY_INVALID);
+    expect(
+      (await otherApi('answerChatJoinRequestQuery', { chat_join_request_query_id: second.queryId, result: 'approve' }))
+        .body.description,
+    ).toBe(QUERY_INVALID);
     expect((await answer(second.queryId, 'maybe')).body).toMatchObject({ ok: false, error_code: 400 });
     expect((await answer(second.queryId, 'decline')).body.ok).toBe(true);
   });
@@ -154,7 +180,12 @@ describe('join requests in a guarded chat', () => {
   });
 
   it('without a guard bot (or when it lost its rights) join requests carry no query_id', async () => {
-    const chat = await client.createChat({ type: 'supergroup', title: 'plain', ownerId: s.owner.id, joinByRequest: true });
+    const chat = await client.createChat({
+      type: 'supergroup',
+      title: 'plain',
+      ownerId: s.owner.id,
+      joinByRequest: true,
+    });
     await client.makeAdmin(chat.id, s.bot.id);
     const user = await client.createUser();
     await client.join(chat.id, user.id);
@@ -173,7 +204,11 @@ describe('the Web App step', () => {
   it('records the URL shown to the user, keeps the query answerable past 10 s, and closes the Web App on the answer', async () => {
     const { user, queryId } = await requestToJoin();
     expect((await webApp(queryId)).body).toEqual({ ok: true, result: true });
-    expect(await client.joinQuery(queryId)).toMatchObject({ state: 'web_app', webAppUrl: 'https://nezuko.example/verify', webAppOpen: true });
+    expect(await client.joinQuery(queryId)).toMatchObject({
+      state: 'web_app',
+      webAppUrl: 'https://nezuko.example/verify',
+      webAppOpen: true,
+    });
     await client.advanceClock(60);
     expect((await answer(queryId, 'approve')).body.result).toBe(true);
     expect(await isMember(user)).toBe(true);
@@ -190,7 +225,10 @@ describe('the Web App step', () => {
     const fields = new URLSearchParams(opened.initData);
     const hash = fields.get('hash');
     fields.delete('hash');
-    const dataCheckString = [...fields].map(([k, v]) => `${k}=${v}`).sort().join('\n');
+    const dataCheckString = [...fields]
+      .map(([k, v]) => `${k}=${v}`)
+      .sort()
+      .join('\n');
     const secret = createHmac('sha256', 'WebAppData').update(s.bot.token).digest();
     expect(createHmac('sha256', secret).update(dataCheckString).digest('hex')).toBe(hash);
     expect(JSON.parse(fields.get('user')!)).toMatchObject({ id: user.id, first_name: user.first_name });

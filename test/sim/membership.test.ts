@@ -39,17 +39,25 @@ describe('membership transitions', () => {
     expect(await state(user)).toEqual({ status: 'restricted', isMember: true });
     await restrict(user, everything);
     expect(await state(user)).toEqual({ status: 'member', isMember: true });
-    expect((await client.member(s.group.id, user.id)).effectivePermissions).toEqual((await s.api('getChat', { chat_id: s.group.id })).body.result.permissions);
+    expect((await client.member(s.group.id, user.id)).effectivePermissions).toEqual(
+      (await s.api('getChat', { chat_id: s.group.id })).body.result.permissions,
+    );
   });
 
-  it('permissions equal to the group\'s defaults are still a restriction: the user stays restricted, and is not a plain member again until every permission is granted', async () => {
+  it("permissions equal to the group's defaults are still a restriction: the user stays restricted, and is not a plain member again until every permission is granted", async () => {
     const user = await client.createUser();
     await client.join(s.group.id, user.id);
     await restrict(user, mute);
     const defaults = (await s.api('getChat', { chat_id: s.group.id })).body.result.permissions;
     expect(defaults.can_pin_messages).toBe(false);
     await restrict(user, defaults, { use_independent_chat_permissions: true });
-    expect((await client.member(s.group.id, user.id)).chatMember).toMatchObject({ status: 'restricted', is_member: true, until_date: 0, can_send_messages: true, can_pin_messages: false });
+    expect((await client.member(s.group.id, user.id)).chatMember).toMatchObject({
+      status: 'restricted',
+      is_member: true,
+      until_date: 0,
+      can_send_messages: true,
+      can_pin_messages: false,
+    });
     // Every permission but one: still restricted.
     await restrict(user, { ...everything, can_manage_topics: false });
     expect((await state(user)).status).toBe('restricted');
@@ -59,7 +67,7 @@ describe('membership transitions', () => {
     expect((await client.member(s.group.id, user.id)).effectivePermissions).toEqual(defaults);
   });
 
-  it('an admin\'s restriction follows the same rule: defaults keep the user restricted, every permission makes a member', async () => {
+  it("an admin's restriction follows the same rule: defaults keep the user restricted, every permission makes a member", async () => {
     const user = await client.createUser();
     await client.join(s.group.id, user.id);
     const defaults = (await s.api('getChat', { chat_id: s.group.id })).body.result.permissions;
@@ -72,36 +80,78 @@ describe('membership transitions', () => {
   it('restricting someone outside the chat: restricted with is_member false; unrestricting them: left', async () => {
     const user = await client.createUser();
     await restrict(user, mute);
-    expect((await client.member(s.group.id, user.id)).chatMember).toMatchObject({ status: 'restricted', is_member: false });
-    await restrict(user, { can_send_messages: true, can_send_other_messages: true, can_send_polls: true, can_invite_users: true, can_add_web_page_previews: true });
-    expect((await client.member(s.group.id, user.id)).chatMember).toMatchObject({ status: 'restricted', is_member: false, can_send_messages: true });
+    expect((await client.member(s.group.id, user.id)).chatMember).toMatchObject({
+      status: 'restricted',
+      is_member: false,
+    });
+    await restrict(user, {
+      can_send_messages: true,
+      can_send_other_messages: true,
+      can_send_polls: true,
+      can_invite_users: true,
+      can_add_web_page_previews: true,
+    });
+    expect((await client.member(s.group.id, user.id)).chatMember).toMatchObject({
+      status: 'restricted',
+      is_member: false,
+      can_send_messages: true,
+    });
     await restrict(user, everything);
     expect(await state(user)).toEqual({ status: 'left', isMember: false });
   });
 
   it('a restricted user who leaves keeps the restriction (is_member false) and has it again when their join request is approved', async () => {
-    const group = await client.createChat({ type: 'supergroup', title: 'by request', ownerId: s.owner.id, joinByRequest: true });
+    const group = await client.createChat({
+      type: 'supergroup',
+      title: 'by request',
+      ownerId: s.owner.id,
+      joinByRequest: true,
+    });
     await client.makeAdmin(group.id, s.bot.id);
     const user = await client.createUser();
     await client.setMember(group.id, user.id, { status: 'member' });
-    await s.api('restrictChatMember', { chat_id: group.id, user_id: user.id, permissions: { can_send_messages: true } });
+    await s.api('restrictChatMember', {
+      chat_id: group.id,
+      user_id: user.id,
+      permissions: { can_send_messages: true },
+    });
     await client.leave(group.id, user.id);
-    expect((await client.member(group.id, user.id)).chatMember).toMatchObject({ status: 'restricted', is_member: false, can_send_messages: true, can_send_photos: false });
+    expect((await client.member(group.id, user.id)).chatMember).toMatchObject({
+      status: 'restricted',
+      is_member: false,
+      can_send_messages: true,
+      can_send_photos: false,
+    });
     expect(await client.join(group.id, user.id)).toEqual({ outcome: 'requested' });
     await client.approveJoinRequest(group.id, user.id);
-    expect((await client.member(group.id, user.id)).chatMember).toMatchObject({ status: 'restricted', is_member: true, can_send_photos: false });
+    expect((await client.member(group.id, user.id)).chatMember).toMatchObject({
+      status: 'restricted',
+      is_member: true,
+      can_send_photos: false,
+    });
     // The same through the Bot API.
     await client.leave(group.id, user.id);
     await client.requestJoin(group.id, user.id);
-    expect((await callApi(sim.apiRoot, s.bot.token, 'approveChatJoinRequest', { chat_id: group.id, user_id: user.id })).body.ok).toBe(true);
-    expect((await client.member(group.id, user.id)).chatMember).toMatchObject({ status: 'restricted', is_member: true, can_send_photos: false });
+    expect(
+      (await callApi(sim.apiRoot, s.bot.token, 'approveChatJoinRequest', { chat_id: group.id, user_id: user.id })).body
+        .ok,
+    ).toBe(true);
+    expect((await client.member(group.id, user.id)).chatMember).toMatchObject({
+      status: 'restricted',
+      is_member: true,
+      can_send_photos: false,
+    });
   });
 
   it('partial permissions short of the defaults keep the user restricted', async () => {
     const user = await client.createUser();
     await client.join(s.group.id, user.id);
     await restrict(user, { can_send_messages: true });
-    expect((await client.member(s.group.id, user.id)).chatMember).toMatchObject({ status: 'restricted', can_send_messages: true, can_send_photos: false });
+    expect((await client.member(s.group.id, user.id)).chatMember).toMatchObject({
+      status: 'restricted',
+      can_send_messages: true,
+      can_send_photos: false,
+    });
   });
 
   it('a timed restriction ends by itself (member again) and a timed ban too (left)', async () => {
@@ -137,10 +187,18 @@ describe('membership transitions', () => {
   });
 
   it('admins get every permission; group defaults changed through the control API apply to members', async () => {
-    const group = await client.createChat({ type: 'supergroup', title: 'strict', ownerId: s.owner.id, permissions: { can_send_messages: true } });
+    const group = await client.createChat({
+      type: 'supergroup',
+      title: 'strict',
+      ownerId: s.owner.id,
+      permissions: { can_send_messages: true },
+    });
     const user = await client.createUser();
     await client.join(group.id, user.id);
-    expect((await client.member(group.id, user.id)).effectivePermissions).toMatchObject({ can_send_messages: true, can_send_photos: false });
+    expect((await client.member(group.id, user.id)).effectivePermissions).toMatchObject({
+      can_send_messages: true,
+      can_send_photos: false,
+    });
     await client.updateChat(group.id, { permissions: { can_send_messages: true, can_send_photos: true } });
     expect((await client.member(group.id, user.id)).effectivePermissions.can_send_photos).toBe(true);
     expect((await client.member(group.id, s.owner.id)).effectivePermissions.can_pin_messages).toBe(true);
@@ -154,27 +212,48 @@ describe('who may write', () => {
     const own = await client.createChat({ type: 'channel', title: 'My channel', ownerId: user.id });
     await client.join(s.group.id, user.id);
     await restrict(user, mute);
-    await expect(client.sendMessage(s.group.id, { fromId: user.id, text: 'hi' })).rejects.toMatchObject({ status: 403 });
-    await expect(client.sendMessage(s.group.id, { fromId: outsider.id, text: 'hi' })).rejects.toMatchObject({ status: 403 });
-    await expect(client.sendMessage(s.group.id, { fromId: outsider.id, senderChatId: own.id, text: 'hi' })).rejects.toMatchObject({ status: 403 });
+    await expect(client.sendMessage(s.group.id, { fromId: user.id, text: 'hi' })).rejects.toMatchObject({
+      status: 403,
+    });
+    await expect(client.sendMessage(s.group.id, { fromId: outsider.id, text: 'hi' })).rejects.toMatchObject({
+      status: 403,
+    });
+    await expect(
+      client.sendMessage(s.group.id, { fromId: outsider.id, senderChatId: own.id, text: 'hi' }),
+    ).rejects.toMatchObject({ status: 403 });
     // Only the channel's own admins may write on its behalf.
     const stranger = await client.createUser();
     await client.join(s.group.id, stranger.id);
-    await expect(client.sendMessage(s.group.id, { fromId: stranger.id, senderChatId: own.id, text: 'hi' })).rejects.toMatchObject({ status: 403 });
+    await expect(
+      client.sendMessage(s.group.id, { fromId: stranger.id, senderChatId: own.id, text: 'hi' }),
+    ).rejects.toMatchObject({ status: 403 });
 
     const post = await client.sendMessage(s.group.id, { fromId: user.id, senderChatId: own.id, text: 'as my channel' });
-    expect(post).toMatchObject({ from: { id: 136817688, username: 'Channel_Bot', is_bot: true }, sender_chat: { id: own.id, type: 'channel' } });
+    expect(post).toMatchObject({
+      from: { id: 136817688, username: 'Channel_Bot', is_bot: true },
+      sender_chat: { id: own.id, type: 'channel' },
+    });
     expect(post.is_automatic_forward).toBeUndefined();
     // Channel_Bot stands in for the channel: an admin bot of the group gets the message like any other.
     const { updates } = await client.pendingUpdates(s.bot.id);
-    expect(updates.some((u) => u.message?.message_id === post.message_id && u.message.chat.id === s.group.id)).toBe(true);
+    expect(updates.some((u) => u.message?.message_id === post.message_id && u.message.chat.id === s.group.id)).toBe(
+      true,
+    );
 
-    expect((await s.api('banChatSenderChat', { chat_id: s.group.id, sender_chat_id: own.id })).body).toEqual({ ok: true, result: true });
+    expect((await s.api('banChatSenderChat', { chat_id: s.group.id, sender_chat_id: own.id })).body).toEqual({
+      ok: true,
+      result: true,
+    });
     expect((await client.getChat(s.group.id)).bannedSenderChats).toContain(own.id);
-    await expect(client.sendMessage(s.group.id, { fromId: user.id, senderChatId: own.id, text: 'again' })).rejects.toMatchObject({ status: 403 });
+    await expect(
+      client.sendMessage(s.group.id, { fromId: user.id, senderChatId: own.id, text: 'again' }),
+    ).rejects.toMatchObject({ status: 403 });
     // Banning a channel leaves its earlier messages alone.
     expect((await client.messages(s.group.id)).messages.map((m) => m.message_id)).toContain(post.message_id);
-    expect((await s.api('unbanChatSenderChat', { chat_id: s.group.id, sender_chat_id: own.id })).body).toEqual({ ok: true, result: true });
+    expect((await s.api('unbanChatSenderChat', { chat_id: s.group.id, sender_chat_id: own.id })).body).toEqual({
+      ok: true,
+      result: true,
+    });
     await client.sendMessage(s.group.id, { fromId: user.id, senderChatId: own.id, text: 'back' });
   });
 
@@ -182,11 +261,21 @@ describe('who may write', () => {
     const own = await client.createChat({ type: 'channel', title: 'Other', ownerId: s.owner.id });
     const basic = await client.createChat({ type: 'group', title: 'basic', ownerId: s.owner.id });
     await client.makeAdmin(basic.id, s.bot.id);
-    expect((await s.api('banChatSenderChat', { chat_id: basic.id, sender_chat_id: own.id })).body).toMatchObject({ ok: false, error_code: 400 });
+    expect((await s.api('banChatSenderChat', { chat_id: basic.id, sender_chat_id: own.id })).body).toMatchObject({
+      ok: false,
+      error_code: 400,
+    });
     const weak = await client.createBot();
     await client.setMember(s.group.id, weak.id, { status: 'administrator', rights: { can_delete_messages: true } });
-    const answer = await callApi(sim.apiRoot, weak.token, 'banChatSenderChat', { chat_id: s.group.id, sender_chat_id: own.id });
-    expect(answer.body).toEqual({ ok: false, error_code: 400, description: 'Bad Request: not enough rights to restrict/unrestrict chat member' });
+    const answer = await callApi(sim.apiRoot, weak.token, 'banChatSenderChat', {
+      chat_id: s.group.id,
+      sender_chat_id: own.id,
+    });
+    expect(answer.body).toEqual({
+      ok: false,
+      error_code: 400,
+      description: 'Bad Request: not enough rights to restrict/unrestrict chat member',
+    });
     expect((await client.getChat(s.group.id)).bannedSenderChats).not.toContain(own.id);
   });
 });

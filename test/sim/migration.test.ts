@@ -25,8 +25,12 @@ interface GroupScene {
 
 let g: GroupScene;
 
-const api = (bot: SimBot, method: string, params: Record<string, unknown> = {}, encoding?: 'json' | 'form' | 'query'): Promise<BotApiAnswer> =>
-  callApi(sim.apiRoot, bot.token, method, params, encoding);
+const api = (
+  bot: SimBot,
+  method: string,
+  params: Record<string, unknown> = {},
+  encoding?: 'json' | 'form' | 'query',
+): Promise<BotApiAnswer> => callApi(sim.apiRoot, bot.token, method, params, encoding);
 
 async function updates(bot: SimBot): Promise<TgUpdate[]> {
   const { body } = await api(bot, 'getUpdates', { timeout: 0 });
@@ -59,7 +63,10 @@ beforeEach(async () => {
     permissions: { can_send_messages: true, can_invite_users: true },
   });
   await client.makeAdmin(group.id, bot.id);
-  await client.setMember(group.id, alice.id, { status: 'administrator', rights: { can_pin_messages: true, can_delete_messages: true } });
+  await client.setMember(group.id, alice.id, {
+    status: 'administrator',
+    rights: { can_pin_messages: true, can_delete_messages: true },
+  });
   for (const user of [bob, quietBot]) await client.join(group.id, user.id, { actorId: owner.id });
   g = { bot, quietBot, owner, alice, bob, group };
   await drain(bot);
@@ -75,8 +82,16 @@ describe('group → supergroup migration', () => {
       const got = await updates(bot);
       expect(got.map((u) => Object.keys(u).filter((k) => k !== 'update_id'))).toEqual([['message'], ['message']]);
       const [toNew, fromOld] = got.map((u) => u.message!);
-      expect(toNew).toMatchObject({ chat: { id: g.group.id, type: 'group' }, from: { id: g.owner.id }, migrate_to_chat_id: chat.id });
-      expect(fromOld).toMatchObject({ chat: { id: chat.id, type: 'supergroup' }, from: { id: g.owner.id }, migrate_from_chat_id: g.group.id });
+      expect(toNew).toMatchObject({
+        chat: { id: g.group.id, type: 'group' },
+        from: { id: g.owner.id },
+        migrate_to_chat_id: chat.id,
+      });
+      expect(fromOld).toMatchObject({
+        chat: { id: chat.id, type: 'supergroup' },
+        from: { id: g.owner.id },
+        migrate_from_chat_id: g.group.id,
+      });
     }
   });
 
@@ -94,12 +109,20 @@ describe('group → supergroup migration', () => {
       chat: (await api(g.bot, 'getChat', { chat_id: g.group.id })).body.result,
       count: (await api(g.bot, 'getChatMemberCount', { chat_id: g.group.id })).body.result,
       members: await Promise.all(
-        [g.owner, g.alice, g.bob, g.bot.user].map(async (u) => (await api(g.bot, 'getChatMember', { chat_id: g.group.id, user_id: u.id })).body.result),
+        [g.owner, g.alice, g.bob, g.bot.user].map(
+          async (u) => (await api(g.bot, 'getChatMember', { chat_id: g.group.id, user_id: u.id })).body.result,
+        ),
       ),
     };
     const { chat } = await client.migrateToSupergroup(g.group.id);
     const info = (await api(g.bot, 'getChat', { chat_id: chat.id })).body.result;
-    expect(info).toMatchObject({ id: chat.id, type: 'supergroup', title: 'Basic', description: 'a small group', permissions: before.chat.permissions });
+    expect(info).toMatchObject({
+      id: chat.id,
+      type: 'supergroup',
+      title: 'Basic',
+      description: 'a small group',
+      permissions: before.chat.permissions,
+    });
     expect((await api(g.bot, 'getChatMemberCount', { chat_id: chat.id })).body.result).toBe(before.count);
     for (const old of before.members) {
       const now = (await api(g.bot, 'getChatMember', { chat_id: chat.id, user_id: old.user.id })).body.result;
@@ -107,7 +130,11 @@ describe('group → supergroup migration', () => {
       expect(now).toMatchObject(old);
     }
     expect(before.members.map((m) => m.status)).toEqual(['creator', 'administrator', 'member', 'administrator']);
-    expect(before.members[1]).toMatchObject({ can_pin_messages: true, can_delete_messages: true, can_restrict_members: false });
+    expect(before.members[1]).toMatchObject({
+      can_pin_messages: true,
+      can_delete_messages: true,
+      can_restrict_members: false,
+    });
   });
 
   it('every Bot API method on the old id answers 400 with migrate_to_chat_id; getUpdates still works', async () => {
@@ -135,10 +162,18 @@ describe('group → supergroup migration', () => {
 
   it('restrictChatMember, refused in the basic group, works in the supergroup', async () => {
     const mute = { can_send_messages: false };
-    const inGroup = await api(g.bot, 'restrictChatMember', { chat_id: g.group.id, user_id: g.bob.id, permissions: mute });
+    const inGroup = await api(g.bot, 'restrictChatMember', {
+      chat_id: g.group.id,
+      user_id: g.bob.id,
+      permissions: mute,
+    });
     expect(inGroup.body.description).toBe('Bad Request: method is available only for supergroups');
     const { chat } = await client.migrateToSupergroup(g.group.id);
-    const inSupergroup = await api(g.bot, 'restrictChatMember', { chat_id: chat.id, user_id: g.bob.id, permissions: mute });
+    const inSupergroup = await api(g.bot, 'restrictChatMember', {
+      chat_id: chat.id,
+      user_id: g.bob.id,
+      permissions: mute,
+    });
     expect(inSupergroup.body).toEqual({ ok: true, result: true });
     expect((await api(g.bot, 'getChatMember', { chat_id: chat.id, user_id: g.bob.id })).body.result).toMatchObject({
       status: 'restricted',
@@ -153,16 +188,28 @@ describe('group → supergroup migration', () => {
     await client.makeAdmin(group.id, g.bot.id);
     const { chat } = await client.migrateToSupergroup(group.id);
     expect(chat.username).toBe(username);
-    expect((await api(g.bot, 'getChat', { chat_id: `@${username}` })).body.result).toMatchObject({ id: chat.id, type: 'supergroup' });
+    expect((await api(g.bot, 'getChat', { chat_id: `@${username}` })).body.result).toMatchObject({
+      id: chat.id,
+      type: 'supergroup',
+    });
   });
 
   it('only a basic group can be migrated, and only once', async () => {
     const supergroup = await client.createChat({ type: 'supergroup', ownerId: g.owner.id });
     const channel = await client.createChat({ type: 'channel', ownerId: g.owner.id });
-    await expect(client.migrateToSupergroup(supergroup.id)).rejects.toMatchObject({ status: 400, message: expect.stringContaining('only a basic group') });
-    await expect(client.migrateToSupergroup(channel.id)).rejects.toMatchObject({ status: 400, message: expect.stringContaining('only a basic group') });
+    await expect(client.migrateToSupergroup(supergroup.id)).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('only a basic group'),
+    });
+    await expect(client.migrateToSupergroup(channel.id)).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('only a basic group'),
+    });
     await client.migrateToSupergroup(g.group.id);
-    await expect(client.migrateToSupergroup(g.group.id)).rejects.toMatchObject({ status: 400, message: expect.stringContaining('already upgraded') });
+    await expect(client.migrateToSupergroup(g.group.id)).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('already upgraded'),
+    });
     await expect(client.migrateToSupergroup(-4_999_999)).rejects.toMatchObject({ status: 404 });
   });
 });

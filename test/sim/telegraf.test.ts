@@ -18,7 +18,11 @@ beforeAll(async () => {
   bot.on('chat_member', async (ctx) => {
     const joined = ctx.chatMember.new_chat_member;
     if (joined.status === 'member') {
-      await ctx.telegram.sendMessage(ctx.chat.id, `welcome ${joined.user.first_name}`, Markup.inlineKeyboard([Markup.button.callback('I am subscribed', `verify:${joined.user.id}`)]));
+      await ctx.telegram.sendMessage(
+        ctx.chat.id,
+        `welcome ${joined.user.first_name}`,
+        Markup.inlineKeyboard([Markup.button.callback('I am subscribed', `verify:${joined.user.id}`)]),
+      );
     }
   });
   bot.action(/^verify:(\d+)$/, async (ctx) => {
@@ -26,7 +30,8 @@ beforeAll(async () => {
     await ctx.editMessageText('verified');
   });
   bot.on('message', (ctx) => {
-    if ('text' in ctx.message && ctx.message.text === 'ping') return ctx.reply('pong', { reply_parameters: { message_id: ctx.message.message_id } });
+    if ('text' in ctx.message && ctx.message.text === 'ping')
+      return ctx.reply('pong', { reply_parameters: { message_id: ctx.message.message_id } });
   });
   await new Promise<void>((resolve) => {
     void bot.launch({ allowedUpdates: ['message', 'callback_query', 'chat_member', 'my_chat_member'] }, resolve);
@@ -46,38 +51,52 @@ describe('Telegraf against the simulator', () => {
 
   it('receives a private /start and replies', async () => {
     await client.sendPrivateMessage(scene.bot.id, scene.alice.id, '/start');
-    await vi.waitFor(async () => {
-      const { messages } = await client.messages(scene.alice.id).catch(() => ({ messages: [] as { text?: string }[] }));
-      expect(messages.map((m) => m.text)).toContain('hello Alice');
-    }, { timeout: 5000, interval: 20 });
+    await vi.waitFor(
+      async () => {
+        const { messages } = await client
+          .messages(scene.alice.id)
+          .catch(() => ({ messages: [] as { text?: string }[] }));
+        expect(messages.map((m) => m.text)).toContain('hello Alice');
+      },
+      { timeout: 5000, interval: 20 },
+    );
   });
 
   it('receives a group message and replies to it', async () => {
     await client.join(scene.group.id, scene.alice.id);
     const sent = await client.sendMessage(scene.group.id, { fromId: scene.alice.id, text: 'ping' });
-    await vi.waitFor(async () => {
-      const { messages } = await client.messages(scene.group.id);
-      const pong = messages.find((m) => m.text === 'pong');
-      expect(pong?.reply_to_message?.message_id).toBe(sent.message_id);
-    }, { timeout: 5000, interval: 20 });
+    await vi.waitFor(
+      async () => {
+        const { messages } = await client.messages(scene.group.id);
+        const pong = messages.find((m) => m.text === 'pong');
+        expect(pong?.reply_to_message?.message_id).toBe(sent.message_id);
+      },
+      { timeout: 5000, interval: 20 },
+    );
   });
 
   it('chat_member join → welcome with a button → press → answerCbQuery + edit', async () => {
     const bob = await client.createUser({ firstName: 'Bob' });
     await client.join(scene.group.id, bob.id);
     let welcomeId = 0;
-    await vi.waitFor(async () => {
-      const { messages } = await client.messages(scene.group.id);
-      const welcome = messages.find((m) => m.text === 'welcome Bob');
-      expect(welcome?.reply_markup?.inline_keyboard[0]?.[0]?.callback_data).toBe(`verify:${bob.id}`);
-      welcomeId = welcome!.message_id;
-    }, { timeout: 5000, interval: 20 });
+    await vi.waitFor(
+      async () => {
+        const { messages } = await client.messages(scene.group.id);
+        const welcome = messages.find((m) => m.text === 'welcome Bob');
+        expect(welcome?.reply_markup?.inline_keyboard[0]?.[0]?.callback_data).toBe(`verify:${bob.id}`);
+        welcomeId = welcome!.message_id;
+      },
+      { timeout: 5000, interval: 20 },
+    );
     const { callbackQueryId } = await client.pressButton(scene.group.id, welcomeId, bob.id, `verify:${bob.id}`);
-    await vi.waitFor(async () => {
-      expect((await client.callbackQuery(callbackQueryId)).answer).toEqual({ text: 'checking…' });
-      const { messages } = await client.messages(scene.group.id);
-      expect(messages.find((m) => m.message_id === welcomeId)?.text).toBe('verified');
-    }, { timeout: 5000, interval: 20 });
+    await vi.waitFor(
+      async () => {
+        expect((await client.callbackQuery(callbackQueryId)).answer).toEqual({ text: 'checking…' });
+        const { messages } = await client.messages(scene.group.id);
+        expect(messages.find((m) => m.message_id === welcomeId)?.text).toBe('verified');
+      },
+      { timeout: 5000, interval: 20 },
+    );
   });
 
   it('restrictChatMember through bot.telegram mutes; the defaults leave the user restricted, every permission unmutes', async () => {
@@ -124,10 +143,13 @@ describe('Telegraf against the simulator', () => {
     await vi.waitFor(() => expect(seen).toEqual(['once']), { timeout: 5000, interval: 20 });
     first.stop();
     // Telegraf confirms the offset with a last getUpdates(limit 1) after aborting its long poll.
-    await vi.waitFor(async () => {
-      const { calls } = await client.calls(scene.bot.id, { method: 'getUpdates' });
-      expect(calls.at(-1)?.params.limit).toBe(1);
-    }, { timeout: 5000, interval: 20 });
+    await vi.waitFor(
+      async () => {
+        const { calls } = await client.calls(scene.bot.id, { method: 'getUpdates' });
+        expect(calls.at(-1)?.params.limit).toBe(1);
+      },
+      { timeout: 5000, interval: 20 },
+    );
     const second = await launchBot();
     await client.sendMessage(scene.group.id, { fromId: scene.owner.id, text: 'twice?' });
     await vi.waitFor(() => expect(seen).toEqual(['once', 'twice?']), { timeout: 5000, interval: 20 });

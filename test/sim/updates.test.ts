@@ -68,7 +68,12 @@ describe('getUpdates', () => {
     const second = await s.api('getUpdates', { timeout: 0 });
     expect(second).toMatchObject({
       status: 409,
-      body: { ok: false, error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' },
+      body: {
+        ok: false,
+        error_code: 409,
+        description:
+          'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running',
+      },
     });
     await client.sendMessage(s.group.id, { fromId: s.owner.id, text: 'after conflict' });
     expect((await poll).body.result[0].message.text).toBe('after conflict');
@@ -77,7 +82,9 @@ describe('getUpdates', () => {
 
   it('a client that gives up on a long poll frees the slot (no 409 for the next poll)', async () => {
     const controller = new AbortController();
-    const poll = fetch(`${sim.apiRoot}/bot${s.bot.token}/getUpdates?timeout=10`, { signal: controller.signal }).catch(() => 'aborted');
+    const poll = fetch(`${sim.apiRoot}/bot${s.bot.token}/getUpdates?timeout=10`, { signal: controller.signal }).catch(
+      () => 'aborted',
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     controller.abort();
     expect(await poll).toBe('aborted');
@@ -88,7 +95,8 @@ describe('getUpdates', () => {
   it('allowed_updates: Telegram default omits chat_member; a list sticks until changed; [] restores the default', async () => {
     const bot = await client.createBot();
     await client.makeAdmin(s.group.id, bot.id);
-    const api = (params: Record<string, unknown>) => callApi(sim.apiRoot, bot.token, 'getUpdates', { timeout: 0, ...params });
+    const api = (params: Record<string, unknown>) =>
+      callApi(sim.apiRoot, bot.token, 'getUpdates', { timeout: 0, ...params });
     const types = (list: TgUpdate[]) => list.map((u) => Object.keys(u).find((k) => k !== 'update_id'));
     const bob = await client.createUser();
     await client.join(s.group.id, bob.id);
@@ -134,16 +142,25 @@ describe('updates from events', () => {
     await client.leave(s.group.id, s.alice.id);
     await client.leave(s.channel.id, s.alice.id);
     const [groupLeave, serviceMessage, channelLeave, ...rest] = await updates(s);
-    expect(groupLeave!.chat_member).toMatchObject({ chat: { id: s.group.id }, old_chat_member: { status: 'member' }, new_chat_member: { status: 'left' } });
+    expect(groupLeave!.chat_member).toMatchObject({
+      chat: { id: s.group.id },
+      old_chat_member: { status: 'member' },
+      new_chat_member: { status: 'left' },
+    });
     expect(serviceMessage!.message).toMatchObject({ left_chat_member: { id: s.alice.id } });
-    expect(channelLeave!.chat_member).toMatchObject({ chat: { id: s.channel.id, type: 'channel' }, new_chat_member: { status: 'left' } });
+    expect(channelLeave!.chat_member).toMatchObject({
+      chat: { id: s.channel.id, type: 'channel' },
+      new_chat_member: { status: 'left' },
+    });
     expect(rest).toEqual([]);
   });
 
   it('chat_member goes only to admin bots; a plain member bot gets only the service message', async () => {
     const plain = await client.createBot({ allowedUpdates: ALL });
     await client.setMember(s.group.id, plain.id, { status: 'member' });
-    await callApi(sim.apiRoot, plain.token, 'getUpdates', { offset: -1 }).then(({ body }) => callApi(sim.apiRoot, plain.token, 'getUpdates', { offset: body.result[0].update_id + 1 }));
+    await callApi(sim.apiRoot, plain.token, 'getUpdates', { offset: -1 }).then(({ body }) =>
+      callApi(sim.apiRoot, plain.token, 'getUpdates', { offset: body.result[0].update_id + 1 }),
+    );
     await client.join(s.group.id, s.alice.id);
     const list = (await callApi(sim.apiRoot, plain.token, 'getUpdates', {})).body.result as TgUpdate[];
     expect(list.map((u) => Object.keys(u)[1])).toEqual(['message']);
@@ -152,7 +169,13 @@ describe('updates from events', () => {
   it('join requests reach admin bots as chat_join_request', async () => {
     await client.requestJoin(s.group.id, s.alice.id, { bio: 'hi' });
     const [update] = await updates(s);
-    expect(update!.chat_join_request).toEqual({ chat: s.group.chat, from: s.alice, user_chat_id: s.alice.id, date: expect.any(Number), bio: 'hi' });
+    expect(update!.chat_join_request).toEqual({
+      chat: s.group.chat,
+      from: s.alice,
+      user_chat_id: s.alice.id,
+      date: expect.any(Number),
+      bio: 'hi',
+    });
   });
 
   it('adding and promoting the bot produce my_chat_member', async () => {
@@ -161,8 +184,13 @@ describe('updates from events', () => {
     await client.setMember(group.id, bot.id, { status: 'member' });
     await client.makeAdmin(group.id, bot.id);
     const list = (await callApi(sim.apiRoot, bot.token, 'getUpdates', {})).body.result as TgUpdate[];
-    const changes = list.filter((u) => u.my_chat_member).map((u) => [u.my_chat_member!.old_chat_member.status, u.my_chat_member!.new_chat_member.status]);
-    expect(changes).toEqual([['left', 'member'], ['member', 'administrator']]);
+    const changes = list
+      .filter((u) => u.my_chat_member)
+      .map((u) => [u.my_chat_member!.old_chat_member.status, u.my_chat_member!.new_chat_member.status]);
+    expect(changes).toEqual([
+      ['left', 'member'],
+      ['member', 'administrator'],
+    ]);
     expect(list.find((u) => u.message)?.message?.new_chat_members?.[0]?.id).toBe(bot.id);
   });
 
@@ -174,17 +202,32 @@ describe('updates from events', () => {
     await client.sendMessage(forum.id, { fromId: s.owner.id, text: 'topic', messageThreadId: 7 });
     const list = await updates(s);
     const anon = list.find((u) => u.message?.text === 'anon')!.message!;
-    expect(anon).toMatchObject({ from: { id: 1087968824, username: 'GroupAnonymousBot' }, sender_chat: { id: s.group.id } });
-    expect(list.find((u) => u.channel_post)?.channel_post).toMatchObject({ text: 'news!', sender_chat: { id: s.channel.id } });
+    expect(anon).toMatchObject({
+      from: { id: 1087968824, username: 'GroupAnonymousBot' },
+      sender_chat: { id: s.group.id },
+    });
+    expect(list.find((u) => u.channel_post)?.channel_post).toMatchObject({
+      text: 'news!',
+      sender_chat: { id: s.channel.id },
+    });
     const forwarded = list.find((u) => u.message?.is_automatic_forward)!.message!;
-    expect(forwarded).toMatchObject({ chat: { id: s.group.id }, from: { id: 777000 }, sender_chat: { id: s.channel.id }, text: 'news!' });
-    expect(list.find((u) => u.message?.text === 'topic')!.message).toMatchObject({ message_thread_id: 7, is_topic_message: true });
+    expect(forwarded).toMatchObject({
+      chat: { id: s.group.id },
+      from: { id: 777000 },
+      sender_chat: { id: s.channel.id },
+      text: 'news!',
+    });
+    expect(list.find((u) => u.message?.text === 'topic')!.message).toMatchObject({
+      message_thread_id: 7,
+      is_topic_message: true,
+    });
   });
 
   it('privacy mode: a non-admin bot sees commands and replies to it, not other chatter', async () => {
     const plain = await client.createBot();
     await client.setMember(s.group.id, plain.id, { status: 'member', silent: true });
-    const mine = (await callApi(sim.apiRoot, plain.token, 'sendMessage', { chat_id: s.group.id, text: 'I am here' })).body.result;
+    const mine = (await callApi(sim.apiRoot, plain.token, 'sendMessage', { chat_id: s.group.id, text: 'I am here' }))
+      .body.result;
     await client.sendMessage(s.group.id, { fromId: s.owner.id, text: 'chatter' });
     await client.sendMessage(s.group.id, { fromId: s.owner.id, text: '/help' });
     await client.sendMessage(s.group.id, { fromId: s.owner.id, text: 'reply', replyToMessageId: mine.message_id });

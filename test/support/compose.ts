@@ -41,7 +41,11 @@ export function composeConfig(variables: Record<string, string>): ComposeConfig 
 }
 
 /** The final stage of the Dockerfile: its WORKDIR, ENV and CMD (what a container of the image runs). */
-export function dockerfileRuntime(file = 'Dockerfile'): { workdir: string; env: Record<string, string>; cmd: string[] } {
+export function dockerfileRuntime(file = 'Dockerfile'): {
+  workdir: string;
+  env: Record<string, string>;
+  cmd: string[];
+} {
   const stages = readFileSync(file, 'utf8').split(/^FROM /m);
   const last = stages.at(-1)!;
   const workdir = /^WORKDIR (\S+)/m.exec(last)?.[1] ?? '/';

@@ -62,7 +62,9 @@ export default async function setup(project: TestProject) {
   return async () => {
     // Files drop their own databases; this catches those of a file that crashed.
     await withAdmin(async (client) => {
-      const { rows } = await client.query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`nezuko_t_${runId}_%`]);
+      const { rows } = await client.query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [
+        `nezuko_t_${runId}_%`,
+      ]);
       for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`);
     });
   };

@@ -65,7 +65,10 @@ export async function startPlatform(options: PlatformOptions) {
     queue(instanceId: number): JobQueue<'updates'> {
       let queue = queues.get(instanceId);
       if (!queue) {
-        queue = openQueue(updatesQueue(instanceId), { connection: { url: config.REDIS_URL }, prefix: config.REDIS_PREFIX });
+        queue = openQueue(updatesQueue(instanceId), {
+          connection: { url: config.REDIS_URL },
+          prefix: config.REDIS_PREFIX,
+        });
         queues.set(instanceId, queue);
       }
       return queue;
@@ -90,7 +93,12 @@ export function usePlatform(options: { env?: Record<string, string> } = {}): Pla
   const redis = useTestRedis();
   let platform: Platform | undefined;
   beforeAll(async () => {
-    platform = await startPlatform({ databaseUrl: database.url, redisUrl: redis.url, redisPrefix: redis.prefix, env: options.env });
+    platform = await startPlatform({
+      databaseUrl: database.url,
+      redisUrl: redis.url,
+      redisPrefix: redis.prefix,
+      env: options.env,
+    });
     await platform.startRoles();
   });
   afterAll(() => platform?.stop());
@@ -112,27 +120,58 @@ export function startedLater<T extends object>(get: () => T | undefined, name: s
  * A protected supergroup with its owner and channels, the bot admin everywhere, set up the way a group
  * owner does it: add the bot, then send /protect @channel… in the group.
  */
-export async function protectedGroup(platform: Platform, bot: SimBot, channelCount = 1, options: { mode?: 'mute' | 'join_request' } = {}) {
+export async function protectedGroup(
+  platform: Platform,
+  bot: SimBot,
+  channelCount = 1,
+  options: { mode?: 'mute' | 'join_request' } = {},
+) {
   const { client } = platform;
   const owner = await client.createUser({ firstName: 'Owner' });
-  const group = await client.createChat({ type: 'supergroup', title: `Group ${randomBytes(2).toString('hex')}`, ownerId: owner.id });
+  const group = await client.createChat({
+    type: 'supergroup',
+    title: `Group ${randomBytes(2).toString('hex')}`,
+    ownerId: owner.id,
+  });
   const channels = [];
   for (let i = 0; i < channelCount; i++) {
-    const channel = await client.createChat({ type: 'channel', title: `Channel ${i + 1}`, username: `ch${randomBytes(4).toString('hex')}`, ownerId: owner.id });
+    const channel = await client.createChat({
+      type: 'channel',
+      title: `Channel ${i + 1}`,
+      username: `ch${randomBytes(4).toString('hex')}`,
+      ownerId: owner.id,
+    });
     await client.makeAdmin(channel.id, bot.id, { can_invite_users: true, can_post_messages: true });
     channels.push(channel);
   }
-  await client.makeAdmin(group.id, bot.id, { can_restrict_members: true, can_delete_messages: true, can_invite_users: true });
-  await client.sendMessage(group.id, { fromId: owner.id, text: `/protect ${channels.map((c) => `@${c.chat.username}`).join(' ')}` });
+  await client.makeAdmin(group.id, bot.id, {
+    can_restrict_members: true,
+    can_delete_messages: true,
+    can_invite_users: true,
+  });
+  await client.sendMessage(group.id, {
+    fromId: owner.id,
+    text: `/protect ${channels.map((c) => `@${c.chat.username}`).join(' ')}`,
+  });
   const instanceId = (bot as SimBot & { instanceId?: number }).instanceId;
   await waitFor(
-    async () => (await platform.ctx.db.protectedGroup.findFirst({ where: { chatId: BigInt(group.id), botInstanceId: instanceId, enabled: true } })) !== null,
+    async () =>
+      (await platform.ctx.db.protectedGroup.findFirst({
+        where: { chatId: BigInt(group.id), botInstanceId: instanceId, enabled: true },
+      })) !== null,
     15_000,
     'the group to be protected',
   );
   if (options.mode === 'join_request') {
     await client.sendMessage(group.id, { fromId: owner.id, text: '/set mode join_request' });
-    await waitFor(async () => (await platform.ctx.db.protectedGroup.findFirst({ where: { chatId: BigInt(group.id), mode: 'join_request' } })) !== null, 15_000, 'join_request mode');
+    await waitFor(
+      async () =>
+        (await platform.ctx.db.protectedGroup.findFirst({
+          where: { chatId: BigInt(group.id), mode: 'join_request' },
+        })) !== null,
+      15_000,
+      'join_request mode',
+    );
   }
   return { owner, group, channels };
 }

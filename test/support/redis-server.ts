@@ -14,11 +14,17 @@ export function freePort(): Promise<number> {
 }
 
 /** A throw-away redis-server of the test's own (for eviction-policy and restart tests). */
-export async function startRedisServer(args: string[] = []): Promise<{ url: string; port: number; process: ChildProcess; stop(): Promise<void> }> {
+export async function startRedisServer(
+  args: string[] = [],
+): Promise<{ url: string; port: number; process: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
+    {
+      stdio: 'ignore',
+    },
+  );
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((resolve) => {

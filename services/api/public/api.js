@@ -35,7 +35,12 @@ export async function api(path, { method = 'GET', body, query, quiet401 = false 
   const headers = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken ?? cookie('nezuko_csrf') ?? '';
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
   if (res.status === 204) return null;
   const data = await res.json().catch(() => null);
   if (!res.ok) {

@@ -8,12 +8,18 @@ import { renderOverview } from './pages/overview.js';
 import { renderVerifications } from './pages/verifications.js';
 import { $, clearTimers, h, state } from './ui.js';
 
-const ROUTES = { overview: renderOverview, bots: renderBots, groups: renderGroups, verifications: renderVerifications, exports: renderExports };
+const ROUTES = {
+  overview: renderOverview,
+  bots: renderBots,
+  groups: renderGroups,
+  verifications: renderVerifications,
+  exports: renderExports,
+};
 
 async function route() {
   if (!state.me) return;
   clearTimers();
-  const name = (location.hash.replace(/^#\/?/, '').split('/')[0] || 'overview');
+  const name = location.hash.replace(/^#\/?/, '').split('/')[0] || 'overview';
   const render = ROUTES[name] ?? renderOverview;
   for (const a of document.querySelectorAll('#nav a[data-route]')) {
     if (a.dataset.route === name) a.setAttribute('aria-current', 'page');
@@ -66,7 +72,11 @@ async function start() {
     const button = $('#login-submit');
     button.disabled = true;
     try {
-      const res = await api('/auth/login', { method: 'POST', body: { email: $('#login-email').value, password: $('#login-password').value }, quiet401: true });
+      const res = await api('/auth/login', {
+        method: 'POST',
+        body: { email: $('#login-email').value, password: $('#login-password').value },
+        quiet401: true,
+      });
       $('#login-password').value = '';
       showApp({ role: res.user.role, user: res.user, csrfToken: res.csrfToken });
       $('#main').focus();

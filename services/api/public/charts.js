@@ -11,7 +11,8 @@ const svgEl = (name, attrs = {}, text) => {
   return el;
 };
 
-const fmt = (n) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n * 10) / 10));
+const fmt = (n) =>
+  n >= 10_000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n * 10) / 10);
 
 const niceMax = (v) => {
   if (v <= 0) return 1;
@@ -30,7 +31,12 @@ function frame(container, { label, empty, hasData }) {
     container.append(p);
     return null;
   }
-  const svg = svgEl('svg', { role: 'img', 'aria-label': label, class: 'chart-svg', preserveAspectRatio: 'xMidYMid meet' });
+  const svg = svgEl('svg', {
+    role: 'img',
+    'aria-label': label,
+    class: 'chart-svg',
+    preserveAspectRatio: 'xMidYMid meet',
+  });
   container.append(svg);
   return svg;
 }
@@ -53,11 +59,21 @@ function legend(container, items) {
 export function stackedBars(container, { labels, series, label, empty, tickEvery = 1 }) {
   const totals = labels.map((_, i) => series.reduce((a, s) => a + (s.values[i] ?? 0), 0));
   const max = niceMax(Math.max(0, ...totals));
-  const svg = frame(container, { label: `${label}. ${series.map((s) => `${s.name} ${s.values.reduce((a, b) => a + b, 0)}`).join(', ')}`, empty, hasData: totals.some((t) => t > 0) });
+  const svg = frame(container, {
+    label: `${label}. ${series.map((s) => `${s.name} ${s.values.reduce((a, b) => a + b, 0)}`).join(', ')}`,
+    empty,
+    hasData: totals.some((t) => t > 0),
+  });
   if (!svg) return;
-  const W = 600, H = 240, L = 46, B = 28, T = 8, R = 8;
+  const W = 600,
+    H = 240,
+    L = 46,
+    B = 28,
+    T = 8,
+    R = 8;
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  const plotW = W - L - R, plotH = H - T - B;
+  const plotW = W - L - R,
+    plotH = H - T - B;
   for (let i = 0; i <= 4; i++) {
     const y = T + plotH - (plotH * i) / 4;
     svg.append(svgEl('line', { x1: L, x2: W - R, y1: y, y2: y, class: 'grid' }));
@@ -72,21 +88,38 @@ export function stackedBars(container, { labels, series, label, empty, tickEvery
       if (!v) continue;
       const h = (v / max) * plotH;
       y -= h;
-      const rect = svgEl('rect', { x: L + i * step + (step - bw) / 2, y, width: bw, height: Math.max(h, 0.5), class: `mark ${s.cls}` });
+      const rect = svgEl('rect', {
+        x: L + i * step + (step - bw) / 2,
+        y,
+        width: bw,
+        height: Math.max(h, 0.5),
+        class: `mark ${s.cls}`,
+      });
       rect.append(svgEl('title', {}, `${lab} · ${s.name}: ${v}`));
       svg.append(rect);
     }
-    if (i % tickEvery === 0) svg.append(svgEl('text', { x: L + i * step + step / 2, y: H - 6, 'text-anchor': 'middle', class: 'axis' }, lab));
+    if (i % tickEvery === 0)
+      svg.append(svgEl('text', { x: L + i * step + step / 2, y: H - 6, 'text-anchor': 'middle', class: 'axis' }, lab));
   });
-  legend(container, series.map((s) => ({ label: s.name, cls: s.cls, value: s.values.reduce((a, b) => a + b, 0) })));
+  legend(
+    container,
+    series.map((s) => ({ label: s.name, cls: s.cls, value: s.values.reduce((a, b) => a + b, 0) })),
+  );
 }
 
 /** Horizontal bars: items [{ label, value, cls? }]. */
 export function horizontalBars(container, { items, label, empty, format = fmt }) {
   const max = Math.max(0, ...items.map((i) => i.value));
-  const svg = frame(container, { label: `${label}. ${items.map((i) => `${i.label} ${format(i.value)}`).join(', ')}`, empty, hasData: max > 0 });
+  const svg = frame(container, {
+    label: `${label}. ${items.map((i) => `${i.label} ${format(i.value)}`).join(', ')}`,
+    empty,
+    hasData: max > 0,
+  });
   if (!svg) return;
-  const rowH = 32, W = 600, labelW = 210, R = 60;
+  const rowH = 32,
+    W = 600,
+    labelW = 210,
+    R = 60;
   const H = items.length * rowH + 4;
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   items.forEach((it, i) => {
@@ -94,7 +127,14 @@ export function horizontalBars(container, { items, label, empty, format = fmt })
     const w = max ? ((W - labelW - R) * it.value) / max : 0;
     const name = it.label.length > 28 ? `${it.label.slice(0, 27)}…` : it.label;
     svg.append(svgEl('text', { x: labelW - 8, y: y + 19, 'text-anchor': 'end', class: 'label' }, name));
-    const rect = svgEl('rect', { x: labelW, y: y + 2, width: Math.max(w, 1), height: rowH - 8, rx: 3, class: `mark ${it.cls ?? 's-primary'}` });
+    const rect = svgEl('rect', {
+      x: labelW,
+      y: y + 2,
+      width: Math.max(w, 1),
+      height: rowH - 8,
+      rx: 3,
+      class: `mark ${it.cls ?? 's-primary'}`,
+    });
     rect.append(svgEl('title', {}, `${it.label}: ${format(it.value)}`));
     svg.append(rect);
     svg.append(svgEl('text', { x: labelW + w + 6, y: y + 19, class: 'value' }, format(it.value)));
@@ -104,24 +144,41 @@ export function horizontalBars(container, { items, label, empty, format = fmt })
 /** A donut: items [{ label, value, cls }], with a big figure in the middle. */
 export function donut(container, { items, label, center, centerLabel, empty }) {
   const total = items.reduce((a, i) => a + i.value, 0);
-  const svg = frame(container, { label: `${label}. ${center ? `${center} ${centerLabel ?? ''}. ` : ''}${items.map((i) => `${i.label} ${i.value}`).join(', ')}`, empty, hasData: total > 0 });
+  const svg = frame(container, {
+    label: `${label}. ${center ? `${center} ${centerLabel ?? ''}. ` : ''}${items.map((i) => `${i.label} ${i.value}`).join(', ')}`,
+    empty,
+    hasData: total > 0,
+  });
   if (!svg) return;
   svg.setAttribute('viewBox', '0 0 200 200');
   svg.classList.add('donut');
-  const r = 70, c = 2 * Math.PI * r;
+  const r = 70,
+    c = 2 * Math.PI * r;
   let offset = 0;
   svg.append(svgEl('circle', { cx: 100, cy: 100, r, class: 'donut-track' }));
   for (const it of items) {
     if (!it.value) continue;
     const len = (it.value / total) * c;
-    const arc = svgEl('circle', { cx: 100, cy: 100, r, class: `donut-arc ${it.cls}`, 'stroke-dasharray': `${len} ${c - len}`, 'stroke-dashoffset': -offset, transform: 'rotate(-90 100 100)' });
+    const arc = svgEl('circle', {
+      cx: 100,
+      cy: 100,
+      r,
+      class: `donut-arc ${it.cls}`,
+      'stroke-dasharray': `${len} ${c - len}`,
+      'stroke-dashoffset': -offset,
+      transform: 'rotate(-90 100 100)',
+    });
     arc.append(svgEl('title', {}, `${it.label}: ${it.value} (${Math.round((it.value / total) * 100)}%)`));
     svg.append(arc);
     offset += len;
   }
   if (center) {
     svg.append(svgEl('text', { x: 100, y: 102, 'text-anchor': 'middle', class: 'donut-center' }, center));
-    if (centerLabel) svg.append(svgEl('text', { x: 100, y: 124, 'text-anchor': 'middle', class: 'donut-sub' }, centerLabel));
+    if (centerLabel)
+      svg.append(svgEl('text', { x: 100, y: 124, 'text-anchor': 'middle', class: 'donut-sub' }, centerLabel));
   }
-  legend(container, items.map((i) => ({ label: i.label, cls: i.cls, value: i.value })));
+  legend(
+    container,
+    items.map((i) => ({ label: i.label, cls: i.cls, value: i.value })),
+  );
 }

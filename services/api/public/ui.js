@@ -15,14 +15,16 @@ export function h(tag, attrs = {}, ...children) {
     else if (k in el && typeof v !== 'string') el[k] = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat())
+    if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
 }
 
 export const state = { me: null, timers: [], uiConfig: { grafanaUrl: null }, bots: [] };
 export const canChange = () => state.me && state.me.role !== 'viewer';
 
-export const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(v >= 0.995 || v === 0 ? 0 : 1)}%`);
+export const pct = (v) =>
+  v === null || v === undefined ? '—' : `${(v * 100).toFixed(v >= 0.995 || v === 0 ? 0 : 1)}%`;
 export const num = (v) => (v === null || v === undefined ? '—' : Number(v).toLocaleString('en'));
 export const ms = (v) => (v === null || v === undefined ? '—' : `${Math.round(v)} ms`);
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
@@ -31,7 +33,14 @@ export const ago = (iso) => {
   const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
   return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
 };
-export const bytes = (n) => (n === null || n === undefined ? '—' : n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`);
+export const bytes = (n) =>
+  n === null || n === undefined
+    ? '—'
+    : n < 1024
+      ? `${n} B`
+      : n < 1048576
+        ? `${(n / 1024).toFixed(1)} KB`
+        : `${(n / 1048576).toFixed(1)} MB`;
 export const badge = (value, extra) => h(`span.badge.s-${String(value).replace(/[^\w-]/g, '')}`, {}, extra ?? value);
 
 let toastTimer;
@@ -75,7 +84,17 @@ export const table = (caption, headers, rows, empty = 'Nothing here yet') =>
       'table',
       {},
       h('caption', {}, caption),
-      h('thead', {}, h('tr', {}, headers.map((x) => h(typeof x === 'object' ? `th.${x.cls}` : 'th', { scope: 'col' }, typeof x === 'object' ? x.label : x)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          headers.map((x) =>
+            h(typeof x === 'object' ? `th.${x.cls}` : 'th', { scope: 'col' }, typeof x === 'object' ? x.label : x),
+          ),
+        ),
+      ),
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' }, empty))),
     ),
   );
@@ -96,5 +115,9 @@ export const botName = (id) => {
   return b ? `@${b.username}` : `#${id}`;
 };
 export const botSelect = (allLabel = 'All bots') =>
-  h('select', { name: 'bot_id' }, h('option', { value: '' }, allLabel), state.bots.map((b) => h('option', { value: b.id }, `@${b.username}`)));
-
+  h(
+    'select',
+    { name: 'bot_id' },
+    h('option', { value: '' }, allLabel),
+    state.bots.map((b) => h('option', { value: b.id }, `@${b.username}`)),
+  );

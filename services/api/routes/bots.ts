@@ -31,14 +31,18 @@ export const botSelect = {
 } as const;
 
 const BOT_STATUSES = ['starting', 'running', 'stopping', 'stopped', 'crashed', 'restarting'] as const;
-const tokenSchema = z.string().trim().regex(/^\d{5,15}:[A-Za-z0-9_-]{30,100}$/, 'expected a bot token like 123456:ABC… from @BotFather');
+const tokenSchema = z
+  .string()
+  .trim()
+  .regex(/^\d{5,15}:[A-Za-z0-9_-]{30,100}$/, 'expected a bot token like 123456:ABC… from @BotFather');
 
 const registryError = (err: unknown): never => {
   if (err instanceof BotRegistryError) {
     if (err.code === 'duplicate') throw new ApiError(409, 'duplicate', err.message);
     if (err.code === 'invalid_token') throw new ApiError(422, 'invalid_token', err.message);
     if (err.code === 'telegram_unavailable') throw new ApiError(503, 'telegram_unavailable', err.message);
-    if (err.code === 'key_missing' || err.code === 'key_wrong') throw new ApiError(503, 'encryption_key_missing', 'TOKEN_ENCRYPTION_KEY is not configured on the server');
+    if (err.code === 'key_missing' || err.code === 'key_wrong')
+      throw new ApiError(503, 'encryption_key_missing', 'TOKEN_ENCRYPTION_KEY is not configured on the server');
   }
   throw err;
 };
@@ -62,7 +66,13 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
         const before = await live(params.id);
         await controlBot(ctx, before.id, name);
         const after = await live(params.id);
-        await audit(ctx, req, auth, { action: `bot.${name}`, resourceType: 'bot', resourceId: before.id, oldValues: { isActive: before.isActive, status: before.status }, newValues: { isActive: after.isActive, status: after.status } });
+        await audit(ctx, req, auth, {
+          action: `bot.${name}`,
+          resourceType: 'bot',
+          resourceId: before.id,
+          oldValues: { isActive: before.isActive, status: before.status },
+          newValues: { isActive: after.isActive, status: after.status },
+        });
         return after;
       },
     });
@@ -74,20 +84,33 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'List bots (never their tokens)',
       tag: 'bots',
       access: 'viewer',
-      query: z.object({ ...pageQuery, status: z.enum(BOT_STATUSES).optional(), active: boolString.optional(), q: searchText.optional() }),
+      query: z.object({
+        ...pageQuery,
+        status: z.enum(BOT_STATUSES).optional(),
+        active: boolString.optional(),
+        q: searchText.optional(),
+      }),
       handler: async ({ query }) => {
         const where: Prisma.Sql[] = [Prisma.sql`deleted_at IS NULL`];
         if (query.status) where.push(Prisma.sql`status = ${query.status}`);
         if (query.active !== undefined) where.push(Prisma.sql`is_active = ${query.active}`);
-        if (query.q) where.push(Prisma.sql`(username ILIKE ${`%${escapeLike(query.q)}%`} OR name ILIKE ${`%${escapeLike(query.q)}%`})`);
-        return windowPage(ctx.db, {
-          select: Prisma.sql`id, telegram_bot_id AS "telegramBotId", username, name, is_active AS "isActive", status, status_reason AS "statusReason",
+        if (query.q)
+          where.push(
+            Prisma.sql`(username ILIKE ${`%${escapeLike(query.q)}%`} OR name ILIKE ${`%${escapeLike(query.q)}%`})`,
+          );
+        return windowPage(
+          ctx.db,
+          {
+            select: Prisma.sql`id, telegram_bot_id AS "telegramBotId", username, name, is_active AS "isActive", status, status_reason AS "statusReason",
             restart_count AS "restartCount", started_at AS "startedAt", last_heartbeat_at AS "lastHeartbeatAt", last_error AS "lastError",
             last_error_at AS "lastErrorAt", created_by_id AS "createdById", created_at AS "createdAt", updated_at AS "updatedAt"`,
-          from: Prisma.sql`bot_instances`,
-          where,
-          orderBy: Prisma.sql`id ASC`,
-        }, query.page, query.per_page);
+            from: Prisma.sql`bot_instances`,
+            where,
+            orderBy: Prisma.sql`id ASC`,
+          },
+          query.page,
+          query.per_page,
+        );
       },
     }),
     defineRoute({
@@ -99,10 +122,18 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       status: 201,
       body: z.object({ token: tokenSchema }),
       handler: async ({ body, auth, req }) => {
-        const row = await registerBot(ctx.db, ctx.config, body.token, { createdById: auth.userId ?? undefined, failOnDuplicate: true }).catch(registryError);
+        const row = await registerBot(ctx.db, ctx.config, body.token, {
+          createdById: auth.userId ?? undefined,
+          failOnDuplicate: true,
+        }).catch(registryError);
         await publishControl(ctx, { type: 'bots-changed', botId: row.id });
         const bot = await live(row.id);
-        await audit(ctx, req, auth, { action: 'bot.create', resourceType: 'bot', resourceId: bot.id, newValues: { telegramBotId: bot.telegramBotId, username: bot.username, name: bot.name } });
+        await audit(ctx, req, auth, {
+          action: 'bot.create',
+          resourceType: 'bot',
+          resourceId: bot.id,
+          newValues: { telegramBotId: bot.telegramBotId, username: bot.username, name: bot.name },
+        });
         return bot;
       },
     }),
@@ -137,9 +168,11 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
         if (body.name !== undefined) data.name = body.name;
         if (body.token) {
           const key = ctx.config.TOKEN_ENCRYPTION_KEY;
-          if (!key) throw new ApiError(503, 'encryption_key_missing', 'TOKEN_ENCRYPTION_KEY is not configured on the server');
+          if (!key)
+            throw new ApiError(503, 'encryption_key_missing', 'TOKEN_ENCRYPTION_KEY is not configured on the server');
           const me = await checkToken(ctx.config, body.token).catch(registryError);
-          if (BigInt(me.id) !== before.telegramBotId) throw new ApiError(422, 'invalid_token', 'This token belongs to another bot');
+          if (BigInt(me.id) !== before.telegramBotId)
+            throw new ApiError(422, 'invalid_token', 'This token belongs to another bot');
           data.tokenEncrypted = encryptSecret(body.token, key);
         }
         const after = await ctx.db.botInstance.update({ where: { id: before.id }, data, select: botSelect });
@@ -148,7 +181,13 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
           await controlBot(ctx, before.id, 'restart');
         }
         const diff = changed(before, { name: body.name });
-        await audit(ctx, req, auth, { action: 'bot.update', resourceType: 'bot', resourceId: before.id, oldValues: diff.oldValues, newValues: { ...diff.newValues, ...(body.token ? { tokenReplaced: true } : {}) } });
+        await audit(ctx, req, auth, {
+          action: 'bot.update',
+          resourceType: 'bot',
+          resourceId: before.id,
+          oldValues: diff.oldValues,
+          newValues: { ...diff.newValues, ...(body.token ? { tokenReplaced: true } : {}) },
+        });
         return after;
       },
     }),
@@ -161,10 +200,18 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       params: idParams,
       handler: async ({ params, auth, req }) => {
         const before = await live(params.id);
-        await ctx.db.botInstance.update({ where: { id: before.id }, data: { deletedAt: new Date(), isActive: false, status: 'stopped', statusReason: 'deleted by an operator' } });
+        await ctx.db.botInstance.update({
+          where: { id: before.id },
+          data: { deletedAt: new Date(), isActive: false, status: 'stopped', statusReason: 'deleted by an operator' },
+        });
         await publishControl(ctx, { type: 'bots-changed', botId: before.id });
         queues.dropBot(before.id);
-        await audit(ctx, req, auth, { action: 'bot.delete', resourceType: 'bot', resourceId: before.id, oldValues: { username: before.username, isActive: before.isActive, status: before.status } });
+        await audit(ctx, req, auth, {
+          action: 'bot.delete',
+          resourceType: 'bot',
+          resourceId: before.id,
+          oldValues: { username: before.username, isActive: before.isActive, status: before.status },
+        });
         return undefined;
       },
     }),
@@ -174,7 +221,7 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/bots/:id/health',
-      summary: 'A bot\'s health: heartbeat, getMe probe, breaker, queue depth and lag',
+      summary: "A bot's health: heartbeat, getMe probe, breaker, queue depth and lag",
       tag: 'bots',
       access: 'viewer',
       params: idParams,

@@ -10,8 +10,21 @@ import { defineRoute, type AnyRoute } from '../routing';
 import { idParams, pageQuery } from '../schemas';
 
 const exportSelect = {
-  id: true, kind: true, filters: true, status: true, progressRows: true, rows: true, bytes: true, sha256: true,
-  fileDeletedAt: true, requestedById: true, scheduled: true, error: true, startedAt: true, finishedAt: true, createdAt: true,
+  id: true,
+  kind: true,
+  filters: true,
+  status: true,
+  progressRows: true,
+  rows: true,
+  bytes: true,
+  sha256: true,
+  fileDeletedAt: true,
+  requestedById: true,
+  scheduled: true,
+  error: true,
+  startedAt: true,
+  finishedAt: true,
+  createdAt: true,
 } as const;
 
 // The same fields as exportSelect, for the list page (one query with a window count).
@@ -27,12 +40,21 @@ export function exportRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'List CSV exports',
       tag: 'exports',
       access: 'viewer',
-      query: z.object({ ...pageQuery, kind: z.enum(EXPORT_KINDS).optional(), status: z.enum(['queued', 'running', 'done', 'failed']).optional() }),
+      query: z.object({
+        ...pageQuery,
+        kind: z.enum(EXPORT_KINDS).optional(),
+        status: z.enum(['queued', 'running', 'done', 'failed']).optional(),
+      }),
       handler: async ({ query }) => {
         const where: Prisma.Sql[] = [];
         if (query.kind) where.push(Prisma.sql`e.kind = ${query.kind}`);
         if (query.status) where.push(Prisma.sql`e.status = ${query.status}`);
-        return windowPage(ctx.db, { select: exportColumns, from: Prisma.sql`exports e`, where, orderBy: Prisma.sql`e.id DESC` }, query.page, query.per_page);
+        return windowPage(
+          ctx.db,
+          { select: exportColumns, from: Prisma.sql`exports e`, where, orderBy: Prisma.sql`e.id DESC` },
+          query.page,
+          query.per_page,
+        );
       },
     }),
     defineRoute({
@@ -45,8 +67,16 @@ export function exportRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       body: z.object({ kind: z.enum(EXPORT_KINDS), filters: exportFiltersSchema.optional() }),
       handler: async ({ body, auth, req }) => {
         try {
-          const row = await requestExport({ db: ctx.db, exportsQueue: queues.exports() }, { kind: body.kind, filters: body.filters ?? {}, requestedById: auth.userId });
-          await audit(ctx, req, auth, { action: 'export.create', resourceType: 'export', resourceId: row.id, newValues: { kind: row.kind, filters: row.filters } });
+          const row = await requestExport(
+            { db: ctx.db, exportsQueue: queues.exports() },
+            { kind: body.kind, filters: body.filters ?? {}, requestedById: auth.userId },
+          );
+          await audit(ctx, req, auth, {
+            action: 'export.create',
+            resourceType: 'export',
+            resourceId: row.id,
+            newValues: { kind: row.kind, filters: row.filters },
+          });
           return ctx.db.export.findUnique({ where: { id: row.id }, select: exportSelect });
         } catch (err) {
           if (err instanceof ExportRequestError) throw new ApiError(400, 'validation_failed', err.message);
@@ -57,7 +87,7 @@ export function exportRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/exports/:id',
-      summary: 'Get an export\'s status and progress',
+      summary: "Get an export's status and progress",
       tag: 'exports',
       access: 'viewer',
       params: idParams,

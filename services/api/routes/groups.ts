@@ -37,8 +37,16 @@ const groupSettings = z
       .int()
       .refine((v) => v === 0 || (v >= 30 && v <= 31_622_400), '0 (until verified) or 30 to 31622400 seconds')
       .optional(),
-    language: z.string().regex(/^[a-z]{2}$/, 'an ISO 639-1 code such as en').optional(),
-    customPromptText: z.string().max(2048).refine((v) => /\S/.test(v), 'must not be blank').nullable().optional(),
+    language: z
+      .string()
+      .regex(/^[a-z]{2}$/, 'an ISO 639-1 code such as en')
+      .optional(),
+    customPromptText: z
+      .string()
+      .max(2048)
+      .refine((v) => /\S/.test(v), 'must not be blank')
+      .nullable()
+      .optional(),
     /** Ban a channel that posts here on someone's behalf at its n-th deleted post (0 = only delete). */
     senderChatBanAfter: z.number().int().min(0).max(100).optional(),
     /** When disabling: also unmute everyone the bot muted in the group (default true). */
@@ -49,7 +57,8 @@ const groupSettings = z
 export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
   const loadGroup = async (id: number) => {
     const group = await ctx.db.protectedGroup.findUnique({ where: { id } });
-    if (!group || (await ctx.db.botInstance.count({ where: { id: group.botInstanceId, deletedAt: null } })) === 0) throw notFound('Group');
+    if (!group || (await ctx.db.botInstance.count({ where: { id: group.botInstanceId, deletedAt: null } })) === 0)
+      throw notFound('Group');
     return group;
   };
   const changedGroup = async (botId: number, chatId: bigint) => {
@@ -64,25 +73,46 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       summary: 'List groups; filter by bot and enabled, search titles (full-text, prefix per word)',
       tag: 'groups',
       access: 'viewer',
-      query: z.object({ ...pageQuery, bot_id: dbId.optional(), enabled: boolString.optional(), chat_id: telegramId.optional(), q: searchText.optional() }),
+      query: z.object({
+        ...pageQuery,
+        bot_id: dbId.optional(),
+        enabled: boolString.optional(),
+        chat_id: telegramId.optional(),
+        q: searchText.optional(),
+      }),
       handler: async ({ query }) =>
-        cache.read('groups', `list:${JSON.stringify(query, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`, async () => {
-          const where: Prisma.Sql[] = [Prisma.sql`b.deleted_at IS NULL`];
-          if (query.bot_id) where.push(Prisma.sql`g.bot_instance_id = ${query.bot_id}`);
-          if (query.enabled !== undefined) where.push(Prisma.sql`g.enabled = ${query.enabled}`);
-          if (query.chat_id !== undefined) where.push(Prisma.sql`g.chat_id = ${query.chat_id}`);
-          if (query.q !== undefined) {
-            const ts = prefixTsQuery(query.q);
-            if (!ts) return { items: [], page: query.page, perPage: query.per_page, total: 0, totalPages: 0 };
-            where.push(Prisma.sql`to_tsvector('simple', g.title) @@ to_tsquery('simple', ${ts})`);
-          }
-          return windowPage(ctx.db, { select: groupColumns, from: Prisma.sql`protected_groups g JOIN bot_instances b ON b.id = g.bot_instance_id`, where, orderBy: Prisma.sql`g.id DESC` }, query.page, query.per_page);
-        }),
+        cache.read(
+          'groups',
+          `list:${JSON.stringify(query, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`,
+          async () => {
+            const where: Prisma.Sql[] = [Prisma.sql`b.deleted_at IS NULL`];
+            if (query.bot_id) where.push(Prisma.sql`g.bot_instance_id = ${query.bot_id}`);
+            if (query.enabled !== undefined) where.push(Prisma.sql`g.enabled = ${query.enabled}`);
+            if (query.chat_id !== undefined) where.push(Prisma.sql`g.chat_id = ${query.chat_id}`);
+            if (query.q !== undefined) {
+              const ts = prefixTsQuery(query.q);
+              if (!ts) return { items: [], page: query.page, perPage: query.per_page, total: 0, totalPages: 0 };
+              where.push(Prisma.sql`to_tsvector('simple', g.title) @@ to_tsquery('simple', ${ts})`);
+            }
+            return windowPage(
+              ctx.db,
+              {
+                select: groupColumns,
+                from: Prisma.sql`protected_groups g JOIN bot_instances b ON b.id = g.bot_instance_id`,
+                where,
+                orderBy: Prisma.sql`g.id DESC`,
+              },
+              query.page,
+              query.per_page,
+            );
+          },
+        ),
     }),
     defineRoute({
       method: 'get',
       path: '/groups/:id',
-      summary: 'Get a group with its settings, linked channels (botIsAdmin false: the bot cannot check that channel, uncheckableChannels counts them) and the restrictions that hold now',
+      summary:
+        'Get a group with its settings, linked channels (botIsAdmin false: the bot cannot check that channel, uncheckableChannels counts them) and the restrictions that hold now',
       tag: 'groups',
       access: 'viewer',
       params: idParams,
@@ -90,18 +120,30 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
         cache.read('groups', `item:${params.id}`, async () => {
           const group = await loadGroup(params.id);
           const [links, openRestrictions, whitelisted] = await Promise.all([
-            ctx.db.groupChannelLink.findMany({ where: { groupId: group.id }, select: { channel: { select: { id: true, channelId: true, title: true, username: true, botIsAdmin: true } } } }),
+            ctx.db.groupChannelLink.findMany({
+              where: { groupId: group.id },
+              select: {
+                channel: { select: { id: true, channelId: true, title: true, username: true, botIsAdmin: true } },
+              },
+            }),
             ctx.db.restriction.count({ where: heldRestrictions(group.id) }),
             ctx.db.groupWhitelist.count({ where: { groupId: group.id } }),
           ]);
           const channels = links.map((l) => l.channel);
-          return { ...group, channels, uncheckableChannels: channels.filter((c) => !c.botIsAdmin).length, openRestrictions, whitelisted };
+          return {
+            ...group,
+            channels,
+            uncheckableChannels: channels.filter((c) => !c.botIsAdmin).length,
+            openRestrictions,
+            whitelisted,
+          };
         }),
     }),
     defineRoute({
       method: 'patch',
       path: '/groups/:id',
-      summary: 'Change a group\'s settings (verifiers reload within moments); disabling unmutes everyone the bot muted unless liftRestrictions is false',
+      summary:
+        "Change a group's settings (verifiers reload within moments); disabling unmutes everyone the bot muted unless liftRestrictions is false",
       tag: 'groups',
       access: 'admin',
       params: idParams,
@@ -109,15 +151,28 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       handler: async ({ params, body, auth, req }) => {
         const before = await loadGroup(params.id);
         const { liftRestrictions, ...settings } = body;
-        if (settings.enabled === true && before.botRemovedAt) throw new ApiError(409, 'conflict', 'The bot was removed from this group; add it back first');
+        if (settings.enabled === true && before.botRemovedAt)
+          throw new ApiError(409, 'conflict', 'The bot was removed from this group; add it back first');
         const after = await ctx.db.protectedGroup.update({ where: { id: before.id }, data: settings });
         await changedGroup(before.botInstanceId, before.chatId);
         let liftJob: string | undefined;
         if (before.enabled && settings.enabled === false && liftRestrictions !== false) {
-          liftJob = (await queues.liftRestrictions({ botInstanceId: before.botInstanceId, groupId: before.id, reason: 'unprotected' })).id;
+          liftJob = (
+            await queues.liftRestrictions({
+              botInstanceId: before.botInstanceId,
+              groupId: before.id,
+              reason: 'unprotected',
+            })
+          ).id;
         }
         const diff = changed(before, settings);
-        await audit(ctx, req, auth, { action: 'group.update', resourceType: 'group', resourceId: before.id, oldValues: diff.oldValues, newValues: { ...diff.newValues, ...(liftJob ? { liftRestrictions: true } : {}) } });
+        await audit(ctx, req, auth, {
+          action: 'group.update',
+          resourceType: 'group',
+          resourceId: before.id,
+          oldValues: diff.oldValues,
+          newValues: { ...diff.newValues, ...(liftJob ? { liftRestrictions: true } : {}) },
+        });
         return { ...after, liftRestrictionsJobId: liftJob ?? null };
       },
     }),
@@ -137,8 +192,18 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
           await ctx.db.protectedGroup.update({ where: { id: group.id }, data: { enabled: false } });
         }
         await changedGroup(group.botInstanceId, group.chatId);
-        const job = await queues.liftRestrictions({ botInstanceId: group.botInstanceId, groupId: group.id, reason: 'manual' });
-        await audit(ctx, req, auth, { action: 'group.unmute_all', resourceType: 'group', resourceId: group.id, oldValues: { enabled: group.enabled, openRestrictions: open }, newValues: { enabled: body.disable ? false : group.enabled } });
+        const job = await queues.liftRestrictions({
+          botInstanceId: group.botInstanceId,
+          groupId: group.id,
+          reason: 'manual',
+        });
+        await audit(ctx, req, auth, {
+          action: 'group.unmute_all',
+          resourceType: 'group',
+          resourceId: group.id,
+          oldValues: { enabled: group.enabled, openRestrictions: open },
+          newValues: { enabled: body.disable ? false : group.enabled },
+        });
         return { jobId: job.id, openRestrictions: open, enabled: body.disable ? false : group.enabled };
       },
     }),
@@ -153,13 +218,24 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       body: z.object({ channelId: z.number().int().positive().max(2_147_483_647) }).strict(),
       handler: async ({ params, body, auth, req }) => {
         const group = await loadGroup(params.id);
-        const channel = await ctx.db.enforcedChannel.findFirst({ where: { id: body.channelId, botInstanceId: group.botInstanceId } });
-        if (!channel) throw new ApiError(404, 'not_found', 'Channel not found for this group\'s bot');
-        const exists = await ctx.db.groupChannelLink.findUnique({ where: { groupId_channelId: { groupId: group.id, channelId: channel.id } } });
+        const channel = await ctx.db.enforcedChannel.findFirst({
+          where: { id: body.channelId, botInstanceId: group.botInstanceId },
+        });
+        if (!channel) throw new ApiError(404, 'not_found', "Channel not found for this group's bot");
+        const exists = await ctx.db.groupChannelLink.findUnique({
+          where: { groupId_channelId: { groupId: group.id, channelId: channel.id } },
+        });
         if (exists) throw new ApiError(409, 'conflict', 'Channel already linked');
-        await ctx.db.groupChannelLink.create({ data: { groupId: group.id, channelId: channel.id, botInstanceId: group.botInstanceId } });
+        await ctx.db.groupChannelLink.create({
+          data: { groupId: group.id, channelId: channel.id, botInstanceId: group.botInstanceId },
+        });
         await changedGroup(group.botInstanceId, group.chatId);
-        await audit(ctx, req, auth, { action: 'group.link_channel', resourceType: 'group', resourceId: group.id, newValues: { channelId: channel.id, channelTelegramId: channel.channelId } });
+        await audit(ctx, req, auth, {
+          action: 'group.link_channel',
+          resourceType: 'group',
+          resourceId: group.id,
+          newValues: { channelId: channel.id, channelTelegramId: channel.channelId },
+        });
         return { groupId: group.id, channelId: channel.id };
       },
     }),
@@ -172,10 +248,17 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       params: z.object({ id: dbId, channelId: dbId }),
       handler: async ({ params, auth, req }) => {
         const group = await loadGroup(params.id);
-        const { count } = await ctx.db.groupChannelLink.deleteMany({ where: { groupId: group.id, channelId: params.channelId } });
+        const { count } = await ctx.db.groupChannelLink.deleteMany({
+          where: { groupId: group.id, channelId: params.channelId },
+        });
         if (!count) throw notFound('Link');
         await changedGroup(group.botInstanceId, group.chatId);
-        await audit(ctx, req, auth, { action: 'group.unlink_channel', resourceType: 'group', resourceId: group.id, oldValues: { channelId: params.channelId } });
+        await audit(ctx, req, auth, {
+          action: 'group.unlink_channel',
+          resourceType: 'group',
+          resourceId: group.id,
+          oldValues: { channelId: params.channelId },
+        });
         return undefined;
       },
     }),
@@ -202,9 +285,21 @@ export function channelRoutes({ ctx, cache }: ApiDeps): AnyRoute[] {
           if (query.q !== undefined) {
             const ts = prefixTsQuery(query.q);
             if (!ts) return { items: [], page: query.page, perPage: query.per_page, total: 0, totalPages: 0 };
-            where.push(Prisma.sql`to_tsvector('simple', coalesce(c.title, '') || ' ' || coalesce(c.username, '')) @@ to_tsquery('simple', ${ts})`);
+            where.push(
+              Prisma.sql`to_tsvector('simple', coalesce(c.title, '') || ' ' || coalesce(c.username, '')) @@ to_tsquery('simple', ${ts})`,
+            );
           }
-          return windowPage(ctx.db, { select: channelColumns, from: Prisma.sql`enforced_channels c JOIN bot_instances b ON b.id = c.bot_instance_id`, where, orderBy: Prisma.sql`c.id DESC` }, query.page, query.per_page);
+          return windowPage(
+            ctx.db,
+            {
+              select: channelColumns,
+              from: Prisma.sql`enforced_channels c JOIN bot_instances b ON b.id = c.bot_instance_id`,
+              where,
+              orderBy: Prisma.sql`c.id DESC`,
+            },
+            query.page,
+            query.per_page,
+          );
         }),
     }),
     defineRoute({
@@ -216,9 +311,15 @@ export function channelRoutes({ ctx, cache }: ApiDeps): AnyRoute[] {
       params: idParams,
       handler: async ({ params }) =>
         cache.read('channels', `item:${params.id}`, async () => {
-          const channel = await ctx.db.enforcedChannel.findFirst({ where: { id: params.id, botInstance: { deletedAt: null } } });
+          const channel = await ctx.db.enforcedChannel.findFirst({
+            where: { id: params.id, botInstance: { deletedAt: null } },
+          });
           if (!channel) throw notFound('Channel');
-          const links = await ctx.db.groupChannelLink.findMany({ where: { channelId: channel.id }, select: { group: { select: { id: true, chatId: true, title: true, enabled: true } } }, take: 500 });
+          const links = await ctx.db.groupChannelLink.findMany({
+            where: { channelId: channel.id },
+            select: { group: { select: { id: true, chatId: true, title: true, enabled: true } } },
+            take: 500,
+          });
           return { ...channel, groups: links.map((l) => l.group) };
         }),
     }),

@@ -20,7 +20,9 @@ const keyset = <T extends { id: bigint | number | string }>(rows: T[], limit: nu
  * An audit row as an admin sees it: what was done to what, by whom, when. Addresses and user agents say where
  * people are, and the name typed at a failed login is sometimes a password typed in the wrong field: owners only.
  */
-const forAdmins = <T extends { ip: string | null; userAgent: string | null; action: string; newValues: unknown }>(row: T): T => ({
+const forAdmins = <T extends { ip: string | null; userAgent: string | null; action: string; newValues: unknown }>(
+  row: T,
+): T => ({
   ...row,
   ip: null,
   userAgent: null,
@@ -35,7 +37,8 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/verifications',
-      summary: 'Verification decisions, newest first; filter by bot, group (Telegram chat id), user, status and time range; keyset cursor',
+      summary:
+        'Verification decisions, newest first; filter by bot, group (Telegram chat id), user, status and time range; keyset cursor',
       tag: 'verifications',
       access: 'viewer',
       query: z.object({
@@ -54,11 +57,15 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         const where: string[] = [];
         const values: unknown[] = [];
         const p = (value: unknown) => (values.push(value), `$${values.length}`);
-        if (query.cursor) where.push(`v.id < ${p((BigInt(query.cursor) > MAX_ID ? MAX_ID : BigInt(query.cursor)).toString())}`);
+        if (query.cursor)
+          where.push(`v.id < ${p((BigInt(query.cursor) > MAX_ID ? MAX_ID : BigInt(query.cursor)).toString())}`);
         if (query.bot_id) where.push(`v.bot_instance_id = ${p(query.bot_id)}`);
         if (query.chat_id !== undefined) where.push(`v.chat_id = ${p(query.chat_id.toString())}`);
         if (query.group_id) {
-          const [group] = await ctx.sql.rows<{ chat_id: string; bot_instance_id: number }>('SELECT chat_id, bot_instance_id FROM protected_groups WHERE id = $1', [query.group_id]);
+          const [group] = await ctx.sql.rows<{ chat_id: string; bot_instance_id: number }>(
+            'SELECT chat_id, bot_instance_id FROM protected_groups WHERE id = $1',
+            [query.group_id],
+          );
           if (!group) return { items: [], nextCursor: null };
           where.push(`v.chat_id = ${p(group.chat_id)} AND v.bot_instance_id = ${p(group.bot_instance_id)}`);
         }
@@ -82,7 +89,8 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/audit-log',
-      summary: 'Admin audit log, newest first; filter by actor, token, action, resource and time range; keyset cursor. Admins see it without addresses, user agents and the names typed at failed logins; owners see everything',
+      summary:
+        'Admin audit log, newest first; filter by actor, token, action, resource and time range; keyset cursor. Admins see it without addresses, user agents and the names typed at failed logins; owners see everything',
       tag: 'audit',
       access: 'admin',
       query: z.object({
@@ -105,7 +113,9 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
             ...(query.action ? { action: query.action } : {}),
             ...(query.resource_type ? { resourceType: query.resource_type } : {}),
             ...(query.resource_id ? { resourceId: query.resource_id } : {}),
-            ...(query.from || query.to ? { createdAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lt: query.to } : {}) } } : {}),
+            ...(query.from || query.to
+              ? { createdAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lt: query.to } : {}) } }
+              : {}),
           },
           orderBy: { id: 'desc' },
           take: query.limit + 1,

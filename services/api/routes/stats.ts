@@ -36,13 +36,22 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
   let loading: Promise<NonNullable<typeof memo>> | undefined;
   const load = async () => {
     if (memo && Date.now() - memo.at < 1_000) return memo;
-    loading ??= readDashboard({ db: ctx.db, redis: ctx.redis, keys: ctx.keys, metrics: metrics.markDashboardSnapshot ? (metrics as { markDashboardSnapshot(at: Date): void }) : undefined })
+    loading ??= readDashboard({
+      db: ctx.db,
+      redis: ctx.redis,
+      keys: ctx.keys,
+      metrics: metrics.markDashboardSnapshot ? (metrics as { markDashboardSnapshot(at: Date): void }) : undefined,
+    })
       .then((snap) => (memo = { at: Date.now(), snap }))
       .finally(() => (loading = undefined));
     return loading;
   };
   const snapshot = async () => (await load()).snap;
-  const meta = (snap: Awaited<ReturnType<typeof snapshot>>) => ({ generatedAt: snap?.generatedAt ?? null, ageMs: snap?.ageMs ?? null, available: snap !== null });
+  const meta = (snap: Awaited<ReturnType<typeof snapshot>>) => ({
+    generatedAt: snap?.generatedAt ?? null,
+    ageMs: snap?.ageMs ?? null,
+    available: snap !== null,
+  });
   const period = (data: DashboardData, p: Period): PeriodFigures => data[p];
 
   const seriesQuery = z.object({
@@ -57,7 +66,8 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
     const from = q.from ?? new Date(to.getTime() - defaultDays * 86_400_000);
     if (from >= to) throw badRequest('`from` must be before `to`');
     const maxDays = q.bucket === 'hour' ? 31 : 400;
-    if (to.getTime() - from.getTime() > maxDays * 86_400_000) throw badRequest(`At most ${maxDays} days with bucket=${q.bucket}`);
+    if (to.getTime() - from.getTime() > maxDays * 86_400_000)
+      throw badRequest(`At most ${maxDays} days with bucket=${q.bucket}`);
     return { from, to };
   };
 
@@ -84,7 +94,15 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       handler: async () => {
         const snap = await snapshot();
         const d = snap?.data;
-        return { ...meta(snap), totals: d?.totals ?? null, today: d?.today ?? null, week: d?.week ?? null, last24h: d?.last24h ?? null, last7d: d?.last7d ?? null, botsByStatus: d?.botsByStatus ?? {} };
+        return {
+          ...meta(snap),
+          totals: d?.totals ?? null,
+          today: d?.today ?? null,
+          week: d?.week ?? null,
+          last24h: d?.last24h ?? null,
+          last7d: d?.last7d ?? null,
+          botsByStatus: d?.botsByStatus ?? {},
+        };
       },
     }),
     defineRoute({
@@ -96,8 +114,19 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       query: seriesQuery,
       handler: async ({ query }) => {
         const { from, to } = seriesRange(query, query.bucket === 'hour' ? 1 : 30);
-        const points = await readVerificationSeries(ctx.db, { from, to, bucket: query.bucket, botId: query.bot_id, chatId: query.chat_id });
-        return { from, to, bucket: query.bucket, points: points.map(({ latencyBuckets: _b, ...p }) => ({ ...p, ...rates({ ...p, latencyBuckets: _b }) })) };
+        const points = await readVerificationSeries(ctx.db, {
+          from,
+          to,
+          bucket: query.bucket,
+          botId: query.bot_id,
+          chatId: query.chat_id,
+        });
+        return {
+          from,
+          to,
+          bucket: query.bucket,
+          points: points.map(({ latencyBuckets: _b, ...p }) => ({ ...p, ...rates({ ...p, latencyBuckets: _b }) })),
+        };
       },
     }),
     defineRoute({
@@ -110,7 +139,13 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       handler: async ({ query }) => {
         const bucket = query.bucket === 'hour' ? 'hour' : 'day';
         const { from, to } = seriesRange({ ...query, bucket }, bucket === 'hour' ? 1 : 30);
-        const points = await readVerificationSeries(ctx.db, { from, to, bucket, botId: query.bot_id, chatId: query.chat_id });
+        const points = await readVerificationSeries(ctx.db, {
+          from,
+          to,
+          bucket,
+          botId: query.bot_id,
+          chatId: query.chat_id,
+        });
         let admittedTotal = 0;
         let heldTotal = 0;
         return {
@@ -144,32 +179,94 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
         const series = query.range === '7d' ? d.series.hourly7d : d.series.hourly24h;
         switch (params.chart) {
           case 'verification-distribution':
-            return { ...head, period: query.period, data: (['verified', 'restricted', 'approved', 'declined', 'skipped', 'errors'] as const).map((status) => ({ status, count: p[status] })) };
+            return {
+              ...head,
+              period: query.period,
+              data: (['verified', 'restricted', 'approved', 'declined', 'skipped', 'errors'] as const).map(
+                (status) => ({ status, count: p[status] }),
+              ),
+            };
           case 'cache-breakdown':
-            return { ...head, period: query.period, data: { hits: p.cacheHits, misses: Math.max(0, p.total - p.cacheHits), hitRate: p.cacheHitRate } };
+            return {
+              ...head,
+              period: query.period,
+              data: { hits: p.cacheHits, misses: Math.max(0, p.total - p.cacheHits), hitRate: p.cacheHitRate },
+            };
           case 'groups-status': {
             const groups = d.bots.reduce((a, b) => a + b.groups, 0);
             const protectedGroups = d.bots.reduce((a, b) => a + b.protectedGroups, 0);
-            return { ...head, data: { protected: protectedGroups, unprotected: groups - protectedGroups, byBot: d.bots.map((b) => ({ botId: b.botId, username: b.username, groups: b.groups, protectedGroups: b.protectedGroups })) } };
+            return {
+              ...head,
+              data: {
+                protected: protectedGroups,
+                unprotected: groups - protectedGroups,
+                byBot: d.bots.map((b) => ({
+                  botId: b.botId,
+                  username: b.username,
+                  groups: b.groups,
+                  protectedGroups: b.protectedGroups,
+                })),
+              },
+            };
           }
           case 'api-calls':
             return { ...head, period: 'last24h', data: d.apiMethods24h };
           case 'hourly-activity':
-            return { ...head, range: query.range, data: series.map((s) => ({ hour: s.hour, total: s.total, verified: s.verified, restricted: s.restricted, errors: s.errors })) };
+            return {
+              ...head,
+              range: query.range,
+              data: series.map((s) => ({
+                hour: s.hour,
+                total: s.total,
+                verified: s.verified,
+                restricted: s.restricted,
+                errors: s.errors,
+              })),
+            };
           case 'latency-distribution':
-            return { ...head, period: query.period, data: p.latencyBuckets.map((count, i) => ({ bucket: bucketLabels[i], count })), percentiles: p.latencyPercentilesMs };
+            return {
+              ...head,
+              period: query.period,
+              data: p.latencyBuckets.map((count, i) => ({ bucket: bucketLabels[i], count })),
+              percentiles: p.latencyPercentilesMs,
+            };
           case 'top-groups':
             return { ...head, period: 'last7d', data: d.topGroups };
           case 'latency-trend':
-            return { ...head, range: query.range, data: series.map((s) => ({ hour: s.hour, p50Ms: s.p50Ms, p95Ms: s.p95Ms })) };
+            return {
+              ...head,
+              range: query.range,
+              data: series.map((s) => ({ hour: s.hour, p50Ms: s.p50Ms, p95Ms: s.p95Ms })),
+            };
           case 'cache-hit-trend': {
             const to = new Date();
             const from = new Date(to.getTime() - (query.range === '7d' ? 7 : 1) * 86_400_000);
             const points = await readVerificationSeries(ctx.db, { from, to, bucket: 'hour' });
-            return { ...head, range: query.range, data: points.map((pt) => ({ hour: pt.at, hits: pt.cacheHits, total: pt.total, hitRate: pt.total ? pt.cacheHits / pt.total : null })) };
+            return {
+              ...head,
+              range: query.range,
+              data: points.map((pt) => ({
+                hour: pt.at,
+                hits: pt.cacheHits,
+                total: pt.total,
+                hitRate: pt.total ? pt.cacheHits / pt.total : null,
+              })),
+            };
           }
           case 'bot-health':
-            return { ...head, data: { byStatus: d.botsByStatus, bots: d.bots.map((b) => ({ botId: b.botId, username: b.username, status: b.status, isActive: b.isActive, today: { total: b.today.total, errors: b.today.errors, successRate: b.today.successRate } })) } };
+            return {
+              ...head,
+              data: {
+                byStatus: d.botsByStatus,
+                bots: d.bots.map((b) => ({
+                  botId: b.botId,
+                  username: b.username,
+                  status: b.status,
+                  isActive: b.isActive,
+                  today: { total: b.today.total, errors: b.today.errors, successRate: b.today.successRate },
+                })),
+              },
+            };
         }
       },
     }),

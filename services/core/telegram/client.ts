@@ -7,7 +7,15 @@ import type { Opts, Telegram as Methods } from 'telegraf/types';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { Keyspace } from '../redis';
-import { BotUnavailableError, cleanError, describeError, isBrokenCircuit, isTelegramError, isTransient, RateLimitedError } from './errors';
+import {
+  BotUnavailableError,
+  cleanError,
+  describeError,
+  isBrokenCircuit,
+  isTelegramError,
+  isTransient,
+  RateLimitedError,
+} from './errors';
 import { inSpan, SpanKind } from '../tracing';
 import { BREAKER_STATE_TTL_S, breakerKey } from './breaker-state';
 import type { Cooldowns } from './cooldowns';
@@ -72,7 +80,9 @@ export class BotApi {
     this.bot = String(options.botInstanceId);
     this.breakerOpenMs = options.breakerOpenMs ?? 30_000;
     this.telegram = new Telegram(options.token, { apiRoot: options.apiRoot });
-    (this.telegram as unknown as { options: { agent: unknown } }).options.agent = options.apiRoot.startsWith('https:') ? httpsAgent : httpAgent;
+    (this.telegram as unknown as { options: { agent: unknown } }).options.agent = options.apiRoot.startsWith('https:')
+      ? httpsAgent
+      : httpAgent;
 
     const transient = handleWhen(isTransient);
     this.breaker = circuitBreaker(transient, {
@@ -82,7 +92,9 @@ export class BotApi {
     this.breaker.onStateChange((state) => {
       options.metrics.breakerState.set({ bot: this.bot }, state === CircuitState.Closed ? 0 : 1);
       // Shared so health checks in any process can see it; expires on its own if this process dies.
-      void options.redis.set(breakerKey(options.keys, this.botInstanceId), this.breakerState, 'EX', BREAKER_STATE_TTL_S).catch(() => {});
+      void options.redis
+        .set(breakerKey(options.keys, this.botInstanceId), this.breakerState, 'EX', BREAKER_STATE_TTL_S)
+        .catch(() => {});
       options.log.warn('circuit breaker state changed', { botId: this.botInstanceId, state: CircuitState[state] });
     });
     options.metrics.breakerState.set({ bot: this.bot }, 0);
@@ -90,7 +102,14 @@ export class BotApi {
   }
 
   get breakerState(): 'closed' | 'open' | 'half-open' | 'isolated' {
-    return ({ [CircuitState.Closed]: 'closed', [CircuitState.Open]: 'open', [CircuitState.HalfOpen]: 'half-open', [CircuitState.Isolated]: 'isolated' } as const)[this.breaker.state];
+    return (
+      {
+        [CircuitState.Closed]: 'closed',
+        [CircuitState.Open]: 'open',
+        [CircuitState.HalfOpen]: 'half-open',
+        [CircuitState.Isolated]: 'isolated',
+      } as const
+    )[this.breaker.state];
   }
 
   /** Tells `listener` whenever the breaker opens, half-opens, closes or is isolated. */
@@ -102,14 +121,22 @@ export class BotApi {
    * Calls a Bot API method through the bot's policies. `beforeRequest` runs right before each request
    * leaves (after any pacing or cooldown wait), for callers that note a non-idempotent call's progress.
    */
-  call<M extends keyof Methods>(method: M, payload: Opts<M>, hooks: { beforeRequest?: () => Promise<unknown> } = {}): Promise<ReturnType<Methods[M]>> {
+  call<M extends keyof Methods>(
+    method: M,
+    payload: Opts<M>,
+    hooks: { beforeRequest?: () => Promise<unknown> } = {},
+  ): Promise<ReturnType<Methods[M]>> {
     return inSpan(`telegram ${method}`, SpanKind.CLIENT, (span) => {
       span.setAttributes({ 'nezuko.bot': this.botInstanceId, 'telegram.method': method });
       return this.callWithPolicies(method, payload, hooks.beforeRequest);
     });
   }
 
-  private async callWithPolicies<M extends keyof Methods>(method: M, payload: Opts<M>, beforeRequest?: () => Promise<unknown>): Promise<ReturnType<Methods[M]>> {
+  private async callWithPolicies<M extends keyof Methods>(
+    method: M,
+    payload: Opts<M>,
+    beforeRequest?: () => Promise<unknown>,
+  ): Promise<ReturnType<Methods[M]>> {
     const chatId = (payload as { chat_id?: number | string }).chat_id;
     for (let inlineWaits = 0; ; inlineWaits++) {
       try {
@@ -118,7 +145,8 @@ export class BotApi {
         if (!isTelegramError(err, 429)) throw err;
         const retryAfterMs = (err.parameters?.retry_after ?? 1) * 1000;
         await this.startCooldown(retryAfterMs);
-        if (retryAfterMs > MAX_INLINE_WAIT_MS || inlineWaits >= 2) throw new RateLimitedError(Date.now() + retryAfterMs, `429 on ${method}`);
+        if (retryAfterMs > MAX_INLINE_WAIT_MS || inlineWaits >= 2)
+          throw new RateLimitedError(Date.now() + retryAfterMs, `429 on ${method}`);
       }
     }
   }
@@ -130,7 +158,12 @@ export class BotApi {
     });
   }
 
-  private async attempt<M extends keyof Methods>(method: M, payload: Opts<M>, chatId: number | string | undefined, beforeRequest?: () => Promise<unknown>) {
+  private async attempt<M extends keyof Methods>(
+    method: M,
+    payload: Opts<M>,
+    chatId: number | string | undefined,
+    beforeRequest?: () => Promise<unknown>,
+  ) {
     try {
       // A signal per call: cockatiel would otherwise hang every concurrent call's listener on one shared signal.
       return await this.policy.execute(async ({ signal }) => {
@@ -151,7 +184,11 @@ export class BotApi {
     } catch (err) {
       if (isBrokenCircuit(err)) throw new BotUnavailableError(Date.now() + this.breakerOpenMs / 2);
       if (!(err instanceof RateLimitedError) && !isTelegramError(err, 429)) {
-        this.options.log.debug('telegram call failed', { botId: this.botInstanceId, method, error: describeError(err) });
+        this.options.log.debug('telegram call failed', {
+          botId: this.botInstanceId,
+          method,
+          error: describeError(err),
+        });
       }
       throw err;
     }
@@ -186,13 +223,21 @@ export class BotApi {
    * hook runs after that; a cooldown that began during its round trip still stops the request, and the
    * slots it took are given back (in a 429 storm that happens often enough to starve a group's minute).
    */
-  private async clearToCall(method: string, chatId: number | string | undefined, beforeRequest?: () => Promise<unknown>) {
+  private async clearToCall(
+    method: string,
+    chatId: number | string | undefined,
+    beforeRequest?: () => Promise<unknown>,
+  ) {
     const { redis, keys, cooldowns } = this.options;
     const rates = this.options.sendRates ?? SEND_RATES;
     const buckets: Bucket[] = [];
     if (SEND_METHODS.has(method)) {
       buckets.push({ key: keys.bot(this.botInstanceId, 'pace'), rate: rates.perBot });
-      if (typeof chatId === 'number') buckets.push({ key: keys.bot(this.botInstanceId, 'pace', chatId), rate: chatId < 0 ? rates.perGroup : rates.perPrivateChat });
+      if (typeof chatId === 'number')
+        buckets.push({
+          key: keys.bot(this.botInstanceId, 'pace', chatId),
+          rate: chatId < 0 ? rates.perGroup : rates.perPrivateChat,
+        });
     }
     let slot: string | undefined;
     for (;;) {
@@ -203,7 +248,8 @@ export class BotApi {
         slot = cleared.slot;
         break;
       }
-      if (cleared.waitMs > MAX_INLINE_WAIT_MS) throw new RateLimitedError(Date.now() + cleared.waitMs, cleared.reason === 'pace' ? 'send pacing' : 'cooldown');
+      if (cleared.waitMs > MAX_INLINE_WAIT_MS)
+        throw new RateLimitedError(Date.now() + cleared.waitMs, cleared.reason === 'pace' ? 'send pacing' : 'cooldown');
       await sleep(cleared.waitMs);
     }
     if (!beforeRequest) return;

@@ -10,7 +10,10 @@ export { TelegramError };
  */
 export class RateLimitedError extends Error {
   override name = 'RateLimitedError';
-  constructor(readonly retryAt: number, reason: string) {
+  constructor(
+    readonly retryAt: number,
+    reason: string,
+  ) {
     super(`rate limited (${reason}) for ${Math.max(0, retryAt - Date.now())} ms`);
   }
 }

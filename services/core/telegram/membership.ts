@@ -47,7 +47,9 @@ export function restrictedPermissions(member: object): FullPermissions {
  * Whether the user may write in the chat as Telegram describes them: what the channel check guards. A
  * restricted user who may not send messages (muted by an admin, or by us) has nothing left to enforce.
  */
-export function maySendMessages(member: Pick<ChatMember, 'status'> & { is_member?: boolean; can_send_messages?: boolean }): boolean {
+export function maySendMessages(
+  member: Pick<ChatMember, 'status'> & { is_member?: boolean; can_send_messages?: boolean },
+): boolean {
   if (!isMember(member)) return false;
   return member.status !== 'restricted' || member.can_send_messages === true;
 }

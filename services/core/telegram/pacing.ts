@@ -19,7 +19,8 @@ export interface Rate {
 export const usesLog = (rate: Rate): boolean => (rate.burst ?? 1) >= rate.count;
 
 /** The spacing of a steady stream at this rate; waiting senders are promised slots this far apart. */
-export const intervalOf = (rate: Rate): number => (usesLog(rate) ? rate.periodMs / rate.count : rate.periodMs / (rate.count - (rate.burst ?? 1) + 1));
+export const intervalOf = (rate: Rate): number =>
+  usesLog(rate) ? rate.periodMs / rate.count : rate.periodMs / (rate.count - (rate.burst ?? 1) + 1);
 
 /**
  * Telegram's documented limits, kept below: about 30 messages a second per bot, 20 a minute per group, 1 a
@@ -128,13 +129,24 @@ export type Clearance = { waitMs: number; reason: 'ok' | 'cooldown' | 'pace'; at
 export async function clearance(redis: Redis, cooldownKey: string, buckets: Bucket[]): Promise<Clearance> {
   const keys = [cooldownKey, ...buckets.flatMap((b) => [stateKey(b), `${b.key}:promised`])];
   const args = buckets.flatMap((b) => [b.rate.periodMs, b.rate.count, b.rate.burst ?? 1]);
-  const [waitMs, reason, at, slot] = (await redis.eval(GATE, keys.length, ...keys, ...args)) as [number, Clearance['reason'], number, string | undefined];
+  const [waitMs, reason, at, slot] = (await redis.eval(GATE, keys.length, ...keys, ...args)) as [
+    number,
+    Clearance['reason'],
+    number,
+    string | undefined,
+  ];
   return { waitMs: Number(waitMs), reason, at: Number(at), ...(slot ? { slot } : {}) };
 }
 
 /** Gives back the slot `clearance` took, for a call that did not leave after all. */
 export async function refund(redis: Redis, buckets: Bucket[], slot: string): Promise<void> {
-  await redis.eval(REFUND, buckets.length, ...buckets.map(stateKey), slot, ...buckets.map((b) => (usesLog(b.rate) ? -1 : intervalOf(b.rate))));
+  await redis.eval(
+    REFUND,
+    buckets.length,
+    ...buckets.map(stateKey),
+    slot,
+    ...buckets.map((b) => (usesLog(b.rate) ? -1 : intervalOf(b.rate))),
+  );
 }
 
 /** One bucket with no cooldown: 0 when a call may go now (and takes the slot), else the ms to wait. */

@@ -8,7 +8,10 @@ import { cleanError, isTransient } from './errors';
  * twice with exponential backoff and jitter; a Telegram answer (4xx) is final.
  */
 export const transientRetry = () =>
-  retry(handleWhen(isTransient), { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }) });
+  retry(handleWhen(isTransient), {
+    maxAttempts: 2,
+    backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }),
+  });
 
 /** Each attempt gives up after `ms` (10 s by default), cancelling its request. */
 export const callTimeout = (ms = 10_000) => timeout(ms, TimeoutStrategy.Aggressive);

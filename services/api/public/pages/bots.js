@@ -6,7 +6,14 @@ export async function renderBots(view) {
   const list = h('div', { id: 'bots-list' });
   const parts = [h('div.page-head', {}, h('h1', {}, 'Bots'), h('span.muted', {}, 'status refreshes every 5 s'))];
   if (canChange()) {
-    const token = h('input', { name: 'token', type: 'password', autocomplete: 'off', required: true, placeholder: '123456:ABC…', spellcheck: 'false' });
+    const token = h('input', {
+      name: 'token',
+      type: 'password',
+      autocomplete: 'off',
+      required: true,
+      placeholder: '123456:ABC…',
+      spellcheck: 'false',
+    });
     const form = h(
       'form.card.toolbar',
       { id: 'add-bot-form', 'aria-label': 'Add a bot' },
@@ -49,21 +56,55 @@ export async function renderBots(view) {
       const cells = [
         h('td', {}, h('strong', {}, b.name ?? b.username), h('br'), h('span.muted', {}, `@${b.username} · #${b.id}`)),
         h('td', {}, badge(b.status), b.statusReason ? h('div.reasons', {}, b.statusReason) : null),
-        h('td', {}, hl ? badge(hl.health) : '—', hl?.reasons?.length ? h('div.reasons', {}, hl.reasons.join('; ')) : null, hl ? h('div.reasons', {}, `queue ${hl.queue.waiting} waiting · breaker ${hl.breaker}`) : null),
-        h('td', {}, hl?.heartbeatAgeMs != null ? `${Math.round(hl.heartbeatAgeMs / 1000)} s ago` : ago(b.lastHeartbeatAt)),
+        h(
+          'td',
+          {},
+          hl ? badge(hl.health) : '—',
+          hl?.reasons?.length ? h('div.reasons', {}, hl.reasons.join('; ')) : null,
+          hl ? h('div.reasons', {}, `queue ${hl.queue.waiting} waiting · breaker ${hl.breaker}`) : null,
+        ),
+        h(
+          'td',
+          {},
+          hl?.heartbeatAgeMs != null ? `${Math.round(hl.heartbeatAgeMs / 1000)} s ago` : ago(b.lastHeartbeatAt),
+        ),
         h('td.num', {}, num(b.restartCount)),
         h('td', {}, b.lastError ? h('span.reasons', {}, b.lastError) : '—'),
       ];
       if (canChange()) {
         const button = (name, label, cls = 'secondary') => {
-          const el = h(`button.${cls}`, { type: 'button', 'aria-label': `${label} @${b.username}`, dataset: { action: name, bot: b.username } }, label);
-          el.addEventListener('click', () => void act(el, async () => {
-            await api(`/bots/${b.id}/${name}`, { method: 'POST' });
-            await refresh();
-          }, `${label}: @${b.username}`));
+          const el = h(
+            `button.${cls}`,
+            { type: 'button', 'aria-label': `${label} @${b.username}`, dataset: { action: name, bot: b.username } },
+            label,
+          );
+          el.addEventListener(
+            'click',
+            () =>
+              void act(
+                el,
+                async () => {
+                  await api(`/bots/${b.id}/${name}`, { method: 'POST' });
+                  await refresh();
+                },
+                `${label}: @${b.username}`,
+              ),
+          );
           return el;
         };
-        cells.push(h('td', {}, h('div.actions', {}, b.isActive ? null : button('start', 'Start', 'primary'), b.isActive ? button('stop', 'Stop') : null, button('restart', 'Restart'))));
+        cells.push(
+          h(
+            'td',
+            {},
+            h(
+              'div.actions',
+              {},
+              b.isActive ? null : button('start', 'Start', 'primary'),
+              b.isActive ? button('stop', 'Stop') : null,
+              button('restart', 'Restart'),
+            ),
+          ),
+        );
       }
       return h('tr', { dataset: { botId: b.id, status: b.status } }, cells);
     });

@@ -7,7 +7,13 @@ export async function renderOverview(view) {
   const cards = h('div.cards', { id: 'stat-cards' });
   const updated = h('span.muted', { id: 'snapshot-age' }, 'loading…');
   const chart = (id, title, note) =>
-    h('section.card.chart-card', { 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), note ? h('p.chart-note', {}, note) : null, h('div.chart', { id, dataset: { hasData: 'false' } }));
+    h(
+      'section.card.chart-card',
+      { 'aria-labelledby': `${id}-title` },
+      h('h2', { id: `${id}-title` }, title),
+      note ? h('p.chart-note', {}, note) : null,
+      h('div.chart', { id, dataset: { hasData: 'false' } }),
+    );
   view.append(
     h('div.page-head', {}, h('h1', {}, 'Overview'), updated),
     cards,
@@ -23,7 +29,10 @@ export async function renderOverview(view) {
     ),
   );
   const refresh = async () => {
-    const [dash, latency] = await Promise.all([api('/stats/dashboard'), api('/stats/charts/latency-distribution', { query: { period: 'last24h' } })]);
+    const [dash, latency] = await Promise.all([
+      api('/stats/dashboard'),
+      api('/stats/charts/latency-distribution', { query: { period: 'last24h' } }),
+    ]);
     if (!dash.available || !dash.data) {
       updated.textContent = 'Waiting for the first statistics snapshot…';
       state.timers.push(setTimeout(() => void refresh().catch(() => {}), 2_000));
@@ -34,14 +43,25 @@ export async function renderOverview(view) {
     const p = d.last24h;
     const bots = Object.values(d.botsByStatus).reduce((a, b) => a + b, 0);
     const protectedGroups = d.bots.reduce((a, b) => a + b.protectedGroups, 0);
-    const stat = (label, value, sub) => h('div.card.stat', {}, h('div.stat-label', {}, label), h('div.stat-value', {}, value), sub ? h('div.stat-sub', {}, sub) : null);
+    const stat = (label, value, sub) =>
+      h(
+        'div.card.stat',
+        {},
+        h('div.stat-label', {}, label),
+        h('div.stat-value', {}, value),
+        sub ? h('div.stat-sub', {}, sub) : null,
+      );
     cards.replaceChildren(
       stat('Decisions (24 h)', num(p.total), `${num(d.today.total)} today`),
       stat('Success rate', pct(p.successRate), `${num(p.errors)} errors`),
       stat('Already subscribed', pct(p.passRate), 'verified or approved'),
       stat('Cache hit rate', pct(p.cacheHitRate), `${num(p.cacheHits)} hits`),
       stat('Latency p95', ms(p.latencyPercentilesMs.p95), `p50 ${ms(p.latencyPercentilesMs.p50)}`),
-      stat('Bots running', `${num(d.botsByStatus.running ?? 0)} / ${num(bots)}`, `${num(protectedGroups)} protected groups`),
+      stat(
+        'Bots running',
+        `${num(d.botsByStatus.running ?? 0)} / ${num(bots)}`,
+        `${num(protectedGroups)} protected groups`,
+      ),
     );
 
     const series = d.series.hourly24h;
@@ -76,7 +96,13 @@ export async function renderOverview(view) {
       series: [{ name: 'Decisions', cls: 's-latency', values: (latency.data ?? []).map((b) => b.count) }],
       tickEvery: 2,
     });
-    $('#chart-latency').append(h('p.chart-note', {}, `p50 ${ms(latency.percentiles?.p50)} · p90 ${ms(latency.percentiles?.p90)} · p95 ${ms(latency.percentiles?.p95)} · p99 ${ms(latency.percentiles?.p99)}`));
+    $('#chart-latency').append(
+      h(
+        'p.chart-note',
+        {},
+        `p50 ${ms(latency.percentiles?.p50)} · p90 ${ms(latency.percentiles?.p90)} · p95 ${ms(latency.percentiles?.p95)} · p99 ${ms(latency.percentiles?.p99)}`,
+      ),
+    );
     donut($('#chart-cache'), {
       label: 'Membership cache hits over the last 24 hours',
       items: [
@@ -93,11 +119,16 @@ export async function renderOverview(view) {
     });
     horizontalBars($('#chart-bots'), {
       label: 'Bots by status',
-      items: Object.entries(d.botsByStatus).map(([status, count]) => ({ label: status, value: count, cls: `s-${status}` })),
+      items: Object.entries(d.botsByStatus).map(([status, count]) => ({
+        label: status,
+        value: count,
+        cls: `s-${status}`,
+      })),
       empty: 'No bots',
     });
     // While a chart still waits for its first data (a fresh install), look again sooner than every 10 s.
-    if (document.querySelector('.chart[data-has-data="false"]')) state.timers.push(setTimeout(() => void refresh().catch(() => {}), 2_000));
+    if (document.querySelector('.chart[data-has-data="false"]'))
+      state.timers.push(setTimeout(() => void refresh().catch(() => {}), 2_000));
   };
   await refresh();
   every(10_000, refresh);
