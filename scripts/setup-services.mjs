@@ -86,7 +86,10 @@ const isLocalDefault = (service, url) =>
 
 // ───────────────────────────── probes ─────────────────────────────
 
-/** ok | no-database (login works, database missing) | down (nothing listens) | refused (login refused) | timeout | error */
+/**
+ * ok | no-database (login works, database missing) | starting (up, not ready yet) | down (nothing listens)
+ * | refused (login refused) | timeout | error
+ */
 async function probePostgres(url) {
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
@@ -96,6 +99,8 @@ async function probePostgres(url) {
     return { state: 'ok' };
   } catch (err) {
     if (err.code === '3D000') return { state: 'no-database' };
+    // 57P03 cannot_connect_now: the server is starting up or recovering.
+    if (err.code === '57P03') return { state: 'starting', detail: err.message };
     if (err.code === 'ECONNREFUSED') return { state: 'down', detail: 'connection refused' };
     if (['28P01', '28000'].includes(err.code)) return { state: 'refused', detail: err.message };
     if (/timeout/i.test(err.message)) return { state: 'timeout' };
@@ -122,12 +127,11 @@ async function probeRedis(url) {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (data) => {
       // -NOAUTH also proves a Redis answers; authenticating is the application's business.
+      // -LOADING: a restarted Redis reads its dataset back before it answers commands.
       const answer = data.toString().trim();
-      done(
-        /^(\+PONG|-NOAUTH)/.test(answer)
-          ? { state: 'ok' }
-          : { state: 'error', detail: `unexpected answer "${answer.slice(0, 60)}"` },
-      );
+      if (/^(\+PONG|-NOAUTH)/.test(answer)) done({ state: 'ok' });
+      else if (answer.startsWith('-LOADING')) done({ state: 'starting', detail: answer.slice(1, 60) });
+      else done({ state: 'error', detail: `unexpected answer "${answer.slice(0, 60)}"` });
     });
   });
 }
@@ -142,6 +146,8 @@ function problemLine(service, url, result) {
       return `${service.title}: nothing answers at ${at} (connection refused); start it, or fix ${service.variable}`;
     case 'timeout':
       return `${service.title}: no answer from ${at} within ${CONNECT_TIMEOUT_MS / 1000} s; check ${service.variable} and that the host is reachable`;
+    case 'starting':
+      return `${service.title} at ${at} was still starting after ${START_TIMEOUT_MS / 1000} s (${result.detail}); wait for it and run again`;
     case 'refused':
       return `${service.title} at ${at} refused the login of "${decodeURIComponent(url.username)}": ${result.detail}. Set ${service.variable} (for example in .env) to a role that may log in; set-up does not change roles or passwords`;
     default:
@@ -209,7 +215,7 @@ async function waitUntilUp(name, url) {
   let result;
   do {
     result = await probe(name, url);
-    if (result.state !== 'down' && result.state !== 'timeout') return result;
+    if (!['down', 'timeout', 'starting'].includes(result.state)) return result;
     await new Promise((r) => setTimeout(r, 300));
   } while (Date.now() - started < START_TIMEOUT_MS);
   return result;
@@ -496,6 +502,8 @@ async function main() {
       // Starting may have written a new URL (a role of its own) to .env.
       urls[name].url = parseUrl(service, env(service.variable) ?? service.defaultUrl).url ?? url;
       results[name] = await waitUntilUp(name, urls[name].url);
+    } else if (results[name].state === 'starting') {
+      results[name] = await waitUntilUp(name, url);
     }
     if (!['ok', 'no-database'].includes(results[name].state))
       lines.push(problemLine(service, urls[name].url, results[name]));
