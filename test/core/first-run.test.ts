@@ -65,10 +65,14 @@ describe('first run: the console', () => {
         `Dashboard: http://127.0.0.1:${port}/`,
         'Telegram API: http://127.0.0.1:1/telegram',
         'Bots: 0 active',
-        'Next: no owner yet: run npm run admin:create -- you@example.com (or set ADMIN_EMAIL and ADMIN_PASSWORD)',
+        'Next: no owner yet: open the dashboard and enter the one-time set-up code printed above (or run npm run admin:create -- you@example.com)',
         'Next: no bot yet: set BOT_TOKEN (from @BotFather) with TOKEN_ENCRYPTION_KEY=$(openssl rand -hex 32), or run npm run bots -- add <token>',
       ]),
     );
+    // The code itself, on a line of its own (test/api/owner-setup.test.ts checks it reaches no log file).
+    expect(
+      lines.filter((l) => /^ {2}Owner set-up code: [0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4} — open /.test(l)),
+    ).toHaveLength(1);
     expect(messages.findIndex((m) => m.startsWith('Dashboard:'))).toBeGreaterThan(
       messages.findIndex((m) => m.startsWith('nezuko started')),
     );
