@@ -14,6 +14,7 @@ import type { ApiDeps } from './deps';
 import { ApiError, errorBody } from './errors';
 import { observeRequests } from './observe';
 import { openApiDocument } from './openapi';
+import { setupRoutes } from './owner-setup';
 import { apiQueues, type ApiQueues } from './queues';
 import { mountRoutes, type AnyRoute } from './routing';
 import { adminRoutes } from './routes/admin';
@@ -38,6 +39,7 @@ const requestId: RequestHandler = (req, res, next) => {
 export function apiRoutes(deps: ApiDeps): AnyRoute[] {
   return [
     ...authRoutes(deps),
+    ...setupRoutes(deps),
     ...adminRoutes(deps),
     ...botRoutes(deps),
     ...groupRoutes(deps),

@@ -5,6 +5,7 @@ import { closeServer, listen } from '../core/ops-http';
 import { createApp } from './app';
 import { ensureFirstOwner, verifyPassword } from './auth';
 import { registerDeploymentMetrics } from './deployment-metrics';
+import { issueSetupCode, printSetupCode } from './owner-setup';
 
 /**
  * The admin API role: serves /api/v1, /admin/queues, /health, /ready and /metrics on API_PORT, and exports
@@ -13,10 +14,14 @@ import { registerDeploymentMetrics } from './deployment-metrics';
 export async function startApi(ctx: AppContext): Promise<void> {
   const closeDeploymentMetrics = registerDeploymentMetrics(ctx);
   ctx.lifecycle.onShutdown('http', 'deployment metrics', closeDeploymentMetrics);
-  await startApiServer(ctx);
+  const { port, setup } = await startApiServer(ctx);
+  if (setup) printSetupCode(ctx, setup, port);
 }
 
-/** Starts the API and resolves with the bound port and the app (tests use port 0). */
+/**
+ * Starts the API and resolves with the bound port and the app (tests use port 0), and, while no owner exists, the
+ * one-time set-up code it issued (the caller shows it; it is never logged).
+ */
 export async function startApiServer(ctx: AppContext) {
   await ensureFirstOwner(ctx);
   // Computes the dummy hash now, so the first login with an unknown email costs no more than any other.
@@ -34,5 +39,6 @@ export async function startApiServer(ctx: AppContext) {
   const port = await listen(server, ctx.config.API_PORT, ctx.config.API_HOST);
   ctx.lifecycle.onShutdown('http', 'api server', () => closeServer(server));
   ctx.log.info('api listening', { url: `http://${ctx.config.API_HOST}:${port}` });
-  return { port, app };
+  const setup = await issueSetupCode(ctx);
+  return { port, app, setup };
 }

@@ -1,14 +1,31 @@
 import { z } from 'zod';
+import { errorResponse } from './errors';
 import type { AnyRoute } from './routing';
 
 type JsonSchema = Record<string, unknown>;
 
-const toSchema = (schema: z.ZodType): JsonSchema => {
+/**
+ * OpenAPI 3.0 honours `nullable` only beside `type`; zod puts it beside `anyOf` for a nullable union. Moving it
+ * into each alternative says the same thing in a form validators (and code generators) understand.
+ */
+function nullableUnions(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  const schema = node as JsonSchema;
+  if (schema.nullable === true && schema.type === undefined && Array.isArray(schema.anyOf)) {
+    delete schema.nullable;
+    for (const alternative of schema.anyOf as JsonSchema[]) alternative.nullable = true;
+  }
+  for (const value of Object.values(schema)) nullableUnions(value);
+}
+
+/** Requests are described as zod takes them in (input), answers as they go out (output: closed objects). */
+const toSchema = (schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema => {
   const { $schema: _s, ...rest } = z.toJSONSchema(schema, {
-    io: 'input',
+    io,
     unrepresentable: 'any',
     target: 'openapi-3.0',
   }) as JsonSchema;
+  nullableUnions(rest);
   return rest;
 };
 
@@ -26,18 +43,6 @@ const parameters = (schema: z.ZodType | undefined, where: 'path' | 'query') => {
   }));
 };
 
-const errorSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message', 'requestId'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {}, requestId: { type: 'string' } },
-    },
-  },
-};
-
 /** The OpenAPI 3 document, generated from the very zod schemas that validate each route. */
 export function openApiDocument(routes: AnyRoute[]) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -47,7 +52,17 @@ export function openApiDocument(routes: AnyRoute[]) {
       description,
       content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
     });
-    const status = String(route.status ?? 200);
+    const status = String(route.status ?? (route.response === null ? 204 : 200));
+    const success =
+      route.response === null
+        ? {}
+        : {
+            content: {
+              [route.produces ?? 'application/json']: {
+                schema: route.produces ? { type: 'string', format: 'binary' } : toSchema(route.response, 'output'),
+              },
+            },
+          };
     paths[path] ??= {};
     paths[path][route.method] = {
       summary: route.summary,
@@ -60,22 +75,15 @@ export function openApiDocument(routes: AnyRoute[]) {
         ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(route.body) } } } }
         : {}),
       responses: {
-        [status]: {
-          description: 'Success',
-          ...(status === '204'
-            ? {}
-            : {
-                content: {
-                  'application/json': { schema: route.response ? toSchema(route.response) : { type: 'object' } },
-                },
-              }),
-        },
+        [status]: { description: 'Success', ...success },
         '400': error('Invalid parameters or body'),
         ...(route.access === 'public'
           ? {}
           : { '401': error('No valid session or token'), '403': error('Role too low, or CSRF check failed') }),
         ...(route.path.includes(':') ? { '404': error('Not found') } : {}),
-        ...(route.path === '/auth/login' ? { '429': error('Too many attempts') } : {}),
+        ...Object.fromEntries(
+          Object.entries(route.errors ?? {}).map(([code, description]) => [code, error(description!)]),
+        ),
       },
     };
   }
@@ -95,7 +103,7 @@ export function openApiDocument(routes: AnyRoute[]) {
         sessionCookie: { type: 'apiKey', in: 'cookie', name: 'nezuko_session' },
         bearerToken: { type: 'http', scheme: 'bearer' },
       },
-      schemas: { Error: errorSchema },
+      schemas: { Error: toSchema(errorResponse, 'output') },
     },
     paths,
   };

@@ -48,10 +48,17 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
-  /** Success status (200 unless given). */
+  /** Success status (200, or 204 when the route answers no body, unless given). */
   status?: number;
-  /** Describes the success body in the OpenAPI document. */
-  response?: Schema;
+  /**
+   * The success body (services/api/responses.ts), or null for none (204). Required: the OpenAPI document
+   * describes every answer from it.
+   */
+  response: Schema | null;
+  /** A body that is not JSON (e.g. application/gzip): its content type, documented as binary. */
+  produces?: string;
+  /** Failures this route answers beyond 400 (any route), 401/403 (not public) and 404 (a path with an id). */
+  errors?: Partial<Record<number, string>>;
   /** Middleware run before authentication checks (e.g. rate limiters). */
   before?: RequestHandler[];
   handler: (input: HandlerInput<P, Q, B>) => Promise<unknown> | unknown;

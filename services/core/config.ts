@@ -134,6 +134,8 @@ const schema = z.object({
   TRUST_PROXY: trustProxy.prefault('loopback'),
   ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
   ADMIN_PASSWORD: z.string().min(12, 'expected at least 12 characters').optional(),
+  /** With no owner yet, the API prints a one-time set-up code on the console; it works this long. */
+  SETUP_CODE_TTL_MINUTES: positiveInt.max(24 * 60).default(30),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** Console lines: auto = readable at a terminal, JSON otherwise; files are always JSON. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),

@@ -31,7 +31,9 @@ export async function startupSummary(
   lines.push(`Bots: ${active} active${registered > active ? ` (${registered} registered)` : ''}`);
   if (!owners)
     lines.push(
-      `Next: no owner yet: run ${command('admin:create', 'admin-create')} you@example.com (or set ADMIN_EMAIL and ADMIN_PASSWORD)`,
+      config.ROLES.includes('api')
+        ? `Next: no owner yet: open the dashboard and enter the one-time set-up code printed above (or run ${command('admin:create', 'admin-create')} you@example.com)`
+        : `Next: no owner yet: open the dashboard and enter the one-time set-up code the api process printed (or run ${command('admin:create', 'admin-create')} you@example.com)`,
     );
   if (!registered) {
     const key = config.TOKEN_ENCRYPTION_KEY ? '' : ' with TOKEN_ENCRYPTION_KEY=$(openssl rand -hex 32)';

@@ -38,9 +38,11 @@ export interface CallResult {
 /**
  * The API on port 0 over a fresh database and Redis prefix, with the simulator as Telegram.
  * An owner comes from ADMIN_EMAIL/ADMIN_PASSWORD (first start); an admin and a viewer are added, and an
- * API token of each role.
+ * API token of each role. With `owner: false` there is nobody: the API issues a one-time set-up code instead.
  */
-export function useApi(env: Record<string, string> = {}) {
+export function useApi(env: Record<string, string> = {}, options: { owner?: boolean } = {}) {
+  const withOwner = options.owner !== false;
+  let setup: Awaited<ReturnType<typeof startApiServer>>['setup'] = null;
   const db = useTestDatabase();
   const redis = useTestRedis();
   let sim: RunningSimulator | undefined;
@@ -59,14 +61,15 @@ export function useApi(env: Record<string, string> = {}) {
       TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       LOG_TO_FILE: 'false',
       API_PORT: '0',
-      ADMIN_EMAIL: OWNER.email,
-      ADMIN_PASSWORD: OWNER.password,
+      ...(withOwner ? { ADMIN_EMAIL: OWNER.email, ADMIN_PASSWORD: OWNER.password } : {}),
       ...env,
     });
     ctx = await createContext(config, logger);
     const started = await startApiServer(ctx);
     app = started.app;
     base = `http://127.0.0.1:${started.port}`;
+    setup = started.setup;
+    if (!withOwner) return;
     for (const [user, role] of [
       [ADMIN, 'admin'],
       [VIEWER, 'viewer'],
@@ -137,6 +140,10 @@ export function useApi(env: Record<string, string> = {}) {
     tokens,
     get base() {
       return base;
+    },
+    /** The one-time owner set-up code the API issued at start (only with `owner: false`). */
+    get setup() {
+      return setup;
     },
     get ctx(): AppContext {
       if (!ctx) throw new Error('not started');

@@ -25,9 +25,9 @@ describe('route inventory', () => {
     expect(perPage.schema).toMatchObject({ minimum: 1, maximum: 100 });
   });
 
-  it('refuses every route but login, health, ready and metrics without credentials', async () => {
+  it('refuses every route but login, owner set-up, health, ready and metrics without credentials', async () => {
     const open = api.app.locals.routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.path}`);
-    expect(open).toEqual(['post /auth/login']);
+    expect(open).toEqual(['post /auth/login', 'get /setup', 'post /setup']);
     for (const route of api.app.locals.routes.filter((r) => r.access !== 'public')) {
       const res = await api.call(route.method.toUpperCase(), concrete(route), {
         body: route.method === 'get' ? undefined : {},

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encryptSecret } from '../../services/core/crypto';
 import { useTestDatabase } from '../support/db';
@@ -65,10 +68,14 @@ describe('first run: the console', () => {
         `Dashboard: http://127.0.0.1:${port}/`,
         'Telegram API: http://127.0.0.1:1/telegram',
         'Bots: 0 active',
-        'Next: no owner yet: run npm run admin:create -- you@example.com (or set ADMIN_EMAIL and ADMIN_PASSWORD)',
+        'Next: no owner yet: open the dashboard and enter the one-time set-up code printed above (or run npm run admin:create -- you@example.com)',
         'Next: no bot yet: set BOT_TOKEN (from @BotFather) with TOKEN_ENCRYPTION_KEY=$(openssl rand -hex 32), or run npm run bots -- add <token>',
       ]),
     );
+    // The code itself, on a line of its own (test/api/owner-setup.test.ts checks it reaches no log file).
+    expect(
+      lines.filter((l) => /^ {2}Owner set-up code: [0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4} — open /.test(l)),
+    ).toHaveLength(1);
     expect(messages.findIndex((m) => m.startsWith('Dashboard:'))).toBeGreaterThan(
       messages.findIndex((m) => m.startsWith('nezuko started')),
     );
@@ -79,6 +86,43 @@ describe('first run: the console', () => {
     const lines = await atTerminal(port, { LOG_FORMAT: 'json' }, /Bots: /);
     expect(lines.length).toBeGreaterThan(3);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+  }, 60_000);
+
+  it('the set-up code reaches the console only: one JSON line there, nothing in the log files; it creates the owner', async () => {
+    const logDir = mkdtempSync(path.join(tmpdir(), 'nezuko-first-run-logs-'));
+    const port = await freePort();
+    const run = spawnTs('services/main.ts', { ...env(port), LOG_TO_FILE: 'true', LOG_DIR: logDir, LOG_FORMAT: 'json' });
+    let code: string | undefined;
+    try {
+      await waitFor(() => run.output().includes('Next: no owner yet'), 30_000, 'the summary');
+      const lines = run
+        .output()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { message: string; setupCode?: string; url?: string; expiresAt?: string });
+      const printed = lines.filter((l) => l.setupCode);
+      expect(printed).toHaveLength(1);
+      expect(printed[0]).toMatchObject({ message: 'owner set-up code', url: `http://127.0.0.1:${port}/` });
+      code = printed[0]!.setupCode!;
+      expect(run.output().split(code).length - 1).toBe(1);
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/setup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code, email: 'console-owner@example.com', password: 'console owner passphrase 9' }),
+      });
+      expect(res.status).toBe(201);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+    const files = readdirSync(logDir);
+    expect(files.length).toBeGreaterThan(0);
+    const logged = files.map((f) => readFileSync(path.join(logDir, f), 'utf8')).join('\n');
+    expect(logged).toContain('Next: no owner yet');
+    expect(code).toBeDefined();
+    expect(logged).not.toContain(code!);
+    expect(logged).not.toContain(code!.replace(/-/g, ''));
+    await database.prisma.adminUser.deleteMany({ where: { email: 'console-owner@example.com' } });
   }, 60_000);
 
   it('not at a terminal: JSON lines; with an owner and a bot the summary counts the bot and asks for nothing', async () => {

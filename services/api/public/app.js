@@ -45,12 +45,33 @@ function showLogin(message) {
   $('#topbar').hidden = true;
   $('#view').hidden = true;
   $('#view').replaceChildren();
+  $('#setup-view').hidden = true;
   $('#login-view').hidden = false;
   const err = $('#login-error');
   err.hidden = !message;
   err.textContent = message ?? '';
   document.title = 'Log in · Nezuko admin';
   $('#login-email').focus();
+}
+
+/** No owner yet: the one-time set-up form (the code comes from the server's console). */
+function showSetup(message) {
+  $('#topbar').hidden = true;
+  $('#view').hidden = true;
+  $('#login-view').hidden = true;
+  $('#setup-view').hidden = false;
+  const err = $('#setup-error');
+  err.hidden = !message;
+  err.textContent = message ?? '';
+  document.title = 'Set up · Nezuko admin';
+  $('#setup-code').focus();
+}
+
+/** The login form, or the set-up form while no owner exists. */
+async function showStart() {
+  const setup = await api('/setup', { quiet401: true }).catch(() => null);
+  if (setup?.needed) showSetup();
+  else showLogin();
 }
 
 function showApp(me) {
@@ -60,6 +81,7 @@ function showApp(me) {
   // Bull Board shows job payloads and Redis internals: admins and owners only.
   $('#bull-board-link').closest('li').hidden = me.role === 'viewer';
   $('#login-view').hidden = true;
+  $('#setup-view').hidden = true;
   $('#topbar').hidden = false;
   $('#who').textContent = `${me.user?.email ?? 'API token'} · ${me.role}`;
   if (!location.hash) history.replaceState(null, '', '#/overview');
@@ -82,6 +104,27 @@ async function start() {
       $('#main').focus();
     } catch (err) {
       showLogin(describeError(err));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $('#setup-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const button = $('#setup-submit');
+    button.disabled = true;
+    try {
+      const res = await api('/setup', {
+        method: 'POST',
+        body: { code: $('#setup-code').value, email: $('#setup-email').value, password: $('#setup-password').value },
+        quiet401: true,
+      });
+      $('#setup-password').value = '';
+      showApp({ role: res.user.role, user: res.user, csrfToken: res.csrfToken });
+      $('#main').focus();
+    } catch (err) {
+      // An owner was created meanwhile (another tab, another person): the login form is what is left.
+      if (err.code === 'setup_done') showLogin(describeError(err));
+      else showSetup(describeError(err));
     } finally {
       button.disabled = false;
     }
@@ -114,11 +157,11 @@ async function start() {
 
   // The CSRF cookie is readable and lives as long as the session: without it there is no session to resume,
   // so the page asks nothing (a 401 would only add noise to the console).
-  if (!document.cookie.includes('nezuko_csrf=')) return showLogin();
+  if (!document.cookie.includes('nezuko_csrf=')) return showStart();
   try {
     showApp(await api('/auth/me', { quiet401: true }));
   } catch {
-    showLogin();
+    await showStart();
   }
 }
 

@@ -7,6 +7,7 @@ import { API_TOKEN_PREFIX, hashPassword } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, conflict, notFound } from '../errors';
 import { windowPage } from '../pagination';
+import * as R from '../responses';
 import { defineRoute, type AnyRoute } from '../routing';
 import { email, idParams, pageQuery, password, passwordLength, roleRank, ROLES, type AdminRole } from '../schemas';
 
@@ -50,6 +51,7 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       summary: 'List admin users',
       tag: 'users',
       access: 'owner',
+      response: R.pageOfItems(R.adminUser),
       query: z.object({ ...pageQuery, role: z.enum(ROLES).optional() }),
       handler: async ({ query }) => {
         const where = [Prisma.sql`u.deleted_at IS NULL`];
@@ -68,6 +70,8 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       summary: 'Create an admin user',
       tag: 'users',
       access: 'owner',
+      response: R.adminUser,
+      errors: { 409: 'An admin user with this email exists' },
       status: 201,
       body: z
         .object({
@@ -112,6 +116,7 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       summary: 'Get an admin user',
       tag: 'users',
       access: 'owner',
+      response: R.adminUser,
       params: idParams,
       handler: async ({ params }) => {
         const user = await ctx.db.adminUser.findFirst({
@@ -129,6 +134,8 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
         "Change an admin user's role, name or password (a new password ends their sessions and revokes their API tokens; a demotion downgrades their tokens)",
       tag: 'users',
       access: 'owner',
+      response: R.adminUser,
+      errors: { 409: 'The last owner cannot be demoted' },
       params: idParams,
       body: z
         .object({
@@ -211,6 +218,8 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       summary: 'Delete an admin user (soft); ends their sessions and revokes their API tokens',
       tag: 'users',
       access: 'owner',
+      response: null,
+      errors: { 409: 'Yourself, or the last owner' },
       params: idParams,
       handler: async ({ params, auth, req }) => {
         const user = await ctx.db.adminUser.findFirst({
@@ -245,6 +254,7 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       summary: 'List API tokens (never their secret)',
       tag: 'tokens',
       access: 'owner',
+      response: R.pageOfItems(R.apiToken),
       query: z.object({ ...pageQuery, include_revoked: z.enum(['true', 'false']).optional() }),
       handler: async ({ query }) => {
         const where = query.include_revoked === 'true' ? [] : [Prisma.sql`t.revoked_at IS NULL`];
@@ -262,6 +272,7 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       summary: 'Create an API token scoped to a role; the token is shown only in this answer',
       tag: 'tokens',
       access: 'owner',
+      response: R.createdApiToken,
       status: 201,
       body: z.object({
         name: z.string().trim().min(1).max(100),
@@ -301,6 +312,8 @@ export function adminRoutes({ ctx, auth: credentials }: ApiDeps): AnyRoute[] {
       summary: 'Revoke an API token',
       tag: 'tokens',
       access: 'owner',
+      response: null,
+      errors: { 409: 'Already revoked' },
       params: idParams,
       handler: async ({ params, auth, req }) => {
         const row = await ctx.db.apiToken.findUnique({ where: { id: params.id }, select: tokenSelect });

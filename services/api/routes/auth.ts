@@ -10,6 +10,7 @@ import {
 } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
+import * as R from '../responses';
 import { defineRoute, type AnyRoute } from '../routing';
 
 const loginBody = z.object({
@@ -25,6 +26,8 @@ export function authRoutes({ ctx, loginLimiters, auth: credentials }: ApiDeps): 
       summary: 'Log in with email and password; sets the session cookie and returns the CSRF token',
       tag: 'auth',
       access: 'public',
+      response: R.loginResponse,
+      errors: { 401: 'Wrong email or password', 429: 'Too many attempts' },
       body: loginBody,
       before: loginLimiters,
       handler: async ({ body, req, res }) => {
@@ -95,6 +98,7 @@ export function authRoutes({ ctx, loginLimiters, auth: credentials }: ApiDeps): 
       summary: 'End this session',
       tag: 'auth',
       access: 'authenticated',
+      response: null,
       handler: async ({ auth, req, res }) => {
         if (auth.kind !== 'session' || !auth.sessionId)
           throw new ApiError(400, 'not_a_session', 'API tokens are revoked with DELETE /tokens/{id}, not logged out');
@@ -115,6 +119,7 @@ export function authRoutes({ ctx, loginLimiters, auth: credentials }: ApiDeps): 
       summary: 'End every session of the current user (log out everywhere)',
       tag: 'auth',
       access: 'authenticated',
+      response: z.object({ sessionsRevoked: z.number().int() }),
       handler: async ({ auth, req, res }) => {
         if (!auth.userId) throw new ApiError(400, 'not_a_session', 'API tokens are revoked with DELETE /tokens/{id}');
         const { count } = await ctx.db.adminSession.updateMany({
@@ -138,6 +143,7 @@ export function authRoutes({ ctx, loginLimiters, auth: credentials }: ApiDeps): 
       summary: 'Who is calling: user or token, role, CSRF token of the session',
       tag: 'auth',
       access: 'authenticated',
+      response: R.meResponse,
       handler: async ({ auth }) => {
         const user = auth.userId
           ? await ctx.db.adminUser.findUnique({
@@ -154,6 +160,7 @@ export function authRoutes({ ctx, loginLimiters, auth: credentials }: ApiDeps): 
       summary: "The current user's live sessions",
       tag: 'auth',
       access: 'authenticated',
+      response: R.sessionsResponse,
       handler: async ({ auth }) => {
         if (!auth.userId) return { items: [] };
         const items = await ctx.db.adminSession.findMany({

@@ -8,6 +8,7 @@ import { botHealth, forgetProbe } from '../bot-health';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { windowPage } from '../pagination';
+import * as R from '../responses';
 import { defineRoute, type AnyRoute } from '../routing';
 import { boolString, idParams, pageQuery, searchText } from '../schemas';
 
@@ -60,6 +61,7 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: `${name[0]!.toUpperCase()}${name.slice(1)} a bot on every process`,
       tag: 'bots',
       access: 'admin',
+      response: R.bot,
       params: idParams,
       status: 202,
       handler: async ({ params, auth, req }) => {
@@ -84,6 +86,7 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'List bots (never their tokens)',
       tag: 'bots',
       access: 'viewer',
+      response: R.pageOfItems(R.bot),
       query: z.object({
         ...pageQuery,
         status: z.enum(BOT_STATUSES).optional(),
@@ -119,6 +122,12 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'Add a bot from its token (validated with getMe; stored encrypted)',
       tag: 'bots',
       access: 'admin',
+      response: R.bot,
+      errors: {
+        409: 'This bot is registered already',
+        422: 'Telegram refused the token',
+        503: 'Telegram unreachable, or no TOKEN_ENCRYPTION_KEY',
+      },
       status: 201,
       body: z.object({ token: tokenSchema }),
       handler: async ({ body, auth, req }) => {
@@ -143,6 +152,7 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'Get a bot with its group and channel counts',
       tag: 'bots',
       access: 'viewer',
+      response: R.botWithCounts,
       params: idParams,
       handler: async ({ params }) => {
         const bot = await live(params.id);
@@ -160,6 +170,11 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'Rename a bot or replace its token (same Telegram bot only)',
       tag: 'bots',
       access: 'admin',
+      response: R.bot,
+      errors: {
+        422: 'Telegram refused the token, or it is another bot',
+        503: 'Telegram unreachable, or no TOKEN_ENCRYPTION_KEY',
+      },
       params: idParams,
       body: z.object({ name: z.string().trim().min(1).max(100).optional(), token: tokenSchema.optional() }).strict(),
       handler: async ({ params, body, auth, req }) => {
@@ -197,6 +212,7 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'Delete a bot (soft: it stops everywhere, its history stays)',
       tag: 'bots',
       access: 'admin',
+      response: null,
       params: idParams,
       handler: async ({ params, auth, req }) => {
         const before = await live(params.id);
@@ -224,6 +240,7 @@ export function botRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: "A bot's health: heartbeat, getMe probe, breaker, queue depth and lag",
       tag: 'bots',
       access: 'viewer',
+      response: R.botHealth,
       params: idParams,
       handler: async ({ params }) => {
         const health = await botHealth(ctx, params.id);

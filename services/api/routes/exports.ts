@@ -6,6 +6,7 @@ import { ExportUnavailableError, openExportFile } from '../export-files';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { windowPage } from '../pagination';
+import * as R from '../responses';
 import { defineRoute, type AnyRoute } from '../routing';
 import { idParams, pageQuery } from '../schemas';
 
@@ -40,6 +41,7 @@ export function exportRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'List CSV exports',
       tag: 'exports',
       access: 'viewer',
+      response: R.pageOfItems(R.exportJob),
       query: z.object({
         ...pageQuery,
         kind: z.enum(EXPORT_KINDS).optional(),
@@ -63,6 +65,7 @@ export function exportRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'Request a CSV export (gzip), written in the background by the maintenance role',
       tag: 'exports',
       access: 'admin',
+      response: R.exportJob,
       status: 202,
       body: z.object({ kind: z.enum(EXPORT_KINDS), filters: exportFiltersSchema.optional() }),
       handler: async ({ body, auth, req }) => {
@@ -90,6 +93,7 @@ export function exportRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: "Get an export's status and progress",
       tag: 'exports',
       access: 'viewer',
+      response: R.exportJob,
       params: idParams,
       handler: async ({ params }) => {
         const row = await ctx.db.export.findUnique({ where: { id: params.id }, select: exportSelect });
@@ -103,6 +107,9 @@ export function exportRoutes({ ctx, queues }: ApiDeps): AnyRoute[] {
       summary: 'Download a finished export (application/gzip)',
       tag: 'exports',
       access: 'admin',
+      response: z.string(),
+      produces: 'application/gzip',
+      errors: { 409: 'Not finished yet', 410: 'The file was deleted (retention)' },
       params: idParams,
       handler: async ({ params, res }) => {
         try {

@@ -6,6 +6,7 @@ import { audit, changed } from '../audit';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { windowPage } from '../pagination';
+import * as R from '../responses';
 import { defineRoute, type AnyRoute } from '../routing';
 import { boolString, dbId, idParams, pageQuery, searchText, telegramId } from '../schemas';
 
@@ -73,6 +74,7 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       summary: 'List groups; filter by bot and enabled, search titles (full-text, prefix per word)',
       tag: 'groups',
       access: 'viewer',
+      response: R.pageOfItems(R.groupSummary),
       query: z.object({
         ...pageQuery,
         bot_id: dbId.optional(),
@@ -115,6 +117,7 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
         'Get a group with its settings, linked channels (botIsAdmin false: the bot cannot check that channel, uncheckableChannels counts them) and the restrictions that hold now',
       tag: 'groups',
       access: 'viewer',
+      response: R.groupDetails,
       params: idParams,
       handler: async ({ params }) =>
         cache.read('groups', `item:${params.id}`, async () => {
@@ -146,6 +149,8 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
         "Change a group's settings (verifiers reload within moments); disabling unmutes everyone the bot muted unless liftRestrictions is false",
       tag: 'groups',
       access: 'admin',
+      response: R.groupChanged,
+      errors: { 409: 'The bot was removed from this group' },
       params: idParams,
       body: groupSettings,
       handler: async ({ params, body, auth, req }) => {
@@ -182,6 +187,7 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       summary: 'Unmute everyone the bot muted in the group (queued, paced); optionally disable protection too',
       tag: 'groups',
       access: 'admin',
+      response: R.unmuteAllQueued,
       params: idParams,
       status: 202,
       body: z.object({ disable: z.boolean().default(false) }).strict(),
@@ -213,6 +219,8 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       summary: 'Link a channel of the same bot to the group (members must subscribe to it)',
       tag: 'groups',
       access: 'admin',
+      response: R.channelLinked,
+      errors: { 409: 'Channel already linked' },
       params: idParams,
       status: 201,
       body: z.object({ channelId: z.number().int().positive().max(2_147_483_647) }).strict(),
@@ -245,6 +253,7 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
       summary: 'Unlink a channel from the group',
       tag: 'groups',
       access: 'admin',
+      response: null,
       params: z.object({ id: dbId, channelId: dbId }),
       handler: async ({ params, auth, req }) => {
         const group = await loadGroup(params.id);
@@ -277,6 +286,7 @@ export function channelRoutes({ ctx, cache }: ApiDeps): AnyRoute[] {
       summary: 'List channels; filter by bot, search title and username (full-text, prefix per word)',
       tag: 'channels',
       access: 'viewer',
+      response: R.pageOfItems(R.channel),
       query: z.object({ ...pageQuery, bot_id: dbId.optional(), q: searchText.optional() }),
       handler: async ({ query }) =>
         cache.read('channels', `list:${JSON.stringify(query)}`, async () => {
@@ -308,6 +318,7 @@ export function channelRoutes({ ctx, cache }: ApiDeps): AnyRoute[] {
       summary: 'Get a channel with the groups that require it',
       tag: 'channels',
       access: 'viewer',
+      response: R.channelDetails,
       params: idParams,
       handler: async ({ params }) =>
         cache.read('channels', `item:${params.id}`, async () => {

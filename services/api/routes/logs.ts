@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ApiDeps } from '../deps';
 import { badRequest } from '../errors';
+import * as R from '../responses';
 import { defineRoute, JsonBody, type AnyRoute } from '../routing';
 import { cursorQuery, dbId, isoDate, telegramId } from '../schemas';
 
@@ -41,6 +42,7 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         'Verification decisions, newest first; filter by bot, group (Telegram chat id), user, status and time range; keyset cursor',
       tag: 'verifications',
       access: 'viewer',
+      response: R.keysetOf(R.verification),
       query: z.object({
         ...cursorQuery,
         bot_id: dbId.optional(),
@@ -93,6 +95,7 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         'Admin audit log, newest first; filter by actor, token, action, resource and time range; keyset cursor. Admins see it without addresses, user agents and the names typed at failed logins; owners see everything',
       tag: 'audit',
       access: 'admin',
+      response: R.keysetOf(R.auditEntry),
       query: z.object({
         ...cursorQuery,
         actor_id: dbId.optional(),

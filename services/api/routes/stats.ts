@@ -3,6 +3,7 @@ import { LATENCY_BUCKET_BOUNDS_MS, rates, type DashboardData, type PeriodFigures
 import { readDashboard, readVerificationSeries } from '../stats';
 import type { ApiDeps } from '../deps';
 import { badRequest } from '../errors';
+import * as R from '../responses';
 import { defineRoute, JsonBody, type AnyRoute } from '../routing';
 import { dbId, isoDate, telegramId } from '../schemas';
 
@@ -78,6 +79,7 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       summary: 'The dashboard snapshot (pre-computed by the maintenance role after every rollup)',
       tag: 'stats',
       access: 'viewer',
+      response: R.dashboardResponse,
       handler: async () => {
         const m = await load();
         // ageMs is fixed at read time; generatedAt is authoritative.
@@ -91,6 +93,7 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       summary: 'Overview: totals, today, this week, last 24 h and 7 days, bots by status',
       tag: 'stats',
       access: 'viewer',
+      response: R.overviewResponse,
       handler: async () => {
         const snap = await snapshot();
         const d = snap?.data;
@@ -111,6 +114,7 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       summary: 'Verification counts and rates per hour or day (from the hourly rollup); filter by bot or group',
       tag: 'stats',
       access: 'viewer',
+      response: R.verificationTrends,
       query: seriesQuery,
       handler: async ({ query }) => {
         const { from, to } = seriesRange(query, query.bucket === 'hour' ? 1 : 30);
@@ -135,6 +139,7 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       summary: 'Users admitted (verified or approved) and held (restricted or declined) per day, with running totals',
       tag: 'stats',
       access: 'viewer',
+      response: R.userGrowth,
       query: seriesQuery,
       handler: async ({ query }) => {
         const bucket = query.bucket === 'hour' ? 'hour' : 'day';
@@ -168,6 +173,7 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       summary: `Chart data: ${CHARTS.join(', ')}`,
       tag: 'stats',
       access: 'viewer',
+      response: R.chartResponse,
       params: z.object({ chart: z.enum(CHARTS) }),
       query: z.object({ period: z.enum(PERIODS).default('last24h'), range: z.enum(['24h', '7d']).default('24h') }),
       handler: async ({ params, query }) => {
