@@ -60,8 +60,12 @@ const PROGRESS_EVERY_MS = 1_000;
  */
 const GZIP_LEVEL = 1;
 
-/** How a column is written: `int` as PostgreSQL prints it, `text` formula-escaped (see csvText). */
-type Cell = 'int' | 'text';
+/**
+ * How a column is written: `int` as PostgreSQL prints it; `fixed` (values the schema or our own code fix:
+ * timestamps, booleans, CHECK-constrained statuses, modes, method and action names) as they are; `text`
+ * (anything a person or Telegram chose: titles, usernames, e-mails, addresses, JSON) formula-escaped, see csvText.
+ */
+type Cell = 'int' | 'fixed' | 'text';
 export interface ExportQuery {
   columns: Array<[name: string, type: Cell, expression: string]>;
   /** FROM … WHERE … ORDER BY, with the filter values as escaped literals (COPY takes no bind parameters). */
@@ -71,20 +75,21 @@ export interface ExportQuery {
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * First characters that make a spreadsheet read a cell as a formula: = + - @ tab CR, and the full-width = + - @
- * that Apple Numbers normalises to them. The same list as csv-stringify's `escape_formulas`, which wrote the files
- * before (OWASP "CSV injection").
+ * Code points that make a spreadsheet read a cell as a formula when they come first: = + - @ tab CR, and the
+ * full-width = + - @ that Apple Numbers treats the same. The list csv-stringify's `escape_formulas` used, which
+ * wrote the files before (OWASP "CSV injection"). PostgreSQL's ascii() gives a text's first code point.
  */
-const FORMULA_STARTS = `ARRAY['=', '+', '-', '@', E'\\t', E'\\r', '＝', '＋', '－', '＠']`;
+const FORMULA_STARTS = ['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20'].map((c) =>
+  c.codePointAt(0),
+);
 
 /**
  * A text cell made safe for spreadsheets, in SQL: a value starting with a formula character gets a leading
  * apostrophe (`=HYPERLINK(…)` is written `'=HYPERLINK(…)`), as csv-stringify did. An empty string is written
- * like NULL, as an empty field, also as before (COPY would write it as `""`). Integer columns are left alone:
- * a negative chat id is a number, not a formula.
+ * like NULL, as an empty field, also as before (COPY would write it as `""`).
  */
 const csvText = (expression: string) =>
-  `CASE WHEN left(${expression}, 1) = ANY (${FORMULA_STARTS}) THEN '''' || ${expression} ELSE NULLIF(${expression}, '') END`;
+  `CASE WHEN ascii(${expression}) IN (${FORMULA_STARTS.join(', ')}) THEN '''' || ${expression} ELSE NULLIF(${expression}, '') END`;
 
 /**
  * Builds the export's query. COPY (SELECT …) takes no bind parameters, so each filter value is written as a
@@ -109,15 +114,15 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
       return {
         columns: [
           ['id', 'int', 'v.id'],
-          ['created_at', 'text', ts('v.created_at')],
+          ['created_at', 'fixed', ts('v.created_at')],
           ['bot_id', 'int', 'v.bot_instance_id'],
           ['bot_username', 'text', 'b.username'],
           ['group_chat_id', 'int', 'v.chat_id'],
           ['group_title', 'text', 'g.title'],
           ['user_id', 'int', 'v.user_id'],
-          ['status', 'text', 'v.status'],
+          ['status', 'fixed', 'v.status'],
           ['latency_ms', 'int', 'v.latency_ms'],
-          ['cached', 'text', 'v.cached::text'],
+          ['cached', 'fixed', 'v.cached::text'],
           ['error_type', 'text', 'v.error_type'],
         ],
         from: `FROM verification_log v
@@ -134,12 +139,12 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
       return {
         columns: [
           ['id', 'int', 'a.id'],
-          ['created_at', 'text', ts('a.created_at')],
+          ['created_at', 'fixed', ts('a.created_at')],
           ['bot_id', 'int', 'a.bot_instance_id'],
           ['bot_username', 'text', 'b.username'],
-          ['method', 'text', 'a.method'],
+          ['method', 'fixed', 'a.method'],
           ['chat_id', 'int', 'a.chat_id'],
-          ['success', 'text', 'a.success::text'],
+          ['success', 'fixed', 'a.success::text'],
           ['error_code', 'int', 'a.error_code'],
           ['latency_ms', 'int', 'a.latency_ms'],
         ],
@@ -151,12 +156,12 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
       return {
         columns: [
           ['id', 'int', 'l.id'],
-          ['created_at', 'text', ts('l.created_at')],
+          ['created_at', 'fixed', ts('l.created_at')],
           ['actor_id', 'int', 'l.actor_id'],
           ['actor_token_id', 'int', 'l.actor_token_id'],
           ['actor_email', 'text', 'l.actor_email'],
-          ['action', 'text', 'l.action'],
-          ['resource_type', 'text', 'l.resource_type'],
+          ['action', 'fixed', 'l.action'],
+          ['resource_type', 'fixed', 'l.resource_type'],
           ['resource_id', 'text', 'l.resource_id'],
           ['ip', 'text', 'l.ip'],
           ['user_agent', 'text', 'l.user_agent'],
@@ -180,13 +185,13 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
           ['chat_id', 'int', 'g.chat_id'],
           ['title', 'text', 'g.title'],
           ['username', 'text', 'g.username'],
-          ['chat_type', 'text', 'g.chat_type'],
-          ['enabled', 'text', 'g.enabled::text'],
-          ['mode', 'text', 'g.mode'],
+          ['chat_type', 'fixed', 'g.chat_type'],
+          ['enabled', 'fixed', 'g.enabled::text'],
+          ['mode', 'fixed', 'g.mode'],
           ['member_count', 'int', 'g.member_count'],
           ['missing_rights', 'text', `array_to_string(g.missing_rights, ' ')`],
-          ['bot_removed_at', 'text', ts('g.bot_removed_at')],
-          ['created_at', 'text', ts('g.created_at')],
+          ['bot_removed_at', 'fixed', ts('g.bot_removed_at')],
+          ['created_at', 'fixed', ts('g.created_at')],
         ],
         from: `FROM protected_groups g JOIN bot_instances b ON b.id = g.bot_instance_id ${clause()} ORDER BY g.id`,
       };
@@ -197,7 +202,7 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
 /** The one statement that writes the whole CSV, header line included. */
 export function copyStatement(query: ExportQuery): string {
   const select = query.columns
-    .map(([name, type, expression]) => `${type === 'int' ? expression : csvText(expression)} AS "${name}"`)
+    .map(([name, type, expression]) => `${type === 'text' ? csvText(expression) : expression} AS "${name}"`)
     .join(',\n       ');
   return `COPY (SELECT ${select}\n${query.from}) TO STDOUT (FORMAT csv, HEADER)`;
 }
