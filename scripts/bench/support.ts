@@ -82,8 +82,16 @@ export interface Row {
   ratio?: number;
 }
 
-/** Prints the table and writes it as JSON under bench/results with the machine and versions. */
-export function report(name: string, rows: Row[], notes: Record<string, unknown> = {}) {
+/**
+ * Prints the table and writes it as JSON under bench/results with the machine and versions. `keyed` figures are
+ * also written as top-level fields under their names (what the issue's targets are checked against).
+ */
+export function report(
+  name: string,
+  rows: Row[],
+  notes: Record<string, unknown> = {},
+  keyed: Record<string, number | null> = {},
+) {
   const fmt = (n: number | undefined) =>
     n === undefined || Number.isNaN(n) ? '' : n >= 100 ? n.toFixed(0) : n.toFixed(2);
   console.log(`\n${name}`);
@@ -106,6 +114,7 @@ export function report(name: string, rows: Row[], notes: Record<string, unknown>
         cores: os.cpus().length,
         cpu: os.cpus()[0]?.model,
         node: process.version,
+        ...keyed,
         rows,
         notes,
       },

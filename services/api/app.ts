@@ -13,6 +13,7 @@ import { entityCache, type EntityCache } from './cache';
 import type { ApiDeps } from './deps';
 import { ApiError, errorBody } from './errors';
 import { observeRequests } from './observe';
+import { apiRateLimit } from './rate-limit';
 import { openApiDocument } from './openapi';
 import { setupRoutes } from './owner-setup';
 import { apiQueues, type ApiQueues } from './queues';
@@ -159,11 +160,13 @@ export function createApp(ctx: AppContext): ApiApp {
   api.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
-  api.use(authenticate(ctx, auth.entries));
+  // One limit per credential over /api/v1 and Bull Board together.
+  const limit = apiRateLimit(ctx);
+  api.use(authenticate(ctx, auth.entries), limit);
   mountRoutes(api, routes, csrfCheck(allowList));
   app.use('/api/v1', api);
 
-  app.use(BULL_BOARD_PATH, cookieParser(), authenticate(ctx, auth.entries), bullBoard(ctx, queues, allowList));
+  app.use(BULL_BOARD_PATH, cookieParser(), authenticate(ctx, auth.entries), limit, bullBoard(ctx, queues, allowList));
 
   // The admin web dashboard (plain HTML/CSS/ES modules in ./public), on the public admin API only.
   const dashboardCsp = helmet.contentSecurityPolicy({

@@ -157,6 +157,15 @@ const schema = z.object({
   LOGIN_RATE_WINDOW_MS: positiveInt.default(15 * 60_000),
   LOGIN_RATE_LIMIT_PER_IP: positiveInt.default(30),
   LOGIN_RATE_LIMIT_PER_ACCOUNT: positiveInt.default(5),
+  /** Requests per API_RATE_WINDOW_MS per session or API token on /api/v1 and Bull Board (0 = no limit). */
+  API_RATE_LIMIT: nonNegativeInt.default(3_000),
+  /** The same for requests without a valid credential, per client address. */
+  API_RATE_LIMIT_ANONYMOUS: positiveInt.default(600),
+  /** Whole seconds (rate-limiter-flexible counts in seconds). */
+  API_RATE_WINDOW_MS: positiveInt
+    .min(1_000)
+    .multipleOf(1_000, 'expected whole seconds (a multiple of 1000)')
+    .default(60_000),
   API_CACHE_TTL_SECONDS: positiveInt.max(86_400).default(300),
   AUTH_CACHE_TTL_MS: nonNegativeInt.max(60_000).default(2_000),
   STATS_ROLLUP_INTERVAL_MS: positiveInt.default(30_000),

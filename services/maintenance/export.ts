@@ -157,9 +157,16 @@ const EXPORT_PROCESS_KILL_AFTER_MS = 5_000;
  * Writes the file in a process of its own (export-process.ts), so a long export's memory never adds to the
  * maintenance process and its peak RSS is the export's alone. Aborting sends SIGTERM (SIGKILL after 5 s).
  */
-export const writeExportFileInChild: ExportWriter = (spec, options) =>
+export const writeExportFileInChild: ExportWriter = (spec, options) => writeInProcess(EXPORT_PROCESS, spec, options);
+
+/** Runs `script` (a module speaking export-process.ts' messages) in a child process and hands it `spec`. */
+export const writeInProcess = (
+  script: string,
+  spec: Parameters<ExportWriter>[0],
+  options: Parameters<ExportWriter>[1],
+): Promise<ExportFile> =>
   new Promise<ExportFile>((resolve, reject) => {
-    const child = fork(EXPORT_PROCESS, [], {
+    const child = fork(script, [], {
       execArgv: [...(COMPILED ? [] : ['--import', 'tsx']), `--max-old-space-size=${EXPORT_PROCESS_HEAP_MB}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
