@@ -45,7 +45,7 @@ function showLogin(message) {
   $('#topbar').hidden = true;
   $('#view').hidden = true;
   $('#view').replaceChildren();
-  $('#setup-view').hidden = true;
+  $('#setup-slot').replaceChildren();
   $('#login-view').hidden = false;
   const err = $('#login-error');
   err.hidden = !message;
@@ -59,7 +59,10 @@ function showSetup(message) {
   $('#topbar').hidden = true;
   $('#view').hidden = true;
   $('#login-view').hidden = true;
-  $('#setup-view').hidden = false;
+  if (!$('#setup-form')) {
+    $('#setup-slot').replaceChildren($('#setup-template').content.cloneNode(true));
+    $('#setup-form').addEventListener('submit', submitSetup);
+  }
   const err = $('#setup-error');
   err.hidden = !message;
   err.textContent = message ?? '';
@@ -74,6 +77,29 @@ async function showStart() {
   else showLogin();
 }
 
+/** Creates the owner with the console's code; the answer signs them in like a login. */
+async function submitSetup(e) {
+  e.preventDefault();
+  const button = $('#setup-submit');
+  button.disabled = true;
+  try {
+    const res = await api('/setup', {
+      method: 'POST',
+      body: { code: $('#setup-code').value, email: $('#setup-email').value, password: $('#setup-password').value },
+      quiet401: true,
+    });
+    $('#setup-password').value = '';
+    showApp({ role: res.user.role, user: res.user, csrfToken: res.csrfToken });
+    $('#main').focus();
+  } catch (err) {
+    // An owner was created meanwhile (another tab, another person): the login form is what is left.
+    if (err.code === 'setup_done') showLogin(describeError(err));
+    else showSetup(describeError(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function showApp(me) {
   state.me = me;
   setCsrf(me.csrfToken);
@@ -81,7 +107,7 @@ function showApp(me) {
   // Bull Board shows job payloads and Redis internals: admins and owners only.
   $('#bull-board-link').closest('li').hidden = me.role === 'viewer';
   $('#login-view').hidden = true;
-  $('#setup-view').hidden = true;
+  $('#setup-slot').replaceChildren();
   $('#topbar').hidden = false;
   $('#who').textContent = `${me.user?.email ?? 'API token'} · ${me.role}`;
   if (!location.hash) history.replaceState(null, '', '#/overview');
@@ -104,27 +130,6 @@ async function start() {
       $('#main').focus();
     } catch (err) {
       showLogin(describeError(err));
-    } finally {
-      button.disabled = false;
-    }
-  });
-  $('#setup-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const button = $('#setup-submit');
-    button.disabled = true;
-    try {
-      const res = await api('/setup', {
-        method: 'POST',
-        body: { code: $('#setup-code').value, email: $('#setup-email').value, password: $('#setup-password').value },
-        quiet401: true,
-      });
-      $('#setup-password').value = '';
-      showApp({ role: res.user.role, user: res.user, csrfToken: res.csrfToken });
-      $('#main').focus();
-    } catch (err) {
-      // An owner was created meanwhile (another tab, another person): the login form is what is left.
-      if (err.code === 'setup_done') showLogin(describeError(err));
-      else showSetup(describeError(err));
     } finally {
       button.disabled = false;
     }
