@@ -83,6 +83,7 @@ export function authenticate(
   const touchEvery = 60_000;
   const ttl = ctx.config.AUTH_CACHE_TTL_MS;
   const lastTouch = new Map<string, number>();
+  const resolving = new Map<string, Promise<{ principal: Principal | null; expiresAt: number }>>();
   const touch = (key: string, run: () => Promise<unknown>) => {
     const now = Date.now();
     if (now - (lastTouch.get(key) ?? 0) < touchEvery) return;
@@ -157,7 +158,14 @@ export function authenticate(
     const now = Date.now();
     let entry = ttl > 0 ? cache.get(key) : undefined;
     if (!entry || entry.until <= now) {
-      const resolved = await resolve(kind, secret);
+      // One lookup per credential at a time: when an entry expires under load, the requests that arrive
+      // meanwhile wait for it instead of each running the same query.
+      let pending = resolving.get(key);
+      if (!pending) {
+        pending = resolve(kind, secret).finally(() => resolving.delete(key));
+        resolving.set(key, pending);
+      }
+      const resolved = await pending;
       entry = { ...resolved, until: now + ttl };
       if (ttl > 0) {
         if (cache.size > 10_000) cache.clear();

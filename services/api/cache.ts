@@ -54,7 +54,7 @@ export function entityCache(ctx: AppContext) {
     try {
       gen = (await ctx.redis.get(genKey(kind))) ?? '0';
       const hit = await ctx.redis.get(ctx.keys.key('api', 'cache', kind, gen, key));
-      if (hit !== null) return { body: new JsonBody(hit) };
+      if (hit !== null) return { body: new JsonBody(hit, { shared: true }) };
     } catch (err) {
       ctx.log.warn('api cache read failed', { err });
     }
@@ -69,7 +69,7 @@ export function entityCache(ctx: AppContext) {
             () => undefined,
           )
       : undefined;
-    return { body: new JsonBody(json), store };
+    return { body: new JsonBody(json, { shared: true }), store };
   };
 
   return {

@@ -16,7 +16,9 @@ export function observeRequests(ctx: Pick<AppContext, 'config' | 'log' | 'metric
     const started = performance.now();
     const queries = { count: 0 };
     res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || 'unmatched';
+      // A route mounted on a segment's sub-router at '/' is the segment itself (/api/v1/bots, not /api/v1/bots/).
+      const routePath = req.route?.path === '/' && req.baseUrl ? '' : req.route?.path;
+      const route = req.route?.path ? `${req.baseUrl}${routePath}` : req.baseUrl || 'unmatched';
       end({ route, status: String(res.statusCode) });
       const ms = performance.now() - started;
       const at = {

@@ -83,7 +83,7 @@ export function statsRoutes({ ctx }: ApiDeps): AnyRoute[] {
       handler: async () => {
         const m = await load();
         // ageMs is fixed at read time; generatedAt is authoritative.
-        m.body ??= new JsonBody(JSON.stringify({ ...meta(m.snap), data: m.snap?.data ?? null }));
+        m.body ??= new JsonBody(JSON.stringify({ ...meta(m.snap), data: m.snap?.data ?? null }), { shared: true });
         return m.body;
       },
     }),
