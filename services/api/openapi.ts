@@ -81,6 +81,8 @@ export function openApiDocument(routes: AnyRoute[]) {
           ? {}
           : { '401': error('No valid session or token'), '403': error('Role too low, or CSRF check failed') }),
         ...(route.path.includes(':') ? { '404': error('Not found') } : {}),
+        // Every route is under the general request limit (rate-limit.ts); its 429 carries Retry-After.
+        '429': error('Too many requests from this credential or address; retry after the Retry-After seconds'),
         ...Object.fromEntries(
           Object.entries(route.errors ?? {}).map(([code, description]) => [code, error(description!)]),
         ),
