@@ -102,8 +102,14 @@ export async function onGuardQuery(job: BotJob, request: GuardJoinRequest): Prom
       web_app_url: guardWebAppUrl(job.webAppBaseUrl, job.bot.id, chatId),
     });
   } catch (err) {
-    // A re-run of this job after the Web App went out: Telegram shows it once per query.
-    if (!(isQueryGone(err) && known?.queryId === queryId)) throw err;
+    if (!isQueryGone(err)) throw err;
+    // A re-run of this job after the Web App went out: Telegram shows it once per query. Otherwise the query
+    // lapsed before the Web App could be shown (a slow queue): the request is still pending, so the requester
+    // gets the join-request mode's private message instead.
+    if (known?.queryId !== queryId) {
+      await job.redis.del(guardRequestKey(job.keys, job.bot.id, chatId, userId));
+      return promptRequester(job, group, request, missing);
+    }
   }
   await addJob(
     job.queue,
