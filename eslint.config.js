@@ -75,8 +75,8 @@ export default tseslint.config(
     },
   },
   {
-    // The dashboard's browser modules (no build step).
-    files: ['services/api/public/**/*.js'],
+    // The browser modules of the dashboard and of the verification Web App (no build step).
+    files: ['services/api/public/**/*.js', 'services/api/webapp/**/*.js'],
     languageOptions: { globals: { ...globals.browser }, sourceType: 'module' },
   },
 );

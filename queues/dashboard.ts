@@ -22,6 +22,14 @@ export interface VerificationCounts {
   latencySumMs: number;
   /** 10 non-cumulative counters, see LATENCY_BUCKET_BOUNDS_MS. */
   latencyBuckets: number[];
+  /**
+   * Guard-bot join requests by how they were decided (verification_log.reason): approved at once, approved after
+   * the verification Web App, declined at the timeout, queued for the admins at the timeout.
+   */
+  guardAtOnce: number;
+  guardWebApp: number;
+  guardTimeout: number;
+  guardQueued: number;
 }
 
 export interface Rates {
@@ -125,6 +133,10 @@ export const emptyCounts = (): VerificationCounts => ({
   cacheHits: 0,
   latencySumMs: 0,
   latencyBuckets: Array(10).fill(0),
+  guardAtOnce: 0,
+  guardWebApp: 0,
+  guardTimeout: 0,
+  guardQueued: 0,
 });
 
 /** The q-quantile (0..1) of a latency histogram, interpolated linearly inside its bucket. */

@@ -29,6 +29,15 @@ export const updateJobs = {
   'delete-prompt': z.object({ botInstanceId, chatId: telegramId, messageId: z.number().int().positive() }),
   /** Decline a join request whose user did not subscribe in time. */
   'expire-join-request': z.object({ botInstanceId, chatId: telegramId, userId: telegramId }),
+  /** Guard-bot join request: the user pressed "check" in the verification Web App (the API verified who they are). */
+  'guard-check': z.object({ botInstanceId, chatId: telegramId, userId: telegramId }),
+  /** Guard-bot join request: the user's time to join through the Web App is over (decline or queue for admins). */
+  'guard-timeout': z.object({
+    botInstanceId,
+    chatId: telegramId,
+    userId: telegramId,
+    queryId: z.string().min(1).max(64),
+  }),
   /** Lift every open restriction the bot made in a group (turning protection off), paced. */
   'lift-restrictions': z.object({ botInstanceId, groupId: z.number().int().positive(), reason: z.string().max(200) }),
   /** A timed mute's end: close its restriction row (`expired`), delete its prompt, restore an admin's earlier restriction. */
@@ -101,6 +110,9 @@ export const deletePromptJobId = (botInstanceId: number, chatId: number, message
 /** One expiry per join request (a user asking again later is a request of its own). */
 export const expireJoinRequestJobId = (botInstanceId: number, chatId: number, userId: number, requestDate: number) =>
   `jr-${botInstanceId}-${-chatId}-${userId}-${requestDate}`;
+/** One timeout per guard-bot join request (its query id is unique). */
+export const guardTimeoutJobId = (botInstanceId: number, chatId: number, userId: number, queryId: string) =>
+  `gt-${botInstanceId}-${-chatId}-${userId}-q${queryId.replace(/[^\w-]/g, '')}`;
 /** One expiry job per mute episode (a renewed mute ends later and gets a job of its own). */
 export const expireRestrictionJobId = (botInstanceId: number, restrictionId: number, mutedUntil: Date) =>
   `x-${botInstanceId}-${restrictionId}-${mutedUntil.getTime()}`;

@@ -67,9 +67,10 @@ function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQuery {
           ['latency_ms', 'int'],
           ['cached', 'text'],
           ['error_type', 'text'],
+          ['reason', 'text'],
         ],
         sql: `SELECT v.id::text, ${ts('v.created_at')}, v.bot_instance_id::text, b.username, v.chat_id::text, g.title, v.user_id::text,
-                v.status, v.latency_ms::text, v.cached::text, v.error_type
+                v.status, v.latency_ms::text, v.cached::text, v.error_type, v.reason
               FROM verification_log v
               JOIN bot_instances b ON b.id = v.bot_instance_id
               LEFT JOIN protected_groups g ON g.bot_instance_id = v.bot_instance_id AND g.chat_id = v.chat_id

@@ -7,6 +7,8 @@ export interface DemoGroup {
   chatId: number;
   title: string;
   mode: 'mute' | 'join_request';
+  /** The bot is the group's guard bot (Bot API 10.1): join requests come with a query, answered via our Web App. */
+  guard?: boolean;
   channelIds: number[];
   /** Users in the group and subscribed (as far as the scenario knows). */
   members: number[];
@@ -17,6 +19,8 @@ export interface DemoGroup {
 export interface DemoWorld {
   client: SimClient;
   groups: DemoGroup[];
+  /** The API, which serves the guard bots' verification Web App. */
+  apiUrl?: string;
 }
 
 export interface Scenario {
@@ -169,6 +173,31 @@ export function startScenario(world: DemoWorld, options: { stepMs: number }): Sc
         if (Math.random() < 0.6) await subscribe(g, u);
         await client.sendPrivateMessage(g.botId, u, '/start').catch(() => {});
         await client.requestJoin(g.chatId, u);
+      },
+    ],
+    // A guard-bot requester who was shown the Web App opens it, joins the channels and presses "check".
+    [
+      5,
+      'guard_web_app',
+      async () => {
+        const guarded = requestGroups.filter((x) => x.guard);
+        if (!guarded.length || !world.apiUrl) return;
+        const g = pick(guarded);
+        const waiting = (await client.joinQueries({ chatId: g.chatId })).queries.filter((q) => q.state === 'web_app');
+        if (!waiting.length) return;
+        const query = pick(waiting);
+        const opened = await client.openJoinQueryWebApp(query.id);
+        if (Math.random() < 0.8) await subscribe(g, query.userId);
+        const url = new URL(opened.url);
+        await fetch(`${world.apiUrl}/webapp/join/check`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            initData: opened.initData,
+            bot: url.searchParams.get('bot'),
+            chat: url.searchParams.get('chat'),
+          }),
+        });
       },
     ],
   ];

@@ -171,6 +171,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         API_PORT: String(apiPort),
         ADMIN_EMAIL: owner.email,
         ADMIN_PASSWORD: owner.password,
+        // The guard bot's verification Web App (http on loopback, as the simulator allows below).
+        WEB_APP_BASE_URL: `http://127.0.0.1:${apiPort}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -225,7 +227,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     await fetch(`${url}/api/v1/auth/logout`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken } });
 
     // Groups and channels, protected through Telegram the way an owner does it.
-    const world: DemoWorld = { client, groups: [] };
+    const world: DemoWorld = { client, groups: [], apiUrl: url };
+    await client.setJoinQuerySettings({ allowHttpWebApps: true });
     for (const [i, spec] of BOTS.entries()) {
       const bot = bots[i]!;
       const owner = await client.createUser({ firstName: `Owner ${i + 1}` });
@@ -273,6 +276,13 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           `group "${g.title}" to be protected`,
           alive,
         );
+        // The first bot's join-request group names it its guard bot (Bot API 10.1), as an owner does in the
+        // group's settings: its requests then come with a query, answered at once or after the Web App.
+        const guard = g.mode === 'join_request' && i === 0;
+        if (guard) {
+          await client.setSupportsJoinRequestQueries(bot.id, true);
+          await client.setGuardBot(group.id, bot.id);
+        }
         if (g.mode === 'join_request') {
           await client.sendMessage(group.id, { fromId: owner.id, text: '/set mode join_request' });
           await waitFor(
@@ -289,6 +299,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           chatId: group.id,
           title: g.title,
           mode: g.mode,
+          guard: g.mode === 'join_request' && i === 0,
           channelIds: g.channels.map((c) => c.id),
           members: [],
           muted: [],

@@ -25,6 +25,7 @@ import { exportRoutes } from './routes/exports';
 import { channelRoutes, groupRoutes } from './routes/groups';
 import { logRoutes } from './routes/logs';
 import { statsRoutes } from './routes/stats';
+import { GUARD_WEB_APP_PATH, webAppRouter } from './web-app';
 
 export { errorBody };
 
@@ -165,6 +166,9 @@ export function createApp(ctx: AppContext): ApiApp {
   api.use(authenticate(ctx, auth.entries), limit);
   mountRoutes(api, routes, csrfCheck(allowList));
   app.use('/api/v1', api);
+
+  // The guard-bot verification Web App: for Telegram users, authenticated by Telegram's signed initData.
+  app.use(GUARD_WEB_APP_PATH, webAppRouter(deps));
 
   app.use(BULL_BOARD_PATH, cookieParser(), authenticate(ctx, auth.entries), limit, bullBoard(ctx, queues, allowList));
 

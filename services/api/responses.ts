@@ -155,6 +155,9 @@ export const groupSummary = z.object({
   promptLifetimeSeconds: z.number().int(),
   muteDurationSeconds: z.number().int(),
   senderChatBanAfter: z.number().int(),
+  guardTimeoutAction: z.enum(['decline', 'queue']),
+  isGuardBot: z.boolean().nullable(),
+  guardCheckedAt: nullableDate,
   language: z.string(),
   memberCount: z.number().int().nullable(),
   missingRights: z.array(z.string()),
@@ -219,6 +222,8 @@ export const verification = z.object({
   latencyMs: z.number().int(),
   cached: z.boolean(),
   errorType: z.string().nullable(),
+  /** How a guard-bot join request was decided (guard_at_once, guard_web_app, guard_timeout, guard_queued). */
+  reason: z.string().nullable(),
   createdAt: isoDateTime,
 });
 
@@ -254,6 +259,10 @@ const verificationCounts = {
   cacheHits: count,
   latencySumMs: z.number(),
   latencyBuckets: z.array(count),
+  guardAtOnce: count,
+  guardWebApp: count,
+  guardTimeout: count,
+  guardQueued: count,
 };
 const rateFields = {
   successRate: rate,

@@ -78,6 +78,8 @@ export async function readVerificationSeries(
       sum(total)::bigint AS total, sum(verified)::bigint AS verified, sum(restricted)::bigint AS restricted,
       sum(approved)::bigint AS approved, sum(declined)::bigint AS declined, sum(skipped)::bigint AS skipped,
       sum(errors)::bigint AS errors, sum(cache_hits)::bigint AS cache_hits, sum(latency_sum_ms)::bigint AS latency_sum_ms,
+      sum(guard_at_once)::bigint AS guard_at_once, sum(guard_web_app)::bigint AS guard_web_app,
+      sum(guard_timeout)::bigint AS guard_timeout, sum(guard_queued)::bigint AS guard_queued,
       ARRAY[sum(latency_buckets[1]), sum(latency_buckets[2]), sum(latency_buckets[3]), sum(latency_buckets[4]), sum(latency_buckets[5]),
             sum(latency_buckets[6]), sum(latency_buckets[7]), sum(latency_buckets[8]), sum(latency_buckets[9]), sum(latency_buckets[10])]::bigint[] AS buckets
     FROM verification_stats_hourly
@@ -97,5 +99,9 @@ export async function readVerificationSeries(
     cacheHits: Number(r.cache_hits),
     latencySumMs: Number(r.latency_sum_ms),
     latencyBuckets: (r.buckets as Array<bigint | number>).map(Number),
+    guardAtOnce: Number(r.guard_at_once),
+    guardWebApp: Number(r.guard_web_app),
+    guardTimeout: Number(r.guard_timeout),
+    guardQueued: Number(r.guard_queued),
   }));
 }

@@ -114,6 +114,28 @@ const url = (protocols: string[]) =>
     `expected a ${protocols.join(' or ')}// URL`,
   );
 
+/**
+ * Where Telegram users reach the API's verification Web App (guard-bot join requests): Telegram opens Web Apps
+ * over HTTPS only; plain http is accepted for loopback hosts, as the simulator and Telegram's test environment allow.
+ */
+const webAppBaseUrl = z.string().transform((value, ctx) => {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(value);
+  } catch {
+    /* reported below */
+  }
+  const loopback = parsed && ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+  if (!parsed || !(parsed.protocol === 'https:' || (parsed.protocol === 'http:' && loopback)) || parsed.search) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected the public https:// URL of the API, without a query (http:// only for localhost)',
+    });
+    return z.NEVER;
+  }
+  return parsed.href.replace(/\/+$/, '');
+});
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   ROLES: csv(ALL_ROLES).prefault(ALL_ROLES.join(',')),
@@ -132,6 +154,10 @@ const schema = z.object({
   CORS_ORIGINS: csv().prefault(''),
   /** Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (client address for login limits, https for Secure cookies). */
   TRUST_PROXY: trustProxy.prefault('loopback'),
+  /** Public base URL of the API for the guard-bot verification Web App; unset = guard bots message requesters instead. */
+  WEB_APP_BASE_URL: webAppBaseUrl.optional(),
+  /** initData older than this (its auth_date) is refused by the Web App. */
+  WEB_APP_AUTH_MAX_AGE_SECONDS: positiveInt.max(86_400).default(3600),
   ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
   ADMIN_PASSWORD: z.string().min(12, 'expected at least 12 characters').optional(),
   /** With no owner yet, the API prints a one-time set-up code on the console; it works this long. */

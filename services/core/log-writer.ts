@@ -6,6 +6,10 @@ import type { ApiCallRecord } from './telegram/client';
 
 export type VerificationStatus = 'verified' | 'restricted' | 'approved' | 'declined' | 'skipped' | 'error';
 
+/** verification_log.reason: how a guard-bot join request (one with a query_id) was decided. */
+export const VERIFICATION_REASONS = ['guard_at_once', 'guard_web_app', 'guard_timeout', 'guard_queued'] as const;
+export type VerificationReason = (typeof VERIFICATION_REASONS)[number];
+
 export interface VerificationRecord {
   botInstanceId: number;
   chatId: bigint | number;
@@ -14,6 +18,8 @@ export interface VerificationRecord {
   latencyMs: number;
   cached: boolean;
   errorType?: string | null;
+  /** How a guard-bot join request was decided (verification_log.reason). */
+  reason?: VerificationReason | null;
   createdAt: Date;
 }
 
@@ -149,8 +155,8 @@ export class BatchWriter<T> {
 export async function insertVerificationRows(sql: Sql, rows: VerificationRecord[], key: string): Promise<void> {
   await sql.rows(
     `WITH batch AS (INSERT INTO log_batches (id) VALUES ($1::uuid) ON CONFLICT DO NOTHING RETURNING id)
-     INSERT INTO verification_log (bot_instance_id, chat_id, user_id, status, latency_ms, cached, error_type, created_at)
-     SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::boolean[], $8::text[], $9::timestamptz[])
+     INSERT INTO verification_log (bot_instance_id, chat_id, user_id, status, latency_ms, cached, error_type, created_at, reason)
+     SELECT * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::boolean[], $8::text[], $9::timestamptz[], $10::text[])
      WHERE EXISTS (SELECT 1 FROM batch)`,
     [
       key,
@@ -162,6 +168,7 @@ export async function insertVerificationRows(sql: Sql, rows: VerificationRecord[
       rows.map((r) => r.cached),
       rows.map((r) => r.errorType ?? null),
       rows.map((r) => r.createdAt.toISOString()),
+      rows.map((r) => r.reason ?? null),
     ],
     'insert-verification-log',
   );

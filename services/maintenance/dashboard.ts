@@ -38,6 +38,10 @@ function add(target: Counts, row: Partial<Counts>): void {
   target.cacheHits += row.cacheHits ?? 0;
   target.latencySumMs += row.latencySumMs ?? 0;
   row.latencyBuckets?.forEach((v, i) => (target.latencyBuckets[i] = (target.latencyBuckets[i] ?? 0) + v));
+  target.guardAtOnce += row.guardAtOnce ?? 0;
+  target.guardWebApp += row.guardWebApp ?? 0;
+  target.guardTimeout += row.guardTimeout ?? 0;
+  target.guardQueued += row.guardQueued ?? 0;
   target.apiCalls += row.apiCalls ?? 0;
   target.apiFailures += row.apiFailures ?? 0;
   target.api429 += row.api429 ?? 0;
@@ -63,6 +67,10 @@ function countsFromRow(r: Record<string, unknown>): Counts {
     cacheHits: num(r.cache_hits),
     latencySumMs: num(r.latency_sum_ms),
     latencyBuckets: ((r.buckets as unknown[] | null) ?? Array(10).fill(0)).map(num),
+    guardAtOnce: num(r.guard_at_once),
+    guardWebApp: num(r.guard_web_app),
+    guardTimeout: num(r.guard_timeout),
+    guardQueued: num(r.guard_queued),
     apiCalls: num(r.api_calls),
     apiFailures: num(r.api_failures),
     api429: num(r.api_429),
@@ -72,6 +80,8 @@ function countsFromRow(r: Record<string, unknown>): Counts {
 const SUMS = `sum(total)::bigint AS total, sum(verified)::bigint AS verified, sum(restricted)::bigint AS restricted,
   sum(approved)::bigint AS approved, sum(declined)::bigint AS declined, sum(skipped)::bigint AS skipped,
   sum(errors)::bigint AS errors, sum(cache_hits)::bigint AS cache_hits, sum(latency_sum_ms)::bigint AS latency_sum_ms,
+  sum(guard_at_once)::bigint AS guard_at_once, sum(guard_web_app)::bigint AS guard_web_app,
+  sum(guard_timeout)::bigint AS guard_timeout, sum(guard_queued)::bigint AS guard_queued,
   ARRAY[${Array.from({ length: 10 }, (_, i) => `coalesce(sum(latency_buckets[${i + 1}]), 0)`).join(', ')}]::bigint[] AS buckets`;
 
 export interface SnapshotDeps {

@@ -124,6 +124,7 @@ export function exportQuery(kind: ExportKind, filters: ExportFilters): ExportQue
           ['latency_ms', 'int', 'v.latency_ms'],
           ['cached', 'fixed', 'v.cached::text'],
           ['error_type', 'text', 'v.error_type'],
+          ['reason', 'fixed', 'v.reason'],
         ],
         from: `FROM verification_log v
               JOIN bot_instances b ON b.id = v.bot_instance_id

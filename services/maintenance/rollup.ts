@@ -43,7 +43,7 @@ export const VERIFICATION_ROLLUP: RollupTable = {
   aggregate: `
     INSERT INTO verification_stats_hourly AS t
       (bot_instance_id, chat_id, hour, total, verified, restricted, approved, declined, skipped, errors,
-       cache_hits, latency_sum_ms, latency_buckets, updated_at)
+       cache_hits, latency_sum_ms, latency_buckets, guard_at_once, guard_web_app, guard_timeout, guard_queued, updated_at)
     SELECT bot_instance_id, CASE WHEN chat_id <= 0 THEN chat_id ELSE 0 END, date_trunc('hour', created_at, 'UTC'),
       count(*)::int,
       count(*) FILTER (WHERE status = 'verified')::int,
@@ -55,6 +55,10 @@ export const VERIFICATION_ROLLUP: RollupTable = {
       count(*) FILTER (WHERE cached)::int,
       coalesce(sum(latency_ms), 0)::bigint,
       ARRAY[${bucketExprs}],
+      count(*) FILTER (WHERE reason = 'guard_at_once')::int,
+      count(*) FILTER (WHERE reason = 'guard_web_app')::int,
+      count(*) FILTER (WHERE reason = 'guard_timeout')::int,
+      count(*) FILTER (WHERE reason = 'guard_queued')::int,
       now()
     FROM verification_log
     WHERE id > $1 AND id <= $2
@@ -72,6 +76,10 @@ export const VERIFICATION_ROLLUP: RollupTable = {
       latency_buckets = ARRAY(
         SELECT coalesce(a, 0) + coalesce(b, 0)
         FROM unnest(t.latency_buckets, excluded.latency_buckets) WITH ORDINALITY AS u(a, b, i) ORDER BY i),
+      guard_at_once = t.guard_at_once + excluded.guard_at_once,
+      guard_web_app = t.guard_web_app + excluded.guard_web_app,
+      guard_timeout = t.guard_timeout + excluded.guard_timeout,
+      guard_queued = t.guard_queued + excluded.guard_queued,
       updated_at = now()`,
 };
 

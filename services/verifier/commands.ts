@@ -6,6 +6,8 @@ import { missingGroupRights } from './bot-membership';
 import { isAdminStatus } from '../core/telegram/membership';
 import { heldRestrictions } from '../core/db/held-restrictions';
 import { isGroupAdmin } from './membership';
+import type { GroupPolicy } from './groups';
+import { noteGuardBot } from './guard-bot';
 import type { BotJob } from './job';
 import { escapeHtml, isLanguage, LANGUAGES, text } from './texts';
 
@@ -65,6 +67,8 @@ const SETTINGS: Record<
       ? { data: { senderChatBanAfter: n }, shown: String(n) }
       : '0 (never ban, only delete) to 100 deleted posts';
   },
+  guard_timeout: (v) =>
+    v === 'decline' || v === 'queue' ? { data: { guardTimeoutAction: v }, shown: v } : 'decline or queue',
   prompt_text: (v) => {
     if (v === 'default') return { data: { customPromptText: null }, shown: 'default' };
     return v.trim() && v.length <= 2048
@@ -168,6 +172,7 @@ async function status(c: CommandContext) {
   const muted = await job.db.restriction.count({ where: heldRestrictions(group.id) });
   const none = text(c.language, 'none');
   const unchecked = group.channels.filter((ch) => !ch.botIsAdmin);
+  const guard = await guardBotNow(job, group);
   await reply(
     c,
     text(c.language, 'status', {
@@ -177,9 +182,27 @@ async function status(c: CommandContext) {
       unchecked: unchecked.length ? channelNames(unchecked) : none,
       muted,
       rights: row?.missingRights.length ? row.missingRights.join(', ') : none,
-    }),
+    }) +
+      '\n' +
+      text(c.language, guard ? 'guardBotOn' : 'guardBotOff', { timeout: group.guardTimeoutAction }),
     true,
   );
+}
+
+/**
+ * Whether Telegram names this bot the group's guard bot now (getChat guard_bot, Bot API 10.1; shown to
+ * administrators only), remembered for the API and the dashboard. Unknown (a failed call) keeps what was known.
+ */
+async function guardBotNow(job: BotJob, group: GroupPolicy): Promise<boolean> {
+  try {
+    const chat = (await job.api.call('getChat', { chat_id: Number(group.chatId) })) as { guard_bot?: { id: number } };
+    const isGuard = chat.guard_bot?.id === job.telegramBotId;
+    await noteGuardBot(job, group, isGuard);
+    return isGuard;
+  } catch (err) {
+    if (isTelegramError(err, 400) || isTelegramError(err, 403)) return group.isGuardBot === true;
+    throw err;
+  }
 }
 
 async function settings(c: CommandContext) {
@@ -194,7 +217,7 @@ async function settings(c: CommandContext) {
       language: group.language,
       promptText: group.customPromptText ? escapeHtml(group.customPromptText) : text(c.language, 'defaultText'),
       channelBanAfter: group.senderChatBanAfter || text(c.language, 'never'),
-    }),
+    }) + `\nguard_timeout = ${group.guardTimeoutAction}`,
     true,
   );
 }

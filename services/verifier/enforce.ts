@@ -1,6 +1,6 @@
 import type { ChatMember, ChatPermissions, InlineKeyboardButton, User } from 'telegraf/types';
 import { addJob, deletePromptJobId, expireRestrictionJobId, RetryLaterError } from '../../queues';
-import type { VerificationStatus } from '../core/log-writer';
+import type { VerificationReason, VerificationStatus } from '../core/log-writer';
 import { deleteIfEqual } from '../core/redis';
 import { inSpan, SpanKind } from '../core/tracing';
 import { isTelegramError } from '../core/telegram/errors';
@@ -89,6 +89,8 @@ export interface Decision {
   /** Every membership answer came from the cache. */
   cached: boolean;
   errorType?: string;
+  /** How a guard-bot join request was decided. */
+  reason?: VerificationReason;
   /** Where the decision's latency is measured from: the job's start (when its update arrived) unless given. */
   startedAt?: number;
 }
@@ -112,6 +114,7 @@ export async function logDecision(job: BotJob, decision: Decision): Promise<void
       latencyMs,
       cached,
       errorType: decision.errorType ?? null,
+      reason: decision.reason ?? null,
       createdAt: new Date(),
     });
   });

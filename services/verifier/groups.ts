@@ -29,6 +29,10 @@ export interface GroupPolicy {
   /** Ban a foreign channel at its n-th deleted post (0 = never): sender-chats.ts. */
   senderChatBanAfter: number;
   linkedChatId: bigint | null;
+  /** Guard-bot join requests not joined in time: declined, or left to the admins (guard-bot.ts). */
+  guardTimeoutAction: 'decline' | 'queue';
+  /** Whether Telegram names this bot the group's guard bot, as last seen; null = not known yet. */
+  isGuardBot: boolean | null;
   channels: ChannelPolicy[];
   whitelist: Set<bigint>;
 }
@@ -115,6 +119,8 @@ export class GroupStore {
       customPromptText: row.customPromptText,
       senderChatBanAfter: row.senderChatBanAfter,
       linkedChatId: row.linkedChatId,
+      guardTimeoutAction: row.guardTimeoutAction === 'queue' ? 'queue' : 'decline',
+      isGuardBot: row.isGuardBot,
       channels: row.channelLinks.map((l) => l.channel).sort((a, b) => a.id - b.id),
       whitelist: new Set(row.whitelist.map((w) => w.userId)),
     };

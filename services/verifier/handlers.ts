@@ -1,4 +1,4 @@
-import type { CallbackQuery, ChatJoinRequest, ChatMemberUpdated, Message } from 'telegraf/types';
+import type { CallbackQuery, ChatMemberUpdated, Message } from 'telegraf/types';
 import { defineHandlers, jobProcessor, SkipError, updatesQueue, type UpdateJobData } from '../../queues';
 import { onMyChatMember } from './bot-membership';
 import { onCommand } from './commands';
@@ -11,6 +11,7 @@ import {
   reliftOldUnmute,
   VERIFY_PREFIX,
 } from './enforce';
+import { onGuardCheck, onGuardQuery, onGuardTimeout, type GuardJoinRequest } from './guard-bot';
 import type { BotJob, BotScope } from './job';
 import { expireJoinRequest, onCheckAgain, onJoinRequest } from './join-requests';
 import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from './joins';
@@ -61,8 +62,10 @@ async function onUpdate(job: BotJob, data: UpdateJobData<'update'>) {
       return onChatMember(job, kind.payload as ChatMemberUpdated);
     case 'my_chat_member':
       return onMyChatMember(job, kind.payload as ChatMemberUpdated);
-    case 'chat_join_request':
-      return onJoinRequest(job, kind.payload as ChatJoinRequest);
+    case 'chat_join_request': {
+      const request = kind.payload as GuardJoinRequest;
+      return request.query_id ? onGuardQuery(job, request) : onJoinRequest(job, request);
+    }
   }
 }
 
@@ -96,6 +99,8 @@ export const updateHandlers = defineHandlers<'updates', BotJob>('updates', {
   update: onUpdate,
   'delete-prompt': deletePrompt,
   'expire-join-request': (job, data) => expireJoinRequest(job, data.chatId, data.userId),
+  'guard-check': (job, data) => onGuardCheck(job, data.chatId, data.userId),
+  'guard-timeout': (job, data) => onGuardTimeout(job, data.chatId, data.userId, data.queryId),
   'lift-restrictions': liftAll,
   'expire-restriction': (job, data) => expireRestriction(job, data.restrictionId),
   relift: (job, data) => reliftOldUnmute(job, data.restrictionId),

@@ -49,6 +49,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     metrics: ctx.metrics,
     groups: new GroupStore(ctx.db, ctx),
     verifications: verificationLogWriter(ctx.sql, ctx.log, ctx.metrics),
+    webAppBaseUrl: ctx.config.WEB_APP_BASE_URL,
   };
   const producer = ctx.newRedis('worker');
   const sendRates = sendRatesFor(ctx.config.PACE_GROUP_WINDOW_MS);

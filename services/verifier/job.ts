@@ -17,6 +17,8 @@ export interface VerifierShared {
   metrics: Metrics;
   groups: GroupStore;
   verifications: BatchWriter<VerificationRecord>;
+  /** WEB_APP_BASE_URL: where guard-bot join requests send their verification Web App (unset = no Web App). */
+  webAppBaseUrl?: string;
 }
 
 /** One bot this process serves: its door to Telegram, its logger and its own queue. */

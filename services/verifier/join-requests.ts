@@ -2,7 +2,7 @@ import type { ChatJoinRequest, User } from 'telegraf/types';
 import { addJob, expireJoinRequestJobId } from '../../queues';
 import { isTelegramError } from '../core/telegram/errors';
 import { CHECK_AGAIN_PREFIX, joinButtons, logDecision, plainChannelNames } from './enforce';
-import type { GroupPolicy } from './groups';
+import type { ChannelPolicy, GroupPolicy } from './groups';
 import { checkChannels, forgetMembership } from './membership';
 import type { BotJob } from './job';
 import { escapeHtml, text } from './texts';
@@ -13,7 +13,7 @@ const MAX_WAIT_SECONDS = 300;
 const pendingKey = (job: BotJob, chatId: number, userId: number) =>
   job.keys.bot(job.bot.id, 'join-request', chatId, userId);
 
-async function settle(
+export async function settle(
   job: BotJob,
   method: 'approveChatJoinRequest' | 'declineChatJoinRequest',
   chatId: number,
@@ -50,6 +50,18 @@ export async function onJoinRequest(job: BotJob, request: ChatJoinRequest): Prom
       await logDecision(job, { chatId, userId, status: 'approved', cached });
     return;
   }
+  await promptRequester(job, group, request, missing);
+}
+
+/** Messages the requester with join buttons and a "Check again" button; the request expires after the wait. */
+export async function promptRequester(
+  job: BotJob,
+  group: GroupPolicy,
+  request: ChatJoinRequest,
+  missing: ChannelPolicy[],
+): Promise<void> {
+  const chatId = request.chat.id;
+  const userId = request.from.id;
   const key = pendingKey(job, chatId, userId);
   if ((await job.redis.set(key, '1', 'EX', MAX_WAIT_SECONDS + 60, 'NX')) !== 'OK') return;
   const wait = Math.min(group.promptLifetimeSeconds, MAX_WAIT_SECONDS);

@@ -33,7 +33,10 @@ const en = {
     'Protection: {state}\nMode: {mode}\nChannels: {channels}\nChannels I cannot check (make me an admin there): {unchecked}\nMuted by me now: {muted}\nMissing rights: {rights}',
   settings:
     'Settings:\nmode = {mode}\nprompt_lifetime = {promptLifetime} s\nmute_duration = {muteDuration}\nlanguage = {language}\nprompt_text = {promptText}\nchannel_ban_after = {channelBanAfter}\n\nChange with /set <key> <value>',
-  setUsage: 'Usage: /set <mode|prompt_lifetime|mute_duration|language|prompt_text|channel_ban_after> <value>',
+  setUsage:
+    'Usage: /set <mode|prompt_lifetime|mute_duration|language|prompt_text|channel_ban_after|guard_timeout> <value>',
+  guardBotOn: 'Guard bot: yes (join requests are checked before the request is decided; not joined in time: {timeout})',
+  guardBotOff: 'Guard bot: no (a group owner can name me the guard bot in the group settings, Join requests)',
   setInvalid: 'Invalid value for {key}: {reason}',
   setDone: '{key} is now {value}.',
   allowUsage: 'Reply to a message with /allow, or give a user id: /allow 123456',
@@ -84,7 +87,9 @@ const ru: Texts = {
   settings:
     'Настройки:\nmode = {mode}\nprompt_lifetime = {promptLifetime} с\nmute_duration = {muteDuration}\nlanguage = {language}\nprompt_text = {promptText}\nchannel_ban_after = {channelBanAfter}\n\nИзменить: /set <ключ> <значение>',
   setUsage:
-    'Использование: /set <mode|prompt_lifetime|mute_duration|language|prompt_text|channel_ban_after> <значение>',
+    'Использование: /set <mode|prompt_lifetime|mute_duration|language|prompt_text|channel_ban_after|guard_timeout> <значение>',
+  guardBotOn: 'Бот-страж: да (заявки проверяются до решения; не подписался вовремя: {timeout})',
+  guardBotOff: 'Бот-страж: нет (владелец группы может назначить меня в настройках группы, «Заявки на вступление»)',
   setInvalid: 'Недопустимое значение {key}: {reason}',
   setDone: '{key} теперь {value}.',
   allowUsage: 'Ответьте на сообщение командой /allow или укажите id: /allow 123456',

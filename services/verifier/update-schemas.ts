@@ -41,7 +41,14 @@ export const updateSchemas = {
     old_chat_member: chatMember,
     new_chat_member: chatMember,
   }),
-  chat_join_request: z.looseObject({ chat, from: user, user_chat_id: id, date: id }),
+  // query_id: only on a guard bot's copy (Bot API 10.1).
+  chat_join_request: z.looseObject({
+    chat,
+    from: user,
+    user_chat_id: id,
+    date: id,
+    query_id: z.string().min(1).max(64).optional(),
+  }),
 } as const satisfies Record<(typeof ALLOWED_UPDATES)[number], z.ZodType>; // every kind the poller asks Telegram for
 
 export type HandledUpdateType = keyof typeof updateSchemas;

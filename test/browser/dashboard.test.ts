@@ -108,7 +108,9 @@ describe('admin web dashboard', () => {
       await page.locator(`#${id}[data-has-data="true"] svg[role="img"]`).waitFor({ timeout: 45_000 });
     for (const id of CHARTS)
       expect(await page.locator(`#${id} svg[role="img"]`).getAttribute('aria-label')).toBeTruthy();
-    await expect.poll(() => page.locator('#stat-cards .stat').count()).toBe(6);
+    await expect.poll(() => page.locator('#stat-cards .stat').count()).toBe(7);
+    // The demo's guard-bot group decides requests through answerChatJoinRequestQuery: counted by reason.
+    await expect(page.locator('#stat-cards .stat', { hasText: 'Guard-bot requests (24 h)' }).count()).resolves.toBe(1);
     await shot(page, 'overview');
   }, 60_000);
 

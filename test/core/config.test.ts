@@ -58,6 +58,21 @@ describe('configuration', () => {
     expect(message.split('\n')).toHaveLength(1);
   });
 
+  it('WEB_APP_BASE_URL: unset by default; https, or http on loopback only; trailing slashes dropped', () => {
+    expect(loadConfig({}).WEB_APP_BASE_URL).toBeUndefined();
+    expect(loadConfig({}).WEB_APP_AUTH_MAX_AGE_SECONDS).toBe(3600);
+    expect(loadConfig({ WEB_APP_BASE_URL: 'https://nezuko.example.com/' }).WEB_APP_BASE_URL).toBe(
+      'https://nezuko.example.com',
+    );
+    expect(loadConfig({ WEB_APP_BASE_URL: 'https://example.com/nezuko/' }).WEB_APP_BASE_URL).toBe(
+      'https://example.com/nezuko',
+    );
+    expect(loadConfig({ WEB_APP_BASE_URL: 'http://127.0.0.1:3000' }).WEB_APP_BASE_URL).toBe('http://127.0.0.1:3000');
+    for (const bad of ['http://nezuko.example.com', 'ftp://example.com', 'nezuko.example.com', 'https://x.io/?a=1'])
+      expect(() => loadConfig({ WEB_APP_BASE_URL: bad }), bad).toThrow(/WEB_APP_BASE_URL: expected the public https/);
+    expect(() => loadConfig({ WEB_APP_AUTH_MAX_AGE_SECONDS: '0' })).toThrow(/WEB_APP_AUTH_MAX_AGE_SECONDS/);
+  });
+
   it('does not echo a bad secret back in the error', () => {
     const secret = 'very-secret-but-not-32-bytes';
     expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: secret })).toThrow(/TOKEN_ENCRYPTION_KEY/);

@@ -125,6 +125,11 @@ const checkCases: [string, string, () => Promise<unknown>][] = [
   ],
   ['protected_groups_sender_chat_ban_after_check', 'negative ban threshold', () => group({ senderChatBanAfter: -1 })],
   ['protected_groups_sender_chat_ban_after_check', 'ban threshold over 100', () => group({ senderChatBanAfter: 101 })],
+  [
+    'protected_groups_guard_timeout_action_check',
+    'unknown guard timeout action',
+    () => group({ guardTimeoutAction: 'ban' }),
+  ],
   ['enforced_channels_channel_id_check', 'positive channel id', () => channel({ channelId: 42n })],
   ['enforced_channels_title_check', 'empty title', () => channel({ title: '' })],
   ['enforced_channels_title_check', 'whitespace-only title', () => channel({ title: '\n\t ' })],
@@ -160,6 +165,7 @@ const checkCases: [string, string, () => Promise<unknown>][] = [
   ['verification_log_status_check', 'unknown status', () => verification({ status: 'maybe' })],
   ['verification_log_latency_check', 'negative latency', () => verification({ latencyMs: -1 })],
   ['verification_log_error_type_check', 'error without error type', () => verification({ status: 'error' })],
+  ['verification_log_reason_check', 'unknown reason', () => verification({ reason: 'guard_maybe' })],
   ['api_call_log_method_check', 'blank method', () => apiCall({ method: ' ' })],
   ['api_call_log_latency_check', 'negative latency', () => apiCall({ latencyMs: -5 })],
   ['api_call_log_error_code_check', 'success with an error code', () => apiCall({ success: true, errorCode: 400 })],
@@ -168,6 +174,12 @@ const checkCases: [string, string, () => Promise<unknown>][] = [
   ['verification_stats_hourly_counts_check', 'negative cache hits', () => vstats({ cacheHits: -1 })],
   ['verification_stats_hourly_counts_check', 'negative latency sum', () => vstats({ latencySumMs: -1n })],
   ['verification_stats_hourly_total_check', 'total not the sum of statuses', () => vstats({ total: 5, verified: 4 })],
+  ['verification_stats_hourly_guard_check', 'negative guard count', () => vstats({ guardQueued: -1 })],
+  [
+    'verification_stats_hourly_guard_check',
+    'more guard requests than verifications',
+    () => vstats({ total: 1, approved: 1, guardAtOnce: 1, guardWebApp: 1 }),
+  ],
   [
     'verification_stats_hourly_cache_hits_check',
     'more cache hits than verifications',

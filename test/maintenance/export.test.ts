@@ -133,6 +133,7 @@ describe('CSV exports', () => {
       'latency_ms',
       'cached',
       'error_type',
+      'reason',
     ]);
     expect(records).toHaveLength(expected.length);
     expect(records.map((r) => r.user_id)).toEqual(expected.map((r) => String(r.userId)));

@@ -79,7 +79,7 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         // has milliseconds), so the page serializes as it is: no replacer, no Date parsed and formatted per row.
         const rows = await ctx.sql.rows<{ id: string }>(
           `SELECT v.id, v.bot_instance_id AS "botInstanceId", v.chat_id AS "chatId", v.user_id AS "userId", v.status,
-                  v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType",
+                  v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType", v.reason,
                   to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
            FROM verification_log v ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
            ORDER BY v.id DESC LIMIT ${p(query.limit + 1)}`,

@@ -2,6 +2,14 @@
 import { api, describeError } from '../api.js';
 import { h, canChange, num, badge, toast, act, table, field, loadBots, botName, botSelect } from '../ui.js';
 
+/** Whether Telegram names the bot this group's guard bot (join requests then come with a query to answer). */
+const guardBadge = (g) =>
+  g.isGuardBot === true
+    ? badge('running', 'guard bot')
+    : g.isGuardBot === false
+      ? badge('stopped', 'not guard bot')
+      : h('span.muted', {}, 'not known yet');
+
 export async function renderGroups(view) {
   await loadBots();
   const q = h('input', { name: 'q', type: 'search', placeholder: 'Title words' });
@@ -40,6 +48,7 @@ export async function renderGroups(view) {
         h('td', {}, botName(g.botInstanceId)),
         h('td', {}, g.enabled ? badge('running', 'protected') : badge('stopped', 'off')),
         h('td', {}, g.mode === 'join_request' ? 'join requests' : 'mute'),
+        h('td', {}, guardBadge(g)),
         h('td.num', {}, num(g.memberCount)),
         h('td', {}, open),
       );
@@ -57,7 +66,7 @@ export async function renderGroups(view) {
     list.replaceChildren(
       table(
         `${num(res.total)} group${res.total === 1 ? '' : 's'}`,
-        ['Group', 'Bot', 'Protection', 'Mode', { label: 'Members', cls: 'num' }, ''],
+        ['Group', 'Bot', 'Protection', 'Mode', 'Guard bot', { label: 'Members', cls: 'num' }, ''],
         rows,
         'No group matches',
       ),
@@ -107,6 +116,12 @@ export async function renderGroups(view) {
       value: String(g.senderChatBanAfter),
       disabled: ro,
     });
+    const guardTimeout = h(
+      'select',
+      { name: 'guardTimeoutAction', disabled: ro },
+      h('option', { value: 'decline', selected: g.guardTimeoutAction !== 'queue' }, 'Decline the request'),
+      h('option', { value: 'queue', selected: g.guardTimeoutAction === 'queue' }, 'Leave it to the admins'),
+    );
     const prompt = h(
       'textarea',
       { name: 'customPromptText', maxlength: '2048', disabled: ro },
@@ -124,7 +139,9 @@ export async function renderGroups(view) {
         field('Mute duration (s, 0 = until verified)', mute),
         field('Language', language),
         field('Ban a channel posting here at its n-th deleted post (0 = never)', banAfter),
+        field('Guard bot: a request not joined in time', guardTimeout),
       ),
+      h('p.muted', {}, 'Guard bot: ', guardBadge(g)),
       field('Custom prompt text (optional)', prompt),
     );
     if (!ro) {
@@ -144,6 +161,7 @@ export async function renderGroups(view) {
                 muteDurationSeconds: Number(mute.value),
                 language: language.value.trim(),
                 senderChatBanAfter: Number(banAfter.value),
+                guardTimeoutAction: guardTimeout.value,
                 customPromptText: prompt.value.trim() ? prompt.value : null,
               },
             });

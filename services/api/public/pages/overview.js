@@ -41,6 +41,13 @@ export async function renderOverview(view) {
     const d = dash.data;
     updated.textContent = `Snapshot ${ago(dash.generatedAt)} · refreshes every 10 s`;
     const p = d.last24h;
+    // Snapshots written before guard-bot counts existed have none.
+    const guard = {
+      atOnce: p.guardAtOnce ?? 0,
+      webApp: p.guardWebApp ?? 0,
+      timeout: p.guardTimeout ?? 0,
+      queued: p.guardQueued ?? 0,
+    };
     const bots = Object.values(d.botsByStatus).reduce((a, b) => a + b, 0);
     const protectedGroups = d.bots.reduce((a, b) => a + b.protectedGroups, 0);
     const stat = (label, value, sub) =>
@@ -57,6 +64,11 @@ export async function renderOverview(view) {
       stat('Already subscribed', pct(p.passRate), 'verified or approved'),
       stat('Cache hit rate', pct(p.cacheHitRate), `${num(p.cacheHits)} hits`),
       stat('Latency p95', ms(p.latencyPercentilesMs.p95), `p50 ${ms(p.latencyPercentilesMs.p50)}`),
+      stat(
+        'Guard-bot requests (24 h)',
+        num(guard.atOnce + guard.webApp + guard.timeout + guard.queued),
+        `${num(guard.atOnce)} at once · ${num(guard.webApp)} via Web App · ${num(guard.timeout)} declined · ${num(guard.queued)} to admins`,
+      ),
       stat(
         'Bots running',
         `${num(d.botsByStatus.running ?? 0)} / ${num(bots)}`,

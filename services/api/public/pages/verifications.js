@@ -2,6 +2,14 @@
 import { api, describeError } from '../api.js';
 import { h, ms, when, badge, toast, act, field, loadBots, botName, botSelect } from '../ui.js';
 
+/** How a guard-bot join request was decided (verification_log.reason). */
+const GUARD_REASONS = {
+  guard_at_once: 'approved at once',
+  guard_web_app: 'joined via the Web App',
+  guard_timeout: 'timed out, declined',
+  guard_queued: 'timed out, left to admins',
+};
+
 export async function renderVerifications(view) {
   await loadBots();
   const bot = botSelect();
@@ -45,7 +53,7 @@ export async function renderVerifications(view) {
           h(
             'tr',
             {},
-            ['Time', 'Bot', 'Group', 'User', 'Status', 'Latency', 'Cache', 'Error'].map((x) =>
+            ['Time', 'Bot', 'Group', 'User', 'Status', 'Latency', 'Cache', 'Error', 'Guard bot'].map((x) =>
               h(x === 'Latency' ? 'th.num' : 'th', { scope: 'col' }, x),
             ),
           ),
@@ -89,6 +97,7 @@ export async function renderVerifications(view) {
           h('td.num', {}, ms(v.latencyMs)),
           h('td', {}, v.cached ? 'hit' : 'miss'),
           h('td', {}, v.errorType ?? ''),
+          h('td', {}, GUARD_REASONS[v.reason] ?? ''),
         ),
       );
     }
