@@ -65,6 +65,8 @@ const SETTINGS: Record<
       ? { data: { senderChatBanAfter: n }, shown: String(n) }
       : '0 (never ban, only delete) to 100 deleted posts';
   },
+  prompt_style: (v) =>
+    v === 'group' || v === 'ephemeral' ? { data: { promptStyle: v }, shown: v } : 'group or ephemeral',
   prompt_text: (v) => {
     if (v === 'default') return { data: { customPromptText: null }, shown: 'default' };
     return v.trim() && v.length <= 2048
@@ -194,6 +196,7 @@ async function settings(c: CommandContext) {
       language: group.language,
       promptText: group.customPromptText ? escapeHtml(group.customPromptText) : text(c.language, 'defaultText'),
       channelBanAfter: group.senderChatBanAfter || text(c.language, 'never'),
+      promptStyle: group.promptStyle,
     }),
     true,
   );

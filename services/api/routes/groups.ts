@@ -24,7 +24,7 @@ export function prefixTsQuery(text: string): string | null {
 
 const groupColumns = Prisma.sql`g.id, g.bot_instance_id AS "botInstanceId", g.chat_id AS "chatId", g.title, g.username, g.chat_type AS "chatType",
   g.is_forum AS "isForum", g.enabled, g.mode, g.prompt_lifetime_seconds AS "promptLifetimeSeconds",
-  g.mute_duration_seconds AS "muteDurationSeconds", g.sender_chat_ban_after AS "senderChatBanAfter", g.language, g.member_count AS "memberCount", g.missing_rights AS "missingRights",
+  g.mute_duration_seconds AS "muteDurationSeconds", g.sender_chat_ban_after AS "senderChatBanAfter", g.prompt_style AS "promptStyle", g.language, g.member_count AS "memberCount", g.missing_rights AS "missingRights",
   g.bot_removed_at AS "botRemovedAt", g.last_sync_at AS "lastSyncAt", g.created_at AS "createdAt", g.updated_at AS "updatedAt"`;
 
 const groupSettings = z
@@ -49,6 +49,8 @@ const groupSettings = z
       .optional(),
     /** Ban a channel that posts here on someone's behalf at its n-th deleted post (0 = only delete). */
     senderChatBanAfter: z.number().int().min(0).max(100).optional(),
+    /** Where prompts are shown: in the group, or to the muted user alone (an ephemeral message, Bot API 10.2+). */
+    promptStyle: z.enum(['group', 'ephemeral']).optional(),
     /** When disabling: also unmute everyone the bot muted in the group (default true). */
     liftRestrictions: z.boolean().optional(),
   })

@@ -107,6 +107,16 @@ export async function renderGroups(view) {
       value: String(g.senderChatBanAfter),
       disabled: ro,
     });
+    const promptStyle = h(
+      'select',
+      { name: 'promptStyle', disabled: ro },
+      h('option', { value: 'group', selected: g.promptStyle !== 'ephemeral' }, 'In the group'),
+      h(
+        'option',
+        { value: 'ephemeral', selected: g.promptStyle === 'ephemeral' },
+        'Only to the muted user (ephemeral)',
+      ),
+    );
     const prompt = h(
       'textarea',
       { name: 'customPromptText', maxlength: '2048', disabled: ro },
@@ -124,6 +134,7 @@ export async function renderGroups(view) {
         field('Mute duration (s, 0 = until verified)', mute),
         field('Language', language),
         field('Ban a channel posting here at its n-th deleted post (0 = never)', banAfter),
+        field('Prompts shown', promptStyle),
       ),
       field('Custom prompt text (optional)', prompt),
     );
@@ -144,6 +155,7 @@ export async function renderGroups(view) {
                 muteDurationSeconds: Number(mute.value),
                 language: language.value.trim(),
                 senderChatBanAfter: Number(banAfter.value),
+                promptStyle: promptStyle.value,
                 customPromptText: prompt.value.trim() ? prompt.value : null,
               },
             });
