@@ -38,7 +38,13 @@ export const updateJobs = {
    * Send the group's waiting prompts: each names up to a bounded number of muted users, at a pace inside the
    * group's message budget (services/verifier/prompt-waves.ts). `owner` is the run's claim on the group's queue.
    */
-  'send-prompts': z.object({ botInstanceId, chatId: telegramId, owner: z.string().min(1).max(64) }),
+  'send-prompts': z.object({
+    botInstanceId,
+    chatId: telegramId,
+    owner: z.string().min(1).max(64),
+    /** A continuation waits until then (ms since epoch) before it sends: the slot its predecessor was given. */
+    notBefore: z.number().int().positive().optional(),
+  }),
   /** Decline a join request whose user did not subscribe in time. */
   'expire-join-request': z.object({ botInstanceId, chatId: telegramId, userId: telegramId }),
   /** Lift every open restriction the bot made in a group (turning protection off), paced. */

@@ -305,10 +305,15 @@ export async function onVerifyButton(
     job.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
   const shared = boundUserId === 0;
   if (shared) {
-    const open = await job.db.restriction.count({
-      where: { groupId: group.id, userId: BigInt(presser.id), liftedAt: null },
+    const last = await job.db.restriction.findFirst({
+      where: { groupId: group.id, userId: BigInt(presser.id) },
+      orderBy: { id: 'desc' },
+      select: { liftedAt: true, liftReason: true },
     });
-    if (!open) return void (await answer(text(group.language, 'notMuted')));
+    // Unmuted a moment ago (their channel join did it): as thanked as if the press had.
+    if (last?.liftedAt && last.liftReason === 'verified' && Date.now() - last.liftedAt.getTime() < 60_000)
+      return void (await answer(text(group.language, 'verified'), false));
+    if (!last || last.liftedAt) return void (await answer(text(group.language, 'notMuted')));
   } else if (presser.id !== boundUserId) {
     job.metrics.skippedUpdates.inc({ bot: String(job.bot.id), reason: 'someone_elses_button' });
     job.log.info('button pressed by someone it is not for', { chatId: Number(group.chatId) });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { InlineKeyboardButton, MessageEntity, User } from 'telegraf/types';
-import { addJob, deletePromptJobId, RetryLaterError, sendPromptsJobId, type UpdateJobData } from '../../queues';
+import { addJob, deletePromptJobId, sendPromptsJobId, type UpdateJobData } from '../../queues';
+import { RateLimitedError } from '../core/telegram/errors';
 import { takeSlot } from '../core/telegram/pacing';
 import type { ChannelPolicy, GroupPolicy } from './groups';
 import type { BotJob } from './job';
@@ -28,6 +29,10 @@ import { fill, text } from './texts';
  * A full prompt goes as soon as the group's budget allows it; a partial one waits its turn in a steady stream of
  * one per budget interval (a minute / 19), so that in a wave the budget is spent on prompts that name many.
  *
+ * The sender waits for its slots in process (a job handed back delayed would come back behind the wave's own
+ * backlog of updates, BullMQ promotes delayed jobs to the back of the queue), at most NAP_BUDGET_MS per run; a
+ * longer wait is handed to a continuation job put at the front of the queue (LIFO) that sleeps the rest.
+ *
  * The sender is a `send-prompts` job holding the group's claim (`owner`), a key only one run holds: whoever adds
  * a user and finds no claim takes it and queues the job; the job gives the claim up only when the list is empty,
  * in the same Redis step that checks it, so a user added meanwhile is never left without a sender. A sender that
@@ -45,6 +50,10 @@ export const MENTIONS_PER_PROMPT = 50;
 const NAME_CHARS = 24;
 /** Partial prompts go at most this many at once, then one per budget interval. */
 const PARTIAL_BURST = 1;
+/** How long one run of the sender may spend waiting for slots (well inside SHUTDOWN_TIMEOUT_MS). */
+const NAP_BUDGET_MS = 8_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const waitingKey = (job: BotJob, chatId: number) => job.keys.bot(job.bot.id, 'prompt-wait', chatId);
 
@@ -153,6 +162,23 @@ export async function sendWaitingPrompts(job: BotJob, data: UpdateJobData<'send-
   const perGroup = job.api.sendRates.perGroup;
   const stream = { count: perGroup.count, periodMs: perGroup.periodMs, burst: PARTIAL_BURST };
   const streamKey = job.keys.bot(job.bot.id, 'prompt-stream', chatId);
+  const runStarted = Date.now();
+  /** Waits until `at` here, or hands the rest of the wait to a continuation: false when this run is over. */
+  const waitUntil = async (at: number): Promise<boolean> => {
+    if (at - runStarted <= NAP_BUDGET_MS) {
+      await sleep(Math.max(0, at - Date.now()));
+      return true;
+    }
+    await redis.eval(KEEP, 1, claim, owner, at - Date.now() + claimTtlMs(job));
+    await addJob(
+      job.queue,
+      'send-prompts',
+      { ...data, notBefore: at },
+      { jobId: `${sendPromptsJobId(job.bot.id, chatId, owner)}-${at}`, lifo: true },
+    );
+    return false;
+  };
+  if (data.notBefore && data.notBefore > Date.now() && !(await waitUntil(data.notBefore))) return;
   for (;;) {
     if (!Number(await redis.eval(KEEP, 1, claim, owner, claimTtlMs(job)))) return;
     const ids = await redis.zrange(key, 0, MENTIONS_PER_PROMPT - 1);
@@ -183,10 +209,11 @@ export async function sendWaitingPrompts(job: BotJob, data: UpdateJobData<'send-
 
     // A partial prompt waits for its turn in the steady stream; a full one goes as soon as the budget allows.
     if (due.length < MENTIONS_PER_PROMPT) {
+      // Told to wait, the slot is promised to this sender: it comes back then, with whoever has joined since.
       const waitMs = await takeSlot(redis, streamKey, stream);
       if (waitMs > 0) {
-        await redis.eval(KEEP, 1, claim, owner, waitMs + claimTtlMs(job));
-        throw new RetryLaterError(Date.now() + waitMs, "waiting for the group's next prompt");
+        if (await waitUntil(Date.now() + waitMs)) continue;
+        return;
       }
     }
     const infos = await redis.hmget(`${key}:info`, ...due.map((r) => String(r.userId)));
@@ -196,16 +223,25 @@ export async function sendWaitingPrompts(job: BotJob, data: UpdateJobData<'send-
       named.map(({ row, info }) => ({ id: Number(row.userId), first_name: info.n })),
       named.map(({ info }) => info),
     );
-    // A RateLimitedError here (the group's minute is used up by other messages) hands the job back to its slot.
     await redis.eval(KEEP, 1, claim, owner, 2 * claimTtlMs(job));
-    const sent = await job.api.call('sendMessage', {
-      chat_id: chatId,
-      text: prompt.text,
-      ...(prompt.entities ? { entities: prompt.entities } : { parse_mode: 'HTML' as const }),
-      ...(prompt.threadId ? { message_thread_id: prompt.threadId } : {}),
-      link_preview_options: { is_disabled: true },
-      reply_markup: { inline_keyboard: prompt.keyboard },
-    });
+    const sent = await job.api
+      .call('sendMessage', {
+        chat_id: chatId,
+        text: prompt.text,
+        ...(prompt.entities ? { entities: prompt.entities } : { parse_mode: 'HTML' as const }),
+        ...(prompt.threadId ? { message_thread_id: prompt.threadId } : {}),
+        link_preview_options: { is_disabled: true },
+        reply_markup: { inline_keyboard: prompt.keyboard },
+      })
+      .catch((err: unknown) => {
+        // The group's minute is used up (by other messages too), or Telegram asked the bot to wait.
+        if (err instanceof RateLimitedError) return err;
+        throw err;
+      });
+    if (sent instanceof RateLimitedError) {
+      if (await waitUntil(sent.retryAt)) continue;
+      return;
+    }
     // The prompt is out: recorded even through a database outage, or its users would be prompted again.
     await persistently(job, () =>
       db.restriction.updateMany({
