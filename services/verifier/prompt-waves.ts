@@ -163,18 +163,19 @@ export async function sendWaitingPrompts(job: BotJob, data: UpdateJobData<'send-
   const stream = { count: perGroup.count, periodMs: perGroup.periodMs, burst: PARTIAL_BURST };
   const streamKey = job.keys.bot(job.bot.id, 'prompt-stream', chatId);
   const runStarted = Date.now();
-  /** Waits until `at` here, or hands the rest of the wait to a continuation: false when this run is over. */
+  /**
+   * Waits until `at`: here as far as this run's budget goes, the rest in a continuation (a job id of its own, so
+   * it is never taken for this one): false when this run is over.
+   */
   const waitUntil = async (at: number): Promise<boolean> => {
-    if (at - runStarted <= NAP_BUDGET_MS) {
-      await sleep(Math.max(0, at - Date.now()));
-      return true;
-    }
+    await sleep(Math.max(0, Math.min(at, runStarted + NAP_BUDGET_MS) - Date.now()));
+    if (Date.now() >= at) return true;
     await redis.eval(KEEP, 1, claim, owner, at - Date.now() + claimTtlMs(job));
     await addJob(
       job.queue,
       'send-prompts',
       { ...data, notBefore: at },
-      { jobId: `${sendPromptsJobId(job.bot.id, chatId, owner)}-${at}`, lifo: true },
+      { jobId: `${sendPromptsJobId(job.bot.id, chatId, owner)}-${at}-${Date.now()}`, lifo: true },
     );
     return false;
   };
