@@ -100,7 +100,19 @@ async function main() {
     const firstSeen = new Map<number, number>();
     let prompts = 0;
     let mostNamed = 0;
-    while (firstSeen.size < JOINERS && Date.now() - started < GIVE_UP_MS) {
+    // Watched until everyone is named, or until two minutes after the last mute (on a loaded machine muting the
+    // wave takes longer than two minutes itself), within a hard cap.
+    let lastMuteAt = started;
+    let polls = 0;
+    while (
+      firstSeen.size < JOINERS &&
+      (Date.now() - started < GIVE_UP_MS || Date.now() - lastMuteAt < 2 * MINUTE + 5_000) &&
+      Date.now() - started < 2 * GIVE_UP_MS
+    ) {
+      if (polls++ % 20 === 0) {
+        const restricts = (await sim.calls(bot.id, { method: 'restrictChatMember' })).calls;
+        lastMuteAt = Math.max(lastMuteAt, ...restricts.map((c) => c.at));
+      }
       const { messages } = await sim.messages(group.id);
       const now = Date.now();
       prompts = 0;
