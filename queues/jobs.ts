@@ -27,6 +27,24 @@ export const updateJobs = {
   }),
   /** Delete a verification prompt once its lifetime is over. */
   'delete-prompt': z.object({ botInstanceId, chatId: telegramId, messageId: z.number().int().positive() }),
+  /** Delete a muted user's ephemeral prompt (shown to them only) once its lifetime is over. */
+  'delete-ephemeral-prompt': z.object({
+    botInstanceId,
+    chatId: telegramId,
+    userId: telegramId,
+    ephemeralMessageId: z.number().int().positive(),
+  }),
+  /**
+   * Send the group's waiting prompts: each names up to a bounded number of muted users, at a pace inside the
+   * group's message budget (services/verifier/prompt-waves.ts). `owner` is the run's claim on the group's queue.
+   */
+  'send-prompts': z.object({
+    botInstanceId,
+    chatId: telegramId,
+    owner: z.string().min(1).max(64),
+    /** A continuation waits until then (ms since epoch) before it sends: the slot its predecessor was given. */
+    notBefore: z.number().int().positive().optional(),
+  }),
   /** Decline a join request whose user did not subscribe in time. */
   'expire-join-request': z.object({ botInstanceId, chatId: telegramId, userId: telegramId }),
   /** Guard-bot join request: the user pressed "check" in the verification Web App (the API verified who they are). */
@@ -107,6 +125,15 @@ export const updateJobId = (botInstanceId: number, updateId: number) => `u-${bot
 /** One deletion per prompt. */
 export const deletePromptJobId = (botInstanceId: number, chatId: number, messageId: number) =>
   `p-${botInstanceId}-${-chatId}-${messageId}`;
+export const deleteEphemeralPromptJobId = (
+  botInstanceId: number,
+  chatId: number,
+  userId: number,
+  ephemeralMessageId: number,
+) => `pe-${botInstanceId}-${-chatId}-${userId}-${ephemeralMessageId}`;
+/** One prompt sender per claim on a group's waiting prompts. */
+export const sendPromptsJobId = (botInstanceId: number, chatId: number, owner: string) =>
+  `sp-${botInstanceId}-${-chatId}-${owner}`;
 /** One expiry per join request (a user asking again later is a request of its own). */
 export const expireJoinRequestJobId = (botInstanceId: number, chatId: number, userId: number, requestDate: number) =>
   `jr-${botInstanceId}-${-chatId}-${userId}-${requestDate}`;

@@ -348,6 +348,9 @@ function sendMessageTo(ctx: CallContext, method: string): TgMessage {
   }
   if (replyTo && !replyTo.deleted) fields.reply_to_message = replyTo.message;
   if (replyMarkup) fields.reply_markup = replyMarkup;
+  // Entities given with the text (e.g. text_mention) come back on the Message as Telegram returns them.
+  const entities = optionalJson<unknown>(ctx.params, 'entities');
+  if (Array.isArray(entities) && entities.length) (fields as Record<string, unknown>).entities = entities;
   const message = ctx.world.postMessage(chat, fields, { exceptBotId: ctx.runtime.bot.user.id });
   if (chat.chat.type === 'channel') ctx.world.forwardToDiscussionGroup(chat, message);
   return message;

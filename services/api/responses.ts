@@ -155,6 +155,7 @@ export const groupSummary = z.object({
   promptLifetimeSeconds: z.number().int(),
   muteDurationSeconds: z.number().int(),
   senderChatBanAfter: z.number().int(),
+  promptStyle: z.enum(['group', 'ephemeral']),
   guardTimeoutAction: z.enum(['decline', 'queue']),
   isGuardBot: z.boolean().nullable(),
   guardCheckedAt: nullableDate,

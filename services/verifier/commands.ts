@@ -69,6 +69,8 @@ const SETTINGS: Record<
   },
   guard_timeout: (v) =>
     v === 'decline' || v === 'queue' ? { data: { guardTimeoutAction: v }, shown: v } : 'decline or queue',
+  prompt_style: (v) =>
+    v === 'group' || v === 'ephemeral' ? { data: { promptStyle: v }, shown: v } : 'group or ephemeral',
   prompt_text: (v) => {
     if (v === 'default') return { data: { customPromptText: null }, shown: 'default' };
     return v.trim() && v.length <= 2048
@@ -217,7 +219,9 @@ async function settings(c: CommandContext) {
       language: group.language,
       promptText: group.customPromptText ? escapeHtml(group.customPromptText) : text(c.language, 'defaultText'),
       channelBanAfter: group.senderChatBanAfter || text(c.language, 'never'),
-    }) + `\nguard_timeout = ${group.guardTimeoutAction}`,
+      promptStyle: group.promptStyle,
+      guardTimeout: group.guardTimeoutAction,
+    }),
     true,
   );
 }

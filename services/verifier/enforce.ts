@@ -1,5 +1,12 @@
 import type { ChatMember, ChatPermissions, InlineKeyboardButton, User } from 'telegraf/types';
-import { addJob, deletePromptJobId, expireRestrictionJobId, RetryLaterError } from '../../queues';
+import {
+  addJob,
+  deleteEphemeralPromptJobId,
+  deletePromptJobId,
+  expireRestrictionJobId,
+  RetryLaterError,
+  type UpdateJobData,
+} from '../../queues';
 import type { VerificationReason, VerificationStatus } from '../core/log-writer';
 import { deleteIfEqual } from '../core/redis';
 import { inSpan, SpanKind } from '../core/tracing';
@@ -12,6 +19,7 @@ import {
   type FullPermissions,
 } from '../core/telegram/membership';
 import type { BotJob } from './job';
+import { isWaiting, queuePrompt, unlist } from './prompt-waves';
 import { escapeHtml, fill, text } from './texts';
 
 /** A muted user may do nothing. */
@@ -173,16 +181,32 @@ async function priorRestriction(
  */
 const noteKey = (job: BotJob, chatId: number, userId: number) => job.keys.bot(job.bot.id, 'prompt', chatId, userId);
 
+/** A prompt naming these users went out: their notes name it until its lifetime is over. */
+export async function notePromptSent(
+  job: BotJob,
+  chatId: number,
+  userIds: number[],
+  messageId: number,
+  lifetimeSeconds: number,
+): Promise<void> {
+  const batch = job.redis.multi();
+  for (const userId of userIds) batch.set(noteKey(job, chatId, userId), String(messageId), 'EX', lifetimeSeconds);
+  await batch.exec();
+}
+
 /** A prompt is gone: its note goes too, unless the note already names a newer prompt. */
 export async function forgetPromptNote(job: BotJob, chatId: number, userId: number, messageId: number): Promise<void> {
   await deleteIfEqual(job.redis, noteKey(job, chatId, userId), String(messageId));
 }
 
 /**
- * Mutes the user (until the group's mute duration, or forever), sends one prompt naming every missing
- * channel with a join button each and an "I've joined" button bound to this user, records the restriction
- * and schedules the prompt's deletion (and a timed mute's end). A user with a live prompt is not prompted
- * again; a retried or resumed job continues where the last run stopped (never mutes twice).
+ * Mutes the user (until the group's mute duration, or forever), records the restriction, schedules a timed
+ * mute's end and has the user prompted: naming every missing channel with a join button each and an "I've
+ * joined" button. In a group with ephemeral prompts the prompt goes to the user alone; otherwise (and when that
+ * fails) the user joins the group's waiting list, whose sender names them in a group prompt, alone or with others
+ * in a wave (prompt-waves.ts). A user with a live prompt, or one on its way, is not prompted again, except that
+ * a user who only had an ephemeral prompt (Telegram may not have delivered it) and comes back gets a group one;
+ * a retried or resumed job continues where the last run stopped (never mutes twice).
  */
 export function restrictAndPrompt(
   job: BotJob,
@@ -200,6 +224,8 @@ export interface MuteReason {
   reason: 'not_subscribed' | 'left_channel';
   /** The forum topic the user wrote in: the prompt goes there. */
   threadId?: number;
+  /** When the user did what brought them here (Telegram's date, unix seconds), if it was something they did. */
+  at?: number;
 }
 
 async function mutePromptAndRecord(
@@ -208,15 +234,22 @@ async function mutePromptAndRecord(
   user: Pick<User, 'id' | 'first_name'>,
   why: MuteReason,
 ): Promise<Exclude<RestrictOutcome, 'busy'>> {
-  const { missing, reason, threadId } = why;
+  const { reason } = why;
   const chatId = Number(group.chatId);
   const { db, redis } = job;
   const open = await db.restriction.findFirst({
     where: { groupId: group.id, userId: BigInt(user.id), liftedAt: null },
   });
-  const promptLive =
-    open?.promptMessageId && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
-  if (open && promptLive) return 'already';
+  const live = open && Date.now() - open.updatedAt.getTime() < group.promptLifetimeSeconds * 1000;
+  if (open && live && open.promptMessageId) return 'already';
+  // Muted, and a group prompt naming them is on its way.
+  if (open && !open.promptMessageId && (await isWaiting(job, chatId, user.id))) return 'already';
+  // Only an ephemeral prompt, which Telegram does not promise to deliver: the user acting again after it (a
+  // re-join, a channel leave, a message written since) is shown a group prompt. Something dated before it (a
+  // burst written before the mute landed) changes nothing.
+  const ephemeralOnly = Boolean(open && live && open.promptEphemeralId);
+  if (ephemeralOnly && why.at !== undefined && why.at * 1000 < Math.floor(open!.updatedAt.getTime() / 1000) * 1000)
+    return 'already';
   let prior: PriorRestriction | null = null;
   if (!open) {
     const current = await job.api.call('getChatMember', { chat_id: chatId, user_id: user.id }).catch((err) => {
@@ -298,50 +331,71 @@ async function mutePromptAndRecord(
     }
   }
 
-  // 'sending' (noted as the request leaves, after any pacing wait) survives only a process that died
-  // mid-request; an error we see means it was not sent, and the job's retry sends it (without muting again).
-  const prompt = await sendPrompt(job, chatId, {
-    text: promptText(group, user, missing, reason),
-    threadId,
-    keyboard: [
-      ...joinButtons(group, missing),
-      [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${user.id}` }],
-    ],
-    beforeRequest: () => redis.set(note, 'sending', 'EX', NOTE_TTL_S),
-  }).catch(async (err: unknown) => {
-    await redis.set(note, 'muted', 'EX', NOTE_TTL_S);
-    throw err;
-  });
-
-  await redis.set(note, String(prompt.message_id), 'EX', group.promptLifetimeSeconds);
-  if (open?.promptMessageId) await deleteMessage(job, chatId, open.promptMessageId);
-  await recordPrompt(job, group, row.id, prompt.message_id);
+  if (group.promptStyle === 'ephemeral' && !ephemeralOnly) {
+    const shown = await sendEphemeralPrompt(job, group, user, why, row.id);
+    if (shown) return 'restricted';
+  }
+  // In the group: the user joins the waiting list, and its sender names them in a prompt (prompt-waves.ts).
+  await queuePrompt(job, group, user, why);
+  await redis.set(note, 'queued', 'EX', NOTE_TTL_S);
   return 'restricted';
 }
 
-/** Sends the prompt, in the topic the user wrote in. */
-function sendPrompt(
+/** The user's own "I've joined" keyboard: a join button per missing channel, and the button bound to them. */
+export function promptKeyboard(group: GroupPolicy, userId: number, missing: ChannelPolicy[]): InlineKeyboardButton[][] {
+  return [
+    ...joinButtons(group, missing),
+    [{ text: text(group.language, 'verifyButton'), callback_data: `${VERIFY_PREFIX}${userId}` }],
+  ];
+}
+
+/**
+ * The prompt as an ephemeral message only the muted user sees (Bot API 10.3 `ephemeral_message_parameters`).
+ * False when Telegram refused it: the caller falls back to a group prompt. Delivery itself is not reported
+ * ("not guaranteed ... especially if they are offline"): a user who acts again gets a group prompt then.
+ */
+async function sendEphemeralPrompt(
   job: BotJob,
-  chatId: number,
-  p: {
-    text: string;
-    threadId: number | undefined;
-    keyboard: InlineKeyboardButton[][];
-    beforeRequest: () => Promise<unknown>;
-  },
-) {
-  return job.api.call(
-    'sendMessage',
-    {
+  group: GroupPolicy,
+  user: Pick<User, 'id' | 'first_name'>,
+  why: MuteReason,
+  restrictionId: number,
+): Promise<boolean> {
+  const chatId = Number(group.chatId);
+  const sent = await job.api
+    .call('sendMessage', {
       chat_id: chatId,
-      text: p.text,
+      text: promptText(group, user, why.missing, why.reason),
       parse_mode: 'HTML',
-      ...(p.threadId ? { message_thread_id: p.threadId } : {}),
       link_preview_options: { is_disabled: true },
-      reply_markup: { inline_keyboard: p.keyboard },
+      reply_markup: { inline_keyboard: promptKeyboard(group, user.id, why.missing) },
+      ...ephemeralTo(user.id),
+    })
+    .catch((err: unknown) => {
+      if (!isTelegramError(err, 400) && !isTelegramError(err, 403)) throw err;
+      job.log.info('ephemeral prompt refused; prompting in the group', { chatId, reason: err.description });
+      return undefined;
+    });
+  if (!sent) return false;
+  const ephemeralId = (sent as { ephemeral_message_id?: number }).ephemeral_message_id;
+  if (!ephemeralId) {
+    // A Bot API without ephemeral messages posted it in the group: it is a group prompt.
+    await notePromptSent(job, chatId, [user.id], sent.message_id, group.promptLifetimeSeconds);
+    await recordPrompt(job, group, restrictionId, sent.message_id);
+    return true;
+  }
+  await recordEphemeralPrompt(job, group, restrictionId, user.id, ephemeralId);
+  return true;
+}
+
+/** Sends a message to this user alone (Bot API 10.3's form; 10.2's top-level receiver_user_id is superseded). */
+export function ephemeralTo(userId: number, press?: { callbackQueryId: string; replace: boolean }) {
+  return {
+    ephemeral_message_parameters: {
+      receiver_user_id: userId,
+      ...(press ? { callback_query_id: press.callbackQueryId, replace_callback_query_message: press.replace } : {}),
     },
-    { beforeRequest: p.beforeRequest },
-  );
+  } as Record<string, unknown>;
 }
 
 /** Stores the prompt's id on the restriction and schedules its deletion when its lifetime is over. */
@@ -359,11 +413,71 @@ async function recordPrompt(job: BotJob, group: GroupPolicy, restrictionId: numb
   );
 }
 
+/** Stores the user's ephemeral prompt on their restriction and schedules its deletion at the prompt's lifetime. */
+export async function recordEphemeralPrompt(
+  job: BotJob,
+  group: Pick<GroupPolicy, 'chatId' | 'promptLifetimeSeconds'>,
+  restrictionId: number,
+  userId: number,
+  ephemeralMessageId: number,
+): Promise<void> {
+  const chatId = Number(group.chatId);
+  await persistently(job, () =>
+    job.db.restriction.update({ where: { id: restrictionId }, data: { promptEphemeralId: ephemeralMessageId } }),
+  );
+  await job.redis.set(noteKey(job, chatId, userId), `e${ephemeralMessageId}`, 'EX', group.promptLifetimeSeconds);
+  await addJob(
+    job.queue,
+    'delete-ephemeral-prompt',
+    { botInstanceId: job.bot.id, chatId, userId, ephemeralMessageId },
+    {
+      delay: group.promptLifetimeSeconds * 1000,
+      jobId: deleteEphemeralPromptJobId(job.bot.id, chatId, userId, ephemeralMessageId),
+    },
+  );
+}
+
+/** Deletes an ephemeral message; one already gone (deleted, expired) is not an error worth retrying. */
+export async function deleteEphemeral(
+  job: BotJob,
+  chatId: number,
+  userId: number,
+  ephemeralMessageId: number,
+): Promise<void> {
+  try {
+    await job.api.call(
+      'deleteEphemeralMessage' as never,
+      {
+        chat_id: chatId,
+        receiver_user_id: userId,
+        ephemeral_message_id: ephemeralMessageId,
+      } as never,
+    );
+  } catch (err) {
+    if (!isTelegramError(err, 400) && !isTelegramError(err, 403)) throw err;
+  }
+}
+
+/** The ephemeral prompt's lifetime is over: delete it; the user stays muted. */
+export async function deleteEphemeralPrompt(job: BotJob, data: UpdateJobData<'delete-ephemeral-prompt'>) {
+  await deleteEphemeral(job, data.chatId, data.userId, data.ephemeralMessageId);
+  await job.db.restriction.updateMany({
+    where: {
+      botInstanceId: job.bot.id,
+      userId: BigInt(data.userId),
+      promptEphemeralId: data.ephemeralMessageId,
+      group: { chatId: BigInt(data.chatId) },
+    },
+    data: { promptEphemeralId: null },
+  });
+  await deleteIfEqual(job.redis, noteKey(job, data.chatId, data.userId), `e${data.ephemeralMessageId}`);
+}
+
 /**
  * For a write that records something already done at Telegram: retried (up to a minute, backing off) rather
  * than failing the job, whose retry would do it at Telegram a second time.
  */
-async function persistently<T>(job: BotJob, write: () => Promise<T>): Promise<T> {
+export async function persistently<T>(job: BotJob, write: () => Promise<T>): Promise<T> {
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
@@ -382,7 +496,9 @@ async function persistently<T>(job: BotJob, write: () => Promise<T>): Promise<T>
 type LiftReason = 'verified' | 'unprotected' | 'manual' | 'bot_removed' | 'expired';
 type OpenRestriction = {
   id: number;
+  groupId: number;
   promptMessageId: number | null;
+  promptEphemeralId: number | null;
   priorPermissions: unknown;
   priorUntil: Date | null;
 };
@@ -457,7 +573,10 @@ async function unmuteAndClose(
   return true;
 }
 
-/** Deletes the restriction's prompt, forgets the job's note and closes the row. */
+/**
+ * Deletes the restriction's prompts (a group prompt only when it names nobody else still muted), takes the user
+ * off the waiting list, forgets the job's note and closes the row.
+ */
 async function closeRestriction(
   job: BotJob,
   chatId: number,
@@ -465,7 +584,14 @@ async function closeRestriction(
   row: OpenRestriction,
   liftReason: LiftReason,
 ) {
-  if (row.promptMessageId) await deleteMessage(job, chatId, row.promptMessageId);
+  await unlist(job, chatId, [userId]);
+  if (row.promptMessageId) {
+    const othersNamed = await job.db.restriction.count({
+      where: { groupId: row.groupId, promptMessageId: row.promptMessageId, liftedAt: null, id: { not: row.id } },
+    });
+    if (!othersNamed) await deleteMessage(job, chatId, row.promptMessageId);
+  }
+  if (row.promptEphemeralId) await deleteEphemeral(job, chatId, userId, row.promptEphemeralId);
   await job.redis.del(noteKey(job, chatId, userId));
   await job.db.restriction.updateMany({
     where: { id: row.id, liftedAt: null },

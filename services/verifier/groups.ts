@@ -26,6 +26,8 @@ export interface GroupPolicy {
   muteDurationSeconds: number;
   language: string;
   customPromptText: string | null;
+  /** Where prompts are shown: in the group, or only to the muted user (an ephemeral message, with a group fallback). */
+  promptStyle: 'group' | 'ephemeral';
   /** Ban a foreign channel at its n-th deleted post (0 = never): sender-chats.ts. */
   senderChatBanAfter: number;
   linkedChatId: bigint | null;
@@ -117,6 +119,7 @@ export class GroupStore {
       muteDurationSeconds: row.muteDurationSeconds,
       language: row.language,
       customPromptText: row.customPromptText,
+      promptStyle: row.promptStyle === 'ephemeral' ? 'ephemeral' : 'group',
       senderChatBanAfter: row.senderChatBanAfter,
       linkedChatId: row.linkedChatId,
       guardTimeoutAction: row.guardTimeoutAction === 'queue' ? 'queue' : 'decline',

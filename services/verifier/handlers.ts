@@ -4,6 +4,7 @@ import { onMyChatMember } from './bot-membership';
 import { onCommand } from './commands';
 import {
   CHECK_AGAIN_PREFIX,
+  deleteEphemeralPrompt,
   deleteMessage,
   expireRestriction,
   forgetPromptNote,
@@ -16,6 +17,7 @@ import type { BotJob, BotScope } from './job';
 import { expireJoinRequest, onCheckAgain, onJoinRequest } from './join-requests';
 import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from './joins';
 import { onGroupMigrated } from './migration';
+import { sendWaitingPrompts } from './prompt-waves';
 import { text } from './texts';
 import { classifyUpdate } from './update-schemas';
 
@@ -35,7 +37,7 @@ async function onCallback(job: BotJob, query: CallbackQuery.DataQuery) {
       .catch(() => {});
     throw new SkipError(verify || checkAgain ? 'unknown_group' : 'forged_callback');
   }
-  if (verify) return onVerifyButton(job, group, Number(verify[1]), query.from, query.id);
+  if (verify) return onVerifyButton(job, group, Number(verify[1]), query.from, query.id, query.message);
   return onCheckAgain(job, group, query.from, query.id);
 }
 
@@ -98,6 +100,8 @@ async function deletePrompt(job: BotJob, data: UpdateJobData<'delete-prompt'>) {
 export const updateHandlers = defineHandlers<'updates', BotJob>('updates', {
   update: onUpdate,
   'delete-prompt': deletePrompt,
+  'delete-ephemeral-prompt': deleteEphemeralPrompt,
+  'send-prompts': sendWaitingPrompts,
   'expire-join-request': (job, data) => expireJoinRequest(job, data.chatId, data.userId),
   'guard-check': (job, data) => onGuardCheck(job, data.chatId, data.userId),
   'guard-timeout': (job, data) => onGuardTimeout(job, data.chatId, data.userId, data.queryId),

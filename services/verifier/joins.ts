@@ -1,8 +1,20 @@
-import type { ChatMemberUpdated, Message, User } from 'telegraf/types';
+import type { ChatMemberUpdated, MaybeInaccessibleMessage, Message, User } from 'telegraf/types';
 import { isAdminStatus, isMember, maySendMessages } from '../core/telegram/membership';
 import { isServiceMessage } from '../core/telegram/updates';
 import { checkChannels, forgetAdmins, forgetMembership, isGroupAdmin, rememberMembership } from './membership';
-import { deleteMessage, liftRestriction, logDecision, plainChannelNames, restrictAndPrompt } from './enforce';
+import {
+  channelNames,
+  deleteEphemeral,
+  deleteMessage,
+  ephemeralTo,
+  liftRestriction,
+  logDecision,
+  plainChannelNames,
+  promptKeyboard,
+  recordEphemeralPrompt,
+  restrictAndPrompt,
+} from './enforce';
+import { isTelegramError } from '../core/telegram/errors';
 import { onForeignChannelPost } from './sender-chats';
 import type { GroupPolicy } from './groups';
 import type { BotJob } from './job';
@@ -82,7 +94,7 @@ export async function verifyJoin(
         await redis.set(stateKey, `recording:${Date.now()}`, 'EX', 600);
         await logDecision(job, { chatId: group.chatId, userId: user.id, status, cached, errorType });
       };
-      await decideJoin(job, group, user, record, threadId);
+      await decideJoin(job, group, user, record, joinDate, threadId);
     }
     await redis.eval(FINISH, 2, stateKey, claimKey, owner);
     finished = true;
@@ -98,6 +110,7 @@ async function decideJoin(
   group: GroupPolicy,
   user: User,
   record: RecordDecision,
+  joinDate: number,
   threadId?: number,
 ): Promise<void> {
   const chatId = Number(group.chatId);
@@ -108,7 +121,12 @@ async function decideJoin(
     return unknown.length ? record('error', cached, 'channel_unchecked') : record('verified', cached);
   // Admins are exempt; asked only when there is something to enforce (most joiners are subscribed).
   if (await isGroupAdmin(job, chatId, user.id)) return;
-  const outcome = await restrictAndPrompt(job, group, user, { missing, reason: 'not_subscribed', threadId });
+  const outcome = await restrictAndPrompt(job, group, user, {
+    missing,
+    reason: 'not_subscribed',
+    threadId,
+    at: joinDate,
+  });
   if (outcome === 'restricted') await record('restricted', cached);
   else if (outcome === 'no_rights') await record('error', cached, 'no_rights');
   // Muted and prompted by an earlier run of this job that died before recording it: record it now.
@@ -261,21 +279,42 @@ export async function onGroupMessage(job: BotJob, message: Message): Promise<voi
     missing,
     reason: 'not_subscribed',
     threadId: message.message_thread_id,
+    at: message.date,
   });
   if (outcome === 'restricted') await logDecision(job, { chatId, userId: from.id, status: 'restricted', cached });
 }
 
-/** "I've joined": only its user may press it; re-check without the cache; lift the mute or list what is missing. */
+/** The button pressed: a group message, or an ephemeral one (message_id 0, ephemeral_message_id, Bot API 10.2). */
+type PressedMessage = MaybeInaccessibleMessage & { ephemeral_message_id?: number };
+
+/**
+ * "I've joined": a button bound to a user may be pressed by that user only; a shared one (`v:0`, a prompt naming
+ * several) by anyone, who is checked as themselves (someone not muted is told there is nothing to check).
+ * Re-checks without the cache; lifts the mute or says what is missing: in a group with ephemeral prompts by a
+ * message only the presser sees (their ephemeral prompt edited, or one shown in place of the group prompt).
+ */
 export async function onVerifyButton(
   job: BotJob,
   group: GroupPolicy,
   boundUserId: number,
   presser: User,
   callbackId: string,
+  pressed?: PressedMessage,
 ) {
   const answer = (t: string, alert = true) =>
     job.api.call('answerCallbackQuery', { callback_query_id: callbackId, text: t, show_alert: alert });
-  if (presser.id !== boundUserId) {
+  const shared = boundUserId === 0;
+  if (shared) {
+    const last = await job.db.restriction.findFirst({
+      where: { groupId: group.id, userId: BigInt(presser.id) },
+      orderBy: { id: 'desc' },
+      select: { liftedAt: true, liftReason: true },
+    });
+    // Unmuted a moment ago (their channel join did it): as thanked as if the press had.
+    if (last?.liftedAt && last.liftReason === 'verified' && Date.now() - last.liftedAt.getTime() < 60_000)
+      return void (await answer(text(group.language, 'verified'), false));
+    if (!last || last.liftedAt) return void (await answer(text(group.language, 'notMuted')));
+  } else if (presser.id !== boundUserId) {
     job.metrics.skippedUpdates.inc({ bot: String(job.bot.id), reason: 'someone_elses_button' });
     job.log.info('button pressed by someone it is not for', { chatId: Number(group.chatId) });
     return void (await answer(text(group.language, 'notYourButton')));
@@ -287,10 +326,79 @@ export async function onVerifyButton(
   );
   const { missing } = await checkChannels(job, group.channels, presser.id);
   if (missing.length) {
+    if (
+      group.promptStyle === 'ephemeral' &&
+      (await showMissingToPresser(job, group, presser, callbackId, pressed, missing))
+    )
+      return void (await job.api.call('answerCallbackQuery', { callback_query_id: callbackId }));
     return void (await answer(text(group.language, 'stillMissing', { channels: plainChannelNames(missing) })));
   }
   const lifted = await liftRestriction(job, group, presser.id, 'verified');
   await answer(text(group.language, 'verified'), false);
   // Pressed after an automatic unmute (they joined the channel first): nothing new to record.
   if (lifted) await logDecision(job, { chatId: group.chatId, userId: presser.id, status: 'verified', cached: false });
+}
+
+/**
+ * Tells the presser what is still missing where only they see it: their ephemeral prompt is edited in place
+ * (editEphemeralMessageText); a press on a group prompt is answered with an ephemeral message shown in place of
+ * that prompt for them (Bot API 10.3 `callback_query_id` + `replace_callback_query_message`), which becomes their
+ * prompt. False when Telegram refused: the caller answers with an alert instead.
+ */
+async function showMissingToPresser(
+  job: BotJob,
+  group: GroupPolicy,
+  presser: User,
+  callbackId: string,
+  pressed: PressedMessage | undefined,
+  missing: GroupPolicy['channels'],
+): Promise<boolean> {
+  const chatId = Number(group.chatId);
+  const body = {
+    text: text(group.language, 'stillMissing', { channels: channelNames(missing) }),
+    parse_mode: 'HTML',
+    link_preview_options: { is_disabled: true },
+    reply_markup: { inline_keyboard: promptKeyboard(group, presser.id, missing) },
+  };
+  try {
+    if (pressed?.ephemeral_message_id) {
+      await job.api
+        .call(
+          'editEphemeralMessageText' as never,
+          {
+            chat_id: chatId,
+            receiver_user_id: presser.id,
+            ephemeral_message_id: pressed.ephemeral_message_id,
+            ...body,
+          } as never,
+        )
+        .catch((err: unknown) => {
+          // Pressed again with nothing changed: it already says so.
+          if (!(isTelegramError(err, 400) && /not modified/i.test(err.description))) throw err;
+        });
+      return true;
+    }
+    const open = await job.db.restriction.findFirst({
+      where: { groupId: group.id, userId: BigInt(presser.id), liftedAt: null },
+      select: { id: true, promptEphemeralId: true },
+    });
+    if (!open) return false;
+    const sent = await job.api.call('sendMessage', {
+      chat_id: chatId,
+      ...body,
+      ...ephemeralTo(presser.id, { callbackQueryId: callbackId, replace: Boolean(pressed?.message_id) }),
+    } as never);
+    const ephemeralId = (sent as { ephemeral_message_id?: number }).ephemeral_message_id;
+    if (!ephemeralId) return true;
+    if (open.promptEphemeralId) await deleteEphemeral(job, chatId, presser.id, open.promptEphemeralId);
+    await recordEphemeralPrompt(job, group, open.id, presser.id, ephemeralId);
+    return true;
+  } catch (err) {
+    if (!isTelegramError(err, 400) && !isTelegramError(err, 403)) throw err;
+    job.log.info('ephemeral answer refused; answering with an alert', {
+      chatId,
+      reason: err.description,
+    });
+    return false;
+  }
 }

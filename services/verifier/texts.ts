@@ -5,9 +5,12 @@
 const en = {
   prompt: '{mention}, to write in this group please join {channels} first, then press the button below.',
   promptLeft: '{mention}, you left {channels}. Join again to keep writing in this group, then press the button below.',
+  promptMany:
+    '{mention}: to write in this group please join {channels} first, then press the button below. It checks whoever presses it.',
   joinButton: 'Join {title}',
   verifyButton: "✅ I've joined",
   notYourButton: 'This button is for someone else.',
+  notMuted: 'You are not muted here: there is nothing to check.',
   invalidButton: 'This button is no longer valid.',
   stillMissing: 'You have not joined yet: {channels}',
   verified: 'Thank you, you can write now.',
@@ -32,9 +35,9 @@ const en = {
   status:
     'Protection: {state}\nMode: {mode}\nChannels: {channels}\nChannels I cannot check (make me an admin there): {unchecked}\nMuted by me now: {muted}\nMissing rights: {rights}',
   settings:
-    'Settings:\nmode = {mode}\nprompt_lifetime = {promptLifetime} s\nmute_duration = {muteDuration}\nlanguage = {language}\nprompt_text = {promptText}\nchannel_ban_after = {channelBanAfter}\n\nChange with /set <key> <value>',
+    'Settings:\nmode = {mode}\nprompt_lifetime = {promptLifetime} s\nmute_duration = {muteDuration}\nlanguage = {language}\nprompt_text = {promptText}\nchannel_ban_after = {channelBanAfter}\nprompt_style = {promptStyle}\nguard_timeout = {guardTimeout}\n\nChange with /set <key> <value>',
   setUsage:
-    'Usage: /set <mode|prompt_lifetime|mute_duration|language|prompt_text|channel_ban_after|guard_timeout> <value>',
+    'Usage: /set <mode|prompt_lifetime|mute_duration|language|prompt_text|channel_ban_after|guard_timeout|prompt_style> <value>',
   guardBotOn: 'Guard bot: yes (join requests are checked before the request is decided; not joined in time: {timeout})',
   guardBotOff: 'Guard bot: no (a group owner can name me the guard bot in the group settings, Join requests)',
   setInvalid: 'Invalid value for {key}: {reason}',
@@ -59,9 +62,12 @@ const ru: Texts = {
   prompt: '{mention}, чтобы писать в этой группе, сначала подпишитесь на {channels}, затем нажмите кнопку ниже.',
   promptLeft:
     '{mention}, вы отписались от {channels}. Подпишитесь снова, чтобы писать в группе, затем нажмите кнопку ниже.',
+  promptMany:
+    '{mention}: чтобы писать в этой группе, сначала подпишитесь на {channels}, затем нажмите кнопку ниже. Она проверяет того, кто её нажал.',
   joinButton: 'Подписаться: {title}',
   verifyButton: '✅ Я подписался',
   notYourButton: 'Эта кнопка для другого пользователя.',
+  notMuted: 'Вы здесь не ограничены: проверять нечего.',
   invalidButton: 'Эта кнопка больше не действует.',
   stillMissing: 'Вы ещё не подписались: {channels}',
   verified: 'Спасибо, теперь вы можете писать.',
@@ -85,9 +91,9 @@ const ru: Texts = {
   status:
     'Защита: {state}\nРежим: {mode}\nКаналы: {channels}\nКаналы, которые я не могу проверить (сделайте меня там администратором): {unchecked}\nСейчас ограничено мной: {muted}\nНе хватает прав: {rights}',
   settings:
-    'Настройки:\nmode = {mode}\nprompt_lifetime = {promptLifetime} с\nmute_duration = {muteDuration}\nlanguage = {language}\nprompt_text = {promptText}\nchannel_ban_after = {channelBanAfter}\n\nИзменить: /set <ключ> <значение>',
+    'Настройки:\nmode = {mode}\nprompt_lifetime = {promptLifetime} с\nmute_duration = {muteDuration}\nlanguage = {language}\nprompt_text = {promptText}\nchannel_ban_after = {channelBanAfter}\nprompt_style = {promptStyle}\nguard_timeout = {guardTimeout}\n\nИзменить: /set <ключ> <значение>',
   setUsage:
-    'Использование: /set <mode|prompt_lifetime|mute_duration|language|prompt_text|channel_ban_after|guard_timeout> <значение>',
+    'Использование: /set <mode|prompt_lifetime|mute_duration|language|prompt_text|channel_ban_after|guard_timeout|prompt_style> <значение>',
   guardBotOn: 'Бот-страж: да (заявки проверяются до решения; не подписался вовремя: {timeout})',
   guardBotOff: 'Бот-страж: нет (владелец группы может назначить меня в настройках группы, «Заявки на вступление»)',
   setInvalid: 'Недопустимое значение {key}: {reason}',

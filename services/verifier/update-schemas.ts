@@ -31,7 +31,10 @@ export const updateSchemas = {
     id: z.string().min(1).max(256),
     from: user,
     data: z.string().max(64).optional(),
-    message: message.optional(),
+    // A press on an ephemeral message (Bot API 10.2): its message_id is 0, ephemeral_message_id names it.
+    message: message
+      .extend({ message_id: id.nonnegative(), ephemeral_message_id: id.positive().optional() })
+      .optional(),
   }),
   chat_member: z.looseObject({ chat, from: user, date: id, old_chat_member: chatMember, new_chat_member: chatMember }),
   my_chat_member: z.looseObject({

@@ -301,7 +301,15 @@ export async function outcome(
   for (const groupId of new Set(joiners.map((j) => j.groupId))) {
     for (const m of (await d.client.messages(groupId)).messages) {
       const match = /"callback_data":"v:(\d+)"/.exec(JSON.stringify(m.reply_markup ?? {}));
-      if (match) prompts.set(Number(match[1]), (prompts.get(Number(match[1])) ?? 0) + 1);
+      if (!match) continue;
+      // A shared prompt (a wave: `v:0`) names its users with text_mention entities.
+      const named =
+        match[1] === '0'
+          ? ((m as { entities?: { type: string; user?: { id: number } }[] }).entities ?? []).flatMap((e) =>
+              e.type === 'text_mention' && e.user ? [e.user.id] : [],
+            )
+          : [Number(match[1])];
+      for (const id of named) prompts.set(id, (prompts.get(id) ?? 0) + 1);
     }
   }
   const open = new Map<string, number>();

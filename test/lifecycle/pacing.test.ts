@@ -98,10 +98,8 @@ describe('send pacing across two verifier processes', () => {
       expect(counters.tooManyRequests429).toBe(0);
       expect(figures.busiestGroupWindow).toBeLessThanOrEqual(20);
       expect(figures.busiestBotSecond).toBeLessThanOrEqual(30);
-      // The wave really was paced (unpaced it goes out within a second).
-      expect(figures.waveSpreadMs).toBeGreaterThanOrEqual(GROUP_WINDOW_MS);
-      // Only messages are paced: every joiner was muted before the wave's last prompt could go.
-      expect(lastMute).toBeLessThan(waveSends.at(-1)!);
+      // The wave's users share prompts (prompt-waves.ts): fewer messages than joiners, each named once (result).
+      expect(waveSends.length).toBeLessThan(WAVE);
       expect(result.problems).toEqual([]);
       expect(result.lost).toBe(0);
     },

@@ -52,10 +52,23 @@ export async function waitUnmuted(platform: Platform, chatId: number, userId: nu
   );
 }
 
-/** Visible messages in the chat with an "I've joined" button bound to `userId`. */
+/**
+ * Visible messages in the chat that prompt `userId`: an "I've joined" button bound to them, or a shared prompt
+ * (button `v:0`) naming them with a text_mention.
+ */
 export async function promptsFor(platform: Platform, chatId: number, userId: number): Promise<TgMessage[]> {
   const { messages } = await platform.client.messages(chatId);
-  return messages.filter((m) => m.reply_markup && JSON.stringify(m.reply_markup).includes(`"v:${userId}"`));
+  return messages.filter((m) => namedIn(m).includes(userId));
+}
+
+/** The users a visible prompt is for: its bound user, or everyone a shared prompt names. */
+export function namedIn(message: TgMessage): number[] {
+  const markup = JSON.stringify(message.reply_markup ?? {});
+  const bound = /"callback_data":"v:(\d+)"/.exec(markup);
+  if (!bound) return [];
+  if (bound[1] !== '0') return [Number(bound[1])];
+  const entities = (message as { entities?: { type: string; user?: { id: number } }[] }).entities ?? [];
+  return entities.flatMap((e) => (e.type === 'text_mention' && e.user ? [e.user.id] : []));
 }
 
 export async function waitPrompt(

@@ -7,6 +7,7 @@ import { waitFor } from '../support/process';
 import { useTestRedis } from '../support/redis';
 import { drained, joinAll, makeJoiners, protectGroups, sleep, type ChaosBot } from '../chaos/helpers';
 import { noStack, OWNER, securityDeployment } from './helpers';
+import { namedIn } from '../pipeline/helpers';
 
 const database = useTestDatabase();
 const redis = useTestRedis();
@@ -164,19 +165,15 @@ describe('security: secrets after real traffic', () => {
       await Promise.all(joiners.map((j) => joinAll(d, j, 4)));
       // A non-subscriber subscribes and presses "I've joined".
       const first = joiners[0]!.find((j) => !j.subscribed)!;
-      await waitFor(
-        async () =>
-          (await d.client.messages(first.groupId)).messages.find((m) =>
-            JSON.stringify(m.reply_markup ?? {}).includes(`"v:${first.userId}"`),
-          ),
+      // Their own prompt, or a shared one naming them (a wave's prompt, `v:0`).
+      const prompt = (await waitFor(
+        async () => (await d.client.messages(first.groupId)).messages.find((m) => namedIn(m).includes(first.userId)),
         20_000,
         'a prompt',
-      );
-      const prompt = (await d.client.messages(first.groupId)).messages.find((m) =>
-        JSON.stringify(m.reply_markup ?? {}).includes(`"v:${first.userId}"`),
-      )!;
+      ))!;
+      const data = JSON.stringify(prompt.reply_markup).includes('"v:0"') ? 'v:0' : `v:${first.userId}`;
       await d.client.join(scenes[0]!.groups.find((g) => g.id === first.groupId)!.channelId, first.userId);
-      await d.client.pressButton(first.groupId, prompt.message_id, first.userId, `v:${first.userId}`);
+      await d.client.pressButton(first.groupId, prompt.message_id, first.userId, data);
       for (const bot of bots) await drained(d, bot, 60_000);
       await waitFor(
         async () =>

@@ -25,7 +25,7 @@ export function prefixTsQuery(text: string): string | null {
 
 const groupColumns = Prisma.sql`g.id, g.bot_instance_id AS "botInstanceId", g.chat_id AS "chatId", g.title, g.username, g.chat_type AS "chatType",
   g.is_forum AS "isForum", g.enabled, g.mode, g.prompt_lifetime_seconds AS "promptLifetimeSeconds",
-  g.mute_duration_seconds AS "muteDurationSeconds", g.sender_chat_ban_after AS "senderChatBanAfter", g.language, g.member_count AS "memberCount", g.missing_rights AS "missingRights",
+  g.mute_duration_seconds AS "muteDurationSeconds", g.sender_chat_ban_after AS "senderChatBanAfter", g.prompt_style AS "promptStyle", g.language, g.member_count AS "memberCount", g.missing_rights AS "missingRights",
   g.guard_timeout_action AS "guardTimeoutAction", g.is_guard_bot AS "isGuardBot", g.guard_checked_at AS "guardCheckedAt",
   g.bot_removed_at AS "botRemovedAt", g.last_sync_at AS "lastSyncAt", g.created_at AS "createdAt", g.updated_at AS "updatedAt"`;
 
@@ -53,6 +53,8 @@ const groupSettings = z
     senderChatBanAfter: z.number().int().min(0).max(100).optional(),
     /** Guard-bot join requests not joined in time through the Web App: declined, or queued for the admins. */
     guardTimeoutAction: z.enum(['decline', 'queue']).optional(),
+    /** Where prompts are shown: in the group, or to the muted user alone (an ephemeral message, Bot API 10.2+). */
+    promptStyle: z.enum(['group', 'ephemeral']).optional(),
     /** When disabling: also unmute everyone the bot muted in the group (default true). */
     liftRestrictions: z.boolean().optional(),
   })

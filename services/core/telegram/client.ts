@@ -101,6 +101,11 @@ export class BotApi {
     this.policy = wrap(transientRetry(), this.breaker, callTimeout(options.timeoutMs));
   }
 
+  /** The send rates this bot keeps to (Telegram's, or a test's shorter group window). */
+  get sendRates(): SendRates {
+    return this.options.sendRates ?? SEND_RATES;
+  }
+
   get breakerState(): 'closed' | 'open' | 'half-open' | 'isolated' {
     return (
       {
@@ -138,9 +143,15 @@ export class BotApi {
     beforeRequest?: () => Promise<unknown>,
   ): Promise<ReturnType<Methods[M]>> {
     const chatId = (payload as { chat_id?: number | string }).chat_id;
+    // An ephemeral message reaches one user: paced like a message to that user (1 a second), not from the
+    // group's 20 a minute. Telegram documents no limit of its own for them (Bot API 10.2-10.4); sim/ephemeral.ts
+    // counts them the same way. A 429 on one is waited out like any other.
+    const receiver = (payload as { ephemeral_message_parameters?: { receiver_user_id?: number } })
+      .ephemeral_message_parameters?.receiver_user_id;
+    const paceChat = typeof chatId === 'number' && receiver !== undefined ? `${chatId}:${receiver}` : chatId;
     for (let inlineWaits = 0; ; inlineWaits++) {
       try {
-        return await this.attempt(method, payload, chatId, beforeRequest);
+        return await this.attempt(method, payload, chatId, paceChat, beforeRequest);
       } catch (err) {
         if (!isTelegramError(err, 429)) throw err;
         const retryAfterMs = (err.parameters?.retry_after ?? 1) * 1000;
@@ -162,13 +173,14 @@ export class BotApi {
     method: M,
     payload: Opts<M>,
     chatId: number | string | undefined,
+    paceChat: number | string | undefined,
     beforeRequest?: () => Promise<unknown>,
   ) {
     try {
       // A signal per call: cockatiel would otherwise hang every concurrent call's listener on one shared signal.
       return await this.policy.execute(async ({ signal }) => {
         // Read from Redis right before the request leaves: a 429 any process recorded stops this call.
-        await this.clearToCall(method, chatId, beforeRequest);
+        await this.clearToCall(method, paceChat, beforeRequest);
         const started = performance.now();
         let errorCode: number | null = null;
         try {
@@ -238,6 +250,9 @@ export class BotApi {
           key: keys.bot(this.botInstanceId, 'pace', chatId),
           rate: chatId < 0 ? rates.perGroup : rates.perPrivateChat,
         });
+      // One user in a group (an ephemeral message): that user's own bucket.
+      else if (typeof chatId === 'string' && chatId.includes(':'))
+        buckets.push({ key: keys.bot(this.botInstanceId, 'pace', chatId), rate: rates.perPrivateChat });
     }
     let slot: string | undefined;
     for (;;) {

@@ -122,6 +122,16 @@ export async function renderGroups(view) {
       h('option', { value: 'decline', selected: g.guardTimeoutAction !== 'queue' }, 'Decline the request'),
       h('option', { value: 'queue', selected: g.guardTimeoutAction === 'queue' }, 'Leave it to the admins'),
     );
+    const promptStyle = h(
+      'select',
+      { name: 'promptStyle', disabled: ro },
+      h('option', { value: 'group', selected: g.promptStyle !== 'ephemeral' }, 'In the group'),
+      h(
+        'option',
+        { value: 'ephemeral', selected: g.promptStyle === 'ephemeral' },
+        'Only to the muted user (ephemeral)',
+      ),
+    );
     const prompt = h(
       'textarea',
       { name: 'customPromptText', maxlength: '2048', disabled: ro },
@@ -140,6 +150,7 @@ export async function renderGroups(view) {
         field('Language', language),
         field('Ban a channel posting here at its n-th deleted post (0 = never)', banAfter),
         field('Guard bot: a request not joined in time', guardTimeout),
+        field('Prompts shown', promptStyle),
       ),
       h('p.muted', {}, 'Guard bot: ', guardBadge(g)),
       field('Custom prompt text (optional)', prompt),
@@ -162,6 +173,7 @@ export async function renderGroups(view) {
                 language: language.value.trim(),
                 senderChatBanAfter: Number(banAfter.value),
                 guardTimeoutAction: guardTimeout.value,
+                promptStyle: promptStyle.value,
                 customPromptText: prompt.value.trim() ? prompt.value : null,
               },
             });
