@@ -42,6 +42,8 @@ export const updateJobs = {
     botInstanceId,
     chatId: telegramId,
     owner: z.string().min(1).max(64),
+    /** W3C trace context of the update that started this sender, when tracing is on. */
+    trace: z.record(z.string().max(64), z.string().max(512)).optional(),
     /** A continuation waits until then (ms since epoch) before it sends: the slot its predecessor was given. */
     notBefore: z.number().int().positive().optional(),
   }),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { InlineKeyboardButton, MessageEntity, User } from 'telegraf/types';
 import { addJob, deletePromptJobId, sendPromptsJobId, type UpdateJobData } from '../../queues';
 import { RateLimitedError } from '../core/telegram/errors';
+import { traceCarrier } from '../core/tracing';
 import { takeSlot } from '../core/telegram/pacing';
 import type { ChannelPolicy, GroupPolicy } from './groups';
 import type { BotJob } from './job';
@@ -132,7 +133,8 @@ export async function queuePrompt(
   await addJob(
     job.queue,
     'send-prompts',
-    { botInstanceId: job.bot.id, chatId, owner },
+    // The sender continues the trace of the update that started it.
+    { botInstanceId: job.bot.id, chatId, owner, trace: traceCarrier() },
     { jobId: sendPromptsJobId(job.bot.id, chatId, owner), lifo: true },
   );
 }

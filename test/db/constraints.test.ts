@@ -103,6 +103,7 @@ const checkCases: [string, string, () => Promise<unknown>][] = [
   ['protected_groups_chat_type_check', 'channel is not a group', () => group({ chatType: 'channel' })],
   ['protected_groups_mode_check', 'unknown mode', () => group({ mode: 'ban' })],
   ['protected_groups_prompt_lifetime_check', 'prompt lifetime too short', () => group({ promptLifetimeSeconds: 5 })],
+  ['protected_groups_prompt_style_check', 'unknown prompt style', () => group({ promptStyle: 'popup' })],
   [
     'protected_groups_prompt_lifetime_check',
     'prompt lifetime too long',
@@ -151,6 +152,7 @@ const checkCases: [string, string, () => Promise<unknown>][] = [
     () => restriction({ mutedAt: new Date(), mutedUntil: new Date(Date.now() - 60_000) }),
   ],
   ['restrictions_prompt_message_id_check', 'zero message id', () => restriction({ promptMessageId: 0 })],
+  ['restrictions_prompt_ephemeral_id_check', 'zero ephemeral id', () => restriction({ promptEphemeralId: 0 })],
   [
     'restrictions_prior_permissions_check',
     'prior permissions not an object',
