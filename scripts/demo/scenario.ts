@@ -86,6 +86,13 @@ export function startScenario(world: DemoWorld, options: { stepMs: number }): Sc
 
   /** Finds the bot's prompt for this user in the group (its button carries v:<userId>) and presses it. */
   const pressVerify = async (g: DemoGroup, userId: number) => {
+    // In a group with ephemeral prompts, the user's own prompt is shown to them alone.
+    const { messages: ephemeral } = await client.ephemeralMessages(g.chatId);
+    const own = ephemeral.findLast((e) => e.receiverId === userId && e.visible && !e.deleted);
+    if (own) {
+      await client.pressEphemeralButton(g.chatId, own.ephemeralMessageId, userId, `v:${userId}`);
+      return true;
+    }
     const { messages } = await client.messages(g.chatId);
     for (const m of [...messages].reverse()) {
       const rows =

@@ -283,6 +283,19 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           await client.setSupportsJoinRequestQueries(bot.id, true);
           await client.setGuardBot(group.id, bot.id);
         }
+        // The second bot's second group shows its prompts only to the muted user (ephemeral, Bot API 10.2+).
+        if (i === 1 && g.title === spec.groups[1]) {
+          await client.sendMessage(group.id, { fromId: owner.id, text: '/set prompt_style ephemeral' });
+          await waitFor(
+            async () =>
+              (await db.protectedGroup.findFirst({
+                where: { chatId: BigInt(group.id), promptStyle: 'ephemeral' },
+              })) !== null,
+            30_000,
+            'ephemeral prompts',
+            alive,
+          );
+        }
         if (g.mode === 'join_request') {
           await client.sendMessage(group.id, { fromId: owner.id, text: '/set mode join_request' });
           await waitFor(
