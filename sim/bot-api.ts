@@ -348,7 +348,9 @@ function sendMessageTo(ctx: CallContext, method: string): TgMessage {
   }
   if (replyTo && !replyTo.deleted) fields.reply_to_message = replyTo.message;
   if (replyMarkup) fields.reply_markup = replyMarkup;
-  // Entities given with the text (e.g. text_mention) come back on the Message as Telegram returns them.
+  // Entities given with the text (e.g. text_mention) come back on the Message as Telegram returns them. Bot API,
+  // sendMessage: `entities` "can be specified instead of parse_mode"; Message.entities: "special entities like
+  // usernames, URLs, bot commands, etc. that appear in the text" (core.telegram.org/bots/api#sendmessage).
   const entities = optionalJson<unknown>(ctx.params, 'entities');
   if (Array.isArray(entities) && entities.length) (fields as Record<string, unknown>).entities = entities;
   const message = ctx.world.postMessage(chat, fields, { exceptBotId: ctx.runtime.bot.user.id });
