@@ -136,6 +136,9 @@ try {
     await rm(path.join(dir, outcome.filePath), { force: true });
     return { ...outcome, process: outcome.process, ms: took, rowsPerS: outcome.rows / (took / 1000) };
   };
+  // Both writers start from a settled database: the set-up's writes flushed (a checkpoint running under one
+  // writer and not the other would decide the comparison).
+  await db.$executeRawUnsafe('CHECKPOINT');
   const previous = await exportWith((spec, options) => writeInProcess(CURSOR_EXPORT_PROCESS, spec, options));
   const exported = await exportWith(writeExportFileInChild);
   if (exported.rows !== previous.rows) throw new Error(`rows differ: ${exported.rows} vs ${previous.rows}`);

@@ -144,10 +144,8 @@ const EXPORT_PROCESS = fileURLToPath(
   new URL(COMPILED ? './export-process.js' : './export-process.ts', import.meta.url),
 );
 /**
- * The export process' V8 old-space limit. Its live heap stays at ~18 MB (one FETCH batch, stream buffers), but it
- * allocates fast (a string per cell) and batches outlive young-generation collections, so left alone V8 lets
- * the old space fill with ~100 MB of garbage before a full collection (1M rows: peak RSS 161 MB uncapped,
- * 121–123 MB with this limit, same speed). Below ~48 MB it would collect constantly.
+ * The export process' V8 old-space limit: a guard, not a tuning. Its heap holds stream buffers only (PostgreSQL
+ * writes the CSV); this keeps a runaway from growing past what an export may use.
  */
 const EXPORT_PROCESS_HEAP_MB = 96;
 /** After SIGTERM, how long the export process gets to remove its partial file and exit. */
