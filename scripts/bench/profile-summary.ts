@@ -1,6 +1,9 @@
 /**
  * Summarises a V8 CPU profile (.cpuprofile, e.g. from `npm run bench:api -- --profile`): self time by function and
- * by package or source file, the top entries of each. Usage: npx tsx scripts/bench/profile-summary.ts <file> [top]
+ * by package or source file, and inclusive time by function (itself and everything it called), the top entries of
+ * each. Self time alone misleads where V8 inlined callees into callers; along a middleware chain, the drop in
+ * inclusive time from one middleware to the next is what that one costs.
+ * Usage: npx tsx scripts/bench/profile-summary.ts <file> [top]
  */
 import { readFileSync } from 'node:fs';
 
@@ -39,11 +42,20 @@ const where = (url: string) => {
 const add = (map: Map<string, number>, key: string, us: number) => map.set(key, (map.get(key) ?? 0) + us);
 const fns = new Map<string, number>();
 const places = new Map<string, number>();
+const inclusive = new Map<string, number>();
+const parentOf = new Map<number, number>();
+for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
+const label = (n: ProfileNode) =>
+  `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
 for (const [id, us] of self) {
   const n = byId.get(id)!;
-  const place = where(n.callFrame.url);
-  add(fns, `${n.callFrame.functionName || '(anonymous)'}  ${place}:${n.callFrame.lineNumber + 1}`, us);
-  add(places, place, us);
+  add(fns, label(n), us);
+  add(places, where(n.callFrame.url), us);
+  if (n.callFrame.functionName === '(idle)') continue;
+  // Each function on the sample's stack, once however often it recurses.
+  const onStack = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) onStack.add(label(byId.get(at)!));
+  for (const key of onStack) add(inclusive, key, us);
 }
 const print = (title: string, map: Map<string, number>) => {
   console.log(`\n${title}`);
@@ -53,3 +65,4 @@ const print = (title: string, map: Map<string, number>) => {
 console.log(`${file}: ${(total / 1e6).toFixed(1)} s sampled`);
 print('self time by package or file', places);
 print('self time by function', fns);
+print('inclusive time by function (idle left out)', inclusive);
