@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import cookieParser from 'cookie-parser';
 import cors from 'cors';
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { AppContext } from '../core/context';
 import { Prisma } from '../core/db';
@@ -29,13 +29,34 @@ import { GUARD_WEB_APP_PATH, webAppRouter } from './web-app';
 
 export { errorBody };
 
-const requestId: RequestHandler = (req, res, next) => {
-  const incoming = req.get('x-request-id');
-  const id = incoming && /^[\w-]{1,64}$/.test(incoming) ? incoming : randomUUID();
-  res.locals.requestId = id;
-  res.set('x-request-id', id);
-  next();
-};
+/**
+ * The headers a middleware sets when they depend only on its options, never on the request (helmet's): worked
+ * out once, so each response gets them from a list instead of through helmet's dozen middlewares.
+ */
+export function fixedHeaders(middleware: RequestHandler): [string, string][] {
+  const headers: [string, string][] = [];
+  const recorder = {
+    setHeader: (name: string, value: unknown) => void headers.push([name, String(value)]),
+    removeHeader: () => {},
+  };
+  middleware({} as Request, recorder as unknown as Response, () => {});
+  return headers;
+}
+
+const REQUEST_ID = /^[\w-]{1,64}$/;
+
+/** Every response: its request id (the caller's, when well-formed) and helmet's security headers. */
+function requestIdAndSecurityHeaders(): RequestHandler {
+  const security = fixedHeaders(helmet());
+  return (req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader('x-request-id', id);
+    for (const [name, value] of security) res.setHeader(name, value);
+    next();
+  };
+}
 
 /** Every /api/v1 route, in the order they are mounted and documented. */
 export function apiRoutes(deps: ApiDeps): AnyRoute[] {
@@ -124,8 +145,7 @@ export function createApp(ctx: AppContext): ApiApp {
   app.set('trust proxy', ctx.config.TRUST_PROXY);
   // Telegram ids are bigints: they go out as strings.
   app.set('json replacer', (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
-  app.use(requestId);
-  app.use(helmet());
+  app.use(requestIdAndSecurityHeaders());
 
   app.use(observeRequests(ctx));
 

@@ -76,10 +76,14 @@ export interface AuthCache {
  * every API process through Redis pub/sub, and expiry is checked on each request.
  * lastSeenAt / lastUsedAt are written at most once a minute per credential.
  */
-export function authenticate(
-  ctx: AppContext,
-  cache: Map<string, { principal: Principal | null; expiresAt: number; until: number }>,
-): RequestHandler {
+interface CacheEntry {
+  principal: Principal | null;
+  expiresAt: number;
+  /** When this entry is looked up again. */
+  until: number;
+}
+
+export function authenticate(ctx: AppContext, cache: Map<string, CacheEntry>): RequestHandler {
   const touchEvery = 60_000;
   const ttl = ctx.config.AUTH_CACHE_TTL_MS;
   const lastTouch = new Map<string, number>();
@@ -148,7 +152,33 @@ export function authenticate(
       expiresAt: row.expiresAt.getTime(),
     };
   };
-  return async (req, res, next) => {
+  /** Caches a looked-up credential; one lookup per credential at a time (requests meanwhile wait for it). */
+  const lookUp = (kind: 'token' | 'session', secret: string, key: string, now: number) => {
+    let pending = resolving.get(key);
+    if (!pending) {
+      pending = resolve(kind, secret).finally(() => resolving.delete(key));
+      resolving.set(key, pending);
+    }
+    return pending.then((resolved) => {
+      const entry = { ...resolved, until: now + ttl };
+      if (ttl > 0) {
+        if (cache.size > 10_000) cache.clear();
+        cache.set(key, entry);
+      }
+      return entry;
+    });
+  };
+  const admit = (res: Response, key: string, entry: CacheEntry, now: number) => {
+    if (!entry.principal || entry.expiresAt <= now) return;
+    res.locals.auth = entry.principal;
+    const p = entry.principal;
+    if (p.kind === 'token')
+      touch(key, () => ctx.db.apiToken.update({ where: { id: p.tokenId! }, data: { lastUsedAt: new Date() } }));
+    else
+      touch(key, () => ctx.db.adminSession.update({ where: { id: p.sessionId! }, data: { lastSeenAt: new Date() } }));
+  };
+  // A cached credential is admitted synchronously; only a lookup waits.
+  return (req, res, next) => {
     const token = bearer(req);
     const cookie = token ? undefined : (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
     const kind = token ? 'token' : 'session';
@@ -156,37 +186,21 @@ export function authenticate(
     if (!secret || secret.length > 200 || (kind === 'token' && !secret.startsWith(API_TOKEN_PREFIX))) return next();
     const key = `${kind}:${secret}`;
     const now = Date.now();
-    let entry = ttl > 0 ? cache.get(key) : undefined;
-    if (!entry || entry.until <= now) {
-      // One lookup per credential at a time: when an entry expires under load, the requests that arrive
-      // meanwhile wait for it instead of each running the same query.
-      let pending = resolving.get(key);
-      if (!pending) {
-        pending = resolve(kind, secret).finally(() => resolving.delete(key));
-        resolving.set(key, pending);
-      }
-      const resolved = await pending;
-      entry = { ...resolved, until: now + ttl };
-      if (ttl > 0) {
-        if (cache.size > 10_000) cache.clear();
-        cache.set(key, entry);
-      }
+    const cached = ttl > 0 ? cache.get(key) : undefined;
+    if (cached && cached.until > now) {
+      admit(res, key, cached, now);
+      return next();
     }
-    if (entry.principal && entry.expiresAt > now) {
-      res.locals.auth = entry.principal;
-      const p = entry.principal;
-      if (p.kind === 'token')
-        touch(key, () => ctx.db.apiToken.update({ where: { id: p.tokenId! }, data: { lastUsedAt: new Date() } }));
-      else
-        touch(key, () => ctx.db.adminSession.update({ where: { id: p.sessionId! }, data: { lastSeenAt: new Date() } }));
-    }
-    next();
+    lookUp(kind, secret, key, now).then((entry) => {
+      admit(res, key, entry, now);
+      next();
+    }, next);
   };
 }
 
 /** The credential cache shared by the /api/v1 and Bull Board authenticators, cleared across processes. */
 export function authCache(ctx: AppContext) {
-  const entries = new Map<string, { principal: Principal | null; expiresAt: number; until: number }>();
+  const entries = new Map<string, CacheEntry>();
   const channel = ctx.keys.key('api', 'auth-changed');
   let subscribed: Promise<void> | undefined;
   const api: AuthCache & { entries: typeof entries; subscribe(): Promise<void> } = {

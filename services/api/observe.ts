@@ -7,10 +7,11 @@ export const MAX_QUERIES_PER_REQUEST = 10;
 
 /**
  * Per request: the duration histogram by route template, a warning when it took longer than
- * SLOW_REQUEST_MS, and one when it ran more than MAX_QUERIES_PER_REQUEST database queries (counted through
- * AsyncLocalStorage, so queries deep inside helpers count too).
+ * SLOW_REQUEST_MS, and with COUNT_REQUEST_QUERIES one when it ran more than MAX_QUERIES_PER_REQUEST database
+ * queries (counted through AsyncLocalStorage, so queries deep inside helpers count too).
  */
 export function observeRequests(ctx: Pick<AppContext, 'config' | 'log' | 'metrics'>): RequestHandler {
+  const { COUNT_REQUEST_QUERIES: countQueries, SLOW_REQUEST_MS: slowMs } = ctx.config;
   return (req, res, next) => {
     const end = ctx.metrics.httpRequestDuration.startTimer({ method: req.method });
     const started = performance.now();
@@ -21,17 +22,21 @@ export function observeRequests(ctx: Pick<AppContext, 'config' | 'log' | 'metric
       const route = req.route?.path ? `${req.baseUrl}${routePath}` : req.baseUrl || 'unmatched';
       end({ route, status: String(res.statusCode) });
       const ms = performance.now() - started;
+      const slow = ms > slowMs;
+      const many = countQueries && queries.count > MAX_QUERIES_PER_REQUEST;
+      if (!slow && !many) return;
       const at = {
         method: req.method,
         route,
         status: res.statusCode,
         ms: Math.round(ms),
-        queries: queries.count,
+        ...(countQueries ? { queries: queries.count } : {}),
         requestId: res.locals.requestId,
       };
-      if (ms > ctx.config.SLOW_REQUEST_MS) ctx.log.warn('slow request', at);
-      if (queries.count > MAX_QUERIES_PER_REQUEST) ctx.log.warn('many database queries in one request (N+1?)', at);
+      if (slow) ctx.log.warn('slow request', at);
+      if (many) ctx.log.warn('many database queries in one request (N+1?)', at);
     });
-    queryScope.run(queries, next);
+    if (countQueries) queryScope.run(queries, next);
+    else next();
   };
 }

@@ -67,29 +67,33 @@ export function apiRateLimit(ctx: AppContext): RequestHandler {
 }
 
 /** The most points one process takes from Redis at a time for one key (see leased). */
-const LEASE_MAX = 20;
+const LEASE_MAX = 50;
 
 type Leased = ReturnType<typeof leased>;
 
 /**
- * Takes points from Redis in small leases instead of one per request: a process that sees a key often consumes
+ * Takes points from Redis in leases instead of one per request: a process that sees a key often consumes
  * `lease` points in one call and serves that many requests from memory (within the same window), so a busy
  * credential costs a Redis call every `lease` requests rather than every request. The lease is a hundredth of
- * the limit (at most LEASE_MAX, at least 1, so small limits stay exact): a credential may get up to lease − 1
- * requests fewer than its limit at the end of a window in each process, never more than the limit.
+ * the limit (at most LEASE_MAX, at least 1, so small limits stay exact).
  *
- * One refill per key is in flight at a time, and the requests that arrive meanwhile wait for it: without that,
- * every request arriving during the round trip went to Redis itself (measured: half the requests of a
- * saturating run). A request served from the lease is answered synchronously (undefined, no promise).
+ * One refill per key is in flight at a time, and it starts when half the lease is used, so requests keep drawing
+ * from memory while it runs; a request that finds the lease empty waits for the refill in flight. (Before, every
+ * request arriving during the round trip fetched a lease of its own: half the requests of a saturating run went
+ * to Redis, and a busy credential spent its limit several times faster than its requests.) A credential may get
+ * up to 1.5 leases fewer than its limit at the end of a window in each process, never more than the limit: points
+ * left from a window are dropped, not carried into the next. A request served from memory passes synchronously
+ * (consume returns undefined, no promise).
  */
 function leased(limiter: RateLimiterRedis) {
   const lease = Math.max(1, Math.min(LEASE_MAX, Math.floor(limiter.points / 100)));
-  const local = new Map<string, { left: number; until: number }>();
+  const held = new Map<string, { left: number; until: number }>();
   const refilling = new Map<string, Promise<void>>();
   const take = (key: string): boolean => {
-    const held = local.get(key);
-    if (!held || held.left <= 0 || held.until <= Date.now()) return false;
-    held.left--;
+    const h = held.get(key);
+    if (!h || h.left <= 0 || h.until <= Date.now()) return false;
+    h.left--;
+    if (h.left < lease / 2 && lease > 1 && !refilling.has(key)) refill(key).catch(() => {});
     return true;
   };
   const refill = (key: string): Promise<void> => {
@@ -98,15 +102,21 @@ function leased(limiter: RateLimiterRedis) {
       pending = limiter
         .consume(key, lease)
         .then((res) => {
-          if (local.size >= 10_000) local.clear();
-          local.set(key, { left: lease, until: Date.now() + res.msBeforeNext });
+          const until = Date.now() + res.msBeforeNext;
+          const h = held.get(key);
+          // The same window (its end moves only by the round trip): add to what is left; a new one: start over.
+          if (h && Math.abs(h.until - until) < 1_000) h.left += lease;
+          else {
+            if (held.size >= 10_000) held.clear();
+            held.set(key, { left: lease, until });
+          }
         })
         .finally(() => refilling.delete(key));
       refilling.set(key, pending);
     }
     return pending;
   };
-  // Waits for refills until one leaves a point for this request (another waiter may have drawn the last one).
+  // Waits for refills until one leaves a point for this request (other waiters may have drawn the last one).
   const wait = async (key: string): Promise<void> => {
     do await refill(key);
     while (!take(key));

@@ -19,8 +19,8 @@ describe('API rate limit leases', () => {
     const keys = await api.redis.redis.keys(`${api.redis.prefix}:ratelimit:api:*`);
     expect(keys).toHaveLength(1);
     const consumed = Number(await api.redis.redis.get(keys[0]!));
-    // Served from leases of 20: at most one lease's worth more than the requests.
+    // Served from leases of 20, the next one fetched when half is used: at most 1.5 leases more than the requests.
     expect(consumed).toBeGreaterThanOrEqual(100);
-    expect(consumed).toBeLessThanOrEqual(120);
+    expect(consumed).toBeLessThanOrEqual(130);
   });
 });

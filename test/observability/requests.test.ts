@@ -30,7 +30,13 @@ async function serve(slowRequestMs: number) {
     res.locals.requestId = 'req-123';
     next();
   });
-  app.use(observeRequests({ config: loadConfig({ SLOW_REQUEST_MS: String(slowRequestMs) }), log, metrics }));
+  app.use(
+    observeRequests({
+      config: loadConfig({ SLOW_REQUEST_MS: String(slowRequestMs), COUNT_REQUEST_QUERIES: 'true' }),
+      log,
+      metrics,
+    }),
+  );
   app.get('/queries/:n', async (req, res) => {
     // Sequential, like a loop that queries per item.
     for (let i = 0; i < Number(req.params.n); i++) await db.$queryRaw`SELECT 1`;
