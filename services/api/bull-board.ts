@@ -1,6 +1,3 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import type { RequestHandler } from 'express';
 import { exportsQueue, maintenanceQueue, updatesQueue } from '../../queues';
 import type { AppContext } from '../core/context';
@@ -18,26 +15,40 @@ const REFRESH_MS = 5_000;
  * Bull Board behind the API's login, for admins and owners only: it shows every update's payload (names, message
  * texts of Telegram users) and Redis' own statistics, which a viewer does not need. Two boards over the same
  * queues: a read-only one for admins, a full one (retry, clean, promote…) for owners. The queue list follows the bots: it is re-read
- * from the database at most every few seconds, when a request comes.
+ * from the database at most every few seconds, when a request comes. Bull Board itself (~13 MB of heap) is loaded
+ * on the first visit, not in every API process from the start, where it made every garbage collection longer.
  */
 export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[]): RequestHandler {
-  const makeBoard = (readOnlyMode: boolean) => {
-    const serverAdapter = new ExpressAdapter();
-    serverAdapter.setBasePath(BULL_BOARD_PATH);
-    const board = createBullBoard({
-      queues: [],
-      serverAdapter,
-      options: { uiConfig: { boardTitle: readOnlyMode ? 'Nezuko (read-only)' : 'Nezuko' } },
-    });
-    return { router: serverAdapter.getRouter() as RequestHandler, board, readOnlyMode };
+  const loadBoards = async () => {
+    const [{ createBullBoard }, { BullMQAdapter }, { ExpressAdapter }] = await Promise.all([
+      import('@bull-board/api'),
+      import('@bull-board/api/bullMQAdapter'),
+      import('@bull-board/express'),
+    ]);
+    const makeBoard = (readOnlyMode: boolean) => {
+      const serverAdapter = new ExpressAdapter();
+      serverAdapter.setBasePath(BULL_BOARD_PATH);
+      const board = createBullBoard({
+        queues: [],
+        serverAdapter,
+        options: { uiConfig: { boardTitle: readOnlyMode ? 'Nezuko (read-only)' : 'Nezuko' } },
+      });
+      return { router: serverAdapter.getRouter() as RequestHandler, board, readOnlyMode };
+    };
+    return { readOnly: makeBoard(true), full: makeBoard(false), BullMQAdapter };
   };
-  const readOnly = makeBoard(true);
-  const full = makeBoard(false);
+  let boards: ReturnType<typeof loadBoards> | undefined;
   let names: string[] = [];
   let refreshedAt = 0;
   let refreshing: Promise<void> | undefined;
 
   const refresh = async () => {
+    // A failed load is tried again on the next visit.
+    boards ??= loadBoards().catch((err: unknown) => {
+      boards = undefined;
+      throw err;
+    });
+    const { readOnly, full, BullMQAdapter } = await boards;
     const bots = await ctx.db.botInstance.findMany({
       where: { deletedAt: null },
       select: { id: true },
@@ -83,6 +94,7 @@ export function bullBoard(ctx: AppContext, queues: ApiQueues, allowList: string[
         return next(err);
       }
     }
+    const { readOnly, full } = await boards!;
     return (owner ? full : readOnly).router(req, res, next);
   };
 }

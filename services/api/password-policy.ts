@@ -1,6 +1,5 @@
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import * as common from '@zxcvbn-ts/language-common';
-import * as en from '@zxcvbn-ts/language-en';
+import { createRequire } from 'node:module';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 
 /**
  * The password policy for admin accounts, after NIST SP 800-63B: a length floor (12) and ceiling (256), and no
@@ -14,13 +13,21 @@ export const PASSWORD_MIN_LENGTH = 12;
 export const PASSWORD_MAX_LENGTH = 256;
 const MIN_SCORE = 3;
 
+// The dictionaries are ~12 MB of heap: loaded when a password is first checked (owner set-up, a new or changed
+// password), not in every API process from the start, where they made every garbage collection longer.
+const load = createRequire(import.meta.url);
 let zxcvbn: ZxcvbnFactory | undefined;
-const estimator = () =>
-  (zxcvbn ??= new ZxcvbnFactory({
+const estimator = () => {
+  if (zxcvbn) return zxcvbn;
+  const { ZxcvbnFactory } = load('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core');
+  const common = load('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+  const en = load('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en');
+  return (zxcvbn = new ZxcvbnFactory({
     dictionary: { ...common.dictionary, ...en.dictionary },
     graphs: common.adjacencyGraphs,
     translations: en.translations,
   }));
+};
 
 /** Why `password` is refused, or null when it may be used. `userInputs` (the email…) count as guessable. */
 export function passwordProblem(password: string, userInputs: string[] = []): string | null {
