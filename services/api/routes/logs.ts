@@ -59,6 +59,9 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         const where: string[] = [];
         const values: unknown[] = [];
         const p = (value: unknown) => (values.push(value), `$${values.length}`);
+        // The statement's text follows from which filters are given: one prepared statement per combination,
+        // planned once per connection instead of on every request.
+        const given = Object.keys(query).filter((k) => k !== 'limit' && query[k as keyof typeof query] !== undefined);
         if (query.cursor)
           where.push(`v.id < ${p((BigInt(query.cursor) > MAX_ID ? MAX_ID : BigInt(query.cursor)).toString())}`);
         if (query.bot_id) where.push(`v.bot_instance_id = ${p(query.bot_id)}`);
@@ -75,29 +78,18 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         if (query.status) where.push(`v.status = ${p(query.status)}`);
         if (query.from) where.push(`v.created_at >= ${p(query.from)}`);
         if (query.to) where.push(`v.created_at < ${p(query.to)}`);
-        // PostgreSQL writes the page as JSON (int8 as strings, created_at as the ISO text Date#toJSON gives), and it
-        // goes out as it comes in: per request one text value instead of 51 rows of ten columns made into objects
-        // and serialized again (the API process's CPU for this page is a third less).
-        const limit = p(query.limit);
-        const [page] = await ctx.sql.rows<{ body: string }>(
-          `WITH page AS (
-             SELECT v.id, v.bot_instance_id, v.chat_id, v.user_id, v.status, v.latency_ms, v.cached, v.error_type,
-                    v.reason, v.created_at
-             FROM verification_log v ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-             ORDER BY v.id DESC LIMIT ${limit} + 1),
-           shown AS (SELECT * FROM page ORDER BY id DESC LIMIT ${limit})
-           SELECT json_build_object(
-             'items', COALESCE((SELECT json_agg(json_build_object(
-                 'id', s.id::text, 'botInstanceId', s.bot_instance_id, 'chatId', s.chat_id::text,
-                 'userId', s.user_id::text, 'status', s.status, 'latencyMs', s.latency_ms, 'cached', s.cached,
-                 'errorType', s.error_type, 'reason', s.reason,
-                 'createdAt', to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-               ORDER BY s.id DESC) FROM shown s), '[]'),
-             'nextCursor', CASE WHEN (SELECT count(*) FROM page) > ${limit} THEN (SELECT min(id) FROM shown)::text END
-           )::text AS body`,
+        // int8 columns arrive as strings and created_at as the ISO text Date#toJSON would give (timestamptz(3)
+        // has milliseconds), so the page serializes as it is: no replacer, no Date parsed and formatted per row.
+        const rows = await ctx.sql.rows<{ id: string }>(
+          `SELECT v.id, v.bot_instance_id AS "botInstanceId", v.chat_id AS "chatId", v.user_id AS "userId", v.status,
+                  v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType", v.reason,
+                  to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
+           FROM verification_log v ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+           ORDER BY v.id DESC LIMIT ${p(query.limit + 1)}`,
           values,
+          `vlog:${given.join(',')}`,
         );
-        return new JsonBody(page!.body);
+        return new JsonBody(JSON.stringify(keyset(rows, query.limit)));
       },
     }),
     defineRoute({
