@@ -122,11 +122,12 @@ async function jobTimings(queues: JobQueue[], joins: Map<string, number[]>) {
   const work = sorted(jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0)));
   const poll = sorted(
     jobs.flatMap((j) => {
+      // Other jobs on the queue (prompt senders, deletions) carry no update.
       const member = (
-        j.data.update as {
-          chat_member?: { chat: { id: number }; new_chat_member: { user: { id: number }; status: string } };
-        }
-      ).chat_member;
+        j.data.update as
+          | { chat_member?: { chat: { id: number }; new_chat_member: { user: { id: number }; status: string } } }
+          | undefined
+      )?.chat_member;
       if (!member || member.new_chat_member.status !== 'member') return [];
       const at = (joins.get(`${member.chat.id}:${member.new_chat_member.user.id}`) ?? [])
         .filter((t) => t <= j.timestamp)
