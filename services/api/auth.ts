@@ -57,6 +57,13 @@ const bearer = (req: Request): string | undefined => {
   return m?.[1];
 };
 
+interface CacheEntry {
+  principal: Principal | null;
+  expiresAt: number;
+  /** When this entry is looked up again. */
+  until: number;
+}
+
 /**
  * Resolves the caller into res.locals.auth: an API token (Authorization: Bearer) or a session cookie.
  * Unknown, expired or revoked credentials leave the request anonymous (routes then answer 401).
@@ -76,13 +83,6 @@ export interface AuthCache {
  * every API process through Redis pub/sub, and expiry is checked on each request.
  * lastSeenAt / lastUsedAt are written at most once a minute per credential.
  */
-interface CacheEntry {
-  principal: Principal | null;
-  expiresAt: number;
-  /** When this entry is looked up again. */
-  until: number;
-}
-
 export function authenticate(ctx: AppContext, cache: Map<string, CacheEntry>): RequestHandler {
   const touchEvery = 60_000;
   const ttl = ctx.config.AUTH_CACHE_TTL_MS;
