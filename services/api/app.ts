@@ -33,7 +33,7 @@ export { errorBody };
  * The headers a middleware sets when they depend only on its options, never on the request (helmet's): worked
  * out once, so each response gets them from a list instead of through helmet's dozen middlewares.
  */
-export function fixedHeaders(middleware: RequestHandler): [string, string][] {
+function fixedHeaders(middleware: RequestHandler): [string, string][] {
   const headers: [string, string][] = [];
   const recorder = {
     setHeader: (name: string, value: unknown) => void headers.push([name, String(value)]),

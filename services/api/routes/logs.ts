@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps';
 import { badRequest } from '../errors';
@@ -59,9 +60,6 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         const where: string[] = [];
         const values: unknown[] = [];
         const p = (value: unknown) => (values.push(value), `$${values.length}`);
-        // The statement's text follows from which filters are given: one prepared statement per combination,
-        // planned once per connection instead of on every request.
-        const given = Object.keys(query).filter((k) => k !== 'limit' && query[k as keyof typeof query] !== undefined);
         if (query.cursor)
           where.push(`v.id < ${p((BigInt(query.cursor) > MAX_ID ? MAX_ID : BigInt(query.cursor)).toString())}`);
         if (query.bot_id) where.push(`v.bot_instance_id = ${p(query.bot_id)}`);
@@ -80,15 +78,15 @@ export function logRoutes({ ctx }: ApiDeps): AnyRoute[] {
         if (query.to) where.push(`v.created_at < ${p(query.to)}`);
         // int8 columns arrive as strings and created_at as the ISO text Date#toJSON would give (timestamptz(3)
         // has milliseconds), so the page serializes as it is: no replacer, no Date parsed and formatted per row.
-        const rows = await ctx.sql.rows<{ id: string }>(
-          `SELECT v.id, v.bot_instance_id AS "botInstanceId", v.chat_id AS "chatId", v.user_id AS "userId", v.status,
-                  v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType", v.reason,
+        const text = `SELECT v.id, v.bot_instance_id AS "botInstanceId", v.chat_id AS "chatId", v.user_id AS "userId",
+                  v.status, v.latency_ms AS "latencyMs", v.cached, v.error_type AS "errorType", v.reason,
                   to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
            FROM verification_log v ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-           ORDER BY v.id DESC LIMIT ${p(query.limit + 1)}`,
-          values,
-          `vlog:${given.join(',')}`,
-        );
+           ORDER BY v.id DESC LIMIT ${p(query.limit + 1)}`;
+        // One prepared statement per combination of filters, named after its text (so a name never stands for two
+        // texts): planned once per connection instead of on every request.
+        const name = `vlog:${createHash('sha1').update(text).digest('base64url').slice(0, 16)}`;
+        const rows = await ctx.sql.rows<{ id: string }>(text, values, name);
         return new JsonBody(JSON.stringify(keyset(rows, query.limit)));
       },
     }),
