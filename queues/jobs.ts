@@ -2,6 +2,7 @@
  * Queue and job names, one zod schema per payload, the job ids and default job options: what producers and
  * workers agree on. Producers and workers import these from queues/ and nowhere else.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { DefaultJobOptions } from 'bullmq';
 
@@ -14,9 +15,28 @@ export const EXPORTS_QUEUE = 'exports';
 const botInstanceId = z.number().int().positive();
 const telegramId = z.number().int();
 
+/** At most this many updates per getUpdates call (Bot API, getUpdates `limit`), so per page. */
+export const PAGE_MAX_UPDATES = 100;
+
 /** Jobs on a bot's `updates-<id>` queue. */
 export const updateJobs = {
-  /** A raw Telegram update, exactly as getUpdates returned it. Never the token. */
+  /**
+   * One getUpdates batch of a bot, after the poller left out what nobody acts on: the updates exactly as
+   * Telegram sent them. Each update is validated on its own (a malformed one is skipped and counted, the rest
+   * of the page goes on). Never the token.
+   */
+  page: z.object({
+    botInstanceId,
+    updates: z.array(z.unknown()).min(1).max(PAGE_MAX_UPDATES),
+    /** When the poller received the batch (ms since epoch), for lag and end-to-end latency. */
+    receivedAt: z.number().int().positive(),
+    /** W3C trace context of the poll that read it, when tracing is on. */
+    trace: z.record(z.string().max(64), z.string().max(512)).optional(),
+  }),
+  /**
+   * One update on its own: an update of a page that had to wait (Telegram's retry_after, an open breaker, a
+   * pacing slot, another worker deciding the same thing) or failed, handed off so that its page goes on.
+   */
   update: z.object({
     botInstanceId,
     update: z.looseObject({ update_id: z.number().int().nonnegative() }),
@@ -24,6 +44,8 @@ export const updateJobs = {
     receivedAt: z.number().int().positive(),
     /** W3C trace context of the poll that read it, when tracing is on. */
     trace: z.record(z.string().max(64), z.string().max(512)).optional(),
+    /** Why it left its page (shown in Bull Board): what it waits for, or the error it met. */
+    waiting: z.string().max(300).optional(),
   }),
   /** Delete a verification prompt once its lifetime is over. */
   'delete-prompt': z.object({ botInstanceId, chatId: telegramId, messageId: z.number().int().positive() }),
@@ -122,7 +144,14 @@ export const exportsQueue: QueueRef<'exports'> = { kind: 'exports', name: EXPORT
  * produced twice (a re-delivered update, a retried producer) exists once while the first is kept.
  */
 
-/** A re-delivered update (crash between addBulk and the offset advance) is dropped by BullMQ as a duplicate. */
+/**
+ * A page re-delivered as it was (crash between addBulk and the offset advance) is dropped by BullMQ as a
+ * duplicate: the id is the bot, the first update id and a digest of all of them. A re-delivered page cut
+ * differently is a job of its own; its updates already handled are skipped by their done markers.
+ */
+export const pageJobId = (botInstanceId: number, updateIds: readonly number[]) =>
+  `pg-${botInstanceId}-${updateIds[0]}-${createHash('sha1').update(updateIds.join(',')).digest('hex').slice(0, 12)}`;
+/** An update handed off by its page: one job per update, however often its page runs. */
 export const updateJobId = (botInstanceId: number, updateId: number) => `u-${botInstanceId}-${updateId}`;
 /** One deletion per prompt. */
 export const deletePromptJobId = (botInstanceId: number, chatId: number, messageId: number) =>

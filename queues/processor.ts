@@ -68,6 +68,28 @@ function isCodeError(err: unknown): err is Error {
   );
 }
 
+/** How an error ends a piece of work (a job, or one update of a page): see the top of this file. */
+export type Ending =
+  | { outcome: 'skipped'; reason: string }
+  | { outcome: 'delayed'; reason: 'rate_limited' | 'bot_unavailable' | 'retry_later'; retryAt: number; why: string }
+  | { outcome: 'rejected'; reason: string }
+  | { outcome: 'code_error'; err: Error }
+  | { outcome: 'failed' };
+
+export function sortError(err: unknown): Ending {
+  if (err instanceof SkipError) return { outcome: 'skipped', reason: err.reason };
+  if (err instanceof RateLimitedError)
+    return { outcome: 'delayed', reason: 'rate_limited', retryAt: err.retryAt, why: err.message };
+  if (err instanceof BotUnavailableError)
+    return { outcome: 'delayed', reason: 'bot_unavailable', retryAt: err.retryAt, why: "the bot's breaker is open" };
+  if (err instanceof RetryLaterError)
+    return { outcome: 'delayed', reason: 'retry_later', retryAt: err.retryAt, why: err.message };
+  if (isTelegramError(err) && (err.code === 400 || err.code === 403))
+    return { outcome: 'rejected', reason: err.description };
+  if (isCodeError(err) && !isTransient(err)) return { outcome: 'code_error', err };
+  return { outcome: 'failed' };
+}
+
 /** A job's handler: the worker's job-scoped object, the validated payload, and BullMQ's job (progress, timestamps). */
 export type Handler<K extends QueueKind, N extends JobName<K>, S> = (
   scope: S,
@@ -145,38 +167,33 @@ export function jobProcessor<K extends QueueKind, S>(
         carrier,
       );
     } catch (err) {
-      if (err instanceof SkipError) {
+      const ending = sortError(err);
+      if (ending.outcome === 'skipped') {
         outcome = 'skipped';
-        if (botId !== undefined) metrics.skippedUpdates.inc({ bot, reason: err.reason });
-        log.warn('job skipped', { queue: queue.name, jobId: job.id, job: job.name, reason: err.reason });
+        if (botId !== undefined) metrics.skippedUpdates.inc({ bot, reason: ending.reason });
+        log.warn('job skipped', { queue: queue.name, jobId: job.id, job: job.name, reason: ending.reason });
         return undefined;
       }
-      if (err instanceof RateLimitedError || err instanceof BotUnavailableError || err instanceof RetryLaterError) {
+      if (ending.outcome === 'delayed') {
         outcome = 'delayed';
-        const reason =
-          err instanceof RateLimitedError
-            ? 'rate_limited'
-            : err instanceof BotUnavailableError
-              ? 'bot_unavailable'
-              : 'retry_later';
-        metrics.jobsHandedBack.inc({ bot, reason });
-        await job.moveToDelayed(err.retryAt + Math.floor(Math.random() * 250), token);
+        metrics.jobsHandedBack.inc({ bot, reason: ending.reason });
+        await job.moveToDelayed(ending.retryAt + Math.floor(Math.random() * 250), token);
         throw new DelayedError();
       }
-      if (isTelegramError(err) && (err.code === 400 || err.code === 403)) {
+      if (ending.outcome === 'rejected') {
         outcome = 'rejected';
         log.warn('telegram refused; not retrying', {
           queue: queue.name,
           jobId: job.id,
           job: job.name,
-          reason: err.description,
+          reason: ending.reason,
         });
         return undefined;
       }
       const attempt = job.attemptsMade + 1;
-      if (isCodeError(err) && !isTransient(err)) {
+      if (ending.outcome === 'code_error') {
         outcome = 'code_error';
-        const fingerprint = errorFingerprint(err);
+        const fingerprint = errorFingerprint(ending.err);
         metrics.jobCodeErrors.inc({ bot, job: job.name });
         log.error('job hit a code error', {
           queue: queue.name,

@@ -11,7 +11,10 @@
  * simulator to the decision (mute+prompt or verified). The load comes from a process of its own
  * (pipeline-load.ts), so neither system shares its event loop with the generator.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { Telegraf } from 'telegraf';
@@ -28,6 +31,7 @@ import { SimClient } from '../../sim/client';
 import { noopJobs } from './ceiling';
 import { startLoadGenerator } from './pipeline-load';
 import { benchDatabase, percentile, report, simulatorProcess, type Row } from './support';
+import { countRoundTrips, portOf, postgresCpuSeconds, redisCpuSeconds } from './round-trips';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,6 +45,9 @@ const SECONDS = arg('seconds', 15);
 const BACKLOG_EVENTS = arg('backlog', 6000);
 /** Share of users not subscribed to every channel (kept low: prompts are paced at 20/min per group). */
 const NON_SUBSCRIBED = 0.01;
+/** Measured by this bench on the one-job-per-update pipeline (2026-12-02, machine loaded), for comparison. */
+const REDIS_TRIPS_BEFORE = '2.6';
+const POSTGRES_TRIPS_BEFORE = '0.9';
 const ALLOWED = ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'];
 
 interface Group {
@@ -120,20 +127,18 @@ async function jobTimings(queues: JobQueue[], joins: Map<string, number[]>) {
   const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
   const wait = sorted(jobs.map((j) => (j.processedOn ?? 0) - j.timestamp));
   const work = sorted(jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0)));
+  type Joined = { chat_member?: { chat: { id: number }; new_chat_member: { user: { id: number }; status: string } } };
   const poll = sorted(
-    jobs.flatMap((j) => {
-      // Other jobs on the queue (prompt senders, deletions) carry no update.
-      const member = (
-        j.data.update as
-          | { chat_member?: { chat: { id: number }; new_chat_member: { user: { id: number }; status: string } } }
-          | undefined
-      )?.chat_member;
-      if (!member || member.new_chat_member.status !== 'member') return [];
-      const at = (joins.get(`${member.chat.id}:${member.new_chat_member.user.id}`) ?? [])
-        .filter((t) => t <= j.timestamp)
-        .at(-1);
-      return at === undefined ? [] : [j.timestamp - at];
-    }),
+    jobs.flatMap((j) =>
+      ((j.data.updates ?? [j.data.update]) as Joined[]).flatMap((update) => {
+        const member = update?.chat_member;
+        if (!member || member.new_chat_member.status !== 'member') return [];
+        const at = (joins.get(`${member.chat.id}:${member.new_chat_member.user.id}`) ?? [])
+          .filter((t) => t <= j.timestamp)
+          .at(-1);
+        return at === undefined ? [] : [j.timestamp - at];
+      }),
+    ),
   );
   return {
     pollP50: percentile(poll, 50),
@@ -153,20 +158,71 @@ async function firstPoll(sim: SimClient, bots: World['bots']): Promise<number> {
   return Math.min(...firsts);
 }
 
+/** Telegram calls of these bots so far, getUpdates left out: what the decisions cost at Telegram. */
+async function telegramCalls(sim: SimClient, bots: World['bots']): Promise<number> {
+  const counters = await Promise.all(bots.map(async (b) => (await sim.calls(b.id)).counters));
+  return counters.reduce((n, c) => n + c.total - (c.byMethod.getUpdates?.total ?? 0), 0);
+}
+
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+};
+
+/** Socket writes to Redis and PostgreSQL from this process: see round-trips.ts. */
+const roundTrips = (() => {
+  const redis = portOf(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 6379);
+  const postgres = portOf(process.env.DATABASE_URL ?? 'postgresql://127.0.0.1:5432/x', 5432);
+  return countRoundTrips({ redis, postgres });
+})();
+
 // ---------------------------------------------------------------- Nezuko
-async function runNezuko(simUrl: string) {
+/** The docker-compose shape: one poller process and `verifiers` verifier processes (services/main.ts, ROLES). */
+interface Shape {
+  verifiers: number;
+}
+
+/** CPU seconds a child process has used so far (Linux /proc). */
+const childCpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+
+/** Starts `services/main.ts` with these roles; resolves once it logged its start-up summary. */
+async function startRole(env: NodeJS.ProcessEnv, roles: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts'], {
+    env: { ...env, ROLES: roles, LOG_LEVEL: 'info', LOG_FORMAT: 'json', METRICS_PORT: '0', API_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      if (out.includes('nezuko started')) {
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${roles} process exited with ${code}`)));
+  });
+  return child;
+}
+
+async function runNezuko(simUrl: string, shape?: Shape) {
   const sim = new SimClient(simUrl);
   const world = await buildWorld(sim);
   const database = await benchDatabase('pipeline');
-  const config = loadConfig({
-    ...process.env,
+  const settings = {
     DATABASE_URL: database.url,
     REDIS_PREFIX: `bench${randomBytes(3).toString('hex')}`,
     TELEGRAM_API_ROOT: simUrl,
     TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'error',
     LOG_TO_FILE: 'false',
-  });
+  };
+  const config = loadConfig({ ...process.env, ...settings });
   const ctx: AppContext = await createContext(config, createLogger({ level: 'error' }));
   try {
     for (const bot of world.bots) {
@@ -191,7 +247,7 @@ async function runNezuko(simUrl: string) {
     );
     const counted = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
       (await counter.get()).values.reduce((n, v) => n + v.value, 0);
-    const decided = () => counted(ctx.metrics.verifications);
+    const decided = () => (shape ? ctx.db.verificationLog.count() : counted(ctx.metrics.verifications));
     const drained = async () => {
       for (const q of queues) {
         const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -206,8 +262,23 @@ async function runNezuko(simUrl: string) {
     await source.burst(BACKLOG_EVENTS);
     const backlogUpdates = source.updates;
     const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
-    await startVerifier(ctx);
-    await startPoller(ctx);
+    const cpuAtStart = process.cpuUsage();
+    const tripsAtStart = roundTrips.read();
+    const callsAtStart = await telegramCalls(sim, world.bots);
+    const redisCpuAtStart = await redisCpuSeconds(ctx.redis);
+    const databaseName = new URL(database.url).pathname.slice(1);
+    const children: ChildProcess[] = [];
+    let childCpuAtStart = 0;
+    if (shape) {
+      // Verifiers first, so that the backlog is not timed while they are still starting.
+      const env = { ...process.env, ...settings };
+      for (let i = 0; i < shape.verifiers; i++) children.push(await startRole(env, 'verifier'));
+      children.push(await startRole(env, 'poller'));
+      childCpuAtStart = children.reduce((n, c) => n + childCpuSeconds(c.pid!), 0);
+    } else {
+      await startVerifier(ctx);
+      await startPoller(ctx);
+    }
     // Drained: nothing waiting or active, and no new decision for a second. (A user who joins, leaves and
     // joins again within the same second is one join to Telegram's dates, so decisions ≤ joins.)
     let last = -1;
@@ -235,8 +306,23 @@ async function runNezuko(simUrl: string) {
       });
       throw err;
     });
+    if (shape) {
+      const cpu = children.reduce((n, c) => n + childCpuSeconds(c.pid!), 0) - childCpuAtStart;
+      const lastRow = await ctx.db.verificationLog.aggregate({ _max: { createdAt: true } });
+      const end = lastRow._max.createdAt?.getTime() ?? lastDecisionAt;
+      await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve).kill('SIGTERM'))));
+      return {
+        throughput: backlogUpdates / ((end - (await firstPoll(sim, world.bots))) / 1000),
+        backlogUpdates,
+        cpu,
+      };
+    }
     const throughput = backlogUpdates / ((lastDecisionAt - (await firstPoll(sim, world.bots))) / 1000);
     const backlogJobs = (await counted(ctx.metrics.updatesPolled)) - (await counted(ctx.metrics.updatesNotQueued));
+    // CPU of the two phases, not of the bench's own reading between and after them.
+    const backlogCpu = cpuSeconds(cpuAtStart);
+    const backlogTrips = roundTrips.read();
+    const backlogDecisions = await decided();
     const timings = await jobTimings(queues, joins);
 
     // Latency at a steady rate.
@@ -244,6 +330,7 @@ async function runNezuko(simUrl: string) {
     const sinceId = (await ctx.db.verificationLog.aggregate({ _max: { id: true } }))._max.id ?? 0n;
     joins.clear();
     const before = source.updates;
+    const cpuAtSteady = process.cpuUsage();
     await source.steady(RATE, SECONDS);
     source.stop();
     const steadyJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
@@ -258,6 +345,12 @@ async function runNezuko(simUrl: string) {
       }
       return count > 0 && Date.now() - countStableSince >= 1_000;
     }, 120_000);
+    const cpu = backlogCpu + cpuSeconds(cpuAtSteady);
+    const serverCpu =
+      (await redisCpuSeconds(ctx.redis)) -
+      redisCpuAtStart +
+      (await postgresCpuSeconds(database.url, databaseName).catch(() => NaN));
+    const calls = (await telegramCalls(sim, world.bots)) - callsAtStart;
     const rows = await ctx.db.verificationLog.findMany({
       where: { id: { gt: sinceId } },
       select: { chatId: true, userId: true, createdAt: true, status: true, cached: true },
@@ -282,13 +375,13 @@ async function runNezuko(simUrl: string) {
     const total = cache.reduce((s, v) => s + v.value, 0);
     const steadyTimings = await jobTimings(queues, joins);
     await Promise.all(queues.map((q) => q.close()));
-    const calls = (await ctx.metrics.telegramCallDuration.get()).values;
+    const callTimes = (await ctx.metrics.telegramCallDuration.get()).values;
     const byMethod: Record<string, { count: number; avgMs: number }> = {};
-    for (const method of new Set(calls.map((v) => String(v.labels.method)))) {
-      const sum = calls
+    for (const method of new Set(callTimes.map((v) => String(v.labels.method)))) {
+      const sum = callTimes
         .filter((v) => v.labels.method === method && v.metricName?.endsWith('_sum'))
         .reduce((a, v) => a + v.value, 0);
-      const count = calls
+      const count = callTimes
         .filter((v) => v.labels.method === method && v.metricName?.endsWith('_count'))
         .reduce((a, v) => a + v.value, 0);
       byMethod[method] = { count, avgMs: Math.round((sum / count) * 1000 * 10) / 10 };
@@ -306,6 +399,14 @@ async function runNezuko(simUrl: string) {
       cacheHitRate: total ? hits / total : 0,
       timings,
       steadyTimings,
+      updates: source.updates,
+      joins: backlogJoins + steadyJoins,
+      cpu,
+      serverCpu,
+      calls,
+      backlogDecisions,
+      redisTrips: backlogTrips.redis - tripsAtStart.redis,
+      postgresTrips: backlogTrips.postgres - tripsAtStart.postgres,
     };
   } finally {
     await ctx.lifecycle.shutdown('bench done', 15_000);
@@ -375,10 +476,13 @@ async function runPlainTelegraf(simUrl: string) {
   await source.burst(BACKLOG_EVENTS);
   const backlogUpdates = source.updates;
   const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
+  const cpuAtStart = process.cpuUsage();
+  const callsAtStart = await telegramCalls(sim, world.bots);
   for (const bot of bots) void bot.launch({ allowedUpdates: ALLOWED as never });
   const pendingZero = async () =>
     (await Promise.all(world.bots.map((b) => sim.getBot(b.id)))).every((b) => b.pendingUpdates === 0);
   await waitUntil(async () => decisions.length >= backlogJoins * 0.98 && (await pendingZero()), 300_000);
+  const backlogCpu = cpuSeconds(cpuAtStart);
   const throughput =
     backlogUpdates / ((Math.max(...decisions.map((d) => d.at)) - (await firstPoll(sim, world.bots))) / 1000);
 
@@ -386,11 +490,14 @@ async function runPlainTelegraf(simUrl: string) {
   joins.clear();
   decisions.length = 0;
   const before = source.updates;
+  const cpuAtSteady = process.cpuUsage();
   await source.steady(RATE, SECONDS);
   source.stop();
   const steadyJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
   await waitUntil(() => decisions.length >= steadyJoins * 0.98, 120_000);
   const lat = latencies(joins, decisions);
+  const cpu = backlogCpu + cpuSeconds(cpuAtSteady);
+  const calls = (await telegramCalls(sim, world.bots)) - callsAtStart;
   for (const bot of bots) bot.stop('bench done');
   agent.destroy();
   return {
@@ -400,8 +507,15 @@ async function runPlainTelegraf(simUrl: string) {
     decisions: lat.length,
     steadyJoins,
     offered: (source.updates - before) / SECONDS,
+    updates: source.updates,
+    joins: backlogJoins + steadyJoins,
+    cpu,
+    calls,
   };
 }
+
+type NezukoResult = Awaited<ReturnType<typeof runNezuko>>;
+type OneProcess = Extract<NezukoResult, { p99: number }>;
 
 async function main() {
   const simulator = await simulatorProcess();
@@ -438,9 +552,24 @@ async function main() {
       cacheHitRate: NaN,
       timings: undefined,
       steadyTimings: undefined,
+      updates: NaN,
+      joins: NaN,
+      cpu: NaN,
+      serverCpu: NaN,
+      calls: NaN,
+      backlogDecisions: NaN,
+      redisTrips: NaN,
+      postgresTrips: NaN,
     };
     const plain = only === 'nezuko' ? skipped : await measured('plain Telegraf', () => runPlainTelegraf(simulator.url));
-    const nezuko = only === 'plain' ? skipped : await measured('Nezuko', () => runNezuko(simulator.url));
+    const nezuko =
+      only === 'plain' ? skipped : ((await measured('Nezuko', () => runNezuko(simulator.url))) as OneProcess);
+    // The docker-compose shape on the same machine: one poller and two verifier processes.
+    const compose = process.argv.includes('--compose')
+      ? ((await measured('Nezuko, 1 poller + 2 verifier processes', () =>
+          runNezuko(simulator.url, { verifiers: 2 }),
+        )) as Exclude<NezukoResult, OneProcess>)
+      : undefined;
     // The floor under Nezuko's throughput: the same number of jobs through BullMQ with handlers that do nothing.
     let queueAlone = NaN;
     if (only !== 'plain') {
@@ -456,6 +585,18 @@ async function main() {
         `backlog: ${nezuko.backlogUpdates} updates, ${nezuko.backlogJobs} of them queued as jobs; the same jobs through BullMQ with no-op handlers: ${(totalMs / 1000).toFixed(2)} s`,
       );
     }
+    const cpuPerUpdate = {
+      nezuko: (nezuko.cpu / nezuko.updates) * 1e6,
+      withServers: ((nezuko.cpu + nezuko.serverCpu) / nezuko.updates) * 1e6,
+      plain: (plain.cpu / plain.updates) * 1e6,
+    };
+    const callsPerJoin = { nezuko: nezuko.calls / nezuko.joins, plain: plain.calls / plain.joins };
+    console.log(
+      `CPU, backlog + steady: Nezuko ${nezuko.cpu.toFixed(1)} s (+ ${nezuko.serverCpu.toFixed(1)} s Redis and PostgreSQL) for ${nezuko.updates} updates; plain ${plain.cpu.toFixed(1)} s for ${plain.updates}`,
+    );
+    console.log(
+      `round trips, backlog: Redis ${nezuko.redisTrips}, PostgreSQL ${nezuko.postgresTrips} for ${nezuko.backlogDecisions} decisions (${nezuko.backlogJobs} updates queued)`,
+    );
     const rows: Row[] = [
       {
         figure: 'throughput (backlog drained)',
@@ -484,17 +625,85 @@ async function main() {
       { figure: 'offered rate', value: nezuko.offered, baseline: plain.offered, unit: 'updates/s' },
       { figure: 'join decisions measured', value: nezuko.decisions, baseline: plain.decisions, unit: '' },
       { figure: 'membership cache hit rate', value: nezuko.cacheHitRate * 100, unit: '%' },
+      ...(compose
+        ? [
+            {
+              figure: 'docker-compose shape (1 poller + 2 verifiers) ÷ one process: throughput',
+              value: compose.throughput,
+              baseline: nezuko.throughput,
+              unit: 'updates/s',
+              ratio: compose.throughput / nezuko.throughput,
+            },
+            {
+              figure: 'docker-compose shape: CPU per backlog update, all its processes',
+              value: (compose.cpu / compose.backlogUpdates) * 1e6,
+              unit: 'µs',
+            },
+          ]
+        : []),
+      {
+        figure: 'CPU per update (backlog + steady), this process',
+        value: cpuPerUpdate.nezuko,
+        baseline: cpuPerUpdate.plain,
+        unit: 'µs',
+        ratio: cpuPerUpdate.nezuko / cpuPerUpdate.plain,
+      },
+      {
+        figure: 'the same, with Redis (whole server) and our PostgreSQL backends',
+        value: cpuPerUpdate.withServers,
+        baseline: cpuPerUpdate.plain,
+        unit: 'µs',
+        ratio: cpuPerUpdate.withServers / cpuPerUpdate.plain,
+      },
+      {
+        figure: 'Telegram calls per join (getUpdates left out)',
+        value: callsPerJoin.nezuko,
+        baseline: callsPerJoin.plain,
+        unit: '',
+        ratio: callsPerJoin.nezuko / callsPerJoin.plain,
+      },
+      {
+        figure: `Redis round trips per decided update (backlog; before issue 16: ${REDIS_TRIPS_BEFORE})`,
+        value: nezuko.redisTrips / nezuko.backlogDecisions,
+        unit: '',
+      },
+      { figure: 'Redis round trips per update (backlog)', value: nezuko.redisTrips / nezuko.backlogUpdates, unit: '' },
+      {
+        figure: `PostgreSQL round trips per decided update (backlog; before issue 16: ${POSTGRES_TRIPS_BEFORE})`,
+        value: nezuko.postgresTrips / nezuko.backlogDecisions,
+        unit: '',
+      },
     ];
     if (nezuko.timings) console.log('nezuko job timings (ms): backlog', nezuko.timings, 'steady', nezuko.steadyTimings);
-    report('pipeline', rows, {
-      bots: BOTS,
-      groupsPerBot: GROUPS_PER_BOT,
-      usersPerGroup: USERS_PER_GROUP,
-      rate: RATE,
-      seconds: SECONDS,
-      backlog: BACKLOG_EVENTS,
-      baseline: 'plain Telegraf bot.launch(), same checks inline, same keep-alive agent',
-    });
+    report(
+      'pipeline',
+      rows,
+      {
+        bots: BOTS,
+        groupsPerBot: GROUPS_PER_BOT,
+        usersPerGroup: USERS_PER_GROUP,
+        rate: RATE,
+        seconds: SECONDS,
+        backlog: BACKLOG_EVENTS,
+        baseline: 'plain Telegraf bot.launch(), same checks inline, same keep-alive agent',
+        machine:
+          'load average at the end: ' +
+          os
+            .loadavg()
+            .map((l) => l.toFixed(1))
+            .join(' '),
+      },
+      {
+        throughput_ratio: nezuko.throughput / plain.throughput,
+        cpu_ratio: cpuPerUpdate.nezuko / cpuPerUpdate.plain,
+        cpu_ratio_with_servers: cpuPerUpdate.withServers / cpuPerUpdate.plain,
+        p50_ms: nezuko.p50,
+        p99_ms: nezuko.p99,
+        calls_per_join_ratio: callsPerJoin.nezuko / callsPerJoin.plain,
+        redis_round_trips_per_decided_update: nezuko.redisTrips / nezuko.backlogDecisions,
+        postgres_round_trips_per_decided_update: nezuko.postgresTrips / nezuko.backlogDecisions,
+      },
+    );
   } finally {
     await simulator.stop();
   }

@@ -1,5 +1,5 @@
 import type { Update } from 'telegraf/types';
-import { addJobs, ALLOWED_UPDATES, beat, countForBot, updateJobId, type JobQueue } from '../../queues';
+import { addJob, ALLOWED_UPDATES, beat, countForBot, pageJobId, type JobQueue } from '../../queues';
 import type { ActiveBot } from '../core/bots';
 import type { AppContext } from '../core/context';
 import type { Logger } from '../core/logger';
@@ -10,6 +10,12 @@ import { worthQueueing } from './worth-queueing';
 import type { Lease } from './lease';
 
 const POLL_TIMEOUT_SECONDS = 30;
+/**
+ * After a page that was not full, the next poll waits this long, so that a steady trickle of updates makes
+ * pages of several updates instead of one job per update (each job costs the queue the same however small);
+ * a backlog (full pages) is read without pause. Adds at most this much to an update's latency.
+ */
+const LINGER_MS = 15;
 
 export type PollerExit =
   { reason: 'stopped' } | { reason: 'lease lost' } | { reason: 'token revoked' } | { reason: 'crashed'; error: string };
@@ -37,9 +43,9 @@ async function sleepUntil(deadline: number, signal: AbortSignal) {
 }
 
 /**
- * One bot's getUpdates loop. Each batch is written with one addBulk (job id per update, so a re-delivered
- * update is a no-op) and only then confirmed by advancing the offset: a crash in between re-delivers,
- * never loses. Pending updates are never dropped, also not at start-up. After POLL_MAX_FAILURES failures
+ * One bot's getUpdates loop. Each batch is written as one page job (its id from the bot and the update ids,
+ * so a page re-delivered as it was is a no-op, and the verifier's per-update done markers catch one cut
+ * differently) and only then confirmed by advancing the offset: a crash in between re-delivers, never loses. Pending updates are never dropped, also not at start-up. After POLL_MAX_FAILURES failures
  * in a row the loop exits as crashed and its supervisor decides whether to restart it.
  */
 export class BotPoller {
@@ -139,6 +145,7 @@ export class BotPoller {
         // Bookkeeping only: the next long poll need not wait for it.
         void countForBot(this.ctx.redis, this.ctx.keys, this.bot.id, 'updates_polled', updates.length).catch(() => {});
         void this.heartbeat();
+        if (updates.length < 100) await sleep(LINGER_MS, signal);
       }
       return this.leaseLost ? { reason: 'lease lost' } : { reason: 'stopped' };
     } finally {
@@ -157,23 +164,23 @@ export class BotPoller {
     for (const [reason, count] of leftOut)
       this.ctx.metrics.updatesNotQueued.inc({ bot: String(this.bot.id), reason }, count);
     if (!queued.length) return true;
-    const jobs = queued.map((update) => ({
-      name: 'update' as const,
-      data: {
-        botInstanceId: this.bot.id,
-        update: update as unknown as { update_id: number },
-        receivedAt,
-        ...(trace ? { trace } : {}),
-      },
-      opts: { jobId: updateJobId(this.bot.id, update.update_id) },
-    }));
+    const page = {
+      botInstanceId: this.bot.id,
+      updates: queued,
+      receivedAt,
+      ...(trace ? { trace } : {}),
+    };
+    const jobId = pageJobId(
+      this.bot.id,
+      queued.map((u) => u.update_id),
+    );
     for (let attempt = 1; ; attempt++) {
       try {
-        await addJobs(this.queue, jobs);
+        await addJob(this.queue, 'page', page, { jobId });
         return true;
       } catch (err) {
         if (this.abort.signal.aborted) return false;
-        this.log.error('addBulk failed; retrying before confirming the batch', { attempt, err });
+        this.log.error('queueing the page failed; retrying before confirming the batch', { attempt, err });
         await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * attempt)));
       }
     }

@@ -1,5 +1,13 @@
 import type { CallbackQuery, ChatMemberUpdated, Message } from 'telegraf/types';
-import { defineHandlers, jobProcessor, SkipError, updatesQueue, type UpdateJobData } from '../../queues';
+import type { Job } from 'bullmq';
+import {
+  defineHandlers,
+  jobProcessor,
+  RetryLaterError,
+  SkipError,
+  updatesQueue,
+  type UpdateJobData,
+} from '../../queues';
 import { onMyChatMember } from './bot-membership';
 import { onCommand } from './commands';
 import {
@@ -17,6 +25,7 @@ import type { BotJob, BotScope } from './job';
 import { expireJoinRequest, onCheckAgain, onJoinRequest } from './join-requests';
 import { onChatMember, onGroupMessage, onNewChatMembers, onVerifyButton } from './joins';
 import { onGroupMigrated } from './migration';
+import { claimUpdate, markUpdateDone, onPage, updateSlots } from './page';
 import { sendWaitingPrompts } from './prompt-waves';
 import { text } from './texts';
 import { classifyUpdate } from './update-schemas';
@@ -71,6 +80,22 @@ async function onUpdate(job: BotJob, data: UpdateJobData<'update'>) {
   }
 }
 
+/** A claim on an update held by a page or job that is on it (or died on it): look again this soon. */
+const CLAIMED_RETRY_MS = 2_000;
+
+/**
+ * An update on its own (handed off by its page): claimed like a page's updates, so it is never handled twice
+ * alongside a page that holds it too, and marked done after.
+ */
+async function onHandedOffUpdate(job: BotJob, data: UpdateJobData<'update'>, bullJob: Job) {
+  const state = await claimUpdate(job, data.update.update_id, `job:${bullJob.id}`);
+  if (state === 'done') return;
+  if (state === 'busy')
+    throw new RetryLaterError(Date.now() + CLAIMED_RETRY_MS, 'the update is claimed by another run');
+  await updateSlots(job).run(() => onUpdate(job, data));
+  await markUpdateDone(job, data.update.update_id);
+}
+
 /** /unprotect: lifts every open restriction of the group, a page at a time; a 429 midway resumes where it stopped. */
 async function liftAll(job: BotJob, data: UpdateJobData<'lift-restrictions'>) {
   const group = await job.db.protectedGroup.findFirst({ where: { id: data.groupId, botInstanceId: job.bot.id } });
@@ -98,7 +123,8 @@ async function deletePrompt(job: BotJob, data: UpdateJobData<'delete-prompt'>) {
 
 /** Every job a bot's queue carries, and who handles it. */
 export const updateHandlers = defineHandlers<'updates', BotJob>('updates', {
-  update: onUpdate,
+  page: (job, data, bullJob) => onPage(job, data, bullJob, onUpdate),
+  update: onHandedOffUpdate,
   'delete-prompt': deletePrompt,
   'delete-ephemeral-prompt': deleteEphemeralPrompt,
   'send-prompts': sendWaitingPrompts,

@@ -49,6 +49,8 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     metrics: ctx.metrics,
     groups: new GroupStore(ctx.db, ctx),
     verifications: verificationLogWriter(ctx.sql, ctx.log, ctx.metrics),
+    updateConcurrency: ctx.config.VERIFIER_CONCURRENCY,
+    stopping: { requested: false },
     webAppBaseUrl: ctx.config.WEB_APP_BASE_URL,
   };
   const producer = ctx.newRedis('worker');
@@ -124,6 +126,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
 
   ctx.lifecycle.onShutdown('workers', 'verifier workers', async () => {
     stopping = true;
+    shared.stopping!.requested = true;
     clearInterval(timer);
     await unsubscribe();
     await reconciling.catch(() => {});

@@ -17,6 +17,10 @@ export interface VerifierShared {
   metrics: Metrics;
   groups: GroupStore;
   verifications: BatchWriter<VerificationRecord>;
+  /** How many updates of one bot this process handles at once (VERIFIER_CONCURRENCY); 20 when not given. */
+  updateConcurrency?: number;
+  /** Set when the verifier shuts down: pages hand their updates not yet started off, so they finish at once. */
+  stopping?: { requested: boolean };
   /** WEB_APP_BASE_URL: where guard-bot join requests send their verification Web App (unset = no Web App). */
   webAppBaseUrl?: string;
 }
@@ -36,4 +40,9 @@ export interface BotScope extends VerifierShared {
 export interface BotJob extends BotScope {
   /** When the job's update reached the poller (ms since epoch), or when a follow-up job started: decision latency counts from it. */
   startedAt: number;
+  /**
+   * Membership answers the job's page read from Redis ahead, with its claims (null: not cached). Only answers
+   * about the page's own users; kept in step by whatever writes or drops one.
+   */
+  prefetched?: Map<string, string | null>;
 }

@@ -19,19 +19,36 @@ export interface CheckResult {
   cached: boolean;
 }
 
-const cacheKey = (job: BotJob, channelId: bigint, userId: number) =>
+export const membershipCacheKey = (job: BotJob, channelId: bigint, userId: number) =>
   job.keys.bot(job.bot.id, 'member', String(channelId), userId);
+const cacheKey = membershipCacheKey;
+
+/**
+ * The cached answers: from what the job's page read ahead when it found them all, else one MGET (an answer
+ * missing when the page began may have been cached since by another page asking about the same user).
+ */
+async function readCache(job: BotJob, keys: string[]): Promise<Array<string | null>> {
+  const ahead = job.prefetched;
+  if (ahead && keys.every((k) => ahead.get(k))) return keys.map((k) => ahead.get(k)!);
+  return job.redis.mget(...keys);
+}
+
+/** Writes an answer to Redis, and to the page's read-ahead so the page's later updates see it. */
+async function writeCache(job: BotJob, key: string, joined: boolean): Promise<void> {
+  job.prefetched?.set(key, joined ? '1' : '0');
+  await job.redis.set(key, joined ? '1' : '0', 'EX', jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S));
+}
 
 /**
  * Is the user in every channel? Answers come from Redis when fresh (members ~10 min, non-members ~60 s),
  * else from getChatMember, all channels in parallel.
  */
 export async function checkChannels(job: BotJob, channels: ChannelPolicy[], userId: number): Promise<CheckResult> {
-  const { redis, metrics } = job;
+  const { metrics } = job;
   const bot = String(job.bot.id);
   if (!channels.length) return { missing: [], unknown: [], cached: true };
   const keys = channels.map((c) => cacheKey(job, c.channelId, userId));
-  const cachedValues = await redis.mget(...keys);
+  const cachedValues = await readCache(job, keys);
   let allCached = true;
   const results = await Promise.all(
     channels.map(async (channel, i): Promise<'member' | 'missing' | 'unknown'> => {
@@ -45,7 +62,7 @@ export async function checkChannels(job: BotJob, channels: ChannelPolicy[], user
       try {
         const member = await job.api.call('getChatMember', { chat_id: Number(channel.channelId), user_id: userId });
         const joined = isMember(member as ChatMember & { is_member?: boolean });
-        await redis.set(keys[i]!, joined ? '1' : '0', 'EX', jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S));
+        await writeCache(job, keys[i]!, joined);
         if (!channel.botIsAdmin) await channelCheckable(job, channel.channelId);
         return joined ? 'member' : 'missing';
       } catch (err) {
@@ -69,7 +86,9 @@ export async function checkChannels(job: BotJob, channels: ChannelPolicy[], user
 
 /** Drops cached answers, before a re-check the user asked for or after they left a channel. */
 export async function forgetMembership(job: BotJob, channelIds: bigint[], userId: number): Promise<void> {
-  if (channelIds.length) await job.redis.del(...channelIds.map((id) => cacheKey(job, id, userId)));
+  const keys = channelIds.map((id) => cacheKey(job, id, userId));
+  for (const key of keys) job.prefetched?.delete(key);
+  if (keys.length) await job.redis.del(...keys);
 }
 
 export async function rememberMembership(
@@ -78,12 +97,7 @@ export async function rememberMembership(
   userId: number,
   joined: boolean,
 ): Promise<void> {
-  await job.redis.set(
-    cacheKey(job, channelId, userId),
-    joined ? '1' : '0',
-    'EX',
-    jitter(joined ? MEMBER_TTL_S : NON_MEMBER_TTL_S),
-  );
+  await writeCache(job, cacheKey(job, channelId, userId), joined);
 }
 
 const ADMINS_TTL_S = 600;

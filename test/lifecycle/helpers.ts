@@ -41,7 +41,10 @@ export async function registerSimBots(
   return bots;
 }
 
-/** update_id of every job in the bot's updates queue (whatever its state), from the job ids `u-<bot>-<update>`. */
+/**
+ * update_id of every update in the bot's updates queue (whatever its job's state), once per job that holds it: a
+ * page (`pg-<bot>-…`, every update of a getUpdates batch) or an update handed off by its page (`u-<bot>-<update>`).
+ */
 export async function queuedUpdateIds(config: Config, instanceId: number): Promise<number[]> {
   const queue = openQueue(updatesQueue(instanceId), {
     connection: { url: config.REDIS_URL },
@@ -49,12 +52,16 @@ export async function queuedUpdateIds(config: Config, instanceId: number): Promi
   });
   try {
     const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'], 0, -1);
-    return jobs.map((job) => {
-      const m = /^u-(\d+)-(\d+)$/.exec(job.id ?? '');
-      if (!m || Number(m[1]) !== instanceId) throw new Error(`unexpected job id ${job.id}`);
-      if ((job.data as { update: { update_id: number } }).update.update_id !== Number(m[2]))
-        throw new Error(`job ${job.id} holds another update`);
-      return Number(m[2]);
+    return jobs.flatMap((job) => {
+      const data = job.data as {
+        botInstanceId: number;
+        updates?: { update_id: number }[];
+        update?: { update_id: number };
+      };
+      if (data.botInstanceId !== instanceId) throw new Error(`job ${job.id} belongs to bot ${data.botInstanceId}`);
+      if (job.name === 'page') return data.updates!.map((u) => u.update_id);
+      if (job.name === 'update') return [data.update!.update_id];
+      return [];
     });
   } finally {
     await queue.close();

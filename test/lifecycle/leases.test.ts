@@ -27,7 +27,7 @@ afterAll(async () => {
 
 describe('poller leases across processes', () => {
   it(
-    "a SIGKILLed poller's bots are taken over within the lease TTL plus one lease check, with no 409 and no update lost or queued twice",
+    "a SIGKILLed poller's bots are taken over within the lease TTL plus one lease check, with no 409 and no update lost",
     { timeout: 90_000 },
     async () => {
       const client = new SimClient(sim.url);
@@ -139,23 +139,28 @@ describe('poller leases across processes', () => {
 
       sending = false;
       await sender;
+      let requeued = 0;
       for (const bot of bots) {
         await waitFor(
           async () => (await client.pendingUpdates(bot.id)).updates.length === 0,
           10_000,
           `bot ${bot.instanceId} drained`,
         );
+        // Every update queued, none lost. A page the killed poller queued but had not confirmed to Telegram is
+        // read again by its successor, maybe cut differently: its updates may be queued twice, and are acted on
+        // once (per-update done markers; test/chaos/poller-kill.test.ts counts the decisions).
         const ids = await queuedUpdateIds(config, bot.instanceId);
         const expected = Array.from({ length: sent.get(bot.id)! }, (_, i) => i + 1);
         expect(
-          [...ids].sort((a, b) => a - b),
+          [...new Set(ids)].sort((a, b) => a - b),
           `bot ${bot.instanceId}`,
         ).toEqual(expected);
+        requeued += ids.length - new Set(ids).size;
         const { counters } = await client.calls(bot.id);
         expect(counters.conflicts409, `409s for bot ${bot.instanceId}`).toBe(0);
       }
       console.log(
-        `[leases] ${[...sent.values()].reduce((a, b) => a + b, 0)} updates over ${bots.length} bots, each queued exactly once; 409s: 0`,
+        `[leases] ${[...sent.values()].reduce((a, b) => a + b, 0)} updates over ${bots.length} bots, each queued; queued again after the kill: ${requeued}; 409s: 0`,
       );
     },
   );

@@ -106,21 +106,21 @@ describe('tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       20_000,
       'the restrict span',
     );
-    // A parent span ends, and is exported, after its children: wait until the job's and the batch's have arrived.
+    // A parent span ends, and is exported, after its children: wait until the page job's and the batch's have arrived.
     const trace = await waitFor(
       () => {
         const found = spans.filter((s) => s.traceId === restrict!.traceId);
-        return found.some((s) => s.name === 'job update') && found.some((s) => s.name === 'poll batch')
+        return found.some((s) => s.name === 'job page') && found.some((s) => s.name === 'poll batch')
           ? found
           : undefined;
       },
       10_000,
-      'the job and poll batch spans',
+      'the page job and poll batch spans',
     );
     const byId = new Map(trace!.map((s) => [s.spanId, s]));
     const ancestry = (s: ReceivedSpan): string[] =>
       s.parentSpanId && byId.has(s.parentSpanId) ? [...ancestry(byId.get(s.parentSpanId)!), s.name] : [s.name];
-    expect(ancestry(restrict!)).toEqual(['poll batch', 'job update', 'telegram restrictChatMember']);
+    expect(ancestry(restrict!)).toEqual(['poll batch', 'job page', 'update', 'telegram restrictChatMember']);
     await waitFor(
       () => spans.some((s) => s.traceId === restrict!.traceId && s.name === 'record decision'),
       10_000,
@@ -129,7 +129,8 @@ describe('tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const names = new Set(spans.filter((s) => s.traceId === restrict!.traceId).map((s) => s.name));
     for (const name of [
       'poll batch',
-      'job update',
+      'job page',
+      'update',
       'telegram getChatMember',
       'telegram restrictChatMember',
       'telegram sendMessage',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addJobs, updateJobId } from '../../queues';
+import { addJobs, pageJobId, updateJobId } from '../../queues';
 import { protectedGroup, usePlatform } from '../support/platform';
 import { waitFor } from '../support/process';
 import { logRows, promptsFor, settled, waitMuted, waitPrompt, type Bot } from './helpers';
@@ -52,6 +52,41 @@ async function joinAndDecide(bot: Bot, subscribed: number, unsubscribed: number,
 }
 
 describe('Telegram failing', () => {
+  it('hands an update that must wait off as a delayed job of its own, with its reason, and finishes its page', async () => {
+    const { client } = platform;
+    const bot = await platform.addBot();
+    const { group } = await protectedGroup(platform, bot, 1);
+    const queue = platform.queue(bot.instanceId);
+    // Longer than a verifier waits in process: the mute's update must wait, and the bot with it (a cooldown).
+    await client.addFaults(bot.id, [{ kind: 'retry_after', method: 'restrictChatMember', count: 1, retryAfter: 3 }]);
+    const user = await client.createUser({ firstName: 'Waits' });
+    await client.join(group.id, user.id);
+    const waiting = await waitFor(
+      async () =>
+        (await queue.getDelayed()).find(
+          (j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`),
+        ),
+      15_000,
+      'the waiting update as a job of its own',
+    );
+    // What Bull Board shows for it: why it waits.
+    expect(waiting!.data.waiting).toMatch(/^rate_limited: /);
+    // Its page did not wait for it.
+    const pages = (await queue.getJobs(['completed', 'active', 'waiting', 'delayed'])).filter(
+      (j) => j.name === 'page' && JSON.stringify(j.data.updates).includes(`"id":${user.id}`),
+    );
+    expect(pages.length).toBeGreaterThan(0);
+    for (const page of pages) expect(await page.getState()).toBe('completed');
+    // Once retry_after ran out, the update is decided from the step it reached: muted once, prompted once.
+    await waitMuted(platform, group.id, user.id, 20_000);
+    await waitPrompt(platform, group.id, user.id, 20_000);
+    await settled(platform, bot);
+    expect(await promptsFor(platform, group.id, user.id)).toHaveLength(1);
+    expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
+    const { calls } = await client.calls(bot.id, { method: 'restrictChatMember' });
+    expect(calls.filter((c) => c.params.user_id === user.id && c.outcome === 'ok')).toHaveLength(1);
+  }, 40_000);
+
   it('decides everyone through a 429 storm, never calling before retry_after ran out', async () => {
     const bot = await platform.addBot();
     const scene = await joinAndDecide(bot, 2, 4);
@@ -159,44 +194,49 @@ describe('delivery', () => {
     await waitPrompt(platform, group.id, user.id);
     await settled(platform, bot);
 
-    // The batch as the poller queued it; a poller that crashed before confirming gets it again from Telegram.
+    // The page as the poller queued it; a poller that crashed before confirming gets it again from Telegram.
     const queue = platform.queue(bot.instanceId);
-    const jobs = (await queue.getCompleted()).filter(
-      (j) => j.name === 'update' && JSON.stringify(j.data.update).includes(`"id":${user.id}`),
+    const pages = (await queue.getCompleted()).filter(
+      (j) => j.name === 'page' && JSON.stringify(j.data.updates).includes(`"id":${user.id}`),
+    );
+    expect(pages).toHaveLength(1);
+    const page = pages[0]!;
+    const mine = (page.data.updates as Array<Record<string, unknown>>).filter((u) =>
+      JSON.stringify(u).includes(`"id":${user.id}`),
     );
     // chat_member; its new_chat_members message came in the same batch and was left out of the queue.
-    expect(jobs.map((j) => Object.keys(j.data.update).find((k) => k !== 'update_id'))).toEqual(['chat_member']);
-    const added = await addJobs(
-      queue,
-      jobs.map((j) => ({
-        name: 'update' as const,
-        data: j.data,
-        opts: { jobId: updateJobId(bot.instanceId, j.data.update.update_id) },
-      })),
-    );
-    expect(added.map((j) => j.id)).toEqual(jobs.map((j) => j.id));
-    // Even when the completed job was already cleaned up (a new job id), the decision stands: no second action;
-    // nor from the join's service message, as a poller gets it when a batch boundary falls between the two.
-    const { chat, date } = jobs[0]!.data.update.chat_member;
+    expect(mine.map((u) => Object.keys(u).find((k) => k !== 'update_id'))).toEqual(['chat_member']);
+    const ids = (page.data.updates as Array<{ update_id: number }>).map((u) => u.update_id);
+    // Delivered again as it was: the same job id, dropped by BullMQ.
+    const [same] = await addJobs(queue, [
+      { name: 'page', data: page.data, opts: { jobId: pageJobId(bot.instanceId, ids) } },
+    ]);
+    expect(same!.id).toBe(page.id);
+    // Cut differently (a new job id), or handed off as an update job of its own: the update's done marker
+    // stops it; nor does the join's service message act, as a poller gets it when a batch boundary falls
+    // between the two.
+    const joinUpdate = mine[0] as { update_id: number; chat_member: { chat: unknown; date: number } };
+    const { chat, date } = joinUpdate.chat_member;
     const from = { id: user.id, is_bot: false, first_name: 'Twice' };
     const serviceMessage = {
       update_id: 987_654,
       message: { message_id: 987_654, chat, date, from, new_chat_members: [from] },
     };
-    const again = [...jobs.map((j) => j.data), { ...jobs[0]!.data, update: serviceMessage }];
-    await addJobs(
-      queue,
-      again.map((data, i) => ({
-        name: 'update' as const,
-        data: { ...data, receivedAt: Date.now() },
-        opts: { jobId: `${jobs[0]!.id}-again-${i}` },
-      })),
-    );
+    const receivedAt = Date.now();
+    const again = await addJobs(queue, [
+      {
+        name: 'page',
+        data: { botInstanceId: bot.instanceId, updates: [joinUpdate, serviceMessage], receivedAt },
+        opts: { jobId: pageJobId(bot.instanceId, [joinUpdate.update_id, serviceMessage.update_id]) },
+      },
+      {
+        name: 'update',
+        data: { botInstanceId: bot.instanceId, update: joinUpdate, receivedAt, waiting: 'test' },
+        opts: { jobId: updateJobId(bot.instanceId, joinUpdate.update_id) },
+      },
+    ]);
     await waitFor(
-      async () =>
-        (await Promise.all(again.map((_, i) => queue.getJobState(`${jobs[0]!.id}-again-${i}`)))).every(
-          (s) => s === 'completed',
-        ),
+      async () => (await Promise.all(again.map((j) => queue.getJobState(j.id!)))).every((s) => s === 'completed'),
       10_000,
       'the re-delivered jobs',
     );
@@ -207,6 +247,54 @@ describe('delivery', () => {
     expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
     const { calls } = await client.calls(bot.id, { method: 'restrictChatMember' });
     expect(calls.filter((c) => c.params.user_id === user.id && c.outcome === 'ok')).toHaveLength(1);
+  });
+
+  it('skips and counts the malformed updates of a page, and decides the rest of it', async () => {
+    const { client } = platform;
+    const bot = await platform.addBot();
+    const { group } = await protectedGroup(platform, bot, 1);
+    const queue = platform.queue(bot.instanceId);
+    const user = await client.createUser({ firstName: 'AmongGarbage' });
+    await client.join(group.id, user.id);
+    await waitMuted(platform, group.id, user.id);
+    await settled(platform, bot);
+    // The user's join as the poller queued it, now in a page with garbage around it and a second join
+    // of another user that no page has seen yet.
+    const [page] = (await queue.getCompleted()).filter(
+      (j) => j.name === 'page' && JSON.stringify(j.data.updates).includes(`"id":${user.id}`),
+    );
+    const join = (page!.data.updates as Array<Record<string, unknown>>).find((u) => 'chat_member' in u)!;
+    const other = await client.createUser({ firstName: 'Second' });
+    const otherJoin = JSON.parse(JSON.stringify(join).replaceAll(`"id":${user.id}`, `"id":${other.id}`));
+    otherJoin.update_id = 955_001;
+    const before = await skippedCount(bot, 'malformed');
+    const updates = [
+      'not an update',
+      { update_id: 'x' },
+      { update_id: 955_002, message: { chat: 'nope', message_id: -1 } },
+      join,
+      null,
+      otherJoin,
+    ];
+    const [added] = await addJobs(queue, [
+      {
+        name: 'page',
+        data: { botInstanceId: bot.instanceId, updates, receivedAt: Date.now() },
+        opts: { jobId: 'page-with-garbage', attempts: 3 },
+      },
+    ]);
+    await waitFor(async () => (await queue.getJobState(added!.id!)) === 'completed', 10_000, 'the page');
+    expect((await queue.getJob(added!.id!))!.attemptsMade).toBeLessThanOrEqual(1);
+    expect((await skippedCount(bot, 'malformed')) - before).toBe(4);
+    // The other user's join (never in the simulator's group, so Telegram answers about a stranger) is decided;
+    // the first user's join, already decided, is not decided again.
+    await waitFor(
+      async () =>
+        (await platform.ctx.db.verificationLog.count({ where: { userId: BigInt(other.id) } })) > 0 || undefined,
+      10_000,
+      'a decision about the second user',
+    );
+    expect((await logRows(platform, group.id, user.id, 1)).map((r) => r.status)).toEqual(['restricted']);
   });
 
   it('completes and counts malformed jobs, and keeps working', async () => {

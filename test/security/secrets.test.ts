@@ -123,13 +123,16 @@ describe('security: secrets after real traffic', () => {
       for (const bot of bots) scenes.push(await protectGroups(d, bot, 2));
       await d.client.revokeToken(revoked.id);
       await d.client.sendPrivateMessage(revoked.id, (await d.client.createUser()).id, 'hi');
-      // Malformed answers on getChatMember, three in a row (a call's retries), until one fails a job: its
-      // failedReason and stacktrace are what Bull Board shows and Redis keeps.
+      // Malformed answers on getChatMember, three in a row (a call's retries), until one fails an update: the
+      // page hands it off as a job of its own whose data says why (and, if it fails again, its failedReason and
+      // stacktrace): what Bull Board shows and Redis keeps.
       const reachedJobFailure = async (bot: ChaosBot, groupId: number, fault: (typeof MALFORMED)[number]) => {
         const queue = d.queue(bot.instanceId);
         const failed = async () =>
           (await queue.getJobs(['completed', 'failed', 'delayed', 'wait', 'active'], 0, 1000)).some((j) =>
-            /(response body at|trying to fetch) \S+\/getChatMember/.test(j.failedReason ?? ''),
+            /(response body at|trying to fetch) \S+\/getChatMember/.test(
+              `${j.failedReason ?? ''} ${(j.data as { waiting?: string }).waiting ?? ''}`,
+            ),
           );
         for (let round = 0; round < 10; round++) {
           await d.client.addFaults(bot.id, [{ ...fault, method: 'getChatMember', count: 3 }]);

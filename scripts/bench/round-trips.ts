@@ -1,0 +1,58 @@
+/**
+ * Round trips from this process to Redis and PostgreSQL, counted at the socket: every write on a socket to the
+ * server's port is one request leaving (ioredis writes a pipeline or a MULTI as one buffer, node-postgres a
+ * query's parse/bind/execute/sync as one), so the count is the round trips the code asks for, whatever the
+ * client library. Counted here rather than on the server, which other processes share.
+ */
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+
+export interface RoundTrips {
+  redis: number;
+  postgres: number;
+}
+
+export function countRoundTrips(ports: { redis: number; postgres: number }): { read(): RoundTrips } {
+  const counts: RoundTrips = { redis: 0, postgres: 0 };
+  const write = net.Socket.prototype.write;
+  net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
+    if (this.remotePort === ports.redis) counts.redis++;
+    else if (this.remotePort === ports.postgres) counts.postgres++;
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof write;
+  return { read: () => ({ ...counts }) };
+}
+
+export const portOf = (url: string, fallback: number) => Number(new URL(url).port || fallback);
+
+/** CPU seconds the Redis server has used (server-wide: other clients of the same server count too). */
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
+/** CPU seconds the PostgreSQL backends serving `database` have used so far (Linux /proc, same machine). */
+export async function postgresCpuSeconds(adminUrl: string, database: string): Promise<number> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [
+      database,
+    ]);
+    let ticks = 0;
+    for (const { pid } of rows) {
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // Ended meanwhile.
+      }
+    }
+    return ticks / 100;
+  } finally {
+    await client.end();
+  }
+}
