@@ -1,5 +1,5 @@
 /**
- * npm run bench:pipeline [-- --bots 4 --rate 1000 --seconds 15 --backlog 6000]
+ * npm run bench:pipeline [-- --bots 4 --rate 1000 --seconds 15 --backlog 6000] [-- --profile]
  *
  * The same mixed scenario (joins, leaves, messages; most joiners subscribed and, after their first visit,
  * cached) against two systems talking to the same simulator:
@@ -10,9 +10,12 @@
  * queue's own cost on this machine. Latency: a steady rate, from the moment an event is created in the
  * simulator to the decision (mute+prompt or verified). The load comes from a process of its own
  * (pipeline-load.ts), so neither system shares its event loop with the generator.
+ * --profile writes V8 CPU profiles of the one-process Nezuko run's backlog phase (from the platform's start to the
+ * drain) and of its steady phase to bench/profiles/ (summarise them with scripts/bench/profile-summary.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import http from 'node:http';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -48,6 +51,7 @@ const NON_SUBSCRIBED = 0.01;
 /** Measured by this bench on the one-job-per-update pipeline (2026-12-02, machine loaded), for comparison. */
 const REDIS_TRIPS_BEFORE = '2.6';
 const POSTGRES_TRIPS_BEFORE = '0.9';
+const PROFILE = process.argv.includes('--profile');
 const ALLOWED = ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'];
 
 interface Group {
@@ -176,6 +180,25 @@ const roundTrips = (() => {
   return countRoundTrips({ redis, postgres });
 })();
 
+/** A V8 CPU profile of this process between start() and stop(file). */
+const profiler = (() => {
+  const session = new Session();
+  return {
+    async start() {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    },
+    async stop(file: string) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      mkdirSync('bench/profiles', { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+      console.log(`CPU profile: ${file}`);
+    },
+  };
+})();
+
 // ---------------------------------------------------------------- Nezuko
 /** The docker-compose shape: one poller process and `verifiers` verifier processes (services/main.ts, ROLES). */
 interface Shape {
@@ -276,6 +299,7 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       children.push(await startRole(env, 'poller'));
       childCpuAtStart = children.reduce((n, c) => n + childCpuSeconds(c.pid!), 0);
     } else {
+      if (PROFILE) await profiler.start();
       await startVerifier(ctx);
       await startPoller(ctx);
     }
@@ -317,7 +341,16 @@ async function runNezuko(simUrl: string, shape?: Shape) {
         cpu,
       };
     }
-    const throughput = backlogUpdates / ((lastDecisionAt - (await firstPoll(sim, world.bots))) / 1000);
+    if (PROFILE) await profiler.stop('bench/profiles/pipeline-backlog.cpuprofile');
+    // To the last decision, as for the plain bot: an update handed off to wait (a join another page was deciding,
+    // say) may keep the queue busy after it without deciding anything.
+    const lastRow = await ctx.db.verificationLog.aggregate({ _max: { createdAt: true } });
+    const backlogStart = await firstPoll(sim, world.bots);
+    const throughput = backlogUpdates / (((lastRow._max.createdAt?.getTime() ?? lastDecisionAt) - backlogStart) / 1000);
+    const firstRow = await ctx.db.verificationLog.aggregate({ _min: { createdAt: true } });
+    console.log(
+      `Nezuko backlog: first decision ${(firstRow._min.createdAt?.getTime() ?? NaN) - backlogStart} ms after the first getUpdates, last ${(lastRow._max.createdAt?.getTime() ?? NaN) - backlogStart} ms, queue drained ${lastDecisionAt - backlogStart} ms`,
+    );
     const backlogJobs = (await counted(ctx.metrics.updatesPolled)) - (await counted(ctx.metrics.updatesNotQueued));
     // CPU of the two phases, not of the bench's own reading between and after them.
     const backlogCpu = cpuSeconds(cpuAtStart);
@@ -331,8 +364,10 @@ async function runNezuko(simUrl: string, shape?: Shape) {
     joins.clear();
     const before = source.updates;
     const cpuAtSteady = process.cpuUsage();
+    if (PROFILE) await profiler.start();
     await source.steady(RATE, SECONDS);
     source.stop();
+    if (PROFILE) await profiler.stop('bench/profiles/pipeline-steady.cpuprofile');
     const steadyJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
     let lastCount = -1;
     let countStableSince = 0;
@@ -402,6 +437,7 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       updates: source.updates,
       joins: backlogJoins + steadyJoins,
       cpu,
+      backlogCpu,
       serverCpu,
       calls,
       backlogDecisions,
@@ -483,8 +519,12 @@ async function runPlainTelegraf(simUrl: string) {
     (await Promise.all(world.bots.map((b) => sim.getBot(b.id)))).every((b) => b.pendingUpdates === 0);
   await waitUntil(async () => decisions.length >= backlogJoins * 0.98 && (await pendingZero()), 300_000);
   const backlogCpu = cpuSeconds(cpuAtStart);
-  const throughput =
-    backlogUpdates / ((Math.max(...decisions.map((d) => d.at)) - (await firstPoll(sim, world.bots))) / 1000);
+  const backlogStart = await firstPoll(sim, world.bots);
+  const lastDecision = Math.max(...decisions.map((d) => d.at));
+  const throughput = backlogUpdates / ((lastDecision - backlogStart) / 1000);
+  console.log(
+    `plain backlog: first decision ${Math.min(...decisions.map((d) => d.at)) - backlogStart} ms after the first getUpdates, last ${lastDecision - backlogStart} ms`,
+  );
 
   await new Promise((r) => setTimeout(r, 1000));
   joins.clear();
@@ -508,8 +548,10 @@ async function runPlainTelegraf(simUrl: string) {
     steadyJoins,
     offered: (source.updates - before) / SECONDS,
     updates: source.updates,
+    backlogUpdates,
     joins: backlogJoins + steadyJoins,
     cpu,
+    backlogCpu,
     calls,
   };
 }
@@ -555,6 +597,7 @@ async function main() {
       updates: NaN,
       joins: NaN,
       cpu: NaN,
+      backlogCpu: NaN,
       serverCpu: NaN,
       calls: NaN,
       backlogDecisions: NaN,
@@ -654,6 +697,23 @@ async function main() {
         baseline: cpuPerUpdate.plain,
         unit: 'µs',
         ratio: cpuPerUpdate.withServers / cpuPerUpdate.plain,
+      },
+      {
+        figure: 'CPU per update, backlog phase only, this process',
+        value: (nezuko.backlogCpu / nezuko.backlogUpdates) * 1e6,
+        baseline: (plain.backlogCpu / plain.backlogUpdates) * 1e6,
+        unit: 'µs',
+        ratio: nezuko.backlogCpu / nezuko.backlogUpdates / (plain.backlogCpu / plain.backlogUpdates),
+      },
+      {
+        figure: 'CPU per update, steady phase only, this process',
+        value: ((nezuko.cpu - nezuko.backlogCpu) / (nezuko.updates - nezuko.backlogUpdates)) * 1e6,
+        baseline: ((plain.cpu - plain.backlogCpu) / (plain.updates - plain.backlogUpdates)) * 1e6,
+        unit: 'µs',
+        ratio:
+          (nezuko.cpu - nezuko.backlogCpu) /
+          (nezuko.updates - nezuko.backlogUpdates) /
+          ((plain.cpu - plain.backlogCpu) / (plain.updates - plain.backlogUpdates)),
       },
       {
         figure: 'Telegram calls per join (getUpdates left out)',

@@ -1,7 +1,7 @@
 /**
  * Round trips from this process to Redis and PostgreSQL, counted at the socket: every write on a socket to the
- * server's port is one request leaving (ioredis writes a pipeline or a MULTI as one buffer, node-postgres a
- * query's parse/bind/execute/sync as one), so the count is the round trips the code asks for, whatever the
+ * server's port is one request leaving (ioredis writes a pipeline or a MULTI as one buffer; node-postgres writes a
+ * query's parse/bind/execute/sync on a corked socket, counted once), so the count is the round trips the code asks for, whatever the
  * client library. Counted here rather than on the server, which other processes share.
  */
 import net from 'node:net';
@@ -17,11 +17,22 @@ export interface RoundTrips {
 export function countRoundTrips(ports: { redis: number; postgres: number }): { read(): RoundTrips } {
   const counts: RoundTrips = { redis: 0, postgres: 0 };
   const write = net.Socket.prototype.write;
+  // node-postgres writes a query's messages one by one on a corked socket: they leave as one write.
+  const countedWhileCorked = new WeakSet<net.Socket>();
   net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
-    if (this.remotePort === ports.redis) counts.redis++;
-    else if (this.remotePort === ports.postgres) counts.postgres++;
+    const corked = this.writableCorked > 0;
+    if (!corked || !countedWhileCorked.has(this)) {
+      if (corked) countedWhileCorked.add(this);
+      if (this.remotePort === ports.redis) counts.redis++;
+      else if (this.remotePort === ports.postgres) counts.postgres++;
+    }
     return (write as (...a: unknown[]) => boolean).apply(this, args);
   } as typeof write;
+  const uncork = net.Socket.prototype.uncork;
+  net.Socket.prototype.uncork = function (this: net.Socket) {
+    countedWhileCorked.delete(this);
+    return uncork.call(this);
+  };
   return { read: () => ({ ...counts }) };
 }
 

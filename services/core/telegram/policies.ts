@@ -13,8 +13,12 @@ export const transientRetry = () =>
     backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }),
   });
 
-/** Each attempt gives up after `ms` (10 s by default), cancelling its request. */
-export const callTimeout = (ms = 10_000) => timeout(ms, TimeoutStrategy.Aggressive);
+/**
+ * Each attempt gives up after `ms` (10 s by default), cancelling its request. An attempt that returned has
+ * nothing left to cancel (its answer was read whole), so its signal is not aborted then: aborting made a
+ * DOMException, stack trace and all, for every call.
+ */
+export const callTimeout = (ms = 10_000) => timeout(ms, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
 
 /**
  * getMe for a token that is not a running bot yet (registration, token replacement), through the same retry and
