@@ -32,7 +32,7 @@ import { encryptSecret, hashToken } from '../../services/core/crypto';
 import { createLogger } from '../../services/core/logger';
 import { writeDashboard } from '../../services/maintenance/dashboard';
 import { rollupAll } from '../../services/maintenance/rollup';
-import { percentile, report, type Row } from './support';
+import { dropRedisPrefix, percentile, report, type Row } from './support';
 
 interface CannonResult {
   requests: { average: number; total: number };
@@ -658,15 +658,7 @@ async function main() {
     }
     await client.end();
     if (!keep) await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    const { createRedis } = await import('../../services/core/redis');
-    const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-    await redis.quit();
+    await dropRedisPrefix(prefix);
   }
 }
 

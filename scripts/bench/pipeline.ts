@@ -33,8 +33,8 @@ import { openQueue, updatesQueue, type JobQueue } from '../../queues';
 import { SimClient } from '../../sim/client';
 import { noopJobs } from './ceiling';
 import { startLoadGenerator } from './pipeline-load';
-import { benchDatabase, percentile, report, simulatorProcess, type Row } from './support';
-import { countRoundTrips, portOf, postgresCpuSeconds, redisCpuSeconds } from './round-trips';
+import { benchDatabase, dropRedisPrefix, percentile, report, simulatorProcess, type Row } from './support';
+import { countRoundTrips, machineCpuSampler, portOf, postgresCpuSeconds, redisCpuSeconds } from './round-trips';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -286,6 +286,7 @@ async function runNezuko(simUrl: string, shape?: Shape) {
     const backlogUpdates = source.updates;
     const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
     const cpuAtStart = process.cpuUsage();
+    const machine = machineCpuSampler();
     const tripsAtStart = roundTrips.read();
     const callsAtStart = await telegramCalls(sim, world.bots);
     const redisCpuAtStart = await redisCpuSeconds(ctx.redis);
@@ -331,6 +332,7 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       throw err;
     });
     if (shape) {
+      machine.stop();
       const cpu = children.reduce((n, c) => n + childCpuSeconds(c.pid!), 0) - childCpuAtStart;
       const lastRow = await ctx.db.verificationLog.aggregate({ _max: { createdAt: true } });
       const end = lastRow._max.createdAt?.getTime() ?? lastDecisionAt;
@@ -347,6 +349,8 @@ async function runNezuko(simUrl: string, shape?: Shape) {
     const lastRow = await ctx.db.verificationLog.aggregate({ _max: { createdAt: true } });
     const backlogStart = await firstPoll(sim, world.bots);
     const throughput = backlogUpdates / (((lastRow._max.createdAt?.getTime() ?? lastDecisionAt) - backlogStart) / 1000);
+    const machineBusy = machine.busyBetween(backlogStart, lastRow._max.createdAt?.getTime() ?? lastDecisionAt);
+    machine.stop();
     const firstRow = await ctx.db.verificationLog.aggregate({ _min: { createdAt: true } });
     console.log(
       `Nezuko backlog: first decision ${(firstRow._min.createdAt?.getTime() ?? NaN) - backlogStart} ms after the first getUpdates, last ${(lastRow._max.createdAt?.getTime() ?? NaN) - backlogStart} ms, queue drained ${lastDecisionAt - backlogStart} ms`,
@@ -438,6 +442,7 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       joins: backlogJoins + steadyJoins,
       cpu,
       backlogCpu,
+      machineBusy,
       serverCpu,
       calls,
       backlogDecisions,
@@ -447,6 +452,7 @@ async function runNezuko(simUrl: string, shape?: Shape) {
   } finally {
     await ctx.lifecycle.shutdown('bench done', 15_000);
     await database.drop();
+    await dropRedisPrefix(settings.REDIS_PREFIX);
   }
 }
 
@@ -513,6 +519,7 @@ async function runPlainTelegraf(simUrl: string) {
   const backlogUpdates = source.updates;
   const backlogJoins = [...joins.values()].reduce((n, v) => n + v.length, 0);
   const cpuAtStart = process.cpuUsage();
+  const machine = machineCpuSampler();
   const callsAtStart = await telegramCalls(sim, world.bots);
   for (const bot of bots) void bot.launch({ allowedUpdates: ALLOWED as never });
   const pendingZero = async () =>
@@ -522,6 +529,8 @@ async function runPlainTelegraf(simUrl: string) {
   const backlogStart = await firstPoll(sim, world.bots);
   const lastDecision = Math.max(...decisions.map((d) => d.at));
   const throughput = backlogUpdates / ((lastDecision - backlogStart) / 1000);
+  const machineBusy = machine.busyBetween(backlogStart, lastDecision);
+  machine.stop();
   console.log(
     `plain backlog: first decision ${Math.min(...decisions.map((d) => d.at)) - backlogStart} ms after the first getUpdates, last ${lastDecision - backlogStart} ms`,
   );
@@ -552,6 +561,7 @@ async function runPlainTelegraf(simUrl: string) {
     joins: backlogJoins + steadyJoins,
     cpu,
     backlogCpu,
+    machineBusy,
     calls,
   };
 }
@@ -598,6 +608,7 @@ async function main() {
       joins: NaN,
       cpu: NaN,
       backlogCpu: NaN,
+      machineBusy: NaN,
       serverCpu: NaN,
       calls: NaN,
       backlogDecisions: NaN,
@@ -662,6 +673,13 @@ async function main() {
         baseline: plain.throughput,
         unit: 'updates/s',
         ratio: 1 / (1 + plain.throughput / queueAlone),
+      },
+      // Near 100 % for both, the throughput ratio is the ratio of what each spends per update on the whole machine.
+      {
+        figure: 'machine busy during the backlog (all processes, all cores)',
+        value: nezuko.machineBusy * 100,
+        baseline: plain.machineBusy * 100,
+        unit: '%',
       },
       { figure: `p50 creation→decision at ${RATE}/s`, value: nezuko.p50, baseline: plain.p50, unit: 'ms' },
       { figure: `p99 creation→decision at ${RATE}/s`, value: nezuko.p99, baseline: plain.p99, unit: 'ms' },

@@ -17,7 +17,7 @@ import { createLogger } from '../../services/core/logger';
 import { startPoller } from '../../services/poller';
 import { startVerifier } from '../../services/verifier';
 import { SimClient } from '../../sim/client';
-import { benchDatabase, percentile, report, simulatorProcess } from './support';
+import { benchDatabase, dropRedisPrefix, percentile, report, simulatorProcess } from './support';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -170,6 +170,7 @@ async function main() {
     await ctx.lifecycle.shutdown('benchmark done', 10_000).catch(() => {});
     await simulator.stop();
     await database.drop();
+    await dropRedisPrefix(config.REDIS_PREFIX);
   }
 }
 

@@ -67,3 +67,29 @@ export async function postgresCpuSeconds(adminUrl: string, database: string): Pr
     await client.end();
   }
 }
+
+/**
+ * How busy the whole machine was (every process, every core) between two moments: /proc/stat sampled every
+ * 50 ms while started. A system that keeps the machine near 100 % is bound by the CPU it and its servers
+ * spend per update, whatever its own process does.
+ */
+export function machineCpuSampler() {
+  const samples: Array<{ at: number; busy: number; total: number }> = [];
+  const read = () => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    samples.push({ at: Date.now(), busy: total - fields[3]! - fields[4]!, total });
+  };
+  read();
+  const timer = setInterval(read, 50);
+  return {
+    /** Share of all cores busy between `from` and `to` (ms since epoch), 0..1. */
+    busyBetween(from: number, to: number): number {
+      read();
+      const first = samples.findLast((s) => s.at <= from) ?? samples[0]!;
+      const last = samples.find((s) => s.at >= to) ?? samples.at(-1)!;
+      return (last.busy - first.busy) / (last.total - first.total || 1);
+    },
+    stop: () => clearInterval(timer),
+  };
+}

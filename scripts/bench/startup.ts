@@ -17,7 +17,7 @@ import { registerBot } from '../../services/core/bots';
 import { loadConfig } from '../../services/core/config';
 import { createDatabase } from '../../services/core/db';
 import { SimClient } from '../../sim/client';
-import { benchDatabase, report, simulatorProcess, type Row } from './support';
+import { benchDatabase, dropRedisPrefix, report, simulatorProcess, type Row } from './support';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -157,4 +157,5 @@ try {
 } finally {
   await database.drop();
   await sim.stop();
+  await dropRedisPrefix(env.REDIS_PREFIX!);
 }

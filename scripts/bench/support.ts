@@ -32,6 +32,22 @@ export async function benchDatabase(label: string) {
   return { url, drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }
 
+/** Deletes every Redis key a bench run wrote under its prefix (done markers and caches would linger a day). */
+export async function dropRedisPrefix(prefix: string): Promise<void> {
+  const { createRedis } = await import('../../services/core/redis');
+  const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}
+
 /** The Telegram simulator in its own process (so it does not share an event loop with what is measured). */
 export async function simulatorProcess(): Promise<{
   url: string;

@@ -151,10 +151,15 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
   await requeueStaleExports({ db, exportsQueue: m.exportsQueue }, 0).catch((err) =>
     log.warn('could not re-enqueue queued exports', { err }),
   );
-  // Once per deployment, in the background: tokens that older versions let into stored errors.
-  void redactStoredTokens(ctx)
-    .then((result) => result && log.info('stored bot tokens redacted (one-off)', { ...result }))
-    .catch((err) => log.warn('one-off token redaction failed; it runs again at the next start', { err }));
+  // Once per deployment, in the background: tokens that older versions let into stored errors. A shutdown stops
+  // it and waits for it (below), so it never touches Redis, PostgreSQL or the log after they are closed.
+  const redaction = redactStoredTokens(ctx, { signal: stopping.signal }).then(
+    (result) => void (result && log.info('stored bot tokens redacted (one-off)', { ...result })),
+    (err) =>
+      stopping.signal.aborted
+        ? log.info('one-off token redaction stopped by the shutdown; it runs again at the next start')
+        : log.warn('one-off token redaction failed; it runs again at the next start', { err }),
+  );
 
   const scope = () => m;
   const worker = openWorker(
@@ -179,7 +184,7 @@ export async function startMaintenance(ctx: AppContext): Promise<void> {
   ctx.lifecycle.onShutdown('workers', 'maintenance workers', async () => {
     // A running export stops, removes its partial file and is marked failed, instead of holding up shutdown.
     stopping.abort();
-    await Promise.all([worker.close(), exportWorker.close()]);
+    await Promise.all([worker.close(), exportWorker.close(), redaction]);
     await Promise.all([queue.close(), m.exportsQueue.close(), ...[...botQueues.values()].map((q) => q.close())]);
   });
   ctx.lifecycle.onShutdown('buffers', 'maintenance api-call log', () => m.apiCalls.close());

@@ -30,7 +30,7 @@ const redactSql = (column: string) =>
   `regexp_replace(regexp_replace(${column}, $1, '/\\1[redacted]', 'g'), $2, '[redacted]', 'g')`;
 const mayHold = (column: string) => `(${column} ~ $1 OR ${column} ~ $2)`;
 
-async function redactDatabase(ctx: Pick<AppContext, 'db'>): Promise<number> {
+async function redactDatabase(ctx: Pick<AppContext, 'db'>, signal?: AbortSignal): Promise<number> {
   const statements = [
     `UPDATE bot_instances SET last_error = ${redactSql('last_error')}, status_reason = ${redactSql('status_reason')}
      WHERE ${mayHold('last_error')} OR ${mayHold('status_reason')}`,
@@ -39,11 +39,17 @@ async function redactDatabase(ctx: Pick<AppContext, 'db'>): Promise<number> {
      WHERE ${mayHold('old_values::text')} OR ${mayHold('new_values::text')}`,
   ];
   let rows = 0;
-  for (const statement of statements) rows += await ctx.db.$executeRawUnsafe(statement, PG_URL_SEGMENT, PG_TOKEN);
+  for (const statement of statements) {
+    signal?.throwIfAborted();
+    rows += await ctx.db.$executeRawUnsafe(statement, PG_URL_SEGMENT, PG_TOKEN);
+  }
   return rows;
 }
 
-async function redactRedis(ctx: Pick<AppContext, 'redis' | 'keys'>): Promise<Omit<RedactionResult, 'rows'>> {
+async function redactRedis(
+  ctx: Pick<AppContext, 'redis' | 'keys'>,
+  signal?: AbortSignal,
+): Promise<Omit<RedactionResult, 'rows'>> {
   const { redis } = ctx;
   let jobHashes = 0;
   let streamEntries = 0;
@@ -51,6 +57,8 @@ async function redactRedis(ctx: Pick<AppContext, 'redis' | 'keys'>): Promise<Omi
   for (const type of ['hash', 'stream'] as const) {
     let cursor = '0';
     do {
+      // SCAN walks the whole keyspace (every prefix): a shutdown stops it between pages.
+      signal?.throwIfAborted();
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${ctx.keys.prefix}:*`, 'COUNT', 1000, 'TYPE', type);
       cursor = next;
       keysScanned += keys.length;
@@ -82,15 +90,18 @@ async function redactRedis(ctx: Pick<AppContext, 'redis' | 'keys'>): Promise<Omi
   return { jobHashes, streamEntries, keysScanned };
 }
 
-/** Cleans what is stored, unless this deployment did it already. Null when it had. */
+/**
+ * Cleans what is stored, unless this deployment did it already. Null when it had. `signal` stops it between
+ * steps (rejecting with its reason); it is then not marked done and runs again at the next start.
+ */
 export async function redactStoredTokens(
   ctx: Pick<AppContext, 'db' | 'redis' | 'keys'>,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; signal?: AbortSignal } = {},
 ): Promise<RedactionResult | null> {
   const marker = ctx.keys.key(REDACTION_MARKER);
   if (!options.force && (await ctx.redis.exists(marker))) return null;
-  const rows = await redactDatabase(ctx);
-  const redis = await redactRedis(ctx);
+  const rows = await redactDatabase(ctx, options.signal);
+  const redis = await redactRedis(ctx, options.signal);
   await ctx.redis.set(marker, new Date().toISOString());
   return { rows, ...redis };
 }

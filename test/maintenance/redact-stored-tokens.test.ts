@@ -105,4 +105,14 @@ describe('one-off redaction of stored tokens', () => {
       await queue.close();
     },
   );
+
+  it('stops when its signal is aborted (a shutdown), and is not marked done', async () => {
+    // A keyspace of its own: the test above marked its own done.
+    const ctx = { db: database.prisma, redis: redis.redis, keys: keyspace(`${redis.prefix}:stop`) };
+    const shutdown = new AbortController();
+    shutdown.abort(new Error('shutting down'));
+    await expect(redactStoredTokens(ctx, { signal: shutdown.signal })).rejects.toThrow('shutting down');
+    // It runs again at the next start: nothing recorded it as done.
+    expect(await redactStoredTokens(ctx)).not.toBeNull();
+  });
 });
