@@ -1,8 +1,8 @@
 /**
  * Round trips from this process to Redis and PostgreSQL, counted at the socket: every write on a socket to the
- * server's port is one request leaving (ioredis writes a pipeline or a MULTI as one buffer; node-postgres writes a
- * query's parse/bind/execute/sync on a corked socket, counted once), so the count is the round trips the code asks for, whatever the
- * client library. Counted here rather than on the server, which other processes share.
+ * server's port is one request leaving (ioredis writes a pipeline or a MULTI as one buffer; node-postgres writes
+ * a query's parse/bind/execute/sync on a corked socket, counted once), so the count is the round trips the code
+ * asks for, whatever the client library. Counted here rather than on the server, which other processes share.
  */
 import net from 'node:net';
 import { readFileSync } from 'node:fs';

@@ -47,8 +47,9 @@ async function sleepUntil(deadline: number, signal: AbortSignal) {
 /**
  * One bot's getUpdates loop. Each batch is written as one page job (its id from the bot and the update ids,
  * so a page re-delivered as it was is a no-op, and the verifier's per-update done markers catch one cut
- * differently) and only then confirmed by advancing the offset: a crash in between re-delivers, never loses. Pending updates are never dropped, also not at start-up. After POLL_MAX_FAILURES failures
- * in a row the loop exits as crashed and its supervisor decides whether to restart it.
+ * differently) and only then confirmed by advancing the offset: a crash in between re-delivers, never loses.
+ * Pending updates are never dropped, also not at start-up. After POLL_MAX_FAILURES failures in a row the loop
+ * exits as crashed and its supervisor decides whether to restart it.
  */
 export class BotPoller {
   private readonly abort = new AbortController();

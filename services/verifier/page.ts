@@ -11,9 +11,9 @@ import { membershipCacheKey } from './membership';
 
 /**
  * A page is one getUpdates batch of a bot. Its updates are handled concurrently (bounded per bot and process,
- * like the jobs were), one user's updates in one chat in order. Each update is claimed for the page and marked done once
- * handled, so a page that runs again (a killed verifier, a re-delivered batch cut differently) never acts
- * twice on an update. An update that has to wait leaves the page as a delayed job of its own, with its reason.
+ * like the jobs were), one user's updates in one chat in order. Each update is claimed for the page and marked
+ * done once handled, so a page that runs again (a killed verifier, a re-delivered batch cut differently) never
+ * acts twice on an update. An update that has to wait leaves the page as a delayed job of its own, with its reason.
  */
 
 /** How long a page's claim on an update lasts if its process dies: then another page or job may take it. */
@@ -77,8 +77,8 @@ export const updateSlots = (job: BotJob) => {
 type RawUpdate = { update_id: number } & Record<string, unknown>;
 type Found = { chat?: { id?: unknown; type?: unknown }; from?: { id?: unknown; is_bot?: unknown } };
 
-/** The update's user (its sender, or whoever joined) and chat, by which a page keeps one user's updates in one chat in order. */
-function whoAndWhere(update: RawUpdate): { userId?: number; chatId?: number; chatType?: string; joined?: boolean } {
+/** The update's user (its sender, or whoever joined) and chat: a page keeps one user's updates in one chat in order. */
+function whoAndWhere(update: RawUpdate): { userId?: number; chatId?: number; chatType?: string } {
   const body = Object.entries(update).find(([k]) => k !== 'update_id')?.[1] as Record<string, unknown> | undefined;
   if (!body || typeof body !== 'object') return {};
   const { chat, from } = body as Found;
@@ -91,7 +91,6 @@ function whoAndWhere(update: RawUpdate): { userId?: number; chatId?: number; cha
     userId,
     chatId: typeof where?.id === 'number' ? where.id : undefined,
     chatType: typeof where?.type === 'string' ? where.type : undefined,
-    joined: 'chat_member' in update,
   };
 }
 
@@ -165,7 +164,9 @@ export async function onPage(
     if (states[i] === 'busy') return void busy.push(update);
     const { userId, chatId } = whoAndWhere(update);
     const key = userId === undefined && chatId === undefined ? `i${update.update_id}` : `${chatId}:${userId}`;
-    chains.set(key, [...(chains.get(key) ?? []), update]);
+    const chain = chains.get(key);
+    if (chain) chain.push(update);
+    else chains.set(key, [update]);
   });
 
   const handOffs: Array<JobSpec<'updates'>> = [];
