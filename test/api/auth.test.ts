@@ -26,21 +26,26 @@ describe('sessions', () => {
   });
 
   it('answers the same for an unknown email and a wrong password, and takes comparable time', async () => {
-    const t1 = performance.now();
-    const unknown = await api.call('POST', '/api/v1/auth/login', {
-      body: { email: 'nobody@example.com', password: 'whatever-password' },
-    });
-    const d1 = performance.now() - t1;
-    const t2 = performance.now();
-    const wrong = await api.call('POST', '/api/v1/auth/login', {
-      body: { email: VIEWER.email, password: 'wrong-password-1' },
-    });
-    const d2 = performance.now() - t2;
-    expect(unknown.status).toBe(401);
-    expect(wrong.status).toBe(401);
-    expect(strip(unknown.body)).toEqual(strip(wrong.body));
+    const timed = async (email: string, password: string) => {
+      const started = performance.now();
+      const res = await api.call('POST', '/api/v1/auth/login', { body: { email, password } });
+      return { res, ms: performance.now() - started };
+    };
+    // The first unknown email also hashes the dummy password it is checked against: not measured.
+    await timed('first-nobody@example.com', 'whatever-password');
+    const unknown: Array<Awaited<ReturnType<typeof timed>>> = [];
+    const wrong: Array<Awaited<ReturnType<typeof timed>>> = [];
+    // Alternating, one wrong guess per account (each account allows a few), so a busy moment hits both sides.
+    for (const [i, user] of [ADMIN, OWNER, VIEWER].entries()) {
+      unknown.push(await timed(`nobody${i}@example.com`, 'whatever-password'));
+      wrong.push(await timed(user.email, 'wrong-password-1'));
+    }
+    for (const { res } of [...unknown, ...wrong]) expect(res.status).toBe(401);
+    expect(strip(unknown[0]!.res.body)).toEqual(strip(wrong[0]!.res.body));
     // Both paths run one argon2 verification: neither is an order of magnitude faster.
-    expect(Math.max(d1, d2) / Math.min(d1, d2)).toBeLessThan(5);
+    const median = (xs: Array<{ ms: number }>) => xs.map((x) => x.ms).sort((a, b) => a - b)[1]!;
+    const [u, w] = [median(unknown), median(wrong)];
+    expect(Math.max(u, w) / Math.min(u, w)).toBeLessThan(5);
   });
 
   it('logout ends the session; logout-all ends every session of the user', async () => {
