@@ -7,7 +7,8 @@
  * deep verifications page — against a no-op Express route in a process of its own (express-floor.ts), in the
  * same run, under the same autocannon load:
  * - CPU per request: the API process's CPU time (from /proc) over a saturating run (100 connections) ÷ requests,
- *   divided by the floor's. Targets: dashboard ≤ 1.5×, search and verifications ≤ 2×.
+ *   divided by the floor's, after a warm-up run, with the floor and the route taking turns three times (the
+ *   median round's ratio). Targets: dashboard ≤ 1.5×, search and verifications ≤ 2×.
  * - Latency at a fixed load below saturation: 300 requests/s offered (autocannon overallRate), every response
  *   time kept (autocannon's own histogram has 1 ms steps). Targets p99: dashboard ≤ 20 ms, the others ≤ 50 ms.
  * - With --10m: the log grows to 10,000,000 rows (generate_series; the time is printed) and the fixed-rate runs
@@ -259,13 +260,18 @@ const headersFor = (token: string) => ({
 });
 
 /** CPU per request of process `pid` under a saturating load (CONNECTIONS connections, as fast as it answers). */
-async function saturate(url: string, token: string, title: string, pid: number): Promise<Saturated> {
+async function saturate(
+  url: string,
+  token: string,
+  title: string,
+  pid: number,
+  duration = DURATION_S,
+): Promise<Saturated> {
   const cpu0 = processCpuMs(pid);
   const m0 = machineTicks();
   const r = await new Promise<CannonResult>((resolve, reject) => {
-    autocannon(
-      { url, connections: CONNECTIONS, duration: DURATION_S, headers: headersFor(token), title },
-      (err, result) => (err ? reject(err) : resolve(result)),
+    autocannon({ url, connections: CONNECTIONS, duration, headers: headersFor(token), title }, (err, result) =>
+      err ? reject(err) : resolve(result),
     );
   });
   const cpu1 = processCpuMs(pid);
@@ -277,6 +283,48 @@ async function saturate(url: string, token: string, title: string, pid: number):
     cpuUsPerReq: cpu0 !== null && cpu1 !== null && n > 0 ? ((cpu1 - cpu0) * 1000) / n : null,
     machineBusy: m0 && m1 ? (100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total) : null,
   };
+}
+
+/** How many times the floor and a route take turns under the saturating load; the ratio is the median round's. */
+const CPU_ROUNDS = 3;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+interface Paired {
+  route: Saturated;
+  floor: Saturated;
+  /** Route CPU per request ÷ the floor's, per round. */
+  ratios: number[];
+}
+/**
+ * CPU per request of a route against the floor's: after a warm-up run of the route (JIT, pools, caches: a process
+ * that serves for days is warm), CPU_ROUNDS rounds of the floor then the route, DURATION_S ÷ 2 seconds each. On
+ * this shared machine the CPU per request of one process drifts ±20 % from one run to the next: each round's ratio
+ * compares two runs seconds apart, and the median round's stands, with every round printed.
+ */
+async function pairedCpu(
+  floor: { url: string; pid: number },
+  url: string,
+  token: string,
+  title: string,
+  pid: number,
+): Promise<Paired> {
+  await saturate(url, token, `${title}, warm-up`, pid, 2);
+  const floors: Saturated[] = [];
+  const routes: Saturated[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < CPU_ROUNDS; i++) {
+    const f = await saturate(floor.url, '', 'floor', floor.pid, DURATION_S / 2);
+    const r = await saturate(url, token, title, pid, DURATION_S / 2);
+    floors.push(f);
+    routes.push(r);
+    if (r.cpuUsPerReq !== null && f.cpuUsPerReq) ratios.push(r.cpuUsPerReq / f.cpuUsPerReq);
+  }
+  const typical = (runs: Saturated[]): Saturated => ({
+    reqs: median(runs.map((x) => x.reqs)),
+    non2xx: runs.reduce((n, x) => n + x.non2xx, 0),
+    cpuUsPerReq: runs.every((x) => x.cpuUsPerReq !== null) ? median(runs.map((x) => x.cpuUsPerReq!)) : null,
+    machineBusy: runs.every((x) => x.machineBusy !== null) ? median(runs.map((x) => x.machineBusy!)) : null,
+  });
+  return { route: typical(routes), floor: typical(floors), ratios };
 }
 
 /**
@@ -467,16 +515,12 @@ async function main() {
 
     floor = await startExpressFloor();
     const floorFixed = await atFixedRate(floor.url, '', 'floor');
-    const saturated = new Map<TargetKey, Saturated>();
-    // The floor's CPU per request is measured right before each row's: on a shared machine the neighbours'
-    // load changes from one minute to the next, and each ratio compares two runs a few seconds apart.
-    const floors = new Map<TargetKey, Saturated>();
+    const paired = new Map<TargetKey, Paired>();
     const fixed = new Map<TargetKey, AtFixedRate>();
     for (const t of TARGETS) {
       const path = await pathFor(t.key);
       await warm(path);
-      floors.set(t.key, await saturate(floor.url, '', 'floor', floor.pid));
-      saturated.set(t.key, await saturate(`${origin}${path}`, token, t.label, pid));
+      paired.set(t.key, await pairedCpu(floor, `${origin}${path}`, token, t.label, pid));
       fixed.set(t.key, await atFixedRate(`${origin}${path}`, token, t.label));
     }
     // The live query is timed alone, one at a time: so is this, for a like-for-like latency ratio.
@@ -525,11 +569,10 @@ async function main() {
     }
     await ctx.lifecycle.shutdown('bench done', 5_000);
 
-    const floorCpu = (k: TargetKey) => floors.get(k)!.cpuUsPerReq;
+    const floorCpu = (k: TargetKey) => paired.get(k)!.floor.cpuUsPerReq;
     const cpuRatio = (k: TargetKey) => {
-      const c = saturated.get(k)!.cpuUsPerReq;
-      const f = floorCpu(k);
-      return c !== null && f ? c / f : null;
+      const { ratios } = paired.get(k)!;
+      return ratios.length === CPU_ROUNDS ? median(ratios) : null;
     };
     const flatRatio = (k: TargetKey) => (grown ? grown.get(k)!.p50 / fixed.get(k)!.p50 : null);
     const flatRatios = TARGETS.map((t) => flatRatio(t.key)).filter((r): r is number => r !== null);
@@ -539,24 +582,24 @@ async function main() {
       `\nAPI, ${ROWS.toLocaleString()} verification rows, ${os.cpus().length} cores, load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
-        .join(' ')} at the end; ${DURATION_S} s per run`,
+        .join(' ')} at the end`,
     );
     console.log(
-      `CPU per request under a saturating load (${CONNECTIONS} connections) vs the no-op Express route in the same run:`,
+      `CPU per request under a saturating load (${CONNECTIONS} connections) vs the no-op Express route, taking turns ${CPU_ROUNDS} times (${DURATION_S / 2} s each; medians; the ratio is the median round's):`,
     );
     console.log(
-      '  endpoint                                     req/s   API CPU/req   floor CPU/req    ratio   target   machine busy',
+      '  endpoint                                     req/s   API CPU/req   floor CPU/req    ratio   target   machine busy   ratio per round',
     );
     const us = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(0)} µs`);
     for (const t of TARGETS) {
-      const s = saturated.get(t.key)!;
+      const { route: s, ratios } = paired.get(t.key)!;
       const ratio = cpuRatio(t.key);
       console.log(
-        `  ${t.label.padEnd(42)} ${s.reqs.toFixed(0).padStart(7)} ${us(s.cpuUsPerReq).padStart(13)} ${us(floorCpu(t.key)).padStart(15)} ${(ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`).padStart(8)}   ≤ ${t.cpuTarget} ${ratio === null ? '' : verdict(ratio <= t.cpuTarget)} ${`${s.machineBusy?.toFixed(0) ?? 'n/a'} %`.padStart(8)}`,
+        `  ${t.label.padEnd(42)} ${s.reqs.toFixed(0).padStart(7)} ${us(s.cpuUsPerReq).padStart(13)} ${us(floorCpu(t.key)).padStart(15)} ${(ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`).padStart(8)}   ≤ ${t.cpuTarget} ${ratio === null ? '' : verdict(ratio <= t.cpuTarget)} ${`${s.machineBusy?.toFixed(0) ?? 'n/a'} %`.padStart(8)}   ${ratios.map((r) => `${r.toFixed(2)}×`).join(' ')}${s.non2xx ? `  (${s.non2xx} errors)` : ''}`,
       );
     }
     console.log(
-      `  (the floor, measured right before each row: ${TARGETS.map((t) => `${floors.get(t.key)!.reqs.toFixed(0)} req/s`).join(', ')})`,
+      `  (the floor's req/s, median of each row's turns: ${TARGETS.map((t) => paired.get(t.key)!.floor.reqs.toFixed(0)).join(', ')})`,
     );
     console.log(`\nLatency at ${FIXED_RATE} requests/s offered (${FIXED_CONNECTIONS} connections):`);
     console.log(
@@ -591,7 +634,7 @@ async function main() {
 
     const rows: Row[] = [];
     for (const t of TARGETS) {
-      const s = saturated.get(t.key)!;
+      const s = paired.get(t.key)!.route;
       rows.push({
         figure: `${t.label}: API CPU per request vs no-op Express route (target ≤ ${t.cpuTarget}×)`,
         value: s.cpuUsPerReq ?? NaN,
@@ -635,10 +678,12 @@ async function main() {
         connections: CONNECTIONS,
         fixedRate: FIXED_RATE,
         durationSeconds: DURATION_S,
+        cpuRounds: CPU_ROUNDS,
         loadAverage: os.loadavg(),
-        throughput: Object.fromEntries([...saturated].map(([k, s]) => [k, s.reqs])),
-        floorThroughput: Object.fromEntries([...floors].map(([k, f]) => [k, f.reqs])),
-        machineBusyPercent: Object.fromEntries([...saturated].map(([k, s]) => [k, s.machineBusy])),
+        throughput: Object.fromEntries([...paired].map(([k, p]) => [k, p.route.reqs])),
+        floorThroughput: Object.fromEntries([...paired].map(([k, p]) => [k, p.floor.reqs])),
+        cpuRatioPerRound: Object.fromEntries([...paired].map(([k, p]) => [k, p.ratios])),
+        machineBusyPercent: Object.fromEntries([...paired].map(([k, p]) => [k, p.route.machineBusy])),
         benchSeconds: Math.round((performance.now() - started) / 1000),
       },
       {
