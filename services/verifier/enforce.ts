@@ -40,11 +40,14 @@ const LIFTED: ChatPermissions = allPermissions(true);
  */
 const TIMED_MUTE_MIN_S = 31;
 const TIMED_MUTE_MAX_S = 366 * 86_400 - 60;
-/** The end of a timed mute, whole seconds as Telegram keeps it; null = until verified. */
+/**
+ * The end of a timed mute, whole seconds as Telegram keeps it; null = until verified. Rounded up: rounding down
+ * could take up to a second off the room above, leaving a shortest mute under 30 s by the time Telegram reads it.
+ */
 function muteEnd(seconds: number): Date | null {
   if (seconds <= 0) return null;
   const clamped = Math.min(Math.max(seconds, TIMED_MUTE_MIN_S), TIMED_MUTE_MAX_S);
-  return new Date((Math.floor(Date.now() / 1000) + clamped) * 1000);
+  return new Date((Math.ceil(Date.now() / 1000) + clamped) * 1000);
 }
 const unixSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
