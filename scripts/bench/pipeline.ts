@@ -1,5 +1,6 @@
 /**
  * npm run bench:pipeline [-- --bots 4 --rate 1000 --seconds 15 --backlog 6000] [-- --profile]
+ *   [-- --compose [--compose-verifiers 2]]
  *
  * The same mixed scenario (joins, leaves, messages; most joiners subscribed and, after their first visit,
  * cached) against two systems talking to the same simulator:
@@ -46,6 +47,8 @@ const USERS_PER_GROUP = arg('users', 60);
 const RATE = arg('rate', 1000);
 const SECONDS = arg('seconds', 15);
 const BACKLOG_EVENTS = arg('backlog', 6000);
+/** Verifier processes of the --compose run (docker-compose runs two). */
+const COMPOSE_VERIFIERS = arg('compose-verifiers', 2);
 /** Share of users not subscribed to every channel (kept low: prompts are paced at 20/min per group). */
 const NON_SUBSCRIBED = 0.01;
 /** Measured by this bench on the one-job-per-update pipeline (2026-12-02, machine loaded), for comparison. */
@@ -620,8 +623,8 @@ async function main() {
       only === 'plain' ? skipped : ((await measured('Nezuko', () => runNezuko(simulator.url))) as OneProcess);
     // The docker-compose shape on the same machine: one poller and two verifier processes.
     const compose = process.argv.includes('--compose')
-      ? ((await measured('Nezuko, 1 poller + 2 verifier processes', () =>
-          runNezuko(simulator.url, { verifiers: 2 }),
+      ? ((await measured(`Nezuko, 1 poller + ${COMPOSE_VERIFIERS} verifier processes`, () =>
+          runNezuko(simulator.url, { verifiers: COMPOSE_VERIFIERS }),
         )) as Exclude<NezukoResult, OneProcess>)
       : undefined;
     // The floor under Nezuko's throughput: the same number of jobs through BullMQ with handlers that do nothing.
@@ -689,7 +692,7 @@ async function main() {
       ...(compose
         ? [
             {
-              figure: 'docker-compose shape (1 poller + 2 verifiers) ÷ one process: throughput',
+              figure: `docker-compose shape (1 poller + ${COMPOSE_VERIFIERS} verifiers) ÷ one process: throughput`,
               value: compose.throughput,
               baseline: nezuko.throughput,
               unit: 'updates/s',

@@ -1,4 +1,3 @@
-import { Telegram } from 'telegraf';
 import type { Redis } from 'ioredis';
 import { botCountersKey, HEARTBEAT_STALE_MS, lastBeats, openQueue, updatesQueue } from '../../queues';
 import type { Config } from '../core/config';
@@ -7,6 +6,7 @@ import type { PrismaClient } from '../core/db';
 import type { Keyspace } from '../core/redis';
 import { sharedBreakerState } from '../core/telegram/breaker-state';
 import { cleanError, describeError, isTelegramError } from '../core/telegram/errors';
+import { callBotApi } from '../core/telegram/transport';
 
 export type HealthState = 'healthy' | 'degraded' | 'unresponsive' | 'crashed' | 'stopped';
 
@@ -50,18 +50,14 @@ async function probe(token: string, apiRoot: string): Promise<BotHealth['probe']
   const started = performance.now();
   const checkedAt = new Date().toISOString();
   try {
-    await new Telegram(token, { apiRoot }).callApi(
-      'getMe',
-      {},
-      { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) as never },
-    );
+    await callBotApi(apiRoot, token, 'getMe', {}, AbortSignal.timeout(PROBE_TIMEOUT_MS));
     return { ok: true, latencyMs: Math.round(performance.now() - started), checkedAt };
   } catch (err) {
     cleanError(err, token);
     const e = err as { name?: string };
     const error = isTelegramError(err)
       ? describeError(err)
-      : e.name === 'AbortError'
+      : e.name === 'AbortError' || e.name === 'TimeoutError'
         ? `no answer within ${PROBE_TIMEOUT_MS} ms`
         : `network error (${describeError(err)})`;
     return { ok: false, latencyMs: Math.round(performance.now() - started), error, checkedAt };

@@ -1,8 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
 import { circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, wrap } from 'cockatiel';
 import type { Redis } from 'ioredis';
-import { Telegram } from 'telegraf';
 import type { Opts, Telegram as Methods } from 'telegraf/types';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
@@ -21,6 +18,7 @@ import { BREAKER_STATE_TTL_S, breakerKey } from './breaker-state';
 import type { Cooldowns } from './cooldowns';
 import { clearance, refund, SEND_RATES, type Bucket, type SendRates } from './pacing';
 import { callTimeout, transientRetry } from './policies';
+import { callBotApi } from './transport';
 
 export interface ApiCallRecord {
   botInstanceId: number;
@@ -54,10 +52,6 @@ export interface BotApiOptions {
 const MAX_INLINE_WAIT_MS = 1_500;
 const SEND_METHODS = new Set(['sendMessage', 'editMessageText', 'copyMessage', 'forwardMessage']);
 
-// Telegraf drops its keep-alive agent for http:// roots (the simulator); a shared one keeps sockets warm.
-const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-const httpsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 256 });
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -68,7 +62,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class BotApi {
   readonly botInstanceId: number;
-  private readonly telegram: Telegram;
   private readonly breaker;
   private readonly policy;
   private readonly bot: string;
@@ -79,10 +72,6 @@ export class BotApi {
     this.botInstanceId = options.botInstanceId;
     this.bot = String(options.botInstanceId);
     this.breakerOpenMs = options.breakerOpenMs ?? 30_000;
-    this.telegram = new Telegram(options.token, { apiRoot: options.apiRoot });
-    (this.telegram as unknown as { options: { agent: unknown } }).options.agent = options.apiRoot.startsWith('https:')
-      ? httpsAgent
-      : httpAgent;
 
     const transient = handleWhen(isTransient);
     this.breaker = circuitBreaker(transient, {
@@ -164,7 +153,7 @@ export class BotApi {
 
   /** getUpdates bypasses the 10 s timeout and the breaker: it long-polls, and its caller owns the retry loop. */
   getUpdates(payload: Opts<'getUpdates'>, signal: AbortSignal): Promise<ReturnType<Methods['getUpdates']>> {
-    return this.telegram.callApi('getUpdates', payload, { signal: signal as never }).catch((err: unknown) => {
+    return callBotApi(this.options.apiRoot, this.options.token, 'getUpdates', payload, signal).catch((err: unknown) => {
       throw cleanError(err, this.options.token);
     });
   }
@@ -184,7 +173,7 @@ export class BotApi {
         const started = performance.now();
         let errorCode: number | null = null;
         try {
-          return (await this.telegram.callApi(method, payload, { signal: signal as never })) as ReturnType<Methods[M]>;
+          return await callBotApi(this.options.apiRoot, this.options.token, method, payload, signal);
         } catch (err) {
           errorCode = isTelegramError(err) ? err.code : 0;
           // Cleaned before anything else sees it: retries, the breaker, job failures, logs, bot status.

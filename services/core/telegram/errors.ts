@@ -1,6 +1,7 @@
 import { BrokenCircuitError, TaskCancelledError } from 'cockatiel';
 import { TelegramError } from 'telegraf';
 import { REDACTED, redactString } from '../logger';
+import { UnreadableAnswerError } from './transport';
 
 export { TelegramError };
 
@@ -26,13 +27,13 @@ export class BotUnavailableError extends Error {
   }
 }
 
-/** Errors worth retrying: timeouts, network failures, 5xx, and answers that were not valid JSON. */
+/** Errors worth retrying: timeouts, network failures, 5xx, and answers that were not Telegram's JSON. */
 export function isTransient(err: unknown): boolean {
-  if (err instanceof TaskCancelledError) return true;
+  if (err instanceof TaskCancelledError || err instanceof UnreadableAnswerError) return true;
   if (err instanceof TelegramError) return err.code >= 500;
-  const e = err as { name?: string; type?: string; code?: string };
-  // node-fetch's FetchError: system (ECONNRESET, ECONNREFUSED…), invalid-json, body-timeout.
-  return e?.name === 'FetchError' || e?.name === 'AbortError' || e?.type === 'system' || e?.type === 'invalid-json';
+  const e = err as { name?: string; code?: unknown };
+  // undici's own (UND_ERR_SOCKET, UND_ERR_CONNECT_TIMEOUT…) and the system's (ECONNRESET, ECONNREFUSED…).
+  return e?.name === 'AbortError' || (typeof e?.code === 'string' && /^(UND_ERR_|E[A-Z]+$)/.test(e.code));
 }
 
 export const isTelegramError = (err: unknown, code?: number): err is TelegramError =>
@@ -41,8 +42,8 @@ export const isTelegramError = (err: unknown, code?: number): err is TelegramErr
 export const isBrokenCircuit = (err: unknown): err is BrokenCircuitError => err instanceof BrokenCircuitError;
 
 /**
- * A Bot API URL carries the token as its first path segment (`/bot<token>/getMe`), and node-fetch puts the URL
- * into its messages ("invalid json response body at …", "Invalid response body while trying to fetch …").
+ * A Bot API URL carries the token as its first path segment (`/bot<token>/getMe`), and HTTP clients put the URL
+ * into their messages (node-fetch's "invalid json response body at …", "Invalid response body while trying to fetch …").
  * The segment goes whatever it holds, so a token cut short by a truncated message goes too.
  */
 const URL_TOKEN_SEGMENT = /\/(bot|user)[^/\s?#'"]+/g;

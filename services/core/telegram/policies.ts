@@ -1,7 +1,7 @@
 import { ExponentialBackoff, handleWhen, retry, timeout, TimeoutStrategy, wrap } from 'cockatiel';
-import { Telegram } from 'telegraf';
 import type { UserFromGetMe } from 'telegraf/types';
 import { cleanError, isTransient } from './errors';
+import { callBotApi } from './transport';
 
 /**
  * The retry every Bot API call goes through: network errors, timeouts, 5xx and unreadable answers are retried
@@ -25,9 +25,8 @@ export const callTimeout = (ms = 10_000) => timeout(ms, { strategy: TimeoutStrat
  * timeout as BotApi's calls (no breaker: there is no bot to isolate yet). Errors come out cleaned of the token.
  */
 export function getMeWithPolicies(token: string, apiRoot: string, timeoutMs?: number): Promise<UserFromGetMe> {
-  const telegram = new Telegram(token, { apiRoot });
   return wrap(transientRetry(), callTimeout(timeoutMs)).execute(({ signal }) =>
-    telegram.callApi('getMe', {}, { signal: signal as never }).catch((err: unknown) => {
+    callBotApi(apiRoot, token, 'getMe', {}, signal).catch((err: unknown) => {
       throw cleanError(err, token);
     }),
   );
