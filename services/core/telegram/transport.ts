@@ -19,7 +19,7 @@ export class UnreadableAnswerError extends Error {
     readonly method: string,
     readonly status: number,
   ) {
-    super(`unreadable answer to ${method} (HTTP ${status})`);
+    super(`${method}: unreadable answer (HTTP ${status})`);
   }
 }
 
@@ -33,7 +33,8 @@ interface Envelope {
 
 /**
  * Calls `method` with `payload`; resolves with its result, or throws Telegram's refusal as a TelegramError, an
- * unreadable answer as UnreadableAnswerError, and undici's own errors (refused, reset, aborted) as they are.
+ * unreadable answer as UnreadableAnswerError, and undici's own errors (refused, reset, aborted) as they are, their
+ * message prefixed with the method.
  * The URL carries the token: callers clean what they throw (errors.ts `cleanError`).
  */
 export async function callBotApi<M extends keyof Methods>(
@@ -43,14 +44,23 @@ export async function callBotApi<M extends keyof Methods>(
   payload: Opts<M>,
   signal?: AbortSignal,
 ): Promise<ReturnType<Methods[M]>> {
-  const { statusCode, body } = await request(`${apiRoot}/bot${token}/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(payload ?? {}),
-    signal,
-    dispatcher,
-  });
-  const text = await body.text();
+  let statusCode: number;
+  let text: string;
+  try {
+    const response = await request(`${apiRoot}/bot${token}/${method}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload ?? {}),
+      signal,
+      dispatcher,
+    });
+    statusCode = response.statusCode;
+    text = await response.body.text();
+  } catch (err) {
+    // undici's messages ("other side closed") do not say which call failed; its class and code stay for isTransient.
+    if (err instanceof Error) err.message = `${method}: ${err.message}`;
+    throw err;
+  }
   let answer: Envelope;
   try {
     answer = JSON.parse(text) as Envelope;
