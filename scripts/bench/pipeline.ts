@@ -623,8 +623,9 @@ async function main() {
       only === 'plain' ? skipped : ((await measured('Nezuko', () => runNezuko(simulator.url))) as OneProcess);
     // The docker-compose shape on the same machine: one poller and two verifier processes.
     const compose = process.argv.includes('--compose')
-      ? ((await measured(`Nezuko, 1 poller + ${COMPOSE_VERIFIERS} verifier processes`, () =>
-          runNezuko(simulator.url, { verifiers: COMPOSE_VERIFIERS }),
+      ? ((await measured(
+          `Nezuko, 1 poller + ${COMPOSE_VERIFIERS} verifier process${COMPOSE_VERIFIERS === 1 ? '' : 'es'}`,
+          () => runNezuko(simulator.url, { verifiers: COMPOSE_VERIFIERS }),
         )) as Exclude<NezukoResult, OneProcess>)
       : undefined;
     // The floor under Nezuko's throughput: the same number of jobs through BullMQ with handlers that do nothing.
@@ -692,7 +693,7 @@ async function main() {
       ...(compose
         ? [
             {
-              figure: `docker-compose shape (1 poller + ${COMPOSE_VERIFIERS} verifiers) ÷ one process: throughput`,
+              figure: `docker-compose shape (1 poller + ${COMPOSE_VERIFIERS} verifier${COMPOSE_VERIFIERS === 1 ? '' : 's'}) ÷ one process: throughput`,
               value: compose.throughput,
               baseline: nezuko.throughput,
               unit: 'updates/s',
