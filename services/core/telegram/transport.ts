@@ -9,8 +9,14 @@ import type { Opts, Telegram as Methods } from 'telegraf/types';
  * thousands of calls. Telegraf still gives the method types and TelegramError, so callers classify answers as before.
  */
 
-/** Connections per origin (Telegram, or the simulator) shared by every bot of this process. */
-const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000 });
+/** Connections per origin (Telegram, or the simulator) shared by every bot's calls in this process. */
+const calls = new Agent({ connections: 256, keepAliveTimeout: 10_000 });
+/**
+ * Long polls apart, one connection per polled bot however many: each holds its connection for up to the poll's
+ * timeout, and under a shared cap a poller with more bots than connections would leave the rest unpolled and
+ * every other call waiting behind them.
+ */
+const longPolls = new Agent({ keepAliveTimeout: 10_000 });
 
 /** An answer that is not Telegram's JSON (a proxy's HTML page, a body cut short): worth another try. */
 export class UnreadableAnswerError extends Error {
@@ -44,6 +50,7 @@ export async function callBotApi<M extends keyof Methods>(
   payload: Opts<M>,
   signal?: AbortSignal,
 ): Promise<ReturnType<Methods[M]>> {
+  const dispatcher = method === 'getUpdates' ? longPolls : calls;
   let statusCode: number;
   let text: string;
   try {
