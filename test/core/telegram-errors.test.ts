@@ -9,6 +9,7 @@ import { createContext, type AppContext } from '../../services/core/context';
 import { logger } from '../../services/core/logger';
 import { BotApi } from '../../services/core/telegram/client';
 import { cleanError, describeError, isTransient } from '../../services/core/telegram/errors';
+import { callBotApi } from '../../services/core/telegram/transport';
 import { SimClient, startSimulator, type RunningSimulator, type SimBot } from '../../sim';
 import type { FaultRuleInput } from '../../sim/faults';
 import { useTestDatabase } from '../support/db';
@@ -140,6 +141,28 @@ describe('errors leaving the Telegram client carry no token', () => {
       expect(JSON.stringify(health)).not.toContain(secret);
     });
   }
+});
+
+describe('which failures are retried', () => {
+  it('network failures are, whatever layer names them; a setting to fix and a refusal are not', async () => {
+    const coded = (code: string) => Object.assign(new Error(code), { code });
+    for (const code of [
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'EPIPE',
+      'EAI_AGAIN',
+      'UND_ERR_SOCKET',
+      'UND_ERR_CONNECT_TIMEOUT',
+    ])
+      expect(isTransient(coded(code)), code).toBe(true);
+    expect(isTransient(coded('ERR_INVALID_URL'))).toBe(false);
+    // Nothing listens here: the refused connection itself, as the transport throws it.
+    const refused = await callBotApi('http://127.0.0.1:9', 'x', 'getMe', {}).catch((e: unknown) => e);
+    expect(isTransient(refused)).toBe(true);
+    const { TelegramError } = await import('telegraf');
+    expect(isTransient(new TelegramError({ error_code: 400, description: 'Bad Request' }))).toBe(false);
+    expect(isTransient(new TelegramError({ error_code: 502, description: 'Bad Gateway' }))).toBe(true);
+  });
 });
 
 describe('token checks (registration, token replacement)', () => {

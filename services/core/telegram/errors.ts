@@ -32,8 +32,9 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof TaskCancelledError || err instanceof UnreadableAnswerError) return true;
   if (err instanceof TelegramError) return err.code >= 500;
   const e = err as { name?: string; code?: unknown };
-  // undici's own (UND_ERR_SOCKET, UND_ERR_CONNECT_TIMEOUT…) and the system's (ECONNRESET, ECONNREFUSED…).
-  return e?.name === 'AbortError' || (typeof e?.code === 'string' && /^(UND_ERR_|E[A-Z]+$)/.test(e.code));
+  // undici's own (UND_ERR_SOCKET, UND_ERR_CONNECT_TIMEOUT…) and the system's (ECONNRESET, EAI_AGAIN…), not Node's
+  // ERR_* (an invalid URL is a setting to fix, not a blip).
+  return e?.name === 'AbortError' || (typeof e?.code === 'string' && /^(UND_ERR_|E(?!RR_)[A-Z_]+$)/.test(e.code));
 }
 
 export const isTelegramError = (err: unknown, code?: number): err is TelegramError =>
