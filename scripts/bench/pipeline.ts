@@ -34,21 +34,26 @@ import { openQueue, updatesQueue, type JobQueue } from '../../queues';
 import { SimClient } from '../../sim/client';
 import { noopJobs } from './ceiling';
 import { startLoadGenerator } from './pipeline-load';
-import { benchDatabase, dropRedisPrefix, percentile, report, simulatorProcess, type Row } from './support';
+import {
+  benchDatabase,
+  dropRedisPrefix,
+  numberArg,
+  percentile,
+  report,
+  runBench,
+  simulatorProcess,
+  type Row,
+} from './support';
 import { countRoundTrips, machineCpuSampler, portOf, postgresCpuSeconds, redisCpuSeconds } from './round-trips';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const BOTS = arg('bots', 4);
-const GROUPS_PER_BOT = arg('groups', 5);
-const USERS_PER_GROUP = arg('users', 60);
-const RATE = arg('rate', 1000);
-const SECONDS = arg('seconds', 15);
-const BACKLOG_EVENTS = arg('backlog', 6000);
+const BOTS = numberArg('bots', 4);
+const GROUPS_PER_BOT = numberArg('groups', 5);
+const USERS_PER_GROUP = numberArg('users', 60);
+const RATE = numberArg('rate', 1000);
+const SECONDS = numberArg('seconds', 15);
+const BACKLOG_EVENTS = numberArg('backlog', 6000);
 /** Verifier processes of the --compose run (docker-compose runs two). */
-const COMPOSE_VERIFIERS = arg('compose-verifiers', 2);
+const COMPOSE_VERIFIERS = numberArg('compose-verifiers', 2);
 /** Share of users not subscribed to every channel (kept low: prompts are paced at 20/min per group). */
 const NON_SUBSCRIBED = 0.01;
 /** Measured by this bench on the one-job-per-update pipeline (2026-12-02, machine loaded), for comparison. */
@@ -791,10 +796,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

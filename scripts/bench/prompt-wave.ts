@@ -17,13 +17,9 @@ import { createLogger } from '../../services/core/logger';
 import { startPoller } from '../../services/poller';
 import { startVerifier } from '../../services/verifier';
 import { SimClient } from '../../sim/client';
-import { benchDatabase, dropRedisPrefix, percentile, report, simulatorProcess } from './support';
+import { benchDatabase, dropRedisPrefix, numberArg, percentile, report, simulatorProcess } from './support';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const JOINERS = arg('joiners', 1_500);
+const JOINERS = numberArg('joiners', 1_500);
 const MINUTE = 60_000;
 const GIVE_UP_MS = 170_000;
 const ALLOWED = ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'];

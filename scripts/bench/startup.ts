@@ -17,14 +17,10 @@ import { registerBot } from '../../services/core/bots';
 import { loadConfig } from '../../services/core/config';
 import { createDatabase } from '../../services/core/db';
 import { SimClient } from '../../sim/client';
-import { benchDatabase, dropRedisPrefix, report, simulatorProcess, type Row } from './support';
+import { benchDatabase, dropRedisPrefix, numberArg, report, simulatorProcess, type Row } from './support';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const RUNS = arg('runs', 5);
-const BOTS = arg('bots', 10);
+const RUNS = numberArg('runs', 5);
+const BOTS = numberArg('bots', 10);
 
 const VARIANTS = {
   compiled: [process.execPath, 'dist/services/main.js'],

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
 import { logger } from '../../services/core/logger';
 import { BotApi } from '../../services/core/telegram/client';
-import { cleanError, describeError, isTransient } from '../../services/core/telegram/errors';
+import { cleanError, describeError, isTransient, TelegramError } from '../../services/core/telegram/errors';
 import { callBotApi } from '../../services/core/telegram/transport';
 import { SimClient, startSimulator, type RunningSimulator, type SimBot } from '../../sim';
 import type { FaultRuleInput } from '../../sim/faults';
@@ -159,7 +159,6 @@ describe('which failures are retried', () => {
     // Nothing listens here: the refused connection itself, as the transport throws it.
     const refused = await callBotApi('http://127.0.0.1:9', 'x', 'getMe', {}).catch((e: unknown) => e);
     expect(isTransient(refused)).toBe(true);
-    const { TelegramError } = await import('telegraf');
     expect(isTransient(new TelegramError({ error_code: 400, description: 'Bad Request' }))).toBe(false);
     expect(isTransient(new TelegramError({ error_code: 502, description: 'Bad Gateway' }))).toBe(true);
   });
