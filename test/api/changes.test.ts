@@ -253,6 +253,25 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     });
     expect(byUser.body.items.every((i: { userId: string }) => i.userId === '1003')).toBe(true);
     expect(byUser.body.items.length).toBeGreaterThan(30);
+    // Pages asked for at once reach PostgreSQL together (one statement per combination of filters): each request
+    // still gets exactly the page it would get alone.
+    const statuses = ['verified', 'restricted', 'skipped'];
+    const asks = [
+      ...[...Array(21).keys()].map(
+        (i) => `bot_id=${botId}&user_id=${1000 + (i % 7)}&status=${statuses[i % 3]}&limit=${3 + i}`,
+      ),
+      ...[...Array(6).keys()].map((i) => `group_id=${group.id}&limit=${10 + i}&cursor=${seen[i * 10]}`),
+      `group_id=${group.id}&user_id=1003&limit=100`,
+      `bot_id=${botId}&status=skipped&limit=5`,
+    ].map((q) => `/api/v1/verifications?${q}`);
+    const viewer = { auth: { token: api.tokens.viewer } };
+    const together = await Promise.all(asks.map((path) => api.call('GET', path, viewer)));
+    for (const [i, path] of asks.entries()) {
+      const alone = await api.call('GET', path, viewer);
+      expect(alone.body.items.length, path).toBeGreaterThan(0);
+      expect(together[i]!.body, path).toEqual(alone.body);
+    }
+    expect(together[0]!.body.items.every((v: { userId: string }) => v.userId === '1000')).toBe(true);
     const range = await api.call(
       'GET',
       `/api/v1/verifications?bot_id=${botId}&from=${new Date(Date.now() - 100_000).toISOString()}&limit=100`,
