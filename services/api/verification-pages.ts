@@ -63,9 +63,11 @@ const shapeOf = (conditions: Condition[]) => conditions.map((c) => `${c.column}$
 const statements = new Map<string, { text: string; name: string }>();
 
 /**
- * The statement for one combination of filters. PostgreSQL writes each page as JSON (row_to_json, in C) and the API
- * sends that text as it is: 51 rows of ten fields parsed into objects and serialized again cost the API process
- * ~2.5× the CPU of one string. int8 columns go out as strings and created_at as the ISO text Date#toJSON would give
+ * The statement for one combination of filters. PostgreSQL writes each page as JSON and the API sends that text as it
+ * is: 51 rows of ten fields parsed into objects and serialized again cost the API process ~2.5× the CPU of one
+ * string. Each item is concatenated, the text fields through to_json (its escaping): the same bytes as
+ * row_to_json of a sub-select, for ~20 % less of PostgreSQL's time per page, which shares this machine's two cores
+ * with the API. int8 columns go out as strings and created_at as the ISO text Date#toJSON would give
  * (timestamptz(3) has milliseconds); one row more than the page says whether there is a next one. Prepared, named
  * after its text (so a name never stands for two texts): planned once per connection.
  */
@@ -78,15 +80,16 @@ function statement(shape: string, conditions: Condition[]): { text: string; name
   const text = `SELECT k.ord, p.items, p.last, p.more
     FROM unnest(${params.join(', ')}) WITH ORDINALITY AS k(${columns.join(', ')})
     CROSS JOIN LATERAL (
-      SELECT '[' || coalesce(string_agg(row_to_json(item)::text, ',' ORDER BY id DESC) FILTER (WHERE n <= k.lim), '') || ']' AS items,
+      SELECT '[' || coalesce(string_agg(item, ',' ORDER BY id DESC) FILTER (WHERE n <= k.lim), '') || ']' AS items,
              (max(id) FILTER (WHERE n = k.lim))::text AS last,
              count(*) > k.lim AS more
       FROM (
         SELECT v.id, row_number() OVER (ORDER BY v.id DESC) AS n,
-               (SELECT item FROM (SELECT v.id::text AS "id", v.bot_instance_id AS "botInstanceId",
-                  v.chat_id::text AS "chatId", v.user_id::text AS "userId", v.status, v.latency_ms AS "latencyMs",
-                  v.cached, v.error_type AS "errorType", v.reason,
-                  to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt") item) AS item
+               '{"id":"' || v.id || '","botInstanceId":' || v.bot_instance_id || ',"chatId":"' || v.chat_id
+                 || '","userId":"' || v.user_id || '","status":' || to_json(v.status) || ',"latencyMs":' || v.latency_ms
+                 || ',"cached":' || v.cached || ',"errorType":' || coalesce(to_json(v.error_type)::text, 'null')
+                 || ',"reason":' || coalesce(to_json(v.reason)::text, 'null') || ',"createdAt":"'
+                 || to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"}' AS item
         FROM verification_log v ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY v.id DESC LIMIT k.lim + 1
       ) page

@@ -272,6 +272,25 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
       expect(together[i]!.body, path).toEqual(alone.body);
     }
     expect(together[0]!.body.items.every((v: { userId: string }) => v.userId === '1000')).toBe(true);
+    // PostgreSQL writes the page's JSON: text fields keep quotes, backslashes, control characters and non-ASCII.
+    const errorType = 'said "hi" \\ to ünï\n\t👋';
+    await api.ctx.db.$executeRaw`
+      INSERT INTO verification_log (bot_instance_id, chat_id, user_id, status, latency_ms, cached, error_type, reason, created_at)
+      VALUES (${botId}, ${group.chatId}, 4242, 'error', 17, true, ${errorType}, 'guard_timeout', '2026-01-02T03:04:05.006Z')`;
+    const odd = await api.call('GET', `/api/v1/verifications?user_id=4242`, viewer);
+    expect(odd.body.items).toEqual([
+      expect.objectContaining({
+        userId: '4242',
+        botInstanceId: botId,
+        chatId: String(group.chatId),
+        status: 'error',
+        latencyMs: 17,
+        cached: true,
+        errorType,
+        reason: 'guard_timeout',
+        createdAt: '2026-01-02T03:04:05.006Z',
+      }),
+    ]);
     const range = await api.call(
       'GET',
       `/api/v1/verifications?bot_id=${botId}&from=${new Date(Date.now() - 100_000).toISOString()}&limit=100`,
