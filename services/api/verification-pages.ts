@@ -37,7 +37,9 @@ export function verificationPages(sql: Sql): (request: PageRequest) => Promise<P
       const byStatement = new Map<string, number[]>();
       requests.forEach((r, i) => {
         const key = `${shapeOf(r.conditions)}/${sizeOf(r.limit)}`;
-        byStatement.set(key, [...(byStatement.get(key) ?? []), i]);
+        const indexes = byStatement.get(key);
+        if (indexes) indexes.push(i);
+        else byStatement.set(key, [i]);
       });
       const pages: Page[] = new Array(requests.length);
       await Promise.all(
