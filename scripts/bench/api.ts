@@ -9,8 +9,9 @@
  * - CPU per request: the API process's CPU time (from /proc) over a saturating run (100 connections) ÷ requests,
  *   divided by the floor's, after a 4 s warm-up run, with the floor and the route taking turns five times (the
  *   median round's ratio). Targets: dashboard ≤ 1.5×, search and verifications ≤ 2×.
- * - Latency at a fixed load below saturation: 300 requests/s offered (autocannon overallRate), every response
- *   time kept (autocannon's own histogram has 1 ms steps). Targets p99: dashboard ≤ 20 ms, the others ≤ 50 ms.
+ * - Latency at a fixed load below saturation: 300 requests/s, evenly paced whatever the answers (atFixedRate: not
+ *   autocannon's overallRate, which sends in bursts), every response time kept. Targets p99: dashboard ≤ 20 ms,
+ *   the others ≤ 50 ms.
  * - With --10m: the log grows to 10,000,000 rows (generate_series; the time is printed) and the fixed-rate runs
  *   are repeated: p50 at 10M ÷ p50 at 1M, target ≤ 1.25 (flat as data grows).
  * It also times the live aggregation query the dashboard snapshot replaces. Requests send
@@ -19,10 +20,11 @@
  * Prints every row with its baseline and ratio and writes bench/results/api-*.json (dashboard_cpu_ratio,
  * search_cpu_ratio, verifications_cpu_ratio, dashboard_p99_at_300, flat_ratio_10m).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -47,17 +49,12 @@ interface CannonOptions {
   duration: number;
   headers: Record<string, string>;
   title: string;
-  overallRate?: number;
-  ignoreCoordinatedOmission?: boolean;
-}
-interface CannonInstance {
-  on(event: 'response', listener: (client: unknown, status: number, bytes: number, ms: number) => void): void;
 }
 // autocannon ships no types; the little used here is declared locally.
 const autocannon = createRequire(import.meta.url)('autocannon') as (
   options: CannonOptions,
   done: (err: Error | null, result: CannonResult) => void,
-) => CannonInstance;
+) => unknown;
 
 const { values: args } = parseArgs({
   options: { '10m': { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
@@ -68,9 +65,8 @@ const GROWN_ROWS = Number(process.env.BENCH_GROWN_ROWS ?? 10_000_000);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 /** The saturating load the CPU per request is measured under. */
 const CONNECTIONS = 100;
-/** The fixed load the latency targets are measured at: below saturation for every row here. */
+/** The fixed load the latency targets are measured at (evenly paced): below saturation for every row here. */
 const FIXED_RATE = 300;
-const FIXED_CONNECTIONS = 10;
 /** What a browser sends; a route with a pre-compressed body answers it with gzip. */
 const ACCEPT_ENCODING = 'gzip, deflate, br';
 
@@ -101,14 +97,7 @@ const freePort = () =>
   });
 
 async function createDatabase(name: string) {
-  // The test template is already migrated; otherwise migrate a fresh database.
-  const template = await adminQuery(`SELECT 1 FROM pg_database WHERE datname = 'nezuko_test_template'`);
-  if (template.rowCount) {
-    await adminQuery(`CREATE DATABASE "${name}" TEMPLATE nezuko_test_template`);
-    return;
-  }
   await adminQuery(`CREATE DATABASE "${name}"`);
-  const { execFileSync } = await import('node:child_process');
   execFileSync('npx', ['prisma', 'migrate', 'deploy'], {
     env: { ...process.env, DATABASE_URL: dbUrl(name) },
     stdio: 'ignore',
@@ -252,6 +241,8 @@ interface AtFixedRate {
   p50: number;
   p99: number;
   non2xx: number;
+  /** How late the most delayed request left its slot, ms. */
+  sendLagMs: number;
 }
 
 const headersFor = (token: string) => ({
@@ -334,36 +325,57 @@ async function pairedCpu(
 }
 
 /**
- * Latency at FIXED_RATE requests/s offered (autocannon's overallRate over FIXED_CONNECTIONS connections). Every
- * response time is kept from autocannon's `response` events (its histogram rounds to whole milliseconds).
- * autocannon's coordinated-omission correction is off: it assumes an expected interval of ceil(1 ÷ rate) ms,
- * i.e. 1 ms, and would add a made-up sample for every millisecond of each response.
+ * Latency at FIXED_RATE requests/s, evenly paced: request i leaves at start + i ÷ FIXED_RATE whether or not the
+ * earlier ones were answered (an open loop, like many browsers), over keep-alive connections opened as needed.
+ * autocannon's `overallRate` is not such a load: each connection sends its share of a second back to back, then
+ * waits for the next second (autocannon 8, lib/httpClient.js, `reqsMadeThisSecond`), so 300/s over 10 connections
+ * was a saturating burst of 300 requests at the top of every second, and its p99 measured the burst's queue (the
+ * no-op floor's own p99 was 10–25 ms). A response time runs from the request's write to the end of its body;
+ * `sendLagMs` says how late the most delayed request left its slot (this process's timers), which bounds what the
+ * pacing itself adds.
  */
-async function atFixedRate(url: string, token: string, title: string): Promise<AtFixedRate> {
+async function atFixedRate(url: string, token: string): Promise<AtFixedRate> {
+  const agent = new http.Agent({ keepAlive: true });
+  const headers = headersFor(token);
+  const total = FIXED_RATE * DURATION_S;
+  const slot = (i: number) => (i * 1000) / FIXED_RATE;
   const times: number[] = [];
-  const r = await new Promise<CannonResult>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url,
-        connections: FIXED_CONNECTIONS,
-        overallRate: FIXED_RATE,
-        duration: DURATION_S,
-        headers: headersFor(token),
-        title,
-        ignoreCoordinatedOmission: true,
-      },
-      (err, result) => (err ? reject(err) : resolve(result)),
-    );
-    instance.on('response', (_client, status, _bytes, ms) => {
-      if (status >= 200 && status < 300) times.push(ms);
-    });
+  let failed = 0;
+  let sendLagMs = 0;
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    let sent = 0;
+    let settled = 0;
+    const settle = (ms: number | null) => {
+      if (ms === null) failed++;
+      else times.push(ms);
+      if (++settled === total) resolve();
+    };
+    const sendDue = () => {
+      for (let now = performance.now(); sent < total && start + slot(sent) <= now; sent++) {
+        sendLagMs = Math.max(sendLagMs, now - start - slot(sent));
+        const at = performance.now();
+        http
+          .get(url, { agent, headers }, (res) => {
+            res.resume();
+            res.once('end', () => settle(res.statusCode! < 300 ? performance.now() - at : null));
+            res.once('error', () => settle(null));
+          })
+          .once('error', () => settle(null));
+      }
+      if (sent < total) setTimeout(sendDue, start + slot(sent) - performance.now());
+    };
+    sendDue();
   });
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
   times.sort((a, b) => a - b);
   return {
-    reqs: r.requests.average,
+    reqs: total / seconds,
     p50: percentile(times, 50),
     p99: percentile(times, 99),
-    non2xx: r.non2xx + r.errors,
+    non2xx: failed,
+    sendLagMs,
   };
 }
 
@@ -520,14 +532,14 @@ async function main() {
     };
 
     floor = await startExpressFloor();
-    const floorFixed = await atFixedRate(floor.url, '', 'floor');
+    const floorFixed = await atFixedRate(floor.url, '');
     const paired = new Map<TargetKey, Paired>();
     const fixed = new Map<TargetKey, AtFixedRate>();
     for (const t of TARGETS) {
       const path = await pathFor(t.key);
       await warm(path);
       paired.set(t.key, await pairedCpu(floor, `${origin}${path}`, token, t.label, pid));
-      fixed.set(t.key, await atFixedRate(`${origin}${path}`, token, t.label));
+      fixed.set(t.key, await atFixedRate(`${origin}${path}`, token));
     }
     // The live query is timed alone, one at a time: so is this, for a like-for-like latency ratio.
     const alone = await new Promise<CannonResult>((resolve, reject) => {
@@ -563,14 +575,14 @@ async function main() {
       // the row-independent dashboard ~1.5× slower). The floor again too: if it moved, so did the machine.
       await stopApi();
       ({ child, origin } = await startApi());
-      floorGrown = await atFixedRate(floor.url, '', 'floor, second round');
+      floorGrown = await atFixedRate(floor.url, '');
       grown = new Map();
       for (const t of TARGETS) {
         const path = await pathFor(t.key);
         await warm(path);
         // Warmed as in the first round, where each fixed-rate run came right after the saturating one.
         await saturate(`${origin}${path}`, token, `${t.label} at 10M, warm-up`, child.pid!);
-        grown.set(t.key, await atFixedRate(`${origin}${path}`, token, `${t.label} at 10M`));
+        grown.set(t.key, await atFixedRate(`${origin}${path}`, token));
       }
     }
     await ctx.lifecycle.shutdown('bench done', 5_000);
@@ -607,7 +619,11 @@ async function main() {
     console.log(
       `  (the floor's req/s, median of each row's turns: ${TARGETS.map((t) => paired.get(t.key)!.floor.reqs.toFixed(0)).join(', ')})`,
     );
-    console.log(`\nLatency at ${FIXED_RATE} requests/s offered (${FIXED_CONNECTIONS} connections):`);
+    const fixedRuns = [floorFixed, ...fixed.values(), ...(floorGrown ? [floorGrown] : []), ...(grown?.values() ?? [])];
+    const sendLagMs = Math.max(...fixedRuns.map((r) => r.sendLagMs));
+    console.log(
+      `\nLatency at ${FIXED_RATE} requests/s, evenly paced (open loop; the latest request left ${sendLagMs.toFixed(1)} ms after its slot):`,
+    );
     console.log(
       '  endpoint                                     req/s     p50 ms   p99 ms   floor p99   target p99' +
         (grown ? `   p50 at ${GROWN_ROWS / 1e6}M   p50 ratio (≤ 1.25)` : ''),
@@ -683,6 +699,7 @@ async function main() {
         growSeconds: growSeconds ?? null,
         connections: CONNECTIONS,
         fixedRate: FIXED_RATE,
+        fixedRateSendLagMs: sendLagMs,
         durationSeconds: DURATION_S,
         cpuRounds: CPU_ROUNDS,
         loadAverage: os.loadavg(),
