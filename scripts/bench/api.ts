@@ -12,8 +12,8 @@
  * - Latency at a fixed load below saturation: 300 requests/s, evenly paced whatever the answers (atFixedRate: not
  *   autocannon's overallRate, which sends in bursts), every response time kept. Targets p99: dashboard ≤ 20 ms,
  *   the others ≤ 50 ms.
- * - With --10m: the log grows to 10,000,000 rows (generate_series; the time is printed) and the fixed-rate runs
- *   are repeated: p50 at 10M ÷ p50 at 1M, target ≤ 1.25 (flat as data grows).
+ * - With --10m: a second deployment with 10,000,000 rows (generate_series; the time is printed), and the two
+ *   APIs take turns at the fixed rate: p50 at 10M ÷ p50 at 1M, target ≤ 1.25 (flat as data grows).
  * It also times the live aggregation query the dashboard snapshot replaces. Requests send
  * `Accept-Encoding: gzip, deflate, br` as browsers do. --profile writes a V8 CPU profile of the API process to
  * bench/profiles/ (open it in Chrome DevTools, or summarise it with scripts/bench/profile-summary.ts).
@@ -60,7 +60,7 @@ const { values: args } = parseArgs({
   options: { '10m': { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
 });
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-/** With --10m the log grows to this many rows for the second round (BENCH_GROWN_ROWS only to try the option quickly). */
+/** With --10m, the second deployment's rows (BENCH_GROWN_ROWS only to try the option quickly). */
 const GROWN_ROWS = Number(process.env.BENCH_GROWN_ROWS ?? 10_000_000);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
 /** The saturating load the CPU per request is measured under. */
@@ -126,7 +126,7 @@ const BOTS = 20;
 const GROUPS = 2_000;
 const groupChat = (i: number) => -1_001_000_000_000n - BigInt(i);
 
-async function seed(client: pg.Client, key: Buffer) {
+async function seed(client: pg.Client, key: Buffer, rows: number) {
   for (let b = 1; b <= BOTS; b++) {
     await client.query(
       `INSERT INTO bot_instances (id, telegram_bot_id, username, name, token_encrypted, status, is_active) VALUES ($1, $2, $3, $4, $5, 'running', true)`,
@@ -151,7 +151,7 @@ async function seed(client: pg.Client, key: Buffer) {
     `INSERT INTO protected_groups (bot_instance_id, chat_id, title, enabled) SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::bool[])`,
     [g.bot, g.chat, g.title, g.enabled],
   );
-  await insertVerifications(client, 1, ROWS, ROWS);
+  await insertVerifications(client, 1, rows, rows);
   await settle(client);
 }
 
@@ -404,56 +404,60 @@ type TargetKey = (typeof TARGETS)[number]['key'];
 const fmtMs = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 const verdict = (ok: boolean) => (ok ? 'ok' : 'MISS');
 
-async function main() {
-  const started = performance.now();
-  // BENCH_DATABASE=<name> reuses a database seeded by an earlier run with BENCH_KEEP_DB=1 (iterating without reseeding).
-  const reuse = process.env.BENCH_DATABASE;
-  const keep = Boolean(reuse) || process.env.BENCH_KEEP_DB === '1';
-  const name = reuse ?? `nezuko_bench_api_${randomBytes(3).toString('hex')}`;
-  const prefix = `benchapi${randomBytes(3).toString('hex')}`;
-  const key = reuse ? Buffer.from(process.env.BENCH_KEY ?? '', 'hex') : randomBytes(32);
-  if (reuse && key.length !== 32)
-    throw new Error('BENCH_DATABASE needs BENCH_KEY (printed by the BENCH_KEEP_DB=1 run)');
-  if (!reuse) {
-    console.log(`database ${name}: seeding ${ROWS.toLocaleString()} verification rows…`);
-    await createDatabase(name);
-  }
-  const url = dbUrl(name);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  let child: ReturnType<typeof spawn> | undefined;
-  let floor: Awaited<ReturnType<typeof startExpressFloor>> | undefined;
-  try {
-    if (!reuse) {
-      const t0 = performance.now();
-      await seed(client, key);
-      console.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s (generate_series)`);
-      if (keep) console.log(`  kept: BENCH_DATABASE=${name} BENCH_KEY=${key.toString('hex')}`);
-    }
-    const rowsNow = async () =>
-      Number((await client.query(`SELECT max(id)::text AS max FROM verification_log`)).rows[0].max);
+/** A deployment's database and Redis prefix, seeded and pre-aggregated as the maintenance role leaves them. */
+interface Deployment {
+  rows: number;
+  /** What an API process of this deployment needs in its environment. */
+  env: Record<string, string>;
+  client: pg.Client;
+  seedSeconds: number;
+}
 
-    const env = {
-      DATABASE_URL: url,
-      REDIS_PREFIX: prefix,
-      TOKEN_ENCRYPTION_KEY: key.toString('hex'),
-      LOG_TO_FILE: 'false',
-      LOG_LEVEL: 'warn',
-      // One token sends every request here: the limiter runs (its cost is measured) but never refuses.
-      API_RATE_LIMIT: '1000000000',
-      // At 100 connections on 2 cores every request waits a second or more for its turn: a "slow request" warning
-      // per request would measure the logger, not the request.
-      SLOW_REQUEST_MS: '600000',
-    };
-    const config = loadConfig({ ...process.env, ...env });
-    const ctx = await createContext(config, createLogger({ level: 'warn' }));
+/**
+ * A throw-away database with `rows` verification rows, 20 bots and 2,000 groups, the hourly rollup and the
+ * dashboard snapshot written (the maintenance role's work), and a viewer API token; its own Redis prefix.
+ */
+async function deployment(
+  rows: number,
+  key: Buffer,
+  token: string,
+  cleanUp: (() => Promise<void>)[],
+): Promise<Deployment> {
+  const name = `nezuko_bench_api_${randomBytes(3).toString('hex')}`;
+  const prefix = `benchapi${randomBytes(3).toString('hex')}`;
+  console.log(`database ${name}: seeding ${rows.toLocaleString()} verification rows…`);
+  await createDatabase(name);
+  const client = new pg.Client({ connectionString: dbUrl(name) });
+  cleanUp.push(async () => {
+    await client.end().catch(() => {});
+    await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await dropRedisPrefix(prefix);
+  });
+  await client.connect();
+  const t0 = performance.now();
+  await seed(client, key, rows);
+  const seedSeconds = (performance.now() - t0) / 1000;
+  console.log(`  seeded in ${seedSeconds.toFixed(1)} s (generate_series, then VACUUM ANALYZE and CHECKPOINT)`);
+  const env = {
+    DATABASE_URL: dbUrl(name),
+    REDIS_PREFIX: prefix,
+    TOKEN_ENCRYPTION_KEY: key.toString('hex'),
+    LOG_TO_FILE: 'false',
+    LOG_LEVEL: 'warn',
+    // One token sends every request here: the limiter runs (its cost is measured) but never refuses.
+    API_RATE_LIMIT: '1000000000',
+    // At 100 connections on 2 cores every request waits a second or more for its turn: a "slow request" warning
+    // per request would measure the logger, not the request.
+    SLOW_REQUEST_MS: '600000',
+  };
+  const ctx = await createContext(loadConfig({ ...process.env, ...env }), createLogger({ level: 'warn' }));
+  try {
     const t1 = performance.now();
     await rollupAll(ctx.db, { settleTimeoutMs: 5_000 });
     await writeDashboard(ctx);
     console.log(
       `  rollup + dashboard snapshot in ${((performance.now() - t1) / 1000).toFixed(1)} s (maintenance role's work, off the request path)`,
     );
-    const token = `nzk_bench_${randomBytes(16).toString('hex')}`;
     // A token answers to the user at its root: a viewer who never logs in (no usable password hash).
     const user = await ctx.db.adminUser.create({
       data: { email: `bench-${randomBytes(4).toString('hex')}@example.com`, passwordHash: '!', role: 'viewer' },
@@ -467,6 +471,60 @@ async function main() {
         createdById: user.id,
       },
     });
+  } finally {
+    await ctx.lifecycle.shutdown('bench seeded', 5_000);
+  }
+  return { rows, env, client, seedSeconds };
+}
+
+/** The API role of a deployment in a process of its own, ready. */
+async function startApi(env: Record<string, string>, profileDir?: string) {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', 'services/main.ts'],
+    {
+      env: { ...process.env, ...env, ROLES: 'api', API_PORT: String(port), API_HOST: '127.0.0.1' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const origin = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${origin}/ready`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) break;
+    if (i > 300) throw new Error('API did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  };
+  return { origin, pid: child.pid!, stop };
+}
+type Api = Awaited<ReturnType<typeof startApi>>;
+
+/**
+ * Flat as data grows: the same requests against a deployment with GROWN_ROWS rows and one with ROWS, each with an
+ * API process started and warmed alike, taking turns FLAT_ROUNDS times at the fixed rate (which goes first
+ * alternates); the ratio is the median round's. Measured one after the other, minutes apart, the no-op floor's
+ * own p50 moved by 1.14× here and the dashboard's (which never reads the log) by 1.33×: the machine's drift,
+ * which taking turns cancels.
+ */
+const FLAT_ROUNDS = 3;
+
+async function main() {
+  const started = performance.now();
+  const key = randomBytes(32);
+  const token = `nzk_bench_${randomBytes(16).toString('hex')}`;
+  const cleanUp: (() => Promise<void>)[] = [];
+  const apis: Api[] = [];
+  let floor: Awaited<ReturnType<typeof startExpressFloor>> | undefined;
+  try {
+    const small = await deployment(ROWS, key, token, cleanUp);
+    const { client } = small;
 
     // The live aggregation, timed in the same run (median of 3).
     const times: number[] = [];
@@ -478,54 +536,22 @@ async function main() {
     times.sort((a, b) => a - b);
     const liveMs = times[1]!;
 
-    const profileDir = 'bench/profiles';
-    if (args.profile) mkdirSync(profileDir, { recursive: true });
-    /** The API role in a process of its own, ready. */
-    const startApi = async () => {
-      const port = await freePort();
-      const started = spawn(
-        process.execPath,
-        [
-          ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-          '--import',
-          'tsx',
-          'services/main.ts',
-        ],
-        {
-          env: { ...process.env, ...env, ROLES: 'api', API_PORT: String(port), API_HOST: '127.0.0.1' },
-          stdio: ['ignore', 'inherit', 'inherit'],
-        },
-      );
-      const at = `http://127.0.0.1:${port}`;
-      for (let i = 0; ; i++) {
-        const ok = await fetch(`${at}/ready`)
-          .then((r) => r.ok)
-          .catch(() => false);
-        if (ok) break;
-        if (i > 300) throw new Error('API did not become ready');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return { child: started, origin: at };
-    };
-    const stopApi = async () => {
-      const running = child!;
-      child = undefined;
-      running.kill('SIGTERM');
-      await new Promise((r) => running.once('exit', r));
-    };
-    let origin: string;
-    ({ child, origin } = await startApi());
-    const pid = child.pid!;
-    // The search matches the 'art traders group …' titles: about 130 of the 2,000 groups, a full page of 20.
-    const pathFor = async (k: TargetKey) =>
+    const profileDir = args.profile ? 'bench/profiles' : undefined;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const api = await startApi(small.env, profileDir);
+    apis.push(api);
+    const { origin, pid } = api;
+    // The search matches the 'art traders group …' titles: about 130 of the 2,000 groups, a full page of 20. The
+    // verifications page starts half-way down its deployment's log.
+    const pathFor = (k: TargetKey, d: Deployment) =>
       k === 'dashboard'
         ? '/api/v1/stats/dashboard'
         : k === 'search'
           ? '/api/v1/groups?q=art%20trad&per_page=20'
-          : `/api/v1/verifications?limit=50&bot_id=3&cursor=${Math.floor((await rowsNow()) / 2)}`;
-    const warm = async (path: string) => {
+          : `/api/v1/verifications?limit=50&bot_id=3&cursor=${Math.floor(d.rows / 2)}`;
+    const warm = async (at: string, path: string) => {
       for (let i = 0; i < 50; i++) {
-        const res = await fetch(`${origin}${path}`, { headers: headersFor(token) });
+        const res = await fetch(`${at}${path}`, { headers: headersFor(token) });
         if (!res.ok) throw new Error(`${path} answered ${res.status}`);
         await res.arrayBuffer();
       }
@@ -536,8 +562,8 @@ async function main() {
     const paired = new Map<TargetKey, Paired>();
     const fixed = new Map<TargetKey, AtFixedRate>();
     for (const t of TARGETS) {
-      const path = await pathFor(t.key);
-      await warm(path);
+      const path = pathFor(t.key, small);
+      await warm(origin, path);
       paired.set(t.key, await pairedCpu(floor, `${origin}${path}`, token, t.label, pid));
       fixed.set(t.key, await atFixedRate(`${origin}${path}`, token));
     }
@@ -555,44 +581,56 @@ async function main() {
       );
     });
 
-    // Flat as data grows: the same fixed-rate runs with the log at GROWN_ROWS rows.
-    let grown: Map<TargetKey, AtFixedRate> | undefined;
-    let floorGrown: AtFixedRate | undefined;
-    let growSeconds: number | undefined;
+    // Flat as data grows: the 1M and the 10M deployment's APIs taking turns at the fixed rate.
+    interface Flat {
+      small: AtFixedRate[];
+      grown: AtFixedRate[];
+      /** p50 at GROWN_ROWS ÷ p50 at ROWS, per round. */
+      ratios: number[];
+    }
+    let flat: Map<TargetKey, Flat> | undefined;
+    let grownSeedSeconds: number | undefined;
     if (args['10m']) {
-      const before = await rowsNow();
-      console.log(`growing the log from ${before.toLocaleString()} to ${GROWN_ROWS.toLocaleString()} rows…`);
-      const t = performance.now();
-      await insertVerifications(client, before + 1, GROWN_ROWS, GROWN_ROWS);
-      growSeconds = (performance.now() - t) / 1000;
-      const s = performance.now();
-      await settle(client);
-      console.log(
-        `  grown in ${growSeconds.toFixed(1)} s (generate_series, indexes kept up to date), then VACUUM ANALYZE + CHECKPOINT in ${((performance.now() - s) / 1000).toFixed(1)} s; the dashboard keeps its snapshot (its size depends on bots and groups, not rows)`,
-      );
-      // A fresh API process, warmed like the first: the rounds differ in the data only, not in how long the
-      // process has run (a process that served the saturating runs and then idled through the growth answered
-      // the row-independent dashboard ~1.5× slower). The floor again too: if it moved, so did the machine.
-      await stopApi();
-      ({ child, origin } = await startApi());
-      floorGrown = await atFixedRate(floor.url, '');
-      grown = new Map();
+      await api.stop();
+      const grown = await deployment(GROWN_ROWS, key, token, cleanUp);
+      grownSeedSeconds = grown.seedSeconds;
+      // Both processes fresh and warmed alike: one that served the saturating runs and then idled through the
+      // seeding answered even the dashboard ~1.5× slower.
+      const smallApi = await startApi(small.env);
+      apis.push(smallApi);
+      const grownApi = await startApi(grown.env);
+      apis.push(grownApi);
+      const sides = [
+        { api: smallApi, d: small },
+        { api: grownApi, d: grown },
+      ];
+      flat = new Map();
       for (const t of TARGETS) {
-        const path = await pathFor(t.key);
-        await warm(path);
-        // Warmed as in the first round, where each fixed-rate run came right after the saturating one.
-        await saturate(`${origin}${path}`, token, `${t.label} at 10M, warm-up`, child.pid!);
-        grown.set(t.key, await atFixedRate(`${origin}${path}`, token));
+        for (const { api: a, d } of sides) {
+          const path = pathFor(t.key, d);
+          await warm(a.origin, path);
+          await saturate(`${a.origin}${path}`, token, `${t.label}, ${d.rows / 1e6}M rows, warm-up`, a.pid, WARM_UP_S);
+        }
+        const f: Flat = { small: [], grown: [], ratios: [] };
+        for (let round = 0; round < FLAT_ROUNDS; round++) {
+          const order = round % 2 === 0 ? sides : [...sides].reverse();
+          const runs = new Map<Deployment, AtFixedRate>();
+          for (const { api: a, d } of order) runs.set(d, await atFixedRate(`${a.origin}${pathFor(t.key, d)}`, token));
+          f.small.push(runs.get(small)!);
+          f.grown.push(runs.get(grown)!);
+          f.ratios.push(runs.get(grown)!.p50 / runs.get(small)!.p50);
+        }
+        flat.set(t.key, f);
       }
     }
-    await ctx.lifecycle.shutdown('bench done', 5_000);
 
     const floorCpu = (k: TargetKey) => paired.get(k)!.floor.cpuUsPerReq;
     const cpuRatio = (k: TargetKey) => {
       const { ratios } = paired.get(k)!;
       return ratios.length === CPU_ROUNDS ? median(ratios) : null;
     };
-    const flatRatio = (k: TargetKey) => (grown ? grown.get(k)!.p50 / fixed.get(k)!.p50 : null);
+    const flatRatio = (k: TargetKey) => (flat ? median(flat.get(k)!.ratios) : null);
+    const flatP50 = (runs: AtFixedRate[]) => median(runs.map((r) => r.p50));
     const flatRatios = TARGETS.map((t) => flatRatio(t.key)).filter((r): r is number => r !== null);
     const flatWorst = flatRatios.length ? Math.max(...flatRatios) : null;
 
@@ -619,40 +657,47 @@ async function main() {
     console.log(
       `  (the floor's req/s, median of each row's turns: ${TARGETS.map((t) => paired.get(t.key)!.floor.reqs.toFixed(0)).join(', ')})`,
     );
-    const fixedRuns = [floorFixed, ...fixed.values(), ...(floorGrown ? [floorGrown] : []), ...(grown?.values() ?? [])];
+    const fixedRuns = [
+      floorFixed,
+      ...fixed.values(),
+      ...[...(flat?.values() ?? [])].flatMap((f) => [...f.small, ...f.grown]),
+    ];
     const sendLagMs = Math.max(...fixedRuns.map((r) => r.sendLagMs));
     console.log(
       `\nLatency at ${FIXED_RATE} requests/s, evenly paced (open loop; the latest request left ${sendLagMs.toFixed(1)} ms after its slot):`,
     );
-    console.log(
-      '  endpoint                                     req/s     p50 ms   p99 ms   floor p99   target p99' +
-        (grown ? `   p50 at ${GROWN_ROWS / 1e6}M   p50 ratio (≤ 1.25)` : ''),
-    );
+    console.log('  endpoint                                     req/s     p50 ms   p99 ms   floor p99   target p99');
     for (const t of TARGETS) {
       const f = fixed.get(t.key)!;
-      const g = grown?.get(t.key);
-      const flat = flatRatio(t.key);
       console.log(
-        `  ${t.label.padEnd(42)} ${f.reqs.toFixed(0).padStart(7)} ${fmtMs(f.p50).padStart(9)} ${fmtMs(f.p99).padStart(8)} ${fmtMs(floorFixed.p99).padStart(10)}   ≤ ${String(t.p99Target).padStart(3)} ms ${verdict(f.p99 <= t.p99Target)}` +
-          (g && flat !== null
-            ? `   ${fmtMs(g.p50).padStart(10)}   ${flat.toFixed(2)}× ${verdict(flat <= 1.25)}${g.non2xx ? ` (${g.non2xx} errors)` : ''}`
-            : '') +
-          (f.non2xx ? `  (${f.non2xx} errors)` : ''),
+        `  ${t.label.padEnd(42)} ${f.reqs.toFixed(0).padStart(7)} ${fmtMs(f.p50).padStart(9)} ${fmtMs(f.p99).padStart(8)} ${fmtMs(floorFixed.p99).padStart(10)}   ≤ ${String(t.p99Target).padStart(3)} ms ${verdict(f.p99 <= t.p99Target)}${f.non2xx ? `  (${f.non2xx} errors)` : ''}`,
       );
     }
     console.log(
-      `  ${'floor: no-op Express route'.padEnd(42)} ${floorFixed.reqs.toFixed(0).padStart(7)} ${fmtMs(floorFixed.p50).padStart(9)} ${fmtMs(floorFixed.p99).padStart(8)}` +
-        (floorGrown
-          ? `               ${fmtMs(floorGrown.p50).padStart(10)}   ${(floorGrown.p50 / floorFixed.p50).toFixed(2)}× (no data: the machine's own drift)`
-          : ''),
+      `  ${'floor: no-op Express route'.padEnd(42)} ${floorFixed.reqs.toFixed(0).padStart(7)} ${fmtMs(floorFixed.p50).padStart(9)} ${fmtMs(floorFixed.p99).padStart(8)}`,
     );
-    if (!grown) console.log('  (flat as data grows: run with -- --10m; it adds 9,000,000 rows, a few minutes)');
+    if (flat) {
+      console.log(
+        `\nFlat as data grows: ${GROWN_ROWS.toLocaleString()} rows (seeded in ${grownSeedSeconds!.toFixed(0)} s) vs ${ROWS.toLocaleString()}, two deployments taking turns at ${FIXED_RATE} requests/s ${FLAT_ROUNDS} times (${DURATION_S} s each; the ratio is the median round's):`,
+      );
+      console.log(
+        `  endpoint                                   p50 at ${ROWS / 1e6}M   p50 at ${GROWN_ROWS / 1e6}M   ratio (≤ 1.25)   ratio per round`,
+      );
+      for (const t of TARGETS) {
+        const f = flat.get(t.key)!;
+        const ratio = flatRatio(t.key)!;
+        const errors = [...f.small, ...f.grown].reduce((n, r) => n + r.non2xx, 0);
+        console.log(
+          `  ${t.label.padEnd(42)} ${fmtMs(flatP50(f.small)).padStart(9)} ${fmtMs(flatP50(f.grown)).padStart(11)}   ${`${ratio.toFixed(2)}×`.padStart(7)} ${verdict(ratio <= 1.25).padEnd(4)}   ${f.ratios.map((r) => `${r.toFixed(2)}×`).join(' ')}${errors ? `  (${errors} errors)` : ''}`,
+        );
+      }
+    } else console.log('  (flat as data grows: run with -- --10m; it seeds a second deployment of 10,000,000 rows)');
     // autocannon reports whole milliseconds here, so a sub-millisecond p50 counts as 1 ms.
     const aloneMs = Math.max(alone.latency.p50, 1);
     console.log(
       `\nlive aggregation over the log (the dashboard's figures): ${liveMs.toFixed(0)} ms per query vs dashboard request p50 one at a time ${aloneMs} ms = ${(liveMs / aloneMs).toFixed(0)}×`,
     );
-    if (args.profile) console.log(`CPU profile of the API process: ${profileDir}/ (written when it exits)`);
+    if (profileDir) console.log(`CPU profile of the API process: ${profileDir}/ (written when it exits)`);
 
     const rows: Row[] = [];
     for (const t of TARGETS) {
@@ -674,12 +719,12 @@ async function main() {
         ratio: fixed.get(t.key)!.p99 / floorFixed.p99,
       });
     }
-    if (grown)
+    if (flat)
       for (const t of TARGETS)
         rows.push({
           figure: `${t.label}: p50 at ${FIXED_RATE} req/s, ${GROWN_ROWS / 1e6}M rows vs ${ROWS / 1e6}M (target ≤ 1.25×)`,
-          value: grown.get(t.key)!.p50,
-          baseline: fixed.get(t.key)!.p50,
+          value: flatP50(flat.get(t.key)!.grown),
+          baseline: flatP50(flat.get(t.key)!.small),
           unit: 'ms',
           ratio: flatRatio(t.key) ?? undefined,
         });
@@ -695,8 +740,8 @@ async function main() {
       rows,
       {
         rows: ROWS,
-        grownRows: grown ? GROWN_ROWS : null,
-        growSeconds: growSeconds ?? null,
+        grownRows: flat ? GROWN_ROWS : null,
+        grownSeedSeconds: grownSeedSeconds ?? null,
         connections: CONNECTIONS,
         fixedRate: FIXED_RATE,
         fixedRateSendLagMs: sendLagMs,
@@ -706,6 +751,7 @@ async function main() {
         throughput: Object.fromEntries([...paired].map(([k, p]) => [k, p.route.reqs])),
         floorThroughput: Object.fromEntries([...paired].map(([k, p]) => [k, p.floor.reqs])),
         cpuRatioPerRound: Object.fromEntries([...paired].map(([k, p]) => [k, p.ratios])),
+        flatRatioPerRound: flat ? Object.fromEntries([...flat].map(([k, f]) => [k, f.ratios])) : null,
         machineBusyPercent: Object.fromEntries([...paired].map(([k, p]) => [k, p.route.machineBusy])),
         benchSeconds: Math.round((performance.now() - started) / 1000),
       },
@@ -720,13 +766,8 @@ async function main() {
     console.log(`bench took ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     floor?.stop();
-    if (child) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
-    await client.end();
-    if (!keep) await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await dropRedisPrefix(prefix);
+    for (const a of apis) await a.stop();
+    for (const step of cleanUp) await step();
   }
 }
 
