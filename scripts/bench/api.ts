@@ -752,6 +752,11 @@ async function main() {
         floorThroughput: Object.fromEntries([...paired].map(([k, p]) => [k, p.floor.reqs])),
         cpuRatioPerRound: Object.fromEntries([...paired].map(([k, p]) => [k, p.ratios])),
         flatRatioPerRound: flat ? Object.fromEntries([...flat].map(([k, f]) => [k, f.ratios])) : null,
+        flatP50PerRound: flat
+          ? Object.fromEntries(
+              [...flat].map(([k, f]) => [k, { small: f.small.map((r) => r.p50), grown: f.grown.map((r) => r.p50) }]),
+            )
+          : null,
         machineBusyPercent: Object.fromEntries([...paired].map(([k, p]) => [k, p.route.machineBusy])),
         benchSeconds: Math.round((performance.now() - started) / 1000),
       },
