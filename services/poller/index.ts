@@ -161,10 +161,11 @@ export async function startPoller(ctx: AppContext): Promise<void> {
     // More than our share (another poller joined): hand the excess over; stopping releases each lease at once.
     const excess = [...running.keys()].slice(fairShare);
     if (!stopping) await Promise.all(excess.map(stopBot));
-    for (const bot of bots) {
-      if (stopping || running.size >= fairShare) break;
-      if (!running.has(bot.id)) await startBot(bot);
-    }
+    // Up to our share at once (a backlog waits at Telegram for every bot alike); a lease someone else holds leaves
+    // its place to the next candidate.
+    const candidates = bots.filter((b) => !running.has(b.id));
+    while (!stopping && running.size < fairShare && candidates.length)
+      await Promise.all(candidates.splice(0, fairShare - running.size).map(startBot));
   };
 
   /** Between reconciles: reconcile at once when a lease is free for the taking or our share changed. */
