@@ -182,6 +182,10 @@ export class SimClient {
   clearFaults(botId: number): Promise<{ faults: [] }> {
     return this.call('DELETE', `/sim/bots/${botId}/faults`);
   }
+  /** Holds the bot's updates (getUpdates answers none, as if its process were down) or releases them at once. */
+  holdDelivery(botId: number, held: boolean): Promise<{ held: boolean }> {
+    return this.call('PUT', `/sim/bots/${botId}/delivery`, { held });
+  }
   setLimits(botId: number, limits: Partial<LimitSettings>): Promise<LimitSettings> {
     return this.call('PUT', `/sim/bots/${botId}/limits`, limits);
   }

@@ -128,6 +128,7 @@ function describeBot(runtime: BotRuntime) {
     webhookUrl: runtime.bot.webhookUrl,
     allowedUpdates: runtime.updates.allowedUpdates(),
     pendingUpdates: runtime.updates.pendingCount(),
+    deliveryHeld: runtime.updates.isHeld,
     limits: runtime.limiter.current(),
     faults: runtime.faults.list(),
   };
@@ -205,6 +206,17 @@ const routes: Route[] = [
     method: 'DELETE',
     pattern: /^\/sim\/bots\/(\d+)\/faults$/,
     handle: (world, [, id]) => (botOf(world, id!).faults.clear(), { faults: [] }),
+  },
+  {
+    // A test control: hold the bot's updates at "Telegram" (getUpdates answers none) or release them at once.
+    method: 'PUT',
+    pattern: /^\/sim\/bots\/(\d+)\/delivery$/,
+    handle: (world, [, id], body) => {
+      const { held } = z.object({ held: z.boolean() }).parse(body);
+      const { updates } = botOf(world, id!);
+      updates.hold(held);
+      return { held: updates.isHeld };
+    },
   },
   {
     method: 'PUT',

@@ -17,6 +17,11 @@ export class BotUpdateQueue {
   private waiters = new Set<() => void>();
   /** true while a getUpdates call is being answered (for 409 on overlap) */
   pollInFlight = false;
+  /**
+   * A test control, not Telegram behaviour: while held, updates pile up and getUpdates answers none, as if the
+   * bot's process were down. Released, every waiting long poll is answered at once.
+   */
+  private held = false;
 
   /**
    * Telegram semantics: omitted = keep the previous setting; [] = back to the default
@@ -40,6 +45,7 @@ export class BotUpdateQueue {
     if (!this.allowed.has(type)) return;
     this.lastUpdateId += 1;
     this.pending.push({ update_id: this.lastUpdateId, [type]: payload } as TgUpdate);
+    if (this.held) return;
     for (const wake of this.waiters) wake();
     this.waiters.clear();
   }
@@ -57,7 +63,17 @@ export class BotUpdateQueue {
       const keep = -offset;
       if (this.pending.length > keep) this.pending.splice(0, this.pending.length - keep);
     }
-    return this.pending.slice(0, limit);
+    return this.held ? [] : this.pending.slice(0, limit);
+  }
+
+  /** Holds delivery (see `held`) or releases it. */
+  hold(held: boolean): void {
+    this.held = held;
+    if (!held) this.wakeAll();
+  }
+
+  get isHeld(): boolean {
+    return this.held;
   }
 
   pendingCount(): number {

@@ -16,17 +16,31 @@ import { report } from './support';
 
 const BATCH = 100;
 
+/** A group message update of the size the pipeline carries. */
+const sampleUpdate = (updateId: number) => ({
+  update_id: updateId,
+  message: {
+    message_id: updateId,
+    from: { id: 7_000_000 + updateId, is_bot: false, first_name: 'Member' },
+    chat: { id: -1_000_000_000_001, title: 'Bench 0.0', type: 'supergroup' },
+    date: 1_796_300_000,
+    text: 'hello',
+  },
+});
+
 /**
- * No-op jobs through BullMQ as the pipeline uses it: producers add batches of 100 like pollers (one addBulk
- * at a time per queue, all queues at once), a Worker per queue with `concurrency` does nothing.
+ * No-op jobs through BullMQ as the pipeline uses it: a Worker per queue with `concurrency` does nothing.
+ * One update per job (before pages): producers add batches of 100 (one addBulk at a time per queue, all queues at
+ * once). `updatesPerPage` > 1: `page` jobs of that many updates, added one at a time, as pollers do now.
  */
 export async function noopJobs(options: {
   redisUrl: string;
   jobs: number;
   queues: number;
   concurrency: number;
+  updatesPerPage?: number;
 }): Promise<{ totalMs: number; addMs: number }> {
-  const { jobs: total, concurrency } = options;
+  const { jobs: total, concurrency, updatesPerPage = 1 } = options;
   const prefix = `bench-ceiling-${randomBytes(3).toString('hex')}`;
   const connection = createRedis(options.redisUrl, 'worker');
   const host = { connection, prefix };
@@ -45,6 +59,19 @@ export async function noopJobs(options: {
   await Promise.all(
     queues.map(async (q, qi) => {
       const bot = qi + 1;
+      if (updatesPerPage > 1) {
+        for (let i = 0; i < perQueue && qi * perQueue + i < total; i++) {
+          const updates = Array.from({ length: updatesPerPage }, (_, k) => sampleUpdate(i * updatesPerPage + k + 1));
+          await addJobs(q, [
+            {
+              name: 'page' as const,
+              data: { botInstanceId: bot, updates, receivedAt: Date.now() },
+              opts: { jobId: `p-${bot}-${i}` },
+            },
+          ]);
+        }
+        return;
+      }
       for (let i = 0; i < perQueue && qi * perQueue + i < total; i += BATCH) {
         const n = Math.min(BATCH, perQueue - i, total - qi * perQueue - i);
         const jobs = Array.from({ length: n }, (_, k) => ({

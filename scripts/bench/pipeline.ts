@@ -67,6 +67,8 @@ interface Group {
   chatId: number;
   channels: number[];
   users: number[];
+  /** Users of the second backlog, which the running system has not seen (nothing about them cached). */
+  laterUsers: number[];
 }
 interface World {
   bots: Array<{ id: number; token: string }>;
@@ -83,7 +85,8 @@ async function buildWorld(sim: SimClient): Promise<World> {
       const group = await sim.createChat({ type: 'supergroup', title: `Bench ${b}.${g}`, ownerId: owner.id });
       await sim.makeAdmin(group.id, bot.id);
       const { ids } = await sim.createUsers(USERS_PER_GROUP, 'Member');
-      const subscribed = ids.filter(() => Math.random() >= NON_SUBSCRIBED);
+      const { ids: laterIds } = await sim.createUsers(USERS_PER_GROUP, 'Later');
+      const subscribed = [...ids, ...laterIds].filter(() => Math.random() >= NON_SUBSCRIBED);
       const channels: number[] = [];
       for (let c = 0; c < 2; c++) {
         const channel = await sim.createChat({
@@ -96,7 +99,7 @@ async function buildWorld(sim: SimClient): Promise<World> {
         await sim.bulkJoin(channel.id, subscribed);
         channels.push(channel.id);
       }
-      world.groups.push({ botId: bot.id, chatId: group.id, channels, users: ids });
+      world.groups.push({ botId: bot.id, chatId: group.id, channels, users: ids, laterUsers: laterIds });
     }
   }
   return world;
@@ -168,6 +171,42 @@ async function firstPoll(sim: SimClient, bots: World['bots']): Promise<number> {
     bots.map(async (b) => (await sim.calls(b.id, { method: 'getUpdates' })).calls[0]?.at ?? Infinity),
   );
   return Math.min(...firsts);
+}
+
+/**
+ * A backlog met by a system that is already running: the second pool of users (nothing about them cached) makes
+ * BACKLOG_EVENTS events while the simulator holds the bots' updates, as if the system's process were down; then
+ * they are released at once, to the long polls waiting for them. Timed from the release to the last decision.
+ */
+async function heldBacklog(simUrl: string, sim: SimClient, world: World) {
+  const later = await startLoadGenerator(
+    simUrl,
+    world.groups.map((g) => ({ chatId: g.chatId, users: g.laterUsers })),
+  );
+  await Promise.all(world.bots.map((b) => sim.holdDelivery(b.id, true)));
+  await later.burst(BACKLOG_EVENTS);
+  later.stop();
+  const joins = [...later.joins.values()].reduce((n, v) => n + v.length, 0);
+  const machine = machineCpuSampler();
+  // This process' CPU every 50 ms, to read it at the last decision rather than after the wait for the drain.
+  const start = process.cpuUsage();
+  const cpuSamples: Array<{ at: number; seconds: number }> = [];
+  const sample = () => cpuSamples.push({ at: Date.now(), seconds: cpuSeconds(start) });
+  const sampler = setInterval(sample, 50);
+  const releasedAt = Date.now();
+  await Promise.all(world.bots.map((b) => sim.holdDelivery(b.id, false)));
+  return {
+    updates: later.updates,
+    joins,
+    releasedAt,
+    machine,
+    /** CPU seconds of this process from the release to `at` (the first sample at or after it). */
+    cpuUntil(at: number): number {
+      sample();
+      clearInterval(sampler);
+      return (cpuSamples.find((s) => s.at >= at) ?? cpuSamples.at(-1)!).seconds;
+    },
+  };
 }
 
 /** Telegram calls of these bots so far, getUpdates left out: what the decisions cost at Telegram. */
@@ -364,11 +403,37 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       `Nezuko backlog: first decision ${(firstRow._min.createdAt?.getTime() ?? NaN) - backlogStart} ms after the first getUpdates, last ${(lastRow._max.createdAt?.getTime() ?? NaN) - backlogStart} ms, queue drained ${lastDecisionAt - backlogStart} ms`,
     );
     const backlogJobs = (await counted(ctx.metrics.updatesPolled)) - (await counted(ctx.metrics.updatesNotQueued));
+    const backlogPages = (await ctx.metrics.jobDuration.get()).values
+      .filter((v) => v.labels.job === 'page' && v.metricName?.endsWith('_count'))
+      .reduce((n, v) => n + v.value, 0);
     // CPU of the two phases, not of the bench's own reading between and after them.
     const backlogCpu = cpuSeconds(cpuAtStart);
     const backlogTrips = roundTrips.read();
     const backlogDecisions = await decided();
     const timings = await jobTimings(queues, joins);
+
+    // Throughput of the running system: a second backlog, released at once.
+    const heldSince = (await ctx.db.verificationLog.aggregate({ _max: { id: true } }))._max.id ?? 0n;
+    const decidedBefore = await decided();
+    const held = await heldBacklog(simUrl, sim, world);
+    if (PROFILE) await profiler.start();
+    last = -1;
+    await waitUntil(async () => (await decided()) > decidedBefore && (await settled()), 300_000);
+    if (PROFILE) await profiler.stop('bench/profiles/pipeline-running.cpuprofile');
+    const heldLast =
+      (
+        await ctx.db.verificationLog.aggregate({ where: { id: { gt: heldSince } }, _max: { createdAt: true } })
+      )._max.createdAt?.getTime() ?? lastDecisionAt;
+    const running = {
+      throughput: held.updates / ((heldLast - held.releasedAt) / 1000),
+      updates: held.updates,
+      cpu: held.cpuUntil(heldLast),
+      machineBusy: held.machine.busyBetween(held.releasedAt, heldLast),
+    };
+    held.machine.stop();
+    console.log(
+      `Nezuko, running: ${held.updates} updates released at once, last decision ${heldLast - held.releasedAt} ms later`,
+    );
 
     // Latency at a steady rate.
     await new Promise((r) => setTimeout(r, 1000));
@@ -436,8 +501,10 @@ async function runNezuko(simUrl: string, shape?: Shape) {
     console.log('telegram calls', byMethod);
     return {
       throughput,
+      running,
       backlogUpdates,
       backlogJobs,
+      backlogPages,
       p50: percentile(lat, 50),
       p99: percentile(lat, 99),
       decisions: lat.length,
@@ -447,7 +514,7 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       timings,
       steadyTimings,
       updates: source.updates,
-      joins: backlogJoins + steadyJoins,
+      joins: backlogJoins + held.joins + steadyJoins,
       cpu,
       backlogCpu,
       machineBusy,
@@ -543,6 +610,22 @@ async function runPlainTelegraf(simUrl: string) {
     `plain backlog: first decision ${Math.min(...decisions.map((d) => d.at)) - backlogStart} ms after the first getUpdates, last ${lastDecision - backlogStart} ms`,
   );
 
+  // Throughput of the running bot: a second backlog, released at once.
+  const decidedBefore = decisions.length;
+  const held = await heldBacklog(simUrl, sim, world);
+  await waitUntil(async () => decisions.length - decidedBefore >= held.joins * 0.98 && (await pendingZero()), 300_000);
+  const heldLast = Math.max(...decisions.slice(decidedBefore).map((d) => d.at));
+  const running = {
+    throughput: held.updates / ((heldLast - held.releasedAt) / 1000),
+    updates: held.updates,
+    cpu: held.cpuUntil(heldLast),
+    machineBusy: held.machine.busyBetween(held.releasedAt, heldLast),
+  };
+  held.machine.stop();
+  console.log(
+    `plain, running: ${held.updates} updates released at once, last decision ${heldLast - held.releasedAt} ms later`,
+  );
+
   await new Promise((r) => setTimeout(r, 1000));
   joins.clear();
   decisions.length = 0;
@@ -559,6 +642,7 @@ async function runPlainTelegraf(simUrl: string) {
   agent.destroy();
   return {
     throughput,
+    running,
     p50: percentile(lat, 50),
     p99: percentile(lat, 99),
     decisions: lat.length,
@@ -566,7 +650,7 @@ async function runPlainTelegraf(simUrl: string) {
     offered: (source.updates - before) / SECONDS,
     updates: source.updates,
     backlogUpdates,
-    joins: backlogJoins + steadyJoins,
+    joins: backlogJoins + held.joins + steadyJoins,
     cpu,
     backlogCpu,
     machineBusy,
@@ -602,8 +686,10 @@ async function main() {
     const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
     const skipped = {
       throughput: NaN,
+      running: { throughput: NaN, updates: NaN, cpu: NaN, machineBusy: NaN },
       backlogUpdates: NaN,
       backlogJobs: NaN,
+      backlogPages: NaN,
       p50: NaN,
       p99: NaN,
       decisions: NaN,
@@ -639,13 +725,14 @@ async function main() {
       const config = loadConfig({ ...process.env, LOG_TO_FILE: 'false' });
       const { totalMs } = await noopJobs({
         redisUrl: config.REDIS_URL,
-        jobs: nezuko.backlogJobs,
+        jobs: nezuko.backlogPages,
+        updatesPerPage: Math.round(nezuko.backlogJobs / nezuko.backlogPages),
         queues: BOTS,
         concurrency: config.VERIFIER_CONCURRENCY,
       });
       queueAlone = nezuko.backlogUpdates / (totalMs / 1000);
       console.log(
-        `backlog: ${nezuko.backlogUpdates} updates, ${nezuko.backlogJobs} of them queued as jobs; the same jobs through BullMQ with no-op handlers: ${(totalMs / 1000).toFixed(2)} s`,
+        `backlog: ${nezuko.backlogUpdates} updates, ${nezuko.backlogJobs} of them queued, in ${nezuko.backlogPages} pages; as many pages of as many updates through BullMQ with no-op handlers: ${(totalMs / 1000).toFixed(2)} s`,
       );
     }
     const cpuPerUpdate = {
@@ -669,7 +756,27 @@ async function main() {
         ratio: nezuko.throughput / plain.throughput,
       },
       {
-        figure: 'the queue alone: same jobs, no-op handlers',
+        figure: 'throughput, running system: a backlog released at once',
+        value: nezuko.running.throughput,
+        baseline: plain.running.throughput,
+        unit: 'updates/s',
+        ratio: nezuko.running.throughput / plain.running.throughput,
+      },
+      {
+        figure: 'machine busy during that backlog',
+        value: nezuko.running.machineBusy * 100,
+        baseline: plain.running.machineBusy * 100,
+        unit: '%',
+      },
+      {
+        figure: 'CPU per update of that backlog, this process',
+        value: (nezuko.running.cpu / nezuko.running.updates) * 1e6,
+        baseline: (plain.running.cpu / plain.running.updates) * 1e6,
+        unit: 'µs',
+        ratio: nezuko.running.cpu / nezuko.running.updates / (plain.running.cpu / plain.running.updates),
+      },
+      {
+        figure: 'the queue alone: as many pages, no-op handlers',
         value: queueAlone,
         baseline: plain.throughput,
         unit: 'updates/s',

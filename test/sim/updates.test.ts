@@ -56,6 +56,21 @@ describe('getUpdates', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  it('held delivery (a test control) keeps updates pending and answers none; the release wakes the long poll', async () => {
+    await client.holdDelivery(s.bot.id, true);
+    await client.sendMessage(s.group.id, { fromId: s.owner.id, text: 'held' });
+    expect(await updates(s)).toEqual([]);
+    expect((await client.getBot(s.bot.id)).pendingUpdates).toBe(1);
+    const poll = s.api('getUpdates', { timeout: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.sendMessage(s.group.id, { fromId: s.owner.id, text: 'still held' });
+    const started = performance.now();
+    await client.holdDelivery(s.bot.id, false);
+    const { body } = await poll;
+    expect(body.result.map((u: TgUpdate) => u.message?.text)).toEqual(['held', 'still held']);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   it('a long poll with nothing to deliver returns [] after its timeout', async () => {
     const started = performance.now();
     expect(await updates(s, { timeout: 1 })).toEqual([]);
