@@ -11,8 +11,10 @@
  * queue's own cost on this machine. Latency: a steady rate, from the moment an event is created in the
  * simulator to the decision (mute+prompt or verified). The load comes from a process of its own
  * (pipeline-load.ts), so neither system shares its event loop with the generator.
+ * A second backlog meets each system while it runs (see heldBacklog): the pipeline's cost without start-up.
  * --profile writes V8 CPU profiles of the one-process Nezuko run's backlog phase (from the platform's start to the
- * drain) and of its steady phase to bench/profiles/ (summarise them with scripts/bench/profile-summary.ts).
+ * drain), of the backlog met while running and of its steady phase to bench/profiles/ (summarise them with
+ * scripts/bench/profile-summary.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
