@@ -1,5 +1,6 @@
 // Every error that leaves the Telegram client is cleaned of the bot token, whatever Telegram (or a proxy in front
-// of it) answered; registration and token checks retry blips and call only a 401 an invalid token.
+// of it) answered; registration and token checks retry blips and call only a 401 an invalid token; a call Telegram
+// never answers gives up after its timeout and is retried.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { botHealth, PROBE_CACHE_MS } from '../../services/api/bot-health';
@@ -65,8 +66,9 @@ const MALFORMED: Array<[string, FaultRuleInput]> = [
   ['HTML 200', { kind: 'html_error', status: 200 }],
 ];
 
-function botApi(bot: SimBot, id: number) {
+function botApi(bot: SimBot, id: number, timeoutMs?: number) {
   return new BotApi({
+    timeoutMs,
     botInstanceId: id,
     token: bot.token,
     apiRoot: sim.apiRoot,
@@ -78,6 +80,24 @@ function botApi(bot: SimBot, id: number) {
     breakerOpenMs: 60_000,
   });
 }
+
+describe('a call Telegram never answers', () => {
+  it('gives up after the timeout and is retried; unanswered every time, it fails transient, without the token', async () => {
+    const bot = await client.createBot({});
+    const api = botApi(bot, 20_000 + bot.id, 300);
+    await client.addFaults(bot.id, [{ kind: 'timeout', method: 'getMe', count: 1 }]);
+    const started = Date.now();
+    expect((await api.call('getMe', {})).id).toBe(bot.id);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect((await client.calls(bot.id, { method: 'getMe' })).calls.length).toBe(2);
+
+    await client.addFaults(bot.id, [{ kind: 'timeout', method: 'getMe' }]);
+    const failed = await api.call('getMe', {}).catch((e: unknown) => e);
+    expect(isTransient(failed)).toBe(true);
+    expect(everything(failed)).not.toContain(secretOf(bot));
+    expect((await client.calls(bot.id, { method: 'getMe' })).calls.length).toBe(5); // three more attempts
+  });
+});
 
 describe('errors leaving the Telegram client carry no token', () => {
   it('a raw node-fetch error names the token; cleanError and describeError remove it (the problem itself)', async () => {
