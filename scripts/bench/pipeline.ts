@@ -180,7 +180,7 @@ async function firstPoll(sim: SimClient, bots: World['bots']): Promise<number> {
  * BACKLOG_EVENTS events while the simulator holds the bots' updates, as if the system's process were down; then
  * they are released at once, to the long polls waiting for them. Timed from the release to the last decision.
  */
-async function heldBacklog(simUrl: string, sim: SimClient, world: World) {
+async function heldBacklog(simUrl: string, sim: SimClient, world: World, label: string) {
   const later = await startLoadGenerator(
     simUrl,
     world.groups.map((g) => ({ chatId: g.chatId, users: g.laterUsers })),
@@ -197,16 +197,24 @@ async function heldBacklog(simUrl: string, sim: SimClient, world: World) {
   const sampler = setInterval(sample, 50);
   const releasedAt = Date.now();
   await Promise.all(world.bots.map((b) => sim.holdDelivery(b.id, false)));
+  const { updates } = later;
   return {
-    updates: later.updates,
     joins,
-    releasedAt,
-    machine,
-    /** CPU seconds of this process from the release to `at` (the first sample at or after it). */
-    cpuUntil(at: number): number {
+    /** The backlog's figures, its last decision made at `lastAt`; this process' CPU from the first sample after it. */
+    finish(lastAt: number) {
       sample();
       clearInterval(sampler);
-      return (cpuSamples.find((s) => s.at >= at) ?? cpuSamples.at(-1)!).seconds;
+      const running = {
+        throughput: updates / ((lastAt - releasedAt) / 1000),
+        updates,
+        cpu: (cpuSamples.find((s) => s.at >= lastAt) ?? cpuSamples.at(-1)!).seconds,
+        machineBusy: machine.busyBetween(releasedAt, lastAt),
+      };
+      machine.stop();
+      console.log(
+        `${label}, running: ${updates} updates released at once, last decision ${lastAt - releasedAt} ms later`,
+      );
+      return running;
     },
   };
 }
@@ -417,24 +425,15 @@ async function runNezuko(simUrl: string, shape?: Shape) {
     // Throughput of the running system: a second backlog, released at once.
     const heldSince = (await ctx.db.verificationLog.aggregate({ _max: { id: true } }))._max.id ?? 0n;
     const decidedBefore = await decided();
-    const held = await heldBacklog(simUrl, sim, world);
+    const held = await heldBacklog(simUrl, sim, world, 'Nezuko');
     if (PROFILE) await profiler.start();
     last = -1;
     await waitUntil(async () => (await decided()) > decidedBefore && (await settled()), 300_000);
     if (PROFILE) await profiler.stop('bench/profiles/pipeline-running.cpuprofile');
-    const heldLast =
+    const running = held.finish(
       (
         await ctx.db.verificationLog.aggregate({ where: { id: { gt: heldSince } }, _max: { createdAt: true } })
-      )._max.createdAt?.getTime() ?? lastDecisionAt;
-    const running = {
-      throughput: held.updates / ((heldLast - held.releasedAt) / 1000),
-      updates: held.updates,
-      cpu: held.cpuUntil(heldLast),
-      machineBusy: held.machine.busyBetween(held.releasedAt, heldLast),
-    };
-    held.machine.stop();
-    console.log(
-      `Nezuko, running: ${held.updates} updates released at once, last decision ${heldLast - held.releasedAt} ms later`,
+      )._max.createdAt?.getTime() ?? lastDecisionAt,
     );
 
     // Latency at a steady rate.
@@ -614,19 +613,9 @@ async function runPlainTelegraf(simUrl: string) {
 
   // Throughput of the running bot: a second backlog, released at once.
   const decidedBefore = decisions.length;
-  const held = await heldBacklog(simUrl, sim, world);
+  const held = await heldBacklog(simUrl, sim, world, 'plain');
   await waitUntil(async () => decisions.length - decidedBefore >= held.joins * 0.98 && (await pendingZero()), 300_000);
-  const heldLast = Math.max(...decisions.slice(decidedBefore).map((d) => d.at));
-  const running = {
-    throughput: held.updates / ((heldLast - held.releasedAt) / 1000),
-    updates: held.updates,
-    cpu: held.cpuUntil(heldLast),
-    machineBusy: held.machine.busyBetween(held.releasedAt, heldLast),
-  };
-  held.machine.stop();
-  console.log(
-    `plain, running: ${held.updates} updates released at once, last decision ${heldLast - held.releasedAt} ms later`,
-  );
+  const running = held.finish(Math.max(...decisions.slice(decidedBefore).map((d) => d.at)));
 
   await new Promise((r) => setTimeout(r, 1000));
   joins.clear();
