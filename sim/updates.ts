@@ -19,7 +19,10 @@ export class BotUpdateQueue {
   pollInFlight = false;
   /**
    * A test control, not Telegram behaviour: while held, updates pile up and getUpdates answers none, as if the
-   * bot's process were down. Released, every waiting long poll is answered at once.
+   * bot's process were down. What piles up follows Telegram's rule for a bot that is not polling: "Incoming
+   * updates are stored on the server until the bot receives them" (Bot API, Getting updates), and an offset still
+   * confirms ("An update is considered confirmed as soon as getUpdates is called with an offset higher than its
+   * update_id", getUpdates). Released, every waiting long poll is answered at once.
    */
   private held = false;
 

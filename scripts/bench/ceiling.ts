@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../services/core/config';
 import { createRedis } from '../../services/core/redis';
-import { addJobs, openQueue, openWorker, updateJobId, updatesQueue } from '../../queues';
+import { addJob, addJobs, openQueue, openWorker, updateJobId, updatesQueue } from '../../queues';
 import { report } from './support';
 
 const BATCH = 100;
@@ -62,13 +62,7 @@ export async function noopJobs(options: {
       if (updatesPerPage > 1) {
         for (let i = 0; i < perQueue && qi * perQueue + i < total; i++) {
           const updates = Array.from({ length: updatesPerPage }, (_, k) => sampleUpdate(i * updatesPerPage + k + 1));
-          await addJobs(q, [
-            {
-              name: 'page' as const,
-              data: { botInstanceId: bot, updates, receivedAt: Date.now() },
-              opts: { jobId: `p-${bot}-${i}` },
-            },
-          ]);
+          await addJob(q, 'page', { botInstanceId: bot, updates, receivedAt: Date.now() }, { jobId: `p-${bot}-${i}` });
         }
         return;
       }
