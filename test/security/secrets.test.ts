@@ -166,10 +166,11 @@ describe('security: secrets after real traffic', () => {
       await Promise.all(joiners.map((j) => joinAll(d, j, 4)));
       // A non-subscriber subscribes and presses "I've joined".
       const first = joiners[0]!.find((j) => !j.subscribed)!;
-      // Their own prompt, or a shared one naming them (a wave's prompt, `v:0`).
+      // Their own prompt, or a shared one naming them (a wave's prompt, `v:0`). The faults may open the bot's
+      // breaker (five failed attempts in a row), which holds its jobs for 30 s: the prompt comes after that.
       const prompt = (await waitFor(
         async () => (await d.client.messages(first.groupId)).messages.find((m) => namedIn(m).includes(first.userId)),
-        20_000,
+        60_000,
         'a prompt',
       ))!;
       const data = JSON.stringify(prompt.reply_markup).includes('"v:0"') ? 'v:0' : `v:${first.userId}`;
