@@ -57,7 +57,7 @@ const MALFORMED = [{ kind: 'invalid_json' }, { kind: 'truncated' }, { kind: 'htm
 describe('security: secrets after real traffic', () => {
   it(
     "no bot token in log files, Redis (keys, values, job data), metrics, API responses (a viewer's and an owner's), Bull Board or exports",
-    { timeout: 150_000 },
+    { timeout: 240_000 },
     async () => {
       const { d, call } = s;
       // Traffic: two bots deciding joins (with Telegram failing in every way an error could carry a URL),
@@ -167,10 +167,10 @@ describe('security: secrets after real traffic', () => {
       // A non-subscriber subscribes and presses "I've joined".
       const first = joiners[0]!.find((j) => !j.subscribed)!;
       // Their own prompt, or a shared one naming them (a wave's prompt, `v:0`). The faults may open the bot's
-      // breaker (five failed attempts in a row), which holds its jobs for 30 s: the prompt comes after that.
+      // breaker (five failed attempts in a row), which holds its jobs for 30 s, and fail its probe (30 s more).
       const prompt = (await waitFor(
         async () => (await d.client.messages(first.groupId)).messages.find((m) => namedIn(m).includes(first.userId)),
-        60_000,
+        90_000,
         'a prompt',
       ))!;
       const data = JSON.stringify(prompt.reply_markup).includes('"v:0"') ? 'v:0' : `v:${first.userId}`;
