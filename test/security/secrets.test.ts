@@ -176,7 +176,7 @@ describe('security: secrets after real traffic', () => {
       const data = JSON.stringify(prompt.reply_markup).includes('"v:0"') ? 'v:0' : `v:${first.userId}`;
       await d.client.join(scenes[0]!.groups.find((g) => g.id === first.groupId)!.channelId, first.userId);
       await d.client.pressButton(first.groupId, prompt.message_id, first.userId, data);
-      for (const bot of bots) await drained(d, bot, 60_000);
+      for (const bot of bots) await drained(d, bot, 90_000);
       await waitFor(
         async () =>
           (await d.db.botInstance.findUniqueOrThrow({ where: { id: revoked.instanceId } })).status === 'stopped',
