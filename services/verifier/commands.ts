@@ -141,7 +141,12 @@ async function protect(c: CommandContext) {
     if (channelIds.length) {
       await tx.groupChannelLink.deleteMany({ where: { groupId: group.id } });
       await tx.groupChannelLink.createMany({
-        data: channelIds.map((channelId) => ({ groupId: group.id, channelId, botInstanceId: job.bot.id })),
+        data: channelIds.map((channelId, position) => ({
+          groupId: group.id,
+          channelId,
+          botInstanceId: job.bot.id,
+          position,
+        })),
       });
     }
     await tx.protectedGroup.update({ where: { id: group.id }, data: { enabled: true, botRemovedAt: null } });

@@ -97,6 +97,8 @@ export class GroupStore {
       where: { botInstanceId_chatId: { botInstanceId, chatId } },
       include: {
         channelLinks: {
+          // The order the prompt names them in: as the admin listed them (schema.prisma, GroupChannelLink).
+          orderBy: [{ position: 'asc' }, { channelId: 'asc' }],
           include: {
             channel: {
               select: { id: true, channelId: true, title: true, username: true, inviteLink: true, botIsAdmin: true },
@@ -124,7 +126,7 @@ export class GroupStore {
       linkedChatId: row.linkedChatId,
       guardTimeoutAction: row.guardTimeoutAction === 'queue' ? 'queue' : 'decline',
       isGuardBot: row.isGuardBot,
-      channels: row.channelLinks.map((l) => l.channel).sort((a, b) => a.id - b.id),
+      channels: row.channelLinks.map((l) => l.channel),
       whitelist: new Set(row.whitelist.map((w) => w.userId)),
     };
   }

@@ -130,6 +130,22 @@ describe('changes: cache invalidation, hot reload, lift jobs, audit rows', () =>
     }
   });
 
+  it('a channel linked later comes after the ones linked before it, whatever its id', async () => {
+    const { group, channel, botId } = await seedBot(api);
+    const newer = await api.ctx.db.enforcedChannel.create({
+      data: { botInstanceId: botId, channelId: channel.channelId - 1n, title: 'Newer', username: `newer${channel.id}` },
+    });
+    for (const c of [newer, channel]) {
+      const link = await api.call('POST', `/api/v1/groups/${group.id}/channels`, {
+        auth: admin(),
+        body: { channelId: c.id },
+      });
+      expect(link.status, link.text).toBe(201);
+    }
+    const listed = (await api.call('GET', `/api/v1/groups/${group.id}`, { auth: admin() })).body.channels;
+    expect(listed.map((c: { id: number }) => c.id)).toEqual([newer.id, channel.id]);
+  });
+
   it("unmute everyone enqueues lift-restrictions on the bot's queue, and disabling can do it too", async () => {
     const { group, botId } = await seedBot(api);
     const res = await api.call('POST', `/api/v1/groups/${group.id}/unmute-all`, {

@@ -14,6 +14,33 @@ const openRestrictions = (userId: number) =>
   platform.ctx.db.restriction.count({ where: { userId: BigInt(userId), liftedAt: null } });
 
 describe('joins', () => {
+  it('names the channels in the order the admin listed them, whatever order the bot first saw them in', async () => {
+    const { client } = platform;
+    const { owner, group, channels } = await protectedGroup(platform, bot, 3);
+    // The bot was made admin of the channels in the order 0, 1, 2; the admin now lists them 2, 0, 1.
+    const order = [channels[2]!, channels[0]!, channels[1]!];
+    await client.sendMessage(group.id, {
+      fromId: owner.id,
+      text: `/protect ${order.map((c) => `@${c.chat.username}`).join(' ')}`,
+    });
+    const firstLinked = async () =>
+      (
+        await platform.ctx.db.groupChannelLink.findFirst({
+          where: { group: { chatId: BigInt(group.id) }, position: 0 },
+          select: { channel: { select: { channelId: true } } },
+        })
+      )?.channel.channelId;
+    await waitFor(async () => (await firstLinked()) === BigInt(channels[2]!.id), 15_000, 'the new order to be saved');
+
+    const user = await client.createUser({ firstName: 'Ordered' });
+    await client.join(group.id, user.id);
+    const prompt = await waitPrompt(platform, group.id, user.id);
+    const urls = buttons(prompt)
+      .map((b) => b.url)
+      .filter(Boolean);
+    expect(urls).toEqual(order.map((c) => `https://t.me/${c.chat.username}`));
+  });
+
   it('names every missing channel in one prompt, with a join button each and an "I\'ve joined" button', async () => {
     const { client } = platform;
     const { group, channels } = await protectedGroup(platform, bot, 3);

@@ -130,6 +130,7 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
           const [links, openRestrictions, whitelisted] = await Promise.all([
             ctx.db.groupChannelLink.findMany({
               where: { groupId: group.id },
+              orderBy: [{ position: 'asc' }, { channelId: 'asc' }],
               select: {
                 channel: { select: { id: true, channelId: true, title: true, username: true, botIsAdmin: true } },
               },
@@ -239,8 +240,18 @@ export function groupRoutes({ ctx, cache, queues }: ApiDeps): AnyRoute[] {
           where: { groupId_channelId: { groupId: group.id, channelId: channel.id } },
         });
         if (exists) throw new ApiError(409, 'conflict', 'Channel already linked');
+        // After the channels linked before it, in the prompt too.
+        const last = await ctx.db.groupChannelLink.aggregate({
+          where: { groupId: group.id },
+          _max: { position: true },
+        });
         await ctx.db.groupChannelLink.create({
-          data: { groupId: group.id, channelId: channel.id, botInstanceId: group.botInstanceId },
+          data: {
+            groupId: group.id,
+            channelId: channel.id,
+            botInstanceId: group.botInstanceId,
+            position: (last._max.position ?? -1) + 1,
+          },
         });
         await changedGroup(group.botInstanceId, group.chatId);
         await audit(ctx, req, auth, {
