@@ -662,6 +662,41 @@ async function runPlainTelegraf(simUrl: string) {
   };
 }
 
+/** The figures of a backlog met while running (heldBacklog), CPU those processes' own. */
+interface Running {
+  throughput: number;
+  updates: number;
+  cpu: number;
+  machineBusy: number;
+}
+
+/** Throughput, how busy the machine was and CPU per update of that backlog, `ours` against `theirs`. */
+function runningRows(prefix: string, whose: string, ours: Running, theirs: Running): Row[] {
+  const perUpdate = (r: Running) => (r.cpu / r.updates) * 1e6;
+  return [
+    {
+      figure: `${prefix}throughput, running system: a backlog released at once`,
+      value: ours.throughput,
+      baseline: theirs.throughput,
+      unit: 'updates/s',
+      ratio: ours.throughput / theirs.throughput,
+    },
+    {
+      figure: `${prefix}machine busy during that backlog`,
+      value: ours.machineBusy * 100,
+      baseline: theirs.machineBusy * 100,
+      unit: '%',
+    },
+    {
+      figure: `${prefix}CPU per update of that backlog, ${whose}`,
+      value: perUpdate(ours),
+      baseline: perUpdate(theirs),
+      unit: 'µs',
+      ratio: perUpdate(ours) / perUpdate(theirs),
+    },
+  ];
+}
+
 type NezukoResult = Awaited<ReturnType<typeof runNezuko>>;
 type OneProcess = Extract<NezukoResult, { p99: number }>;
 
@@ -759,26 +794,7 @@ async function main() {
         unit: 'updates/s',
         ratio: nezuko.throughput / plain.throughput,
       },
-      {
-        figure: 'throughput, running system: a backlog released at once',
-        value: nezuko.running.throughput,
-        baseline: plain.running.throughput,
-        unit: 'updates/s',
-        ratio: nezuko.running.throughput / plain.running.throughput,
-      },
-      {
-        figure: 'machine busy during that backlog',
-        value: nezuko.running.machineBusy * 100,
-        baseline: plain.running.machineBusy * 100,
-        unit: '%',
-      },
-      {
-        figure: 'CPU per update of that backlog, this process',
-        value: (nezuko.running.cpu / nezuko.running.updates) * 1e6,
-        baseline: (plain.running.cpu / plain.running.updates) * 1e6,
-        unit: 'µs',
-        ratio: nezuko.running.cpu / nezuko.running.updates / (plain.running.cpu / plain.running.updates),
-      },
+      ...runningRows('', 'this process', nezuko.running, plain.running),
       {
         figure: 'the queue alone: as many pages, no-op handlers',
         value: queueAlone,
@@ -820,25 +836,12 @@ async function main() {
               value: (compose.cpu / compose.backlogUpdates) * 1e6,
               unit: 'µs',
             },
-            {
-              figure: 'docker-compose shape ÷ one process: throughput, running system',
-              value: compose.running.throughput,
-              baseline: nezuko.running.throughput,
-              unit: 'updates/s',
-              ratio: compose.running.throughput / nezuko.running.throughput,
-            },
-            {
-              figure: 'docker-compose shape: machine busy during that backlog',
-              value: compose.running.machineBusy * 100,
-              baseline: nezuko.running.machineBusy * 100,
-              unit: '%',
-            },
-            {
-              figure: 'docker-compose shape: CPU per update of that backlog, all its processes',
-              value: (compose.running.cpu / compose.running.updates) * 1e6,
-              baseline: (nezuko.running.cpu / nezuko.running.updates) * 1e6,
-              unit: 'µs',
-            },
+            ...runningRows(
+              'docker-compose shape ÷ one process: ',
+              'all its processes',
+              compose.running,
+              nezuko.running,
+            ),
           ]
         : []),
       {
