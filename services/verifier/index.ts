@@ -111,6 +111,8 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     for (const bot of bots) if (!stopping && !served.has(bot.id)) startBot(bot);
   };
 
+  // Not fatal: with the database away the first page fails and retries like any other.
+  await shared.groups.prepare().catch(() => {});
   let reconciling: Promise<void> = reconcile();
   await reconciling;
   const schedule = () => {
