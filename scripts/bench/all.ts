@@ -12,16 +12,23 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
 import { createRedis } from '../../services/core/redis';
-import type { Row } from './support';
+import { PLATFORM_NODE_FLAGS, type Row } from './support';
 
 const quick = process.argv.includes('--quick');
 
-const benches: Array<{ name: string; script: string; args: string[]; env?: Record<string, string> }> = [
+const benches: Array<{
+  name: string;
+  script: string;
+  args: string[];
+  env?: Record<string, string>;
+  nodeFlags?: string[];
+}> = [
   { name: 'ceiling', script: 'scripts/bench/ceiling.ts', args: quick ? ['--jobs', '10000'] : ['--jobs', '50000'] },
   {
     name: 'pipeline',
     script: 'scripts/bench/pipeline.ts',
     args: quick ? ['--bots', '2', '--seconds', '6', '--backlog', '2000', '--rate', '500'] : [],
+    nodeFlags: PLATFORM_NODE_FLAGS,
   },
   {
     name: 'api',
@@ -32,9 +39,14 @@ const benches: Array<{ name: string; script: string; args: string[]; env?: Recor
   { name: 'maintenance', script: 'scripts/bench/maintenance.ts', args: quick ? ['--rows', '200000'] : [] },
 ];
 
-function run(script: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+function run(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  nodeFlags: string[] = [],
+): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', script, ...args], {
       env: { ...process.env, LOG_TO_FILE: 'false', LOG_LEVEL: 'warn', ...env },
       stdio: 'inherit',
     });
@@ -101,7 +113,7 @@ async function main() {
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')}`,
     );
-    const code = await run(b.script, b.args, b.env);
+    const code = await run(b.script, b.args, b.env, b.nodeFlags);
     if (code !== 0) failed.push(`${b.name} (exit ${code})`);
   }
   const rows: Array<Row & { bench: string }> = [];

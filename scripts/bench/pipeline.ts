@@ -42,6 +42,7 @@ import {
   numberArg,
   percentile,
   report,
+  PLATFORM_NODE_FLAGS,
   runBench,
   simulatorProcess,
   type Row,
@@ -270,7 +271,7 @@ const childCpuSeconds = (pid: number) => {
 
 /** Starts `services/main.ts` with these roles; resolves once it logged its start-up summary. */
 async function startRole(env: NodeJS.ProcessEnv, roles: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts'], {
+  const child = spawn(process.execPath, [...PLATFORM_NODE_FLAGS, '--import', 'tsx', 'services/main.ts'], {
     env: { ...env, ROLES: roles, LOG_LEVEL: 'info', LOG_FORMAT: 'json', METRICS_PORT: '0', API_PORT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -701,6 +702,10 @@ type NezukoResult = Awaited<ReturnType<typeof runNezuko>>;
 type OneProcess = Extract<NezukoResult, { p99: number }>;
 
 async function main() {
+  if (!PLATFORM_NODE_FLAGS.every((flag) => process.execArgv.includes(flag)))
+    console.warn(
+      `not run with ${PLATFORM_NODE_FLAGS.join(' ')} (npm run bench:pipeline is): not the platform as it runs`,
+    );
   const simulator = await simulatorProcess();
   try {
     console.log(
