@@ -323,8 +323,11 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       }
     }
     const instanceIds = (await ctx.db.botInstance.findMany({ select: { id: true } })).map((b) => b.id);
+    // Not on ctx.redis, which the platform in this process uses: BullMQ would define its scripts there, and
+    // ioredis copies those into every auto-pipeline (a production verifier's shared connection has none).
+    const benchConnection = ctx.newRedis('default');
     const queues = instanceIds.map((id) =>
-      openQueue(updatesQueue(id), { connection: ctx.redis, prefix: config.REDIS_PREFIX }),
+      openQueue(updatesQueue(id), { connection: benchConnection, prefix: config.REDIS_PREFIX }),
     );
     const counted = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
       (await counter.get()).values.reduce((n, v) => n + v.value, 0);
