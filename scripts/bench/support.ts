@@ -84,13 +84,13 @@ export async function simulatorProcess(): Promise<{
   };
 }
 
-/** `--name value` from the command line as a number, or `fallback`. */
 /**
  * The V8 flag docker-compose.yml gives the poller and verifier processes (and `npm start` its one process).
  * bench:pipeline runs under it (its npm script; the plain bot shares that process) and starts its roles with it.
  */
 export const PLATFORM_NODE_FLAGS = ['--max-semi-space-size=64'];
 
+/** `--name value` from the command line as a number, or `fallback`. */
 export function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
