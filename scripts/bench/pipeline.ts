@@ -1,6 +1,6 @@
 /**
  * npm run bench:pipeline [-- --bots 4 --rate 1000 --seconds 15 --backlog 6000] [-- --profile]
- *   [-- --compose [--compose-verifiers 2]]
+ *   [-- --compose [--compose-verifiers 2]] [-- --floor]
  *
  * The same mixed scenario (joins, leaves, messages; most joiners subscribed and, after their first visit,
  * cached) against two systems talking to the same simulator:
@@ -8,7 +8,8 @@
  *   - baseline: a plain single-process Telegraf bot (`bot.launch()`) doing the same checks inline.
  * Throughput: a backlog of updates, drained, timed from each system's first getUpdates to its last decision
  * (start-up is not throughput); with it, the same number of jobs through BullMQ with no-op handlers, the
- * queue's own cost on this machine. Latency: a steady rate, from the moment an event is created in the
+ * queue's own cost on this machine. --floor runs, in Nezuko's place, its pipeline carrying the plain bot's checks
+ * instead of its handlers: the throughput Nezuko's handlers could reach at best. Latency: a steady rate, from the moment an event is created in the
  * simulator to the decision (mute+prompt or verified). The load comes from a process of its own
  * (pipeline-load.ts), so neither system shares its event loop with the generator.
  * A second backlog meets each system while it runs (see heldBacklog): the pipeline's cost without start-up.
@@ -24,13 +25,16 @@ import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { Telegraf } from 'telegraf';
-import type { ChatMember } from 'telegraf/types';
+import type { ChatMember, ChatMemberUpdated, Message } from 'telegraf/types';
 import { registerBot } from '../../services/core/bots';
 import { loadConfig } from '../../services/core/config';
 import { createContext, type AppContext } from '../../services/core/context';
 import { createLogger } from '../../services/core/logger';
 import { startPoller } from '../../services/poller';
 import { startVerifier } from '../../services/verifier';
+import { updateHandlers, type UpdateHandlers } from '../../services/verifier/handlers';
+import type { BotJob } from '../../services/verifier/job';
+import { onPage } from '../../services/verifier/page';
 import { isMember } from '../../services/core/telegram/membership';
 import { openQueue, updatesQueue, type JobQueue } from '../../queues';
 import { SimClient } from '../../sim/client';
@@ -63,6 +67,8 @@ const NON_SUBSCRIBED = 0.01;
 const REDIS_TRIPS_BEFORE = '2.6';
 const POSTGRES_TRIPS_BEFORE = '0.9, when each message of a query counted';
 const PROFILE = process.argv.includes('--profile');
+/** Runs the floor (see floorHandlers) in Nezuko's place. */
+const FLOOR = process.argv.includes('--floor');
 const ALLOWED = ['message', 'callback_query', 'chat_member', 'my_chat_member', 'chat_join_request'];
 
 interface Group {
@@ -291,7 +297,11 @@ async function startRole(env: NodeJS.ProcessEnv, roles: string): Promise<ChildPr
   return child;
 }
 
-async function runNezuko(simUrl: string, shape?: Shape) {
+/**
+ * Nezuko in one process, or in the docker-compose shape's processes (`shape`), or its floor (`floor`: the plain
+ * bot's checks in its pipeline, measured through the two backlogs only).
+ */
+async function runNezuko(simUrl: string, { shape, floor }: { shape?: Shape; floor?: boolean } = {}) {
   const sim = new SimClient(simUrl);
   const world = await buildWorld(sim);
   const database = await benchDatabase('pipeline');
@@ -331,7 +341,16 @@ async function runNezuko(simUrl: string, shape?: Shape) {
     );
     const counted = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
       (await counter.get()).values.reduce((n, v) => n + v.value, 0);
-    const decided = () => (shape ? ctx.db.verificationLog.count() : counted(ctx.metrics.verifications));
+    const floorDecisions: number[] = [];
+    const decided = async () =>
+      floor ? floorDecisions.length : shape ? ctx.db.verificationLog.count() : counted(ctx.metrics.verifications);
+    /** When the last decision (after the first `since` of them) was made. */
+    const lastDecision = async (since: { rows: bigint; floor: number }) =>
+      floor
+        ? Math.max(...floorDecisions.slice(since.floor))
+        : (
+            await ctx.db.verificationLog.aggregate({ where: { id: { gt: since.rows } }, _max: { createdAt: true } })
+          )._max.createdAt?.getTime();
     const drained = async () => {
       for (const q of queues) {
         const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -361,8 +380,8 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       children.push(await startRole(env, 'poller'));
       childCpuAtStart = children.reduce((n, c) => n + childCpuSeconds(c.pid!), 0);
     } else {
-      if (PROFILE) await profiler.start();
-      await startVerifier(ctx);
+      if (PROFILE && !floor) await profiler.start();
+      await startVerifier(ctx, floor ? floorHandlers(world, ({ at }) => floorDecisions.push(at)) : undefined);
       await startPoller(ctx);
     }
     // Drained: nothing waiting or active, and no new decision for a second. (A user who joins, leaves and
@@ -417,17 +436,19 @@ async function runNezuko(simUrl: string, shape?: Shape) {
       await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve).kill('SIGTERM'))));
       return { throughput, backlogUpdates, cpu, running: { ...running, cpu: runningCpu } };
     }
-    if (PROFILE) await profiler.stop('bench/profiles/pipeline-backlog.cpuprofile');
+    if (PROFILE && !floor) await profiler.stop('bench/profiles/pipeline-backlog.cpuprofile');
     // To the last decision, as for the plain bot: an update handed off to wait (a join another page was deciding,
     // say) may keep the queue busy after it without deciding anything.
-    const lastRow = await ctx.db.verificationLog.aggregate({ _max: { createdAt: true } });
+    const lastAt = (await lastDecision({ rows: 0n, floor: 0 })) ?? lastDecisionAt;
     const backlogStart = await firstPoll(sim, world.bots);
-    const throughput = backlogUpdates / (((lastRow._max.createdAt?.getTime() ?? lastDecisionAt) - backlogStart) / 1000);
-    const machineBusy = machine.busyBetween(backlogStart, lastRow._max.createdAt?.getTime() ?? lastDecisionAt);
+    const throughput = backlogUpdates / ((lastAt - backlogStart) / 1000);
+    const machineBusy = machine.busyBetween(backlogStart, lastAt);
     machine.stop();
-    const firstRow = await ctx.db.verificationLog.aggregate({ _min: { createdAt: true } });
+    const firstAt = floor
+      ? Math.min(...floorDecisions)
+      : (await ctx.db.verificationLog.aggregate({ _min: { createdAt: true } }))._min.createdAt?.getTime();
     console.log(
-      `Nezuko backlog: first decision ${(firstRow._min.createdAt?.getTime() ?? NaN) - backlogStart} ms after the first getUpdates, last ${(lastRow._max.createdAt?.getTime() ?? NaN) - backlogStart} ms, queue drained ${lastDecisionAt - backlogStart} ms`,
+      `${floor ? 'Nezuko floor' : 'Nezuko'} backlog: first decision ${(firstAt ?? NaN) - backlogStart} ms after the first getUpdates, last ${lastAt - backlogStart} ms, queue drained ${lastDecisionAt - backlogStart} ms`,
     );
     const backlogJobs = (await counted(ctx.metrics.updatesPolled)) - (await counted(ctx.metrics.updatesNotQueued));
     const backlogPages = (await ctx.metrics.jobDuration.get()).values
@@ -440,18 +461,18 @@ async function runNezuko(simUrl: string, shape?: Shape) {
     const timings = await jobTimings(queues, joins);
 
     // Throughput of the running system: a second backlog, released at once.
-    const heldSince = (await ctx.db.verificationLog.aggregate({ _max: { id: true } }))._max.id ?? 0n;
+    const heldSince = {
+      rows: (await ctx.db.verificationLog.aggregate({ _max: { id: true } }))._max.id ?? 0n,
+      floor: floorDecisions.length,
+    };
     const decidedBefore = await decided();
-    const held = await heldBacklog(simUrl, sim, world, 'Nezuko');
-    if (PROFILE) await profiler.start();
+    const held = await heldBacklog(simUrl, sim, world, floor ? 'Nezuko floor' : 'Nezuko');
+    if (PROFILE && !floor) await profiler.start();
     last = -1;
     await waitUntil(async () => (await decided()) > decidedBefore && (await settled()), 300_000);
-    if (PROFILE) await profiler.stop('bench/profiles/pipeline-running.cpuprofile');
-    const running = held.finish(
-      (
-        await ctx.db.verificationLog.aggregate({ where: { id: { gt: heldSince } }, _max: { createdAt: true } })
-      )._max.createdAt?.getTime() ?? lastDecisionAt,
-    );
+    if (PROFILE && !floor) await profiler.stop('bench/profiles/pipeline-running.cpuprofile');
+    const running = held.finish((await lastDecision(heldSince)) ?? lastDecisionAt);
+    if (floor) return { throughput, backlogUpdates, cpu: backlogCpu, running };
 
     // Latency at a steady rate.
     await new Promise((r) => setTimeout(r, 1000));
@@ -550,6 +571,94 @@ async function runNezuko(simUrl: string, shape?: Shape) {
 }
 
 // ---------------------------------------------------------------- baseline: a plain Telegraf bot
+type Call = (
+  method: 'getChatMember' | 'restrictChatMember' | 'sendMessage' | 'deleteMessage',
+  payload: object,
+) => Promise<unknown>;
+type Decided = (decision: { key: string; at: number }) => void;
+
+/**
+ * The plain bot's checks, whatever carries its calls: Telegraf's client in the baseline, Nezuko's BotApi (with
+ * its policies) in the floor run. One bot's: a join or a message in one of its groups is checked against the
+ * group's channels (answers kept in memory for as long as Nezuko caches them); a non-member is muted and prompted,
+ * the message deleted. Nothing is recorded, nothing survives the process.
+ */
+function plainChecks(call: Call, channelsOf: Map<number, number[]>, decided: Decided) {
+  const cache = new Map<string, { member: boolean; until: number }>();
+  const missing = async (userId: number, channels: number[]) => {
+    const out: number[] = [];
+    await Promise.all(
+      channels.map(async (channelId) => {
+        const key = `${channelId}:${userId}`;
+        const hit = cache.get(key);
+        let member = hit && hit.until > Date.now() ? hit.member : undefined;
+        if (member === undefined) {
+          member = isMember(
+            (await call('getChatMember', { chat_id: channelId, user_id: userId })) as ChatMember & {
+              is_member?: boolean;
+            },
+          );
+          cache.set(key, { member, until: Date.now() + (member ? 600_000 : 60_000) });
+        }
+        if (!member) out.push(channelId);
+      }),
+    );
+    return out;
+  };
+  const mute = async (chatId: number, userId: number) => {
+    await call('restrictChatMember', { chat_id: chatId, user_id: userId, permissions: { can_send_messages: false } });
+    await call('sendMessage', {
+      chat_id: chatId,
+      text: 'Please join the channels first',
+      reply_markup: { inline_keyboard: [[{ text: "I've joined", callback_data: `v:${userId}` }]] },
+    });
+  };
+  return {
+    async onChatMember(u: ChatMemberUpdated) {
+      const channels = channelsOf.get(u.chat.id);
+      if (!channels || isMember(u.old_chat_member as never) || !isMember(u.new_chat_member as never)) return;
+      const userId = u.new_chat_member.user.id;
+      if ((await missing(userId, channels)).length) await mute(u.chat.id, userId).catch(() => {});
+      decided({ key: `${u.chat.id}:${userId}`, at: Date.now() });
+    },
+    async onMessage(m: Message) {
+      const channels = channelsOf.get(m.chat.id);
+      if (!channels || !m.from || 'new_chat_members' in m || 'left_chat_member' in m) return;
+      if ((await missing(m.from.id, channels)).length) {
+        await call('deleteMessage', { chat_id: m.chat.id, message_id: m.message_id }).catch(() => {});
+        await mute(m.chat.id, m.from.id).catch(() => {});
+      }
+    },
+  };
+}
+
+const channelsOfBot = (world: World, botId: number) =>
+  new Map(world.groups.filter((g) => g.botId === botId).map((g) => [g.chatId, g.channels]));
+
+/**
+ * The floor under Nezuko's throughput: its whole pipeline (poller, page jobs, claims and done markers, BotApi with
+ * its policies) carrying the plain bot's checks instead of its own handlers. Nezuko's handlers add the rest.
+ */
+function floorHandlers(world: World, decided: Decided): UpdateHandlers {
+  const checksOf = new Map<number, ReturnType<typeof plainChecks>>();
+  const checks = (job: BotJob) => {
+    let found = checksOf.get(job.bot.id);
+    if (!found) {
+      const call: Call = (method, payload) => job.api.call(method, payload as never);
+      checksOf.set(job.bot.id, (found = plainChecks(call, channelsOfBot(world, job.telegramBotId), decided)));
+    }
+    return found;
+  };
+  return {
+    ...updateHandlers,
+    page: (job, data, bullJob) =>
+      onPage(job, data, bullJob, async (j, { update }) => {
+        if ('chat_member' in update) await checks(j).onChatMember(update.chat_member as ChatMemberUpdated);
+        else if ('message' in update) await checks(j).onMessage(update.message as Message);
+      }),
+  };
+}
+
 async function runPlainTelegraf(simUrl: string) {
   const sim = new SimClient(simUrl);
   const world = await buildWorld(sim);
@@ -557,51 +666,16 @@ async function runPlainTelegraf(simUrl: string) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const bots: Telegraf[] = [];
   for (const { id, token } of world.bots) {
-    const channelsOf = new Map(world.groups.filter((g) => g.botId === id).map((g) => [g.chatId, g.channels]));
-    const cache = new Map<string, { member: boolean; until: number }>();
     const bot = new Telegraf(token, { telegram: { apiRoot: simUrl } });
     // Same keep-alive sockets Nezuko gets: the comparison is about the architecture, not about TCP set-up.
     (bot.telegram as unknown as { options: { agent: unknown } }).options.agent = agent;
-    const missing = async (userId: number, channels: number[]) => {
-      const out: number[] = [];
-      await Promise.all(
-        channels.map(async (channelId) => {
-          const key = `${channelId}:${userId}`;
-          const hit = cache.get(key);
-          let member = hit && hit.until > Date.now() ? hit.member : undefined;
-          if (member === undefined) {
-            member = isMember(
-              (await bot.telegram.getChatMember(channelId, userId)) as ChatMember & { is_member?: boolean },
-            );
-            cache.set(key, { member, until: Date.now() + (member ? 600_000 : 60_000) });
-          }
-          if (!member) out.push(channelId);
-        }),
-      );
-      return out;
-    };
-    const mute = async (chatId: number, userId: number) => {
-      await bot.telegram.restrictChatMember(chatId, userId, { permissions: { can_send_messages: false } });
-      await bot.telegram.sendMessage(chatId, 'Please join the channels first', {
-        reply_markup: { inline_keyboard: [[{ text: "I've joined", callback_data: `v:${userId}` }]] },
-      });
-    };
-    bot.on('chat_member', async (c) => {
-      const u = c.chatMember;
-      const channels = channelsOf.get(u.chat.id);
-      if (!channels || isMember(u.old_chat_member as never) || !isMember(u.new_chat_member as never)) return;
-      const userId = u.new_chat_member.user.id;
-      if ((await missing(userId, channels)).length) await mute(u.chat.id, userId).catch(() => {});
-      decisions.push({ key: `${u.chat.id}:${userId}`, at: Date.now() });
-    });
-    bot.on('message', async (c) => {
-      const channels = channelsOf.get(c.chat.id);
-      if (!channels || !c.from || 'new_chat_members' in c.message || 'left_chat_member' in c.message) return;
-      if ((await missing(c.from.id, channels)).length) {
-        await c.deleteMessage().catch(() => {});
-        await mute(c.chat.id, c.from.id).catch(() => {});
-      }
-    });
+    const checks = plainChecks(
+      (method, payload) => bot.telegram.callApi(method, payload as never),
+      channelsOfBot(world, id),
+      (decision) => decisions.push(decision),
+    );
+    bot.on('chat_member', (c) => checks.onChatMember(c.chatMember));
+    bot.on('message', (c) => checks.onMessage(c.message));
     bot.catch(() => {});
     bots.push(bot);
   }
@@ -674,34 +748,75 @@ interface Running {
   machineBusy: number;
 }
 
+/** A figure of ours against the baseline's, with their ratio. */
+const versus = (figure: string, value: number, baseline: number, unit: string): Row => ({
+  figure,
+  value,
+  baseline,
+  unit,
+  ratio: value / baseline,
+});
+
+/** The floor's rows (see floorHandlers) against the plain bot's. */
+function floorRows(
+  floor: { throughput: number; cpu: number; backlogUpdates: number; running: Running },
+  plain: { throughput: number; backlogCpu: number; backlogUpdates: number; running: Running },
+): Row[] {
+  return [
+    versus(
+      "floor: Nezuko's pipeline carrying the plain bot's checks, cold backlog drained",
+      floor.throughput,
+      plain.throughput,
+      'updates/s',
+    ),
+    versus(
+      'floor: CPU per update of the cold backlog, this process',
+      (floor.cpu / floor.backlogUpdates) * 1e6,
+      (plain.backlogCpu / plain.backlogUpdates) * 1e6,
+      'µs',
+    ),
+    ...runningRows('floor: ', 'this process', floor.running, plain.running),
+  ];
+}
+
 /** Throughput, how busy the machine was and CPU per update of that backlog, `ours` against `theirs`. */
 function runningRows(prefix: string, whose: string, ours: Running, theirs: Running): Row[] {
   const perUpdate = (r: Running) => (r.cpu / r.updates) * 1e6;
   return [
-    {
-      figure: `${prefix}throughput, running system: a backlog released at once`,
-      value: ours.throughput,
-      baseline: theirs.throughput,
-      unit: 'updates/s',
-      ratio: ours.throughput / theirs.throughput,
-    },
+    versus(
+      `${prefix}throughput, running system: a backlog released at once`,
+      ours.throughput,
+      theirs.throughput,
+      'updates/s',
+    ),
     {
       figure: `${prefix}machine busy during that backlog`,
       value: ours.machineBusy * 100,
       baseline: theirs.machineBusy * 100,
       unit: '%',
     },
-    {
-      figure: `${prefix}CPU per update of that backlog, ${whose}`,
-      value: perUpdate(ours),
-      baseline: perUpdate(theirs),
-      unit: 'µs',
-      ratio: perUpdate(ours) / perUpdate(theirs),
-    },
+    versus(`${prefix}CPU per update of that backlog, ${whose}`, perUpdate(ours), perUpdate(theirs), 'µs'),
   ];
 }
 
 type NezukoResult = Awaited<ReturnType<typeof runNezuko>>;
+
+/** What a run's JSON records of its scenario and machine. */
+const scenario = () => ({
+  bots: BOTS,
+  groupsPerBot: GROUPS_PER_BOT,
+  usersPerGroup: USERS_PER_GROUP,
+  rate: RATE,
+  seconds: SECONDS,
+  backlog: BACKLOG_EVENTS,
+  baseline: 'plain Telegraf bot.launch(), same checks inline, same keep-alive agent',
+  machine:
+    'load average at the end: ' +
+    os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' '),
+});
 type OneProcess = Extract<NezukoResult, { p99: number }>;
 
 async function main() {
@@ -758,15 +873,28 @@ async function main() {
     };
     const plain = only === 'nezuko' ? skipped : await measured('plain Telegraf', () => runPlainTelegraf(simulator.url));
     const nezuko =
-      only === 'plain' ? skipped : ((await measured('Nezuko', () => runNezuko(simulator.url))) as OneProcess);
+      only === 'plain' || FLOOR ? skipped : ((await measured('Nezuko', () => runNezuko(simulator.url))) as OneProcess);
     // The docker-compose shape on the same machine: one poller and two verifier processes.
     const compose = process.argv.includes('--compose')
       ? ((await measured(
           `Nezuko, 1 poller + ${COMPOSE_VERIFIERS} verifier process${COMPOSE_VERIFIERS === 1 ? '' : 'es'}`,
-          () => runNezuko(simulator.url, { verifiers: COMPOSE_VERIFIERS }),
+          () => runNezuko(simulator.url, { shape: { verifiers: COMPOSE_VERIFIERS } }),
         )) as Exclude<NezukoResult, OneProcess>)
       : undefined;
-    // The floor under Nezuko's throughput: the same number of jobs through BullMQ with handlers that do nothing.
+    // In Nezuko's place, so that its cold backlog meets cold code as Nezuko's does.
+    const floor = FLOOR
+      ? ((await measured('Nezuko floor (the plain checks in its pipeline)', () =>
+          runNezuko(simulator.url, { floor: true }),
+        )) as Exclude<NezukoResult, OneProcess>)
+      : undefined;
+    if (floor)
+      return void report('pipeline-floor', floorRows(floor, plain), scenario(), {
+        floor_throughput_ratio: floor.throughput / plain.throughput,
+        floor_running_throughput_ratio: floor.running.throughput / plain.running.throughput,
+        floor_running_cpu_ratio:
+          floor.running.cpu / floor.running.updates / (plain.running.cpu / plain.running.updates),
+      });
+    // BullMQ's share: the same number of jobs through it with handlers that do nothing.
     let queueAlone = NaN;
     if (only !== 'plain') {
       const config = loadConfig({ ...process.env, LOG_TO_FILE: 'false' });
@@ -795,29 +923,9 @@ async function main() {
       `round trips, backlog: Redis ${nezuko.redisTrips}, PostgreSQL ${nezuko.postgresTrips} for ${nezuko.backlogDecisions} decisions (${nezuko.backlogJobs} updates queued)`,
     );
     const rows: Row[] = [
-      {
-        figure: 'throughput (backlog drained)',
-        value: nezuko.throughput,
-        baseline: plain.throughput,
-        unit: 'updates/s',
-        ratio: nezuko.throughput / plain.throughput,
-      },
+      versus('throughput (backlog drained)', nezuko.throughput, plain.throughput, 'updates/s'),
       ...runningRows('', 'this process', nezuko.running, plain.running),
-      {
-        figure: 'the queue alone: as many pages, no-op handlers',
-        value: queueAlone,
-        baseline: plain.throughput,
-        unit: 'updates/s',
-        ratio: queueAlone / plain.throughput,
-      },
-      // An estimate: handlers as cheap as the plain bot's whole work would still add the queue's cost to it.
-      {
-        figure: "bound: plain bot's work + the queue alone",
-        value: 1 / (1 / plain.throughput + 1 / queueAlone),
-        baseline: plain.throughput,
-        unit: 'updates/s',
-        ratio: 1 / (1 + plain.throughput / queueAlone),
-      },
+      versus('the queue alone: as many pages, no-op handlers', queueAlone, plain.throughput, 'updates/s'),
       // Near 100 % for both, the throughput ratio is the ratio of what each spends per update on the whole machine.
       {
         figure: 'machine busy during the backlog (all processes, all cores)',
@@ -832,13 +940,12 @@ async function main() {
       { figure: 'membership cache hit rate', value: nezuko.cacheHitRate * 100, unit: '%' },
       ...(compose
         ? [
-            {
-              figure: `docker-compose shape (1 poller + ${COMPOSE_VERIFIERS} verifier${COMPOSE_VERIFIERS === 1 ? '' : 's'}) ÷ one process: throughput`,
-              value: compose.throughput,
-              baseline: nezuko.throughput,
-              unit: 'updates/s',
-              ratio: compose.throughput / nezuko.throughput,
-            },
+            versus(
+              `docker-compose shape (1 poller + ${COMPOSE_VERIFIERS} verifier${COMPOSE_VERIFIERS === 1 ? '' : 's'}) ÷ one process: throughput`,
+              compose.throughput,
+              nezuko.throughput,
+              'updates/s',
+            ),
             {
               figure: 'docker-compose shape: CPU per backlog update, all its processes',
               value: (compose.cpu / compose.backlogUpdates) * 1e6,
@@ -852,44 +959,26 @@ async function main() {
             ),
           ]
         : []),
-      {
-        figure: 'CPU per update (backlog + steady), this process',
-        value: cpuPerUpdate.nezuko,
-        baseline: cpuPerUpdate.plain,
-        unit: 'µs',
-        ratio: cpuPerUpdate.nezuko / cpuPerUpdate.plain,
-      },
-      {
-        figure: 'the same, with Redis (whole server) and our PostgreSQL backends',
-        value: cpuPerUpdate.withServers,
-        baseline: cpuPerUpdate.plain,
-        unit: 'µs',
-        ratio: cpuPerUpdate.withServers / cpuPerUpdate.plain,
-      },
-      {
-        figure: 'CPU per update, backlog phase only, this process',
-        value: (nezuko.backlogCpu / nezuko.backlogUpdates) * 1e6,
-        baseline: (plain.backlogCpu / plain.backlogUpdates) * 1e6,
-        unit: 'µs',
-        ratio: nezuko.backlogCpu / nezuko.backlogUpdates / (plain.backlogCpu / plain.backlogUpdates),
-      },
-      {
-        figure: 'CPU per update, steady phase only, this process',
-        value: ((nezuko.cpu - nezuko.backlogCpu) / (nezuko.updates - nezuko.backlogUpdates)) * 1e6,
-        baseline: ((plain.cpu - plain.backlogCpu) / (plain.updates - plain.backlogUpdates)) * 1e6,
-        unit: 'µs',
-        ratio:
-          (nezuko.cpu - nezuko.backlogCpu) /
-          (nezuko.updates - nezuko.backlogUpdates) /
-          ((plain.cpu - plain.backlogCpu) / (plain.updates - plain.backlogUpdates)),
-      },
-      {
-        figure: 'Telegram calls per join (getUpdates left out)',
-        value: callsPerJoin.nezuko,
-        baseline: callsPerJoin.plain,
-        unit: '',
-        ratio: callsPerJoin.nezuko / callsPerJoin.plain,
-      },
+      versus('CPU per update (backlog + steady), this process', cpuPerUpdate.nezuko, cpuPerUpdate.plain, 'µs'),
+      versus(
+        'the same, with Redis (whole server) and our PostgreSQL backends',
+        cpuPerUpdate.withServers,
+        cpuPerUpdate.plain,
+        'µs',
+      ),
+      versus(
+        'CPU per update, backlog phase only, this process',
+        (nezuko.backlogCpu / nezuko.backlogUpdates) * 1e6,
+        (plain.backlogCpu / plain.backlogUpdates) * 1e6,
+        'µs',
+      ),
+      versus(
+        'CPU per update, steady phase only, this process',
+        ((nezuko.cpu - nezuko.backlogCpu) / (nezuko.updates - nezuko.backlogUpdates)) * 1e6,
+        ((plain.cpu - plain.backlogCpu) / (plain.updates - plain.backlogUpdates)) * 1e6,
+        'µs',
+      ),
+      versus('Telegram calls per join (getUpdates left out)', callsPerJoin.nezuko, callsPerJoin.plain, ''),
       {
         figure: `Redis round trips per decided update (backlog; before issue 16: ${REDIS_TRIPS_BEFORE})`,
         value: nezuko.redisTrips / nezuko.backlogDecisions,
@@ -903,35 +992,16 @@ async function main() {
       },
     ];
     if (nezuko.timings) console.log('nezuko job timings (ms): backlog', nezuko.timings, 'steady', nezuko.steadyTimings);
-    report(
-      'pipeline',
-      rows,
-      {
-        bots: BOTS,
-        groupsPerBot: GROUPS_PER_BOT,
-        usersPerGroup: USERS_PER_GROUP,
-        rate: RATE,
-        seconds: SECONDS,
-        backlog: BACKLOG_EVENTS,
-        baseline: 'plain Telegraf bot.launch(), same checks inline, same keep-alive agent',
-        machine:
-          'load average at the end: ' +
-          os
-            .loadavg()
-            .map((l) => l.toFixed(1))
-            .join(' '),
-      },
-      {
-        throughput_ratio: nezuko.throughput / plain.throughput,
-        cpu_ratio: cpuPerUpdate.nezuko / cpuPerUpdate.plain,
-        cpu_ratio_with_servers: cpuPerUpdate.withServers / cpuPerUpdate.plain,
-        p50_ms: nezuko.p50,
-        p99_ms: nezuko.p99,
-        calls_per_join_ratio: callsPerJoin.nezuko / callsPerJoin.plain,
-        redis_round_trips_per_decided_update: nezuko.redisTrips / nezuko.backlogDecisions,
-        postgres_round_trips_per_decided_update: nezuko.postgresTrips / nezuko.backlogDecisions,
-      },
-    );
+    report('pipeline', rows, scenario(), {
+      throughput_ratio: nezuko.throughput / plain.throughput,
+      cpu_ratio: cpuPerUpdate.nezuko / cpuPerUpdate.plain,
+      cpu_ratio_with_servers: cpuPerUpdate.withServers / cpuPerUpdate.plain,
+      p50_ms: nezuko.p50,
+      p99_ms: nezuko.p99,
+      calls_per_join_ratio: callsPerJoin.nezuko / callsPerJoin.plain,
+      redis_round_trips_per_decided_update: nezuko.redisTrips / nezuko.backlogDecisions,
+      postgres_round_trips_per_decided_update: nezuko.postgresTrips / nezuko.backlogDecisions,
+    });
   } finally {
     await simulator.stop();
   }

@@ -6,7 +6,7 @@ import { apiCallLogWriter, verificationLogWriter } from '../core/log-writer';
 import { BotApi } from '../core/telegram/client';
 import { sendRates as sendRatesFor } from '../core/telegram/pacing';
 import { GroupStore } from './groups';
-import { botProcessor } from './handlers';
+import { botProcessor, updateHandlers, type UpdateHandlers } from './handlers';
 import type { BotScope, VerifierShared } from './job';
 
 /** The safety net behind pub/sub: a missed control message is applied within this time anyway. */
@@ -38,9 +38,10 @@ function holdWhileBreakerOpen(api: BotApi, worker: Worker): () => void {
 /**
  * The verifier role: one BullMQ worker per active bot queue in this process' shard, started and stopped as
  * bots come and go, without a restart. Workers hold no state of their own; any number of verifier
- * processes can serve the same queues.
+ * processes can serve the same queues. `handlers` are the platform's own: bench:pipeline gives its floor run
+ * the plain bot's checks in the page's place.
  */
-export async function startVerifier(ctx: AppContext): Promise<void> {
+export async function startVerifier(ctx: AppContext, handlers: UpdateHandlers = updateHandlers): Promise<void> {
   const apiCalls = apiCallLogWriter(ctx.sql, ctx.log, ctx.metrics);
   const shared: VerifierShared = {
     db: ctx.db,
@@ -80,7 +81,7 @@ export async function startVerifier(ctx: AppContext): Promise<void> {
     const scope: BotScope = { ...shared, bot, telegramBotId: Number(bot.telegramBotId), api, log, queue };
     // One shared connection for every worker's ordinary commands; BullMQ adds one blocking connection per
     // worker, so a process serving N bots holds about N + 3 connections (see README, "Scale").
-    const worker = openWorker(updatesQueue(bot.id), botProcessor(scope), host, {
+    const worker = openWorker(updatesQueue(bot.id), botProcessor(scope, handlers), host, {
       concurrency: ctx.config.VERIFIER_CONCURRENCY,
       // Jobs hand themselves back when rate limited. A killed verifier's jobs lose their lock after 10 s and
       // are found stalled within 5 s more, then run again elsewhere (BullMQ's defaults wait 30–60 s).
