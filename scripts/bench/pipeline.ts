@@ -9,9 +9,9 @@
  * Throughput: a backlog of updates, drained, timed from each system's first getUpdates to its last decision
  * (start-up is not throughput); with it, the same number of jobs through BullMQ with no-op handlers, the
  * queue's own cost on this machine. --floor runs, in Nezuko's place, its pipeline carrying the plain bot's checks
- * instead of its handlers: the throughput Nezuko's handlers could reach at best. Latency: a steady rate, from the moment an event is created in the
- * simulator to the decision (mute+prompt or verified). The load comes from a process of its own
- * (pipeline-load.ts), so neither system shares its event loop with the generator.
+ * instead of its handlers: the throughput Nezuko's handlers could reach at best. Latency: a steady rate, from the
+ * moment an event is created in the simulator to the decision (mute+prompt or verified). The load comes from a
+ * process of its own (pipeline-load.ts), so neither system shares its event loop with the generator.
  * A second backlog meets each system while it runs (see heldBacklog): the pipeline's cost without start-up.
  * --profile writes V8 CPU profiles of the one-process Nezuko run's backlog phase (from the platform's start to the
  * drain), of the backlog met while running and of its steady phase to bench/profiles/ (summarise them with
