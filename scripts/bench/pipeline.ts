@@ -748,6 +748,9 @@ interface Running {
   machineBusy: number;
 }
 
+/** Microseconds of CPU per update, from seconds of CPU spent on `updates`. */
+const microsPerUpdate = (seconds: number, updates: number) => (seconds / updates) * 1e6;
+
 /** A figure of ours against the baseline's, with their ratio. */
 const versus = (figure: string, value: number, baseline: number, unit: string): Row => ({
   figure,
@@ -771,8 +774,8 @@ function floorRows(
     ),
     versus(
       'floor: CPU per update of the cold backlog, this process',
-      (floor.cpu / floor.backlogUpdates) * 1e6,
-      (plain.backlogCpu / plain.backlogUpdates) * 1e6,
+      microsPerUpdate(floor.cpu, floor.backlogUpdates),
+      microsPerUpdate(plain.backlogCpu, plain.backlogUpdates),
       'µs',
     ),
     ...runningRows('floor: ', 'this process', floor.running, plain.running),
@@ -781,7 +784,7 @@ function floorRows(
 
 /** Throughput, how busy the machine was and CPU per update of that backlog, `ours` against `theirs`. */
 function runningRows(prefix: string, whose: string, ours: Running, theirs: Running): Row[] {
-  const perUpdate = (r: Running) => (r.cpu / r.updates) * 1e6;
+  const perUpdate = (r: Running) => microsPerUpdate(r.cpu, r.updates);
   return [
     versus(
       `${prefix}throughput, running system: a backlog released at once`,
@@ -911,9 +914,9 @@ async function main() {
       );
     }
     const cpuPerUpdate = {
-      nezuko: (nezuko.cpu / nezuko.updates) * 1e6,
-      withServers: ((nezuko.cpu + nezuko.serverCpu) / nezuko.updates) * 1e6,
-      plain: (plain.cpu / plain.updates) * 1e6,
+      nezuko: microsPerUpdate(nezuko.cpu, nezuko.updates),
+      withServers: microsPerUpdate(nezuko.cpu + nezuko.serverCpu, nezuko.updates),
+      plain: microsPerUpdate(plain.cpu, plain.updates),
     };
     const callsPerJoin = { nezuko: nezuko.calls / nezuko.joins, plain: plain.calls / plain.joins };
     console.log(
@@ -948,7 +951,7 @@ async function main() {
             ),
             {
               figure: 'docker-compose shape: CPU per backlog update, all its processes',
-              value: (compose.cpu / compose.backlogUpdates) * 1e6,
+              value: microsPerUpdate(compose.cpu, compose.backlogUpdates),
               unit: 'µs',
             },
             ...runningRows(
@@ -968,14 +971,14 @@ async function main() {
       ),
       versus(
         'CPU per update, backlog phase only, this process',
-        (nezuko.backlogCpu / nezuko.backlogUpdates) * 1e6,
-        (plain.backlogCpu / plain.backlogUpdates) * 1e6,
+        microsPerUpdate(nezuko.backlogCpu, nezuko.backlogUpdates),
+        microsPerUpdate(plain.backlogCpu, plain.backlogUpdates),
         'µs',
       ),
       versus(
         'CPU per update, steady phase only, this process',
-        ((nezuko.cpu - nezuko.backlogCpu) / (nezuko.updates - nezuko.backlogUpdates)) * 1e6,
-        ((plain.cpu - plain.backlogCpu) / (plain.updates - plain.backlogUpdates)) * 1e6,
+        microsPerUpdate(nezuko.cpu - nezuko.backlogCpu, nezuko.updates - nezuko.backlogUpdates),
+        microsPerUpdate(plain.cpu - plain.backlogCpu, plain.updates - plain.backlogUpdates),
         'µs',
       ),
       versus('Telegram calls per join (getUpdates left out)', callsPerJoin.nezuko, callsPerJoin.plain, ''),
